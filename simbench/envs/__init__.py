@@ -1,0 +1,7 @@
+"""Environments the scheduler drives.
+
+``base.SchedulerEnv`` is the contract between the scheduler and an environment; ``timing`` is the
+physics-free environment used for timing sweeps; the MuJoCo tea-bag scene plugs into the same
+contract through ``simbench.envs.teabag_mug`` (a Gymnasium env registered as
+``simbench/TeaBagMug-v0``).
+"""

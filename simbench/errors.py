@@ -1,0 +1,26 @@
+"""User-facing errors.
+
+A user's mistake (bad override, missing file) must end in one clear line and exit code 2, never a
+traceback. Library code raises :class:`ConfigError`; the CLI entry point catches it, prints
+``error: <message>`` to stderr and exits 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+USAGE_EXIT_CODE = 2
+
+
+class ConfigError(ValueError):
+    """A configuration value a user set is not allowed. The message is one line."""
+
+
+def bad_value(key: str, value: object, allowed: str) -> ConfigError:
+    """Build the standard one-line message: which key, which value, what is allowed."""
+    return ConfigError(f"{key}={value!r} is not allowed; {allowed}")
+
+
+def unknown_name(key: str, value: object, names: Iterable[str]) -> ConfigError:
+    """Standard message for a registry lookup that missed: lists the valid names."""
+    return ConfigError(f"{key}={value!r} is unknown; choose one of: {', '.join(sorted(names))}")
