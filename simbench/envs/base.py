@@ -69,5 +69,12 @@ class SchedulerEnv(Protocol):
     def outcome(self) -> EpisodeOutcome:
         """Success and completion time of the current episode."""
 
+    def episode_plan(self) -> list[dict[str, Any]]:
+        """Reset options of every episode in this env's evaluation protocol, in order.
+
+        Each dict is passed to ``reset(seed, options)``; a ``split`` key (for example ``test`` or
+        ``val``) groups episodes in the reports.
+        """
+
     def close(self) -> None:
         """Release renderers and other resources."""

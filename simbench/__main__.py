@@ -1,0 +1,49 @@
+"""``python -m simbench <subcommand> [hydra overrides]``.
+
+Each subcommand is a module under ``simbench.cli`` with ``main(argv) -> int``. User mistakes raise
+:class:`simbench.errors.ConfigError` and end here as one line on stderr with exit code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from simbench.errors import USAGE_EXIT_CODE, ConfigError
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("simbench.cli.run", "simulate a policy under a latency model (Hydra app; -m sweeps)"),
+    "record": ("simbench.cli.record", "record scripted-expert demonstrations as a LeRobotDataset v3.0"),
+    "look": ("simbench.cli.look", "contact sheet PNG and mp4 of an expert episode"),
+    "train": ("simbench.cli.train", "train a policy (ACT) on a recorded dataset"),
+    "export": ("simbench.cli.export", "export a trained policy to ONNX and build precision variants"),
+    "report": ("simbench.cli.report", "summarise a sweep directory: tables and plots"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: python -m simbench <subcommand> [overrides]", "", "subcommands:"]
+    lines += [f"  {name:<8} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
+    lines += ["", "Run 'python -m simbench <subcommand> --help' for that subcommand's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in SUBCOMMANDS:
+        print(f"error: unknown subcommand {name!r}; choose one of: {', '.join(SUBCOMMANDS)}", file=sys.stderr)
+        return USAGE_EXIT_CODE
+    try:
+        module = importlib.import_module(SUBCOMMANDS[name][0])
+        return int(module.main(rest) or 0)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return USAGE_EXIT_CODE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
