@@ -1,0 +1,104 @@
+"""ACT configuration: one dataclass, fields grouped like LeRobot's ``ACTConfig``.
+
+The defaults are deliberately small (low-resolution inputs, a narrow ResNet-style backbone,
+d_model 128) so that a useful policy trains on a 2-core CPU in well under an hour; the reference
+ACT (ResNet-18, d_model 512, 4 encoder layers, about 80M parameters) is the same code with
+larger numbers (see ``conf/policy/act.yaml``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from simbench.errors import ConfigError, bad_value
+
+
+@dataclass
+class ACTConfig:
+    """Everything that fixes the network's shape and objective (and nothing about training)."""
+
+    # Input / output structure.
+    cameras: tuple[str, ...] = ("top", "gripper")
+    """Camera names (``observation.images.<name>``); each goes through the shared backbone."""
+    image_size: tuple[int, int] = (48, 64)
+    """(H, W) the images are resized to before the backbone (see ``simbench.training.data.resize``)."""
+    state_dim: int = 6
+    action_dim: int = 6
+    chunk_size: int = 100
+    """Actions predicted per inference, at the dataset's fps."""
+    n_action_steps: int = 100
+    """Actions executed per inference in synchronous mode (<= chunk_size)."""
+
+    # Backbone: a ResNet-style stack, one stage per entry of ``backbone_channels``; every stage
+    # halves the resolution (the stem halves it once more).
+    backbone_channels: tuple[int, ...] = (16, 32, 64)
+    backbone_blocks_per_stage: int = 1
+
+    # Transformer.
+    dim_model: int = 128
+    n_heads: int = 4
+    dim_feedforward: int = 512
+    n_encoder_layers: int = 2
+    n_decoder_layers: int = 1
+    """LeRobot keeps 1: the original ACT code only ever used the first decoder layer's output."""
+    dropout: float = 0.1
+    pre_norm: bool = False
+
+    # CVAE.
+    use_vae: bool = True
+    latent_dim: int = 32
+    n_vae_encoder_layers: int = 2
+    kl_weight: float = 10.0
+
+    def __post_init__(self) -> None:
+        self.cameras = tuple(self.cameras)
+        self.image_size = tuple(int(v) for v in self.image_size)  # type: ignore[assignment]
+        self.backbone_channels = tuple(int(v) for v in self.backbone_channels)
+        if not self.cameras:
+            raise bad_value("policy.cameras", list(self.cameras), "name at least one camera (top, gripper, left)")
+        if len(self.image_size) != 2 or min(self.image_size) < 8:
+            raise bad_value("policy.image_size", list(self.image_size), "give [height, width], each >= 8")
+        if self.n_action_steps > self.chunk_size:
+            raise ConfigError(
+                f"policy.n_action_steps={self.n_action_steps} exceeds policy.chunk_size={self.chunk_size}; "
+                "a policy cannot execute more actions than it predicts"
+            )
+        if self.chunk_size < 1:
+            raise bad_value("policy.chunk_size", self.chunk_size, "must be >= 1")
+        if self.dim_model % self.n_heads != 0:
+            raise ConfigError(
+                f"policy.dim_model={self.dim_model} is not divisible by policy.n_heads={self.n_heads}"
+            )
+        if self.dim_model % 4 != 0:
+            raise bad_value("policy.dim_model", self.dim_model, "must be a multiple of 4 (2D sine embedding)")
+        if not self.backbone_channels:
+            raise bad_value("policy.backbone_channels", [], "give at least one stage")
+        if self.n_decoder_layers < 1 or self.n_encoder_layers < 1:
+            raise ConfigError("policy.n_encoder_layers and policy.n_decoder_layers must be >= 1")
+        if self.kl_weight < 0:
+            raise bad_value("policy.kl_weight", self.kl_weight, "must be >= 0")
+
+    @property
+    def feature_stride(self) -> int:
+        """Downsampling factor from image to backbone feature map."""
+        return 2 ** (len(self.backbone_channels) + 1)
+
+    @property
+    def feature_shape(self) -> tuple[int, int]:
+        h, w = self.image_size
+        s = self.feature_stride
+        return (-(-h // s), -(-w // s))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ACTConfig":
+        """Build from a config node, ignoring keys that belong to other layers (name, runtime, ...)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+__all__ = ["ACTConfig"]
