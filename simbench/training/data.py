@@ -1,0 +1,131 @@
+"""Dataset -> in-memory training tensors.
+
+Why in memory: on a 2-core CPU the trainer cannot afford to decode video per sample, and the
+default ACT uses small images, so every frame of every camera (resized once, uint8) fits in a few
+hundred MB. Frames come from :func:`simbench.dataset.load_dataset` (the recorder's reader); the
+resize here is the *same function* the runtime applies to live observations
+(:func:`simbench.policies.act.preprocess.resize_image`), so training and inference see identical pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from simbench.errors import ConfigError
+from simbench.policies.act.preprocess import resize_image
+
+
+@dataclass
+class TrainingData:
+    """Frames of a dataset as arrays plus the episode structure needed to cut action chunks."""
+
+    state: NDArray[np.float32]  # (N, S)
+    action: NDArray[np.float32]  # (N, A)
+    images: NDArray[np.uint8]  # (N, n_cam, h, w, 3), already resized
+    episode_index: NDArray[np.int64]  # (N,)
+    episode_end: NDArray[np.int64]  # (N,) exclusive global end index of each frame's episode
+    train_frames: NDArray[np.int64]  # global frame indices used for training
+    val_frames: NDArray[np.int64]  # held-out frames (whole episodes) for validation loss
+    stats: dict[str, dict[str, NDArray[np.float32]]]
+    fps: int
+    cameras: tuple[str, ...]
+    val_episodes: tuple[int, ...]
+
+    def batch(self, frames: NDArray[np.int64], chunk_size: int) -> dict[str, torch.Tensor]:
+        """Raw tensors for ``ACTPolicy.forward``: the chunk is the next ``chunk_size`` actions of the
+        same episode, padded with the episode's last action (marked in ``action_is_pad``)."""
+        offsets = np.arange(chunk_size)[None, :]  # (1, chunk)
+        idx = frames[:, None] + offsets  # (B, chunk)
+        end = self.episode_end[frames][:, None]  # (B, 1)
+        pad = idx >= end
+        idx = np.minimum(idx, end - 1)
+        return {
+            "state": torch.from_numpy(self.state[frames]),
+            "images": torch.from_numpy(self.images[frames]),
+            "action": torch.from_numpy(self.action[idx]),
+            "action_is_pad": torch.from_numpy(pad),
+        }
+
+
+def dataset_stats(ds: Any) -> dict[str, dict[str, NDArray[np.float32]]]:
+    """Mean/std for state, action and images (per channel) from the dataset's meta/stats.json."""
+    out: dict[str, dict[str, NDArray[np.float32]]] = {}
+    for key in ("observation.state", "action"):
+        if key not in ds.stats:
+            raise ConfigError(f"dataset {ds.root} has no stats for {key!r} in meta/stats.json; re-record it")
+        out[key] = {s: np.asarray(ds.stats[key][s], dtype=np.float32) for s in ("mean", "std")}
+    cams = [k for k in ds.camera_keys if k in ds.stats]
+    if cams:  # average the per-camera image stats: one normalization for the shared backbone
+        out["observation.images"] = {
+            s: np.mean([np.asarray(ds.stats[k][s], dtype=np.float32).reshape(3, 1, 1) for k in cams], axis=0)
+            for s in ("mean", "std")
+        }
+    return out
+
+
+def load_training_data(
+    path: str | Path,
+    cameras: tuple[str, ...],
+    image_size: tuple[int, int],
+    val_fraction: float = 0.05,
+    seed: int = 0,
+    max_episodes: int | None = None,
+) -> TrainingData:
+    """Read a LeRobot dataset and cut it into training tensors.
+
+    Validation episodes are a seeded random ``val_fraction`` of the episodes (at least one when
+    there are two or more), so validation loss measures generalisation to unseen episodes.
+    """
+    from simbench.dataset import load_dataset
+
+    root = Path(path)
+    if not (root / "meta" / "info.json").is_file():
+        raise ConfigError(f"dataset not found: {root} has no meta/info.json; record one with 'python -m simbench record'")
+    ds = load_dataset(root)
+    missing = [c for c in cameras if c not in ds.cameras]
+    if missing:
+        raise ConfigError(f"policy.cameras={list(cameras)}: dataset {root} has no camera {missing[0]!r}; it has {ds.cameras}")
+    ranges = np.asarray(ds.episode_ranges, dtype=np.int64)
+    if max_episodes is not None:
+        ranges = ranges[:max_episodes]
+    n = int(ranges[-1, 1])
+    keep = np.concatenate([np.arange(a, b) for a, b in ranges])
+    episode_end = np.zeros(len(ds.state), dtype=np.int64)
+    episode_index = np.zeros(len(ds.state), dtype=np.int64)
+    for e, (a, b) in enumerate(ranges):
+        episode_end[a:b] = b
+        episode_index[a:b] = e
+    if hasattr(ds, "cache_images"):
+        ds.cache_images()
+    h, w = image_size
+    images = np.empty((n, len(cameras), h, w, 3), dtype=np.uint8)
+    for ci, cam in enumerate(cameras):
+        for a, b in ranges:  # episode by episode keeps peak memory at one full-res episode
+            images[a:b, ci] = resize_image(ds.frames(cam, np.arange(a, b)), (h, w))
+    rng = np.random.default_rng(seed)
+    n_ep = len(ranges)
+    n_val = max(1, int(round(val_fraction * n_ep))) if n_ep >= 2 and val_fraction > 0 else 0
+    val_eps = np.sort(rng.choice(n_ep, size=n_val, replace=False)) if n_val else np.zeros(0, dtype=np.int64)
+    is_val = np.isin(episode_index[keep], val_eps)
+    return TrainingData(
+        state=np.asarray(ds.state[:n], dtype=np.float32),
+        action=np.asarray(ds.action[:n], dtype=np.float32),
+        images=images,
+        episode_index=episode_index[:n],
+        episode_end=episode_end[:n],
+        train_frames=keep[~is_val],
+        val_frames=keep[is_val],
+        stats=dataset_stats(ds),
+        fps=int(ds.fps),
+        cameras=tuple(cameras),
+        val_episodes=tuple(int(e) for e in val_eps),
+    )
+
+
+__all__ = ["TrainingData", "dataset_stats", "load_training_data"]

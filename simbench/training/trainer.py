@@ -1,0 +1,296 @@
+"""The ACT training loop: AdamW, periodic validation loss, periodic closed-loop success, resumable.
+
+Checkpoints (``<out_dir>/checkpoints/``):
+
+* ``last.pt``: written every ``save_every`` steps and at the end; ``resume: true`` continues from it
+  (model, optimizer, step, RNG, best-so-far).
+* ``best.pt``: the checkpoint with the highest closed-loop success rate seen so far (ties broken by
+  lower validation loss), as the published recipe chooses by success, not loss. Before the first
+  success evaluation (or with evaluation off) it tracks the lowest validation loss instead.
+
+A checkpoint is a plain dict: ``arch`` ("act"), ``config`` (ACTConfig as a dict), ``state_dict``,
+``fps`` (dataset frames per second: the rate of the predicted actions), ``cameras``, ``step``,
+``val_loss``, ``success``, and for ``last.pt`` the optimizer and RNG states.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from simbench.errors import ConfigError, bad_value
+from simbench.policies.act import ACTConfig, ACTPolicy
+from simbench.training.data import TrainingData
+
+EvalFn = Callable[[ACTPolicy, int], dict[str, float]]
+"""(policy in eval mode, fps of its actions) -> {"success_rate": ..., ...}."""
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and bookkeeping (model sizes live in ACTConfig / conf/policy/act.yaml)."""
+
+    dataset: str = "data/teabag_mug"
+    out_dir: str = "outputs/train/act"
+    steps: int = 30000
+    batch_size: int = 16
+    lr: float = 3e-4
+    lr_backbone: float = 3e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = 500
+    grad_clip_norm: float = 10.0
+    augment_shift_px: int = 2
+    """Random image translation (pixels at training resolution) against overfitting to 120 episodes."""
+    val_fraction: float = 0.05
+    val_every: int = 1000
+    val_batches: int = 20
+    eval_every: int = 5000
+    """Closed-loop success every N steps (0: never); the best checkpoint is chosen by it."""
+    eval_episodes: int = 10
+    save_every: int = 1000
+    log_every: int = 100
+    seed: int = 0
+    device: str = "auto"
+    """auto: cuda when available, else cpu."""
+    num_threads: int = 2
+    resume: bool = True
+    progress: bool = True
+    max_episodes: int | None = None
+
+    def __post_init__(self) -> None:
+        for key in ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads"):
+            if int(getattr(self, key)) < 1:
+                raise bad_value(f"train.{key}", getattr(self, key), "must be >= 1")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise bad_value("device", self.device, "choose auto, cpu or cuda")
+        if not 0 <= self.val_fraction < 1:
+            raise bad_value("val_fraction", self.val_fraction, "must be in [0, 1)")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(k for k in data if k not in names)
+        if unknown:
+            raise ConfigError(f"unknown train option {unknown[0]!r}; valid: {', '.join(sorted(names))}")
+        return cls(**data)
+
+
+@dataclass
+class TrainResult:
+    step: int
+    val_loss: float | None
+    best_success: float | None
+    best_path: Path
+    last_path: Path
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise bad_value("device", name, "CUDA is not available on this machine; use cpu or auto")
+    return torch.device(name)
+
+
+def make_optimizer(policy: ACTPolicy, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW with a separate backbone learning rate, as LeRobot's ACT does."""
+    backbone = [p for n, p in policy.named_parameters() if "backbone" in n]
+    rest = [p for n, p in policy.named_parameters() if "backbone" not in n]
+    return torch.optim.AdamW(
+        [{"params": rest, "lr": cfg.lr}, {"params": backbone, "lr": cfg.lr_backbone}],
+        weight_decay=cfg.weight_decay,
+    )
+
+
+def lr_factor(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up then cosine decay to 10%."""
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    t = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def shift_augment(images: torch.Tensor, max_px: int, gen: torch.Generator) -> torch.Tensor:
+    """Random translation by up to ``max_px`` (edge-replicated), one shift per sample and camera."""
+    if max_px <= 0:
+        return images
+    b, n, h, w, c = images.shape
+    x = images.reshape(b * n, h, w, c).permute(0, 3, 1, 2).float()
+    x = torch.nn.functional.pad(x, (max_px,) * 4, mode="replicate")
+    dy = torch.randint(0, 2 * max_px + 1, (b * n,), generator=gen)
+    dx = torch.randint(0, 2 * max_px + 1, (b * n,), generator=gen)
+    rows = (dy[:, None] + torch.arange(h)[None, :])  # (BN, h)
+    cols = (dx[:, None] + torch.arange(w)[None, :])  # (BN, w)
+    idx = torch.arange(b * n)[:, None, None]
+    out = x.permute(0, 2, 3, 1)[idx, rows[:, :, None], cols[:, None, :]]  # (BN, h, w, c)
+    return out.to(torch.uint8).reshape(b, n, h, w, c)
+
+
+def save_checkpoint(path: Path, policy: ACTPolicy, data_meta: dict[str, Any], extra: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {"arch": "act", "config": policy.config.to_dict(), "state_dict": policy.state_dict(), **data_meta, **extra},
+        tmp,
+    )
+    tmp.replace(path)  # atomic: an interrupted save never leaves a half-written checkpoint
+
+
+def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[ACTPolicy, dict[str, Any]]:
+    """Checkpoint -> (ACTPolicy in eval mode, the checkpoint dict). Raises ConfigError on bad files."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file for the user
+        raise ConfigError(f"checkpoint {path} is not a readable torch file ({type(err).__name__})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("arch") != "act" or "state_dict" not in ckpt:
+        arch = ckpt.get("arch") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ConfigError(f"checkpoint {path} is not an ACT checkpoint (arch={arch!r}); train one with 'python -m simbench train +policy=act'")
+    policy = ACTPolicy(ACTConfig.from_dict(ckpt["config"]))
+    try:
+        policy.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise ConfigError(f"checkpoint {path} does not match its ACT config: {first}") from None
+    policy.eval()
+    return policy, ckpt
+
+
+@torch.no_grad()
+def validation_loss(policy: ACTPolicy, data: TrainingData, cfg: TrainConfig, device: torch.device) -> float | None:
+    """Mean L1 (normalized actions, latent at the prior mean) over fixed held-out batches."""
+    frames = data.val_frames
+    if len(frames) == 0:
+        return None
+    rng = np.random.default_rng(1234)  # the same batches every time: comparable numbers
+    policy.eval()
+    total, count = 0.0, 0
+    for _ in range(cfg.val_batches):
+        sel = rng.choice(frames, size=min(cfg.batch_size, len(frames)), replace=False)
+        batch = {k: v.to(device) for k, v in data.batch(sel, policy.config.chunk_size).items()}
+        pred = policy.predict_action_chunk(batch["state"], batch["images"])
+        err = (policy.normalize_action(pred) - policy.normalize_action(batch["action"])).abs()
+        valid = (~batch["action_is_pad"]).unsqueeze(-1).float()
+        total += float((err * valid).sum() / (valid.sum() * err.shape[-1]).clamp(min=1))
+        count += 1
+    policy.train()
+    return total / count
+
+
+def train(
+    policy_cfg: ACTConfig,
+    cfg: TrainConfig,
+    data: TrainingData,
+    eval_fn: EvalFn | None = None,
+) -> TrainResult:
+    """Train (or resume) and return where the checkpoints are."""
+    torch.set_num_threads(cfg.num_threads)
+    device = pick_device(cfg.device)
+    out = Path(cfg.out_dir)
+    ckpt_dir = out / "checkpoints"
+    last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
+    torch.manual_seed(cfg.seed)
+    policy = ACTPolicy(policy_cfg, {k: {s: torch.as_tensor(v) for s, v in d.items()} for k, d in data.stats.items()})
+    policy.to(device).train()
+    opt = make_optimizer(policy, cfg)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    step, best_success, best_val = 0, None, None
+    history: list[dict[str, float]] = []
+    data_meta = {"fps": data.fps, "cameras": list(data.cameras), "dataset": str(cfg.dataset)}
+
+    if cfg.resume and last_path.is_file():
+        ckpt = torch.load(last_path, map_location=device, weights_only=False)
+        if ckpt.get("config") != policy_cfg.to_dict():
+            raise ConfigError(
+                f"{last_path} was trained with a different ACT config; use a new out_dir or resume=false"
+            )
+        policy.load_state_dict(ckpt["state_dict"])
+        opt.load_state_dict(ckpt["optimizer"])
+        step = int(ckpt["step"])
+        best_success, best_val = ckpt.get("best_success"), ckpt.get("best_val")
+        history = list(ckpt.get("history", []))
+        rng.bit_generator.state = ckpt["np_rng"]
+        gen.set_state(ckpt["torch_gen"])
+        print(f"resuming from {last_path} at step {step}")
+
+    def save_last() -> None:
+        save_checkpoint(
+            last_path, policy, data_meta,
+            {"step": step, "optimizer": opt.state_dict(), "best_success": best_success, "best_val": best_val,
+             "history": history, "np_rng": rng.bit_generator.state, "torch_gen": gen.get_state(),
+             "train_config": asdict(cfg)},
+        )
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, desc="train act", dynamic_ncols=True)
+    t0 = time.time()
+    val = None
+    base_lrs = [g["lr"] for g in opt.param_groups]
+    while step < cfg.steps:
+        for g, lr in zip(opt.param_groups, base_lrs):
+            g["lr"] = lr * lr_factor(step, cfg)
+        frames = rng.choice(data.train_frames, size=cfg.batch_size)
+        batch = data.batch(frames, policy_cfg.chunk_size)
+        batch["images"] = shift_augment(batch["images"], cfg.augment_shift_px, gen)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        loss, info = policy(batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip_norm)
+        opt.step()
+        step += 1
+        bar.update(1)
+        if step % cfg.log_every == 0:
+            bar.set_postfix(loss=f"{float(loss):.3f}", l1=f"{info['l1']:.3f}", kld=f"{info.get('kld', 0):.2f}")
+        record: dict[str, float] = {}
+        if step % cfg.val_every == 0 or step == cfg.steps:
+            val = validation_loss(policy, data, cfg, device)
+            if val is not None:
+                record["val_loss"] = val
+        if eval_fn is not None and cfg.eval_every > 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
+            policy.eval()
+            metrics = eval_fn(policy, data.fps)
+            policy.train()
+            record.update({f"eval_{k}": float(v) for k, v in metrics.items()})
+        if record:
+            record.update(step=step, train_loss=float(loss.detach()), elapsed_s=time.time() - t0)
+            history.append(record)
+            bar.write(json.dumps({k: round(v, 4) for k, v in record.items()}))
+            success = record.get("eval_success_rate")
+            better = False
+            if success is not None:
+                better = best_success is None or success > best_success or (
+                    success == best_success and val is not None and (best_val is None or val < best_val)
+                )
+                if better:
+                    best_success = success
+            elif best_success is None and val is not None and (best_val is None or val < best_val):
+                better = True
+            if val is not None and (best_val is None or val < best_val) and (better or success is None):
+                best_val = val
+            if better:
+                save_checkpoint(best_path, policy, data_meta, {"step": step, "val_loss": val, "success": best_success})
+        if step % cfg.save_every == 0 or step == cfg.steps:
+            save_last()
+    bar.close()
+    if not best_path.exists():
+        save_checkpoint(best_path, policy, data_meta, {"step": step, "val_loss": val, "success": best_success})
+    (out / "history.json").write_text(json.dumps(history, indent=1))
+    return TrainResult(step, val, best_success, best_path, last_path, history, time.time() - t0)
+
+
+__all__ = ["TrainConfig", "TrainResult", "load_checkpoint", "save_checkpoint", "train", "validation_loss"]
