@@ -1,0 +1,74 @@
+"""Parametric latency distributions (``latency=constant|normal|lognormal|uniform``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from simbench.errors import bad_value
+
+
+def _positive(key: str, value: float, allow_zero: bool = True) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise bad_value(key, value, "must be a finite number " + (">= 0" if allow_zero else "> 0"))
+    return value
+
+
+@dataclass(frozen=True)
+class ConstantLatency:
+    value: float
+
+    def __post_init__(self) -> None:
+        _positive("latency.value", self.value)
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return self.value
+
+
+@dataclass(frozen=True)
+class NormalLatency:
+    """Normal(mean, std) truncated below at ``min`` (a latency is never negative)."""
+
+    mean: float
+    std: float
+    min: float = 0.0
+
+    def __post_init__(self) -> None:
+        _positive("latency.mean", self.mean)
+        _positive("latency.std", self.std)
+        _positive("latency.min", self.min)
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return max(self.min, float(rng.normal(self.mean, self.std)))
+
+
+@dataclass(frozen=True)
+class LognormalLatency:
+    """exp(Normal(log median, sigma)): the right-skewed shape measured latencies usually have."""
+
+    median: float
+    sigma: float
+
+    def __post_init__(self) -> None:
+        _positive("latency.median", self.median, allow_zero=False)
+        _positive("latency.sigma", self.sigma)
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return float(self.median * math.exp(self.sigma * rng.standard_normal()))
+
+
+@dataclass(frozen=True)
+class UniformLatency:
+    low: float
+    high: float
+
+    def __post_init__(self) -> None:
+        _positive("latency.low", self.low)
+        if float(self.high) < float(self.low):
+            raise bad_value("latency.high", self.high, f"must be >= latency.low ({self.low})")
+
+    def sample(self, rng: np.random.Generator) -> float:
+        return float(rng.uniform(self.low, self.high))

@@ -1,0 +1,53 @@
+"""Empirical latencies resampled from a recorded trace (``latency=trace``).
+
+A trace is what a board run leaves behind: one row per inference, a ``latency_s`` column and
+optionally one column per pipeline component (``backbone``, ``transformer``...). Resampling rows
+whole keeps the correlation between components that a real board shows (a slow frame is slow in
+every stage).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from simbench.errors import ConfigError, bad_value
+
+
+class TraceLatency:
+    """Resamples rows of a CSV or Parquet trace with replacement."""
+
+    def __init__(self, path: str | Path, column: str = "latency_s") -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise bad_value("latency.path", str(path), "must be an existing CSV or Parquet file")
+        try:
+            table = pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(path)
+        except Exception as err:  # noqa: BLE001 - any reader failure is the user's file
+            raise ConfigError(f"latency.path={str(path)!r} could not be read: {str(err).splitlines()[0]}") from err
+        columns = {name: np.asarray(table.column(name).to_numpy(), dtype=np.float64) for name in table.column_names}
+        component_names = tuple(n for n in columns if n != column)
+        if column in columns:
+            total = columns[column]
+        elif component_names:
+            total = np.sum([columns[n] for n in component_names], axis=0)
+        else:
+            raise bad_value("latency.column", column, f"not in {path.name}; columns: {', '.join(columns)}")
+        if len(total) == 0 or not np.all(np.isfinite(total)) or np.any(total < 0):
+            raise bad_value("latency.path", str(path), "needs at least one row of finite latencies >= 0")
+        self.total = total
+        self.components: tuple[str, ...] = component_names
+        self._columns = {n: columns[n] for n in component_names}
+        self._row = 0
+
+    def sample(self, rng: np.random.Generator) -> float:
+        self._row = int(rng.integers(len(self.total)))
+        return float(self.total[self._row])
+
+    def sample_components(self, rng: np.random.Generator) -> Mapping[str, float]:
+        """Components of the row the last :meth:`sample` drew (call ``sample`` first)."""
+        return {n: float(col[self._row]) for n, col in self._columns.items()}

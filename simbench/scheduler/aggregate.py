@@ -1,0 +1,71 @@
+"""How an arriving chunk combines with the actions already queued for the same timesteps.
+
+The four LeRobot aggregate functions are fixed blends of the old and the new action. ACT's temporal
+ensembling is a running weighted mean over *every* prediction made for a timestep, with weight
+exp(-m i) for the i-th prediction (i = 0 the oldest, so older predictions weigh more, as in
+Zhao et al. 2023). It needs to know how many predictions an action already averages, so every
+aggregator takes that count (``n_old``); the fixed blends ignore it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simbench.errors import unknown_name
+
+Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Blend:
+    """f(old, new) = old_weight * old + (1 - old_weight) * new (LeRobot's aggregate functions)."""
+
+    old_weight: float
+
+    def __call__(self, old: Array, new: Array, n_old: NDArray[np.int64]) -> Array:
+        if self.old_weight == 0.0:
+            return new.copy()
+        return self.old_weight * old + (1.0 - self.old_weight) * new
+
+
+@dataclass(frozen=True)
+class TemporalEnsemble:
+    """Running mean with weights exp(-m i), i = 0 the oldest prediction for that timestep."""
+
+    m: float
+
+    def weight_sum(self, n: NDArray[np.int64]) -> Array:
+        """Sum of exp(-m i) for i < n, in closed form."""
+        if self.m == 0.0:
+            return n.astype(np.float64)
+        return (1.0 - np.exp(-self.m * n)) / (1.0 - math.exp(-self.m))
+
+    def __call__(self, old: Array, new: Array, n_old: NDArray[np.int64]) -> Array:
+        s_old = self.weight_sum(n_old)[:, None]
+        w_new = np.exp(-self.m * n_old.astype(np.float64))[:, None]
+        return (s_old * old + w_new * new) / (s_old + w_new)
+
+
+Aggregator = Callable[[Array, Array, NDArray[np.int64]], Array]
+
+AGGREGATES: dict[str, float] = {
+    "weighted_average": 0.3,  # LeRobot default: 0.3 old + 0.7 new
+    "latest_only": 0.0,
+    "average": 0.5,
+    "conservative": 0.7,
+}
+NAMES = (*AGGREGATES, "temporal_ensemble")
+
+
+def make_aggregator(name: str, temporal_ensemble_m: float = 0.01) -> Aggregator:
+    """Look an aggregate function up by its LeRobot name (``scheduler.aggregate``)."""
+    if name == "temporal_ensemble":
+        return TemporalEnsemble(temporal_ensemble_m)
+    if name not in AGGREGATES:
+        raise unknown_name("scheduler.aggregate", name, NAMES)
+    return Blend(AGGREGATES[name])

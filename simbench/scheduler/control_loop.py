@@ -1,0 +1,287 @@
+"""The robot side: LeRobot's RobotClient control loop as a SimPy process.
+
+Each tick at ``fps``, in this order:
+
+1. merge every chunk that has arrived (LeRobot's ``_aggregate_action_queues``);
+2. pop one action and execute it, or stall the tick if the queue is empty;
+3. async: if ``queue_size / actions_per_chunk <= threshold``, capture an observation stamped with
+   the latest executed timestep and send it (``must_go`` if the must-go event is set and the queue is
+   empty; the event is then cleared). Sync: when the queue is empty and no inference is in flight,
+   capture before the pop; the first action runs at the first tick at or after the chunk arrives.
+
+Events at the same instant are ordered: chunk merge, then the control tick, then the server's pick
+of the newest observation. The server starts an inference at the tick's nominal time, so a constant
+latency that is a whole number of ticks lands exactly on a tick and is merged at that tick.
+
+Speed: with an environment without physics, nothing observable happens between a chunk arrival and
+the next arrival except popping and, once below the threshold, observations that only matter if
+they are the newest when the server frees. So the loop sleeps from arrival to arrival and settles
+the ticks in between as one span, evaluating the server's filter lazily on the newest candidates.
+With a physical environment every tick is stepped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import simpy
+from numpy.typing import NDArray
+
+from simbench.envs.base import SchedulerEnv
+from simbench.scheduler.action_queue import ActionQueue
+from simbench.scheduler.aggregate import Aggregator
+from simbench.scheduler.recorder import EpisodeRecorder
+from simbench.scheduler.settings import SchedulerSettings
+from simbench.scheduler.timed import TimedChunk, TimedObservation
+
+if TYPE_CHECKING:
+    from simbench.scheduler.policy_server import PolicyServer
+
+TICK_TOLERANCE = 1e-5
+"""Arrivals within this fraction of a tick before a tick count as at that tick (float noise)."""
+TICK_OFFSET = 1e-7
+"""Ticks are processed this fraction of a tick after their nominal time, so that same-instant
+arrivals are merged first whatever order SimPy scheduled them in."""
+
+
+class ControlLoop:
+    """Client: owns the action queue, the robot's ticks and which observation the server sees."""
+
+    def __init__(self, sim: simpy.Environment, settings: SchedulerSettings, env: SchedulerEnv, aggregate: Aggregator, recorder: EpisodeRecorder) -> None:
+        self.sim = sim
+        self.s = settings
+        self.env = env
+        self.aggregate = aggregate
+        self.rec = recorder
+        self.dt = settings.dt
+        self.trigger_q = settings.trigger_queue_size
+        self.queue = ActionQueue(settings.action_dim)
+        self.server: PolicyServer | None = None
+        self.tick = 0
+        self.must_go = True
+        self.inbox: TimedObservation | None = None
+        self._pending: list[TimedChunk] = []
+        self._pending_ids: list[int] = []
+        self._wake: simpy.Event = sim.event()
+        self._obs_request: simpy.Event | None = None
+        self._obs_request_s = 0.0
+        self._in_flight = False  # sync only
+        self._deferred_tick: int | None = None  # sync: pop waits for a same-instant arrival
+        self._actuation: deque[NDArray[np.float64] | None] = deque()
+        self._bulk = not env.physical and settings.actuation_delay_ticks == 0
+
+    # --- time helpers ------------------------------------------------------------------------
+    def tick_time(self, k: int) -> float:
+        return k * self.dt
+
+    def tick_of(self, t: float) -> int:
+        """First tick whose nominal time is at or after ``t`` (within float tolerance)."""
+        return max(0, math.ceil(t / self.dt - TICK_TOLERANCE))
+
+    def _processing_time(self, k: int) -> float:
+        return (k + TICK_OFFSET) * self.dt
+
+    # --- server-facing API -------------------------------------------------------------------
+    def deliver(self, chunk: NDArray[np.float64], first_timestep: int, obs_time_s: float, inference_id: int) -> None:
+        """A chunk arrives now (called by the server)."""
+        self._pending.append(TimedChunk(chunk, first_timestep, obs_time_s, self.sim.now, self.tick_of(self.sim.now)))
+        self._pending_ids.append(inference_id)
+        self._poke()
+
+    def request_observation(self) -> simpy.Event:
+        """The server is free: the returned event yields ``(observation, nominal_start_s)``."""
+        self._obs_request = self.sim.event()
+        self._obs_request_s = self.sim.now
+        self._poke()
+        return self._obs_request
+
+    def _server_waiting(self, k: int) -> bool:
+        """Was the server already free when tick k was processed? (Ticks settled late, while
+        catching up to an arrival, happened before the server asked.)"""
+        return self._obs_request is not None and self._processing_time(k) >= self._obs_request_s
+
+    def _poke(self) -> None:
+        if not self._wake.triggered:
+            self._wake.succeed()
+
+    # --- the process -------------------------------------------------------------------------
+    def run(self) -> Generator[simpy.Event, Any, None]:
+        s = self.s
+        while self.tick < s.max_ticks and not self.env.done:
+            now = self.sim.now
+            if self._deferred_tick is not None:
+                self._finish_deferred_tick()
+            self._advance_to(now)
+            if self.tick >= s.max_ticks or self.env.done:
+                break
+            if self._obs_request is not None and self.inbox is not None and not self._tick_is_now(self.tick, now):
+                self._hand(self.inbox, now)
+            target = self._next_wake_tick()
+            wake = self._wake = self.sim.event()
+            alarm = self.sim.timeout(max(0.0, self._processing_time(target) - now))
+            alarm.callbacks.append(lambda _, w=wake: None if w.triggered else w.succeed())  # type: ignore[union-attr]
+            yield wake
+        self.rec.finish(self.tick)
+
+    def _tick_is_now(self, k: int, now: float) -> bool:
+        """Is ``now`` the instant of tick k (so the server waits for that tick before picking)?"""
+        return k - now / self.dt <= TICK_TOLERANCE
+
+    def _next_wake_tick(self) -> int:
+        """Earliest tick that needs the loop's attention if no chunk arrives before it."""
+        if not self._bulk:
+            return self.tick
+        if self.s.mode == "sync":
+            return self.tick + len(self.queue)  # the tick that finds the queue empty
+        if self._obs_request is not None:
+            return self._first_trigger_tick(self.tick)
+        return self.s.max_ticks  # server busy: sleep until its chunk arrives
+
+    def _first_trigger_tick(self, k: int) -> int:
+        """First tick >= k at which the post-pop queue is at or below the trigger size."""
+        return k + max(0, len(self.queue) - 1 - self.trigger_q)
+
+    # --- ticks -------------------------------------------------------------------------------
+    def _advance_to(self, now: float) -> None:
+        """Process every tick whose processing instant is at or before ``now``."""
+        s = self.s
+        while self.tick < s.max_ticks and self._processing_time(self.tick) <= now + 1e-12 and not self.env.done:
+            k = self.tick
+            self._merge_arrived(k)
+            if not self._bulk:
+                self._single_tick(k)
+                if self._deferred_tick is not None:
+                    return
+                continue
+            last_due = min(s.max_ticks - 1, math.floor(now / self.dt - TICK_OFFSET + 1e-9))
+            end = last_due + 1
+            if self._pending:
+                end = min(end, min(c.arrival_tick for c in self._pending))
+            if s.mode == "sync":
+                if len(self.queue) == 0:
+                    self._single_tick(k)
+                    if self._deferred_tick is not None:
+                        return
+                    continue
+                end = min(end, k + len(self.queue))
+            elif self._server_waiting(k):
+                trig = self._first_trigger_tick(k)
+                if trig == k:
+                    self._single_tick(k)
+                    continue
+                end = min(end, trig)
+            if end <= k:
+                self._single_tick(k)
+                continue
+            self._span(k, end - k)
+
+    def _merge_arrived(self, k: int) -> None:
+        if not self._pending or min(c.arrival_tick for c in self._pending) > k:
+            return
+        keep: list[TimedChunk] = []
+        keep_ids: list[int] = []
+        for chunk, inf_id in zip(self._pending, self._pending_ids):
+            if chunk.arrival_tick > k:
+                keep.append(chunk)
+                keep_ids.append(inf_id)
+                continue
+            before = len(self.queue)
+            if self.s.mode == "sync":
+                self.queue.replace(chunk.actions[: self.s.n_action_steps], chunk.obs_time_s)
+                self._in_flight = False
+            else:
+                self.queue.merge(chunk.actions, chunk.first_timestep, chunk.obs_time_s, self.aggregate)
+                self.must_go = True
+            self.rec.merge(chunk.arrival_s, k, before, len(self.queue), inf_id)
+        self._pending, self._pending_ids = keep, keep_ids
+
+    def _pop_or_stall(self, k: int) -> None:
+        q0 = len(self.queue)
+        if q0:
+            actions, obs_times = self.queue.pop(1)
+            self.rec.span(k, q0, actions, obs_times, 0)
+            action: NDArray[np.float64] | None = actions[0]
+        else:
+            self.rec.span(k, 0, self.queue.pop(0)[0], np.empty(0), 1)
+            action = None
+        if self.s.actuation_delay_ticks:
+            self._actuation.append(action)
+            action = self._actuation.popleft() if len(self._actuation) > self.s.actuation_delay_ticks else None
+        self.env.apply(action)
+
+    def _single_tick(self, k: int) -> None:
+        """One tick, processed on its own (physical envs, trigger ticks)."""
+        self.tick = k + 1
+        if self.s.mode == "sync":
+            if len(self.queue) == 0 and not self._in_flight:
+                self._send(k, must_go=True)
+                self._in_flight = True
+                self._deferred_tick = k
+                return
+            self._pop_or_stall(k)
+            return
+        self._pop_or_stall(k)
+        if len(self.queue) <= self.trigger_q:
+            must_go = self.must_go and len(self.queue) == 0
+            if must_go:
+                self.must_go = False
+            self._send(k, must_go)
+
+    def _finish_deferred_tick(self) -> None:
+        """Sync: the pop of the tick that sent the observation, after same-instant arrivals."""
+        k = self._deferred_tick
+        assert k is not None
+        self._deferred_tick = None
+        self._merge_arrived(k)
+        self._pop_or_stall(k)
+
+    def _send(self, k: int, must_go: bool) -> None:
+        """Capture and send an observation at tick k; hand it over if the server is waiting."""
+        self.rec.obs_sent += 1
+        obs = TimedObservation(max(self.queue.latest_executed, 0), self.tick_time(k), must_go, self.env.joint_state(), self.env.snapshot())
+        assert self.server is not None
+        if self.s.mode == "sync" or self.server.accepts(obs):
+            self.inbox = obs
+        if self.inbox is not None and self._server_waiting(k):
+            self._hand(self.inbox, self.tick_time(k))
+
+    def _hand(self, obs: TimedObservation, nominal_start: float) -> None:
+        assert self._obs_request is not None
+        request, self._obs_request, self.inbox = self._obs_request, None, None
+        request.succeed((obs, nominal_start))
+
+    def _span(self, k: int, n: int) -> None:
+        """Ticks k .. k+n-1 in one go: pops while the queue lasts, then stalls (no merges inside)."""
+        self.tick = k + n
+        q0 = len(self.queue)
+        latest0 = self.queue.latest_executed
+        n_exec = min(q0, n)
+        actions, obs_times = self.queue.pop(n_exec)
+        self.rec.span(k, q0, actions, obs_times, n - n_exec)
+        prev_state = self.env.joint_state()
+        self.env.apply_span(actions, n - n_exec)
+        if self.s.mode == "sync":
+            return
+        # Ticks whose post-pop queue is at or below the trigger send observations: i >= first_i.
+        first_i = max(0, q0 - 1 - self.trigger_q)
+        if first_i >= n:
+            return
+        self.rec.obs_sent += n - first_i
+        empty_i = max(0, q0 - 1) if q0 > 0 else 0  # first tick whose post-pop queue is empty
+        must_go_i = empty_i if (self.must_go and empty_i < n) else -1
+        if must_go_i >= 0:
+            self.must_go = False
+        assert self.server is not None
+        # Only the newest observation that passes the server's filter survives in its one-slot queue.
+        lowest = max(first_i, must_go_i)
+        for i in range(n - 1, lowest - 1, -1):
+            done = min(i + 1, q0)
+            state = actions[done - 1] if done > 0 else prev_state
+            obs = TimedObservation(max(latest0 + done, 0), self.tick_time(k + i), i == must_go_i, state, state)
+            if i == must_go_i or self.server.accepts(obs):
+                self.inbox = obs
+                break

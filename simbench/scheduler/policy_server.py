@@ -1,0 +1,135 @@
+"""The inference side: LeRobot's PolicyServer as a SimPy process, with a pipeline of stages.
+
+The server takes the newest accepted observation as soon as it is free, runs the policy on it and
+sends back the first ``actions_per_chunk`` actions. Acceptance follows LeRobot's
+``_enqueue_observation``: must-go observations and the first one always; otherwise the timestep must
+not have been predicted yet and the joint state must differ from the last processed observation by
+at least ``similarity_eps`` (when the filter is on).
+
+The inference is a pipeline of stages, each holding its compute unit (a ``simpy.Resource``) while
+it runs. With ``pipelined=False`` (LeRobot) one inference runs at a time; with ``pipelined=True``
+the next observation enters the first stage as soon as that stage is free, so "the action expert
+runs on the CPU while the NPU encodes the next frame" is a config switch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from simbench.envs.base import SchedulerEnv
+from simbench.latency.base import ComponentLatencySource, LatencySource, MeasuredLatency
+from simbench.policies.base import ChunkPolicy
+from simbench.scheduler.control_loop import ControlLoop
+from simbench.scheduler.recorder import EpisodeRecorder
+from simbench.scheduler.settings import SchedulerSettings
+from simbench.scheduler.timed import TimedObservation
+
+
+class PolicyServer:
+    def __init__(
+        self,
+        sim: simpy.Environment,
+        settings: SchedulerSettings,
+        client: ControlLoop,
+        env: SchedulerEnv,
+        policy: ChunkPolicy,
+        latency: LatencySource,
+        rng: np.random.Generator,
+        recorder: EpisodeRecorder,
+    ) -> None:
+        self.sim = sim
+        self.s = settings
+        self.client = client
+        self.env = env
+        self.policy = policy
+        self.latency = latency
+        self.rng = rng
+        self.rec = recorder
+        self.units = {name: simpy.Resource(sim, capacity=1) for name in settings.units}
+        self.last_processed: TimedObservation | None = None
+        self.predicted: set[int] = set()
+        self.inference_count = 0
+        self._measured = isinstance(latency, MeasuredLatency)
+        self._per_component = isinstance(latency, ComponentLatencySource) and bool(latency.components)
+        client.server = self
+
+    def accepts(self, obs: TimedObservation) -> bool:
+        """Would this observation enter the server's one-slot queue? (LeRobot's sanity checks)"""
+        if obs.must_go or self.last_processed is None:
+            return True
+        if obs.timestep in self.predicted:
+            return False
+        eps = self.s.similarity_eps
+        if eps is not None and float(np.linalg.norm(obs.state - self.last_processed.state)) < eps:
+            return False
+        return True
+
+    def run(self) -> Generator[simpy.Event, Any, None]:
+        while True:
+            obs, nominal_start = yield self.client.request_observation()
+            self.last_processed = obs
+            self.predicted.add(obs.timestep)
+            inference_id = self.inference_count
+            self.inference_count += 1
+            entered = self.sim.event()
+            if self.s.pipelined:
+                self.sim.process(self._infer(obs, nominal_start, inference_id, entered))
+                yield entered
+            else:
+                yield from self._infer(obs, nominal_start, inference_id, entered)
+
+    def _stage_durations(self, total: float) -> list[tuple[str, str, float]]:
+        """(name, unit, seconds) for every stage run of one inference."""
+        per_component = self.latency.sample_components(self.rng) if self._per_component else None  # type: ignore[attr-defined]
+        runs: list[tuple[str, str, float]] = []
+        for stage in self.s.stages:
+            if stage.latency is not None:
+                seconds = [stage.latency.sample(self.rng) for _ in range(stage.repeat)]
+            elif per_component is not None and stage.name in per_component:
+                seconds = [per_component[stage.name] / stage.repeat] * stage.repeat
+            else:
+                seconds = [total * stage.share / stage.repeat] * stage.repeat
+            runs += [(stage.name, stage.unit, d) for d in seconds]
+        return runs
+
+    def _infer(self, obs: TimedObservation, nominal_start: float, inference_id: int, entered: simpy.Event) -> Generator[simpy.Event, Any, None]:
+        observation = self.env.observation(obs.snapshot)
+        observation["timestep"] = obs.timestep
+        wall0 = time.perf_counter()
+        chunk = self.policy.predict_chunk(observation)
+        measured = time.perf_counter() - wall0
+        if self._measured:
+            total = measured * self.latency.scale  # type: ignore[attr-defined]
+        else:
+            total = self.latency.sample(self.rng)
+        runs = self._stage_durations(total)
+        if self.s.capture_delay_s:
+            runs.insert(0, ("capture", "link", self.s.capture_delay_s))
+        # The inference began at the tick's nominal time; the loop processes ticks a hair later.
+        t = nominal_start
+        if not self.s.pipelined:
+            entered.succeed()
+            for name, unit, d in runs:
+                self.rec.stage(inference_id, name, unit, t, t + d)
+                t += d
+            total_time = t - self.sim.now
+            self.rec.latencies.append(t - nominal_start)
+            if total_time > 0:
+                yield self.sim.timeout(total_time)
+        else:
+            for i, (name, unit, d) in enumerate(runs):
+                with self.units[unit].request() as req:
+                    yield req
+                    start = max(t, self.sim.now) if i == 0 else self.sim.now
+                    end = start + d
+                    yield self.sim.timeout(max(0.0, end - self.sim.now))
+                    self.rec.stage(inference_id, name, unit, start, end)
+                if i == 0:
+                    entered.succeed()  # stage 1 is free: the next observation may enter
+            self.rec.latencies.append(self.sim.now - nominal_start)
+        self.client.deliver(chunk[: self.s.actions_per_chunk], obs.timestep, obs.time_s, inference_id)

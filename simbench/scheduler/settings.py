@@ -1,0 +1,66 @@
+"""Typed scheduler settings, built from the validated Hydra config at the CLI edge."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from simbench.latency.base import LatencySource
+
+Mode = Literal["async", "sync"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One component of the inference pipeline (vision encoder, prefill, a denoising step, a transfer).
+
+    It holds its compute ``unit`` (a SimPy resource: cpu, npu, gpu, link) while it runs. Its duration
+    is ``share`` of the inference's sampled total latency, split over ``repeat`` runs (denoising
+    steps), unless the stage has a ``latency`` source of its own.
+    """
+
+    name: str
+    unit: str
+    share: float = 1.0
+    repeat: int = 1
+    latency: LatencySource | None = None
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    """Everything the SimPy model needs to know, in seconds and ticks."""
+
+    mode: Mode
+    fps: float
+    actions_per_chunk: int
+    action_dim: int
+    max_ticks: int
+    threshold: float = 0.2
+    aggregate: str = "weighted_average"
+    temporal_ensemble_m: float = 0.01
+    similarity_eps: float | None = None
+    n_action_steps: int = 100
+    pipelined: bool = False
+    capture_delay_s: float = 0.0
+    actuation_delay_s: float = 0.0
+    stages: tuple[Stage, ...] = field(default_factory=lambda: (Stage("model", "cpu"),))
+    units: tuple[str, ...] = ("cpu", "npu", "gpu", "link")
+
+    @property
+    def dt(self) -> float:
+        return 1.0 / self.fps
+
+    @property
+    def trigger_queue_size(self) -> int:
+        """Largest queue size at which the client still sends observations (q / H <= g).
+
+        Temporal ensembling queries every tick, so its trigger is the whole chunk.
+        """
+        if self.aggregate == "temporal_ensemble":
+            return self.actions_per_chunk
+        return math.floor(self.threshold * self.actions_per_chunk + 1e-9)
+
+    @property
+    def actuation_delay_ticks(self) -> int:
+        return round(self.actuation_delay_s * self.fps)
