@@ -17,6 +17,7 @@ from simbench.errors import bad_value
 
 class TimingEnv:
     physical = False
+    has_success = False  # no task: success metrics are null
 
     def __init__(self, action_dim: int = 6, duration_s: float = 60.0, episodes: int = 1) -> None:
         if not duration_s > 0:

@@ -111,12 +111,12 @@ class ControlLoop:
     # --- the process -------------------------------------------------------------------------
     def run(self) -> Generator[simpy.Event, Any, None]:
         s = self.s
-        while self.tick < s.max_ticks and not self.env.done:
+        while (self.tick < s.max_ticks or self._deferred_tick is not None) and not self.env.done:
             now = self.sim.now
             if self._deferred_tick is not None:
                 self._finish_deferred_tick()
             self._advance_to(now)
-            if self.tick >= s.max_ticks or self.env.done:
+            if (self.tick >= s.max_ticks and self._deferred_tick is None) or self.env.done:
                 break
             if self._obs_request is not None and self.inbox is not None and not self._tick_is_now(self.tick, now):
                 self._hand(self.inbox, now)
@@ -242,7 +242,11 @@ class ControlLoop:
     def _send(self, k: int, must_go: bool) -> None:
         """Capture and send an observation at tick k; hand it over if the server is waiting."""
         self.rec.obs_sent += 1
-        obs = TimedObservation(max(self.queue.latest_executed, 0), self.tick_time(k), must_go, self.env.joint_state(), self.env.snapshot())
+        # Async stamps the latest executed timestep (LeRobot: the chunk's first action already ran);
+        # sync executes the chunk from its first action, so that action is the next timestep.
+        latest = self.queue.latest_executed
+        timestep = latest + 1 if self.s.mode == "sync" else max(latest, 0)
+        obs = TimedObservation(timestep, self.tick_time(k), must_go, self.env.joint_state(), self.env.snapshot())
         assert self.server is not None
         if self.s.mode == "sync" or self.server.accepts(obs):
             self.inbox = obs

@@ -125,8 +125,10 @@ class PolicyServer:
             for i, (name, unit, d) in enumerate(runs):
                 with self.units[unit].request() as req:
                     yield req
-                    start = max(t, self.sim.now) if i == 0 else self.sim.now
-                    end = start + d
+                    # Logical time: a stage granted at once starts when its input was ready (the
+                    # tick's nominal time, or the previous stage's end), not a hair later.
+                    start = t if self.sim.now - t <= 1e-6 * self.s.dt else self.sim.now
+                    end = t = start + d
                     yield self.sim.timeout(max(0.0, end - self.sim.now))
                     self.rec.stage(inference_id, name, unit, start, end)
                 if i == 0:

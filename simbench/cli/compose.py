@@ -1,0 +1,74 @@
+"""Compose and check a Hydra config *before* Hydra creates any output directory.
+
+Hydra makes the run directory before the task function runs, so a bad override caught inside the
+task would already have written under ``results/``. The ``run`` subcommand therefore composes each
+run of the command line here first (every combination of a ``-m`` sweep), turns Hydra's multi-line
+errors into one line, and only then hands the command line to Hydra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from simbench.config.build import available
+from simbench.errors import ConfigError, unknown_name
+from simbench.paths import CONF_DIR
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def expand(overrides: list[str], multirun: bool) -> list[list[str]]:
+    """The override lists of every run the command line asks for (one unless ``-m``)."""
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as err:
+        raise ConfigError(f"cannot parse overrides: {_first_line(err)}") from None
+    for ov in parsed:
+        group = ov.key_or_group
+        if "/" in group or group.startswith("hydra") or not (CONF_DIR / group).is_dir() or ov.is_delete():
+            continue
+        values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.get_value_element_as_str()]
+        for value in values:
+            if value not in available(group):
+                raise unknown_name(group, value, available(group))
+        if ov.is_sweep_override() and not multirun:
+            raise ConfigError(f"{group}={','.join(values)} is a sweep; add -m to run every value")
+    if not multirun:
+        return [overrides]
+    return [combo for batch in BasicSweeper.split_arguments(parsed, None) for combo in batch]
+
+
+def compose_run(config_name: str, overrides: list[str]) -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` with overrides (hydra/* launcher overrides dropped)."""
+    job_overrides = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+            cfg = compose(config_name=config_name, overrides=job_overrides)
+            # Resolve now (inside the Hydra context) so interpolation errors surface here.
+            OmegaConf.to_container(cfg.get("policy") or {}, resolve=True)
+            return cfg
+    except (HydraException, OmegaConfBaseException) as err:
+        raise ConfigError(_first_line(err)) from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def check_all(config_name: str, overrides: list[str], multirun: bool, build: Callable[[DictConfig], Any]) -> int:
+    """Compose and build every run; returns how many runs the command line makes."""
+    combos = expand(overrides, multirun)
+    for combo in combos:
+        build(compose_run(config_name, combo))
+    return len(combos)

@@ -1,0 +1,154 @@
+"""Validate a composed run config and build the typed pieces the library takes.
+
+Only entry points see the Hydra config; everything below them takes the typed objects built here.
+Every check names the key, the value and what is allowed, in one line (:class:`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from simbench.errors import ConfigError, bad_value, unknown_name
+from simbench.latency.base import LatencySource
+from simbench.latency.factory import make_latency
+from simbench.paths import CONF_DIR
+from simbench.scheduler.aggregate import NAMES as AGGREGATE_NAMES
+from simbench.scheduler.settings import SchedulerSettings, Stage
+
+SCHEDULER_MODES = ("async", "sync")
+
+
+def available(group: str) -> list[str]:
+    """Options of a config group: the YAML files in ``conf/<group>/``."""
+    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a run needs, validated."""
+
+    settings: SchedulerSettings
+    latency: LatencySource
+    policy: dict[str, Any]
+    env: dict[str, Any]
+    seed: int
+    episodes: int | None
+
+
+def _number(cfg: Mapping[str, Any], key: str, prefix: str) -> float:
+    value = cfg.get(key)
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise bad_value(f"{prefix}.{key}", value, "must be a number") from None
+    if not math.isfinite(number):
+        raise bad_value(f"{prefix}.{key}", value, "must be finite")
+    return number
+
+
+def _integer(cfg: Mapping[str, Any], key: str, prefix: str, minimum: int) -> int:
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise bad_value(f"{prefix}.{key}", value, f"must be an integer >= {minimum}")
+    return value
+
+
+def _stages(policy: Mapping[str, Any], policy_name: str) -> tuple[Stage, ...]:
+    raw = policy.get("pipeline") or [{"name": "model", "unit": "cpu", "share": 1.0}]
+    stages = []
+    for i, st in enumerate(raw):
+        key = f"policy.pipeline[{i}]"
+        unit = st.get("unit", "cpu")
+        if unit not in ("cpu", "npu", "gpu", "link"):
+            raise unknown_name(f"{key}.unit", unit, ("cpu", "npu", "gpu", "link"))
+        share = _number(st, "share", key) if "share" in st else 1.0
+        if share < 0:
+            raise bad_value(f"{key}.share", share, "must be >= 0")
+        repeat = _integer(st, "repeat", key, 1) if "repeat" in st else 1
+        own = make_latency(st["latency"], policy_name) if st.get("latency") else None
+        stages.append(Stage(str(st.get("name", f"stage{i}")), unit, share, repeat, own))
+    total_share = sum(s.share for s in stages if s.latency is None)
+    if stages and any(s.latency is None for s in stages) and not math.isclose(total_share, 1.0, abs_tol=1e-6):
+        raise bad_value("policy.pipeline", [s.share for s in stages], "shares of stages without their own latency must sum to 1")
+    return tuple(stages)
+
+
+def build_run_spec(cfg: DictConfig) -> RunSpec:
+    """Validate the composed config; raises :class:`ConfigError` on the first bad value."""
+    if "policy" not in cfg or cfg.policy is None:
+        raise ConfigError(f"no policy given; add +policy=NAME with NAME one of: {', '.join(available('policy'))}")
+    policy: dict[str, Any] = OmegaConf.to_container(cfg.policy, resolve=True)  # type: ignore[assignment]
+    env: dict[str, Any] = OmegaConf.to_container(cfg.env, resolve=True)  # type: ignore[assignment]
+    sched: dict[str, Any] = OmegaConf.to_container(cfg.scheduler, resolve=True)  # type: ignore[assignment]
+    latency_cfg: dict[str, Any] = OmegaConf.to_container(cfg.latency, resolve=True)  # type: ignore[assignment]
+
+    mode = sched.get("name")
+    if mode not in SCHEDULER_MODES:
+        raise unknown_name("scheduler", mode, SCHEDULER_MODES)
+    fps = _number(sched, "fps", "scheduler")
+    if fps <= 0:
+        raise bad_value("scheduler.fps", sched["fps"], "must be > 0")
+    threshold = _number(sched, "threshold", "scheduler")
+    if not 0.0 <= threshold <= 1.0:
+        raise bad_value("scheduler.threshold", sched["threshold"], "must be in [0, 1]")
+    aggregate = sched.get("aggregate")
+    if aggregate not in AGGREGATE_NAMES:
+        raise unknown_name("scheduler.aggregate", aggregate, AGGREGATE_NAMES)
+    te_m = _number(sched, "temporal_ensemble_m", "scheduler")
+    if te_m < 0:
+        raise bad_value("scheduler.temporal_ensemble_m", te_m, "must be >= 0")
+    eps = sched.get("similarity_eps")
+    if eps is not None:
+        eps = _number(sched, "similarity_eps", "scheduler")
+        if eps < 0:
+            raise bad_value("scheduler.similarity_eps", eps, "must be >= 0 or null (off)")
+    for key in ("capture_delay_s", "actuation_delay_s"):
+        if _number(sched, key, "scheduler") < 0:
+            raise bad_value(f"scheduler.{key}", sched[key], "must be >= 0")
+
+    name = str(policy.get("name"))
+    chunk_size = _integer(policy, "chunk_size", "policy", 1)
+    actions_per_chunk = _integer(policy, "actions_per_chunk", "policy", 1)
+    if actions_per_chunk > chunk_size:
+        raise bad_value("policy.actions_per_chunk", actions_per_chunk, f"must be <= policy.chunk_size ({chunk_size})")
+    n_action_steps = _integer(policy, "n_action_steps", "policy", 1)
+    if n_action_steps > actions_per_chunk:
+        raise bad_value("policy.n_action_steps", n_action_steps, f"must be <= policy.actions_per_chunk ({actions_per_chunk})")
+    action_dim = _integer(policy, "action_dim", "policy", 1)
+
+    latency = make_latency(latency_cfg, name)
+    stages = _stages(policy, name)
+
+    duration = env.get("duration_s", env.get("time_limit_s"))
+    if duration is None or float(duration) <= 0:
+        raise bad_value("env.duration_s", duration, "must be > 0 (simulated seconds per episode)")
+    episodes = cfg.get("episodes")
+    if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1):
+        raise bad_value("episodes", episodes, "must be a positive integer or null (the whole protocol)")
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise bad_value("seed", seed, "must be an integer >= 0")
+
+    settings = SchedulerSettings(
+        mode=mode,  # type: ignore[arg-type]
+        fps=fps,
+        actions_per_chunk=actions_per_chunk,
+        action_dim=action_dim,
+        max_ticks=max(1, math.floor(float(duration) * fps + 1e-9)),
+        threshold=threshold,
+        aggregate=str(aggregate),
+        temporal_ensemble_m=te_m,
+        similarity_eps=eps,
+        n_action_steps=n_action_steps,
+        pipelined=bool(sched.get("pipelined", False)),
+        capture_delay_s=float(sched.get("capture_delay_s", 0.0)),
+        actuation_delay_s=float(sched.get("actuation_delay_s", 0.0)),
+        stages=stages,
+    )
+    policy.setdefault("fps", fps)
+    return RunSpec(settings, latency, policy, env, seed, episodes)

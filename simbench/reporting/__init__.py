@@ -1,0 +1,1 @@
+"""Tables and pictures people read at a glance."""

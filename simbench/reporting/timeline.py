@@ -1,0 +1,99 @@
+"""Timeline table (``timeline.parquet``) and its Gantt picture (``timeline.png``).
+
+One long table for every episode: inference stages per compute unit, merges (queue size before and
+after), stalls. The picture shows the first ``window_s`` seconds of the first episode: busy time per
+compute unit, the robot executing or stalled, and the queue size. The queue between two merges is
+reconstructed exactly: it drops by one action per tick until it is empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from simbench.atomic_io import write_with
+from simbench.scheduler.episode import EpisodeResult
+from simbench.scheduler.recorder import INFERENCE, MERGE, STALL, TimelineRows
+
+UNIT_COLORS = {"cpu": "#1f77b4", "npu": "#2ca02c", "gpu": "#9467bd", "link": "#8c564b"}
+
+
+def timeline_table(results: Sequence[EpisodeResult]) -> pa.Table:
+    cols: dict[str, list] = {k: [] for k in ("episode", *TimelineRows.__dataclass_fields__)}
+    for i, r in enumerate(results):
+        tl = r.recorder.timeline
+        n = len(tl.kind)
+        cols["episode"] += [i] * n
+        for k in TimelineRows.__dataclass_fields__:
+            cols[k] += getattr(tl, k)
+    return pa.table(cols)
+
+
+def write_timeline(path: Path, results: Sequence[EpisodeResult]) -> None:
+    table = timeline_table(results)
+    write_with(path, lambda tmp: pq.write_table(table, tmp))
+
+
+def queue_curve(tl: TimelineRows, dt: float, end_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Queue size after each tick's pop, as (time, size) breakpoints of a piecewise-linear curve."""
+    xs: list[float] = [0.0]
+    ys: list[float] = [0.0]
+    merges = [(e, v2) for k, e, v2 in zip(tl.kind, tl.end_s, tl.value2) if k == MERGE and e <= end_s]
+    for j, (t, q) in enumerate(merges):
+        nxt = merges[j + 1][0] if j + 1 < len(merges) else end_s
+        # merged at tick time t, then one pop per tick: size after this tick's pop is q - 1
+        xs += [t, t]
+        ys += [ys[-1], max(q - 1, 0)]
+        t_empty = t + max(q - 1, 0) * dt
+        if t_empty < nxt:
+            xs.append(t_empty)
+            ys.append(0.0)
+        else:
+            xs.append(nxt)
+            ys.append(max(q - 1 - (nxt - t) / dt, 0.0))
+    if xs[-1] < end_s:
+        xs.append(end_s)
+        ys.append(ys[-1])
+    return np.asarray(xs), np.asarray(ys)
+
+
+def plot_timeline(path: Path, result: EpisodeResult, dt: float, window_s: float, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tl = result.recorder.timeline
+    end = min(window_s, result.sim_time_s)
+    units = sorted({u for k, u in zip(tl.kind, tl.unit) if k == INFERENCE})
+    lanes = units + ["robot"]
+    fig, (ax, axq) = plt.subplots(2, 1, figsize=(11, 4.2), sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
+    for kind, name, unit, iid, s, e in zip(tl.kind, tl.name, tl.unit, tl.inference_id, tl.start_s, tl.end_s):
+        if s > end:
+            continue
+        if kind == INFERENCE:
+            y = lanes.index(unit)
+            ax.broken_barh([(s, e - s)], (y - 0.35, 0.7), facecolors=UNIT_COLORS.get(unit, "grey"), edgecolors="white", linewidth=0.5)
+            if (e - s) > end / 25:
+                ax.text((s + min(e, end)) / 2, y, name, ha="center", va="center", fontsize=6, color="white", clip_on=True)
+        elif kind == STALL:
+            ax.broken_barh([(s, e - s)], (len(units) - 0.35, 0.7), facecolors="#d62728")
+    # executing = everything in the robot lane that is not a stall
+    ax.broken_barh([(0, end)], (len(units) - 0.35, 0.7), facecolors="#bbbbbb", zorder=0)
+    for kind, e in zip(tl.kind, tl.end_s):
+        if kind == MERGE and e <= end:
+            ax.axvline(e, color="black", linewidth=0.4, alpha=0.4)
+    ax.set_yticks(range(len(lanes)), [f"{u} (busy)" for u in units] + ["robot (grey: executing, red: stall)"])
+    ax.set_title(title, fontsize=9)
+    xs, ys = queue_curve(tl, dt, end)
+    axq.plot(xs, ys, color="black", linewidth=1)
+    axq.set_ylabel("queue")
+    axq.set_xlabel("simulated time (s); vertical lines: chunk merges")
+    axq.set_xlim(0, end)
+    fig.tight_layout()
+    write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)

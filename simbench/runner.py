@@ -1,0 +1,73 @@
+"""One run: every episode of the env's protocol under one config, and everything it writes.
+
+Files in the run directory (each written atomically; ``status.json`` last):
+``metrics.json`` (flat keys, :mod:`simbench.metrics`), ``episodes.csv`` (one row per episode),
+``timeline.parquet`` (:mod:`simbench.reporting.timeline`), ``timeline.png``, ``status.json``
+(``complete`` or ``failed`` with the error line), which lets a resumed sweep skip finished runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from simbench.atomic_io import write_json, write_text
+from simbench.config.build import RunSpec
+from simbench.metrics import episode_row, summarize
+from simbench.registry import ENVS, POLICY_RUNTIMES, resolve
+from simbench.reporting.summary import summary_table
+from simbench.reporting.timeline import plot_timeline, write_timeline
+from simbench.scheduler.episode import EpisodeResult, simulate_episode
+
+STATUS_FILE = "status.json"
+
+
+def is_complete(out_dir: Path) -> bool:
+    """A run whose results are all written (used to resume sweeps)."""
+    try:
+        return json.loads((out_dir / STATUS_FILE).read_text()).get("status") == "complete"
+    except (OSError, ValueError):
+        return False
+
+
+def run(spec: RunSpec, out_dir: Path, meta: dict[str, Any], progress: bool = True, plots: bool = True, plot_window_s: float = 20.0) -> dict[str, Any]:
+    """Simulate every episode and write the run directory; returns the metrics."""
+    env = resolve(ENVS, "env", spec.env["name"]).from_config(spec.env)
+    try:
+        runtime = spec.policy.get("runtime", "timing")
+        policy = resolve(POLICY_RUNTIMES, "policy.runtime", runtime).from_config(spec.policy, env)
+        plan = env.episode_plan()
+        if spec.episodes is not None:
+            plan = plan[: spec.episodes]
+        results: list[EpisodeResult] = []
+        bar = tqdm(plan, desc=f"{meta.get('policy')} episodes", unit="ep", disable=not progress or len(plan) < 2, leave=False)
+        for i, options in enumerate(bar):
+            results.append(simulate_episode(spec.settings, env, policy, spec.latency, spec.seed, i, options))
+            if any(r.outcome.success for r in results):
+                bar.set_postfix(success=f"{sum(r.outcome.success for r in results)}/{len(results)}")
+        has_success = bool(getattr(env, "has_success", True))
+    finally:
+        env.close()
+    metrics = summarize(results, spec.settings, has_success)
+    metrics.update({k: meta[k] for k in ("policy", "scheduler", "latency", "seed") if k in meta})
+    rows = [episode_row(i, r, spec.settings, has_success) for i, r in enumerate(results)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(out_dir / "episodes.csv", buf.getvalue())
+    write_timeline(out_dir / "timeline.parquet", results)
+    if plots:
+        title = f"{meta.get('policy')} | {meta.get('scheduler')} | latency {meta.get('latency')} | first {min(plot_window_s, results[0].sim_time_s):.0f} s of episode 0"
+        plot_timeline(out_dir / "timeline.png", results[0], spec.settings.dt, plot_window_s, title)
+    write_json(out_dir / "metrics.json", metrics)
+    write_json(out_dir / STATUS_FILE, {"status": "complete"})
+    print(summary_table(meta, metrics))
+    print(f"  results     {out_dir}")
+    return metrics

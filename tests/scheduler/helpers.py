@@ -1,0 +1,69 @@
+"""Test doubles at the scheduler's boundary: a policy whose actions are their own timesteps and a
+tick-by-tick variant of the timing env (the reference the span-advancing fast path must match)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from simbench.envs.timing import TimingEnv
+from simbench.latency.base import LatencySource
+from simbench.latency.distributions import ConstantLatency
+from simbench.scheduler.episode import EpisodeResult, simulate_episode
+from simbench.scheduler.settings import SchedulerSettings, Stage
+
+
+class TimestepPolicy:
+    """Action i of a chunk from an observation at timestep t is (t + i) in every joint.
+
+    Any aggregate of two predictions of the same timestep returns that timestep, so the executed
+    values *are* the executed timesteps: the invariants can be read off the env.
+    """
+
+    name = "timestep"
+
+    def __init__(self, actions_per_chunk: int, action_dim: int = 2) -> None:
+        self.actions_per_chunk = actions_per_chunk
+        self.action_dim = action_dim
+
+    def reset(self, seed: int) -> None:
+        pass
+
+    def predict_chunk(self, observation: dict[str, Any]) -> np.ndarray:
+        t = observation["timestep"]
+        return np.repeat((t + np.arange(self.actions_per_chunk, dtype=np.float64))[:, None], self.action_dim, axis=1)
+
+
+class RecordingEnv(TimingEnv):
+    """Timing env that records every executed action; ``physical`` picks tick-by-tick stepping."""
+
+    def __init__(self, action_dim: int, physical: bool) -> None:
+        super().__init__(action_dim, 1.0)
+        self.physical = physical
+        self.executed: list[np.ndarray] = []
+        self.holds = 0
+
+    def apply(self, action: np.ndarray | None) -> None:
+        super().apply(action)
+        if action is None:
+            self.holds += 1
+        else:
+            self.executed.append(np.array(action))
+
+    def apply_span(self, actions: np.ndarray, holds_after: int) -> None:
+        super().apply_span(actions, holds_after)
+        self.executed.extend(np.array(a) for a in actions)
+        self.holds += holds_after
+
+
+def settings(mode: str = "async", fps: float = 60.0, H: int = 100, seconds: float = 60.0, **kw: Any) -> SchedulerSettings:
+    stages = kw.pop("stages", (Stage("model", "cpu", 1.0),))
+    return SchedulerSettings(mode=mode, fps=fps, actions_per_chunk=H, action_dim=2, max_ticks=int(round(seconds * fps)), stages=stages, **kw)  # type: ignore[arg-type]
+
+
+def simulate(s: SchedulerSettings, latency: LatencySource | float, physical: bool = False, seed: int = 0) -> tuple[EpisodeResult, RecordingEnv]:
+    env = RecordingEnv(s.action_dim, physical)
+    source = ConstantLatency(latency) if isinstance(latency, (int, float)) else latency
+    result = simulate_episode(s, env, TimestepPolicy(s.actions_per_chunk, s.action_dim), source, seed)
+    return result, env
