@@ -58,9 +58,13 @@ def compose_run(config_name: str, overrides: list[str]) -> DictConfig:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
             cfg = compose(config_name=config_name, overrides=job_overrides)
             # Resolve now (inside the Hydra context) so interpolation errors surface here.
-            OmegaConf.to_container(cfg.get("policy") or {}, resolve=True)
+            OmegaConf.to_container(cfg, resolve=True)
             return cfg
     except (HydraException, OmegaConfBaseException) as err:
+        text = str(err)
+        if text.startswith("Could not override") and "To append" in text:
+            key = text.split("'")[1]
+            raise ConfigError(f"{key} is not a config key (to add a new key use +{key}=VALUE)") from None
         raise ConfigError(_first_line(err)) from None
     finally:
         GlobalHydra.instance().clear()

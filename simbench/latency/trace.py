@@ -22,6 +22,8 @@ class TraceLatency:
     """Resamples rows of a CSV or Parquet trace with replacement."""
 
     def __init__(self, path: str | Path, column: str = "latency_s") -> None:
+        if str(path) in ("???", "", "None"):
+            raise ConfigError("latency.path is required with latency=trace; set latency.path=FILE (CSV or Parquet)")
         path = Path(path)
         if not path.is_file():
             raise bad_value("latency.path", str(path), "must be an existing CSV or Parquet file")

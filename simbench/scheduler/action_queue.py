@@ -30,26 +30,39 @@ class MergeResult:
 
 
 class ActionQueue:
-    """Actions waiting to be executed, with the data each carries (source observation time)."""
+    """Actions waiting to be executed, the source observation time and prediction counts."""
 
     def __init__(self, action_dim: int) -> None:
         self.action_dim = action_dim
         self.latest_executed = -1
         """Timestep of the last executed action; -1 before the first."""
         self._actions: Array = np.empty((0, action_dim))
-        self._obs_time: Array = np.empty(0)
         self._n_pred: NDArray[np.int64] = np.empty(0, dtype=np.int64)
+        self._path: Array = np.zeros(1)
         self._pos = 0
+        self._len = 0
+        self.obs_time = 0.0
+        """Capture time of the newest observation behind every queued action (one per rebuild)."""
 
     def __len__(self) -> int:
-        return len(self._obs_time) - self._pos
+        return self._len - self._pos
 
-    def pop(self, n: int) -> tuple[Array, Array]:
-        """Execute the next ``n`` actions (n <= len): returns (actions, source observation times)."""
+    def pop(self, n: int) -> tuple[Array, float]:
+        """Execute the next ``n`` actions (n <= len).
+
+        Returns the actions and their summed step length sum ||a_i - a_(i-1)|| inside the slice,
+        read off a prefix sum built once per merge, so a span of pops costs no per-action work.
+        """
         a, b = self._pos, self._pos + n
         self._pos = b
         self.latest_executed += n
-        return self._actions[a:b], self._obs_time[a:b]
+        inside = float(self._path[b - 1] - self._path[a]) if n > 1 else 0.0
+        return self._actions[a:b], inside
+
+    def _rebuild(self, actions: Array, n_pred: NDArray[np.int64], obs_time: float) -> None:
+        self._actions, self._n_pred, self._pos, self._len, self.obs_time = actions, n_pred, 0, len(actions), obs_time
+        steps = actions[1:] - actions[:-1]
+        self._path = np.concatenate(([0.0], np.cumsum(np.sqrt(np.einsum("ij,ij->i", steps, steps)))))
 
     def merge(self, chunk: Array, first_timestep: int, obs_time: float, aggregate: Aggregator) -> MergeResult:
         """Merge a chunk whose action i is stamped ``first_timestep + i`` (LeRobot semantics).
@@ -63,19 +76,15 @@ class ActionQueue:
         old = self._actions[self._pos :]
         overlap = min(len(old), len(new))
         n_pred = np.ones(len(new), dtype=np.int64)
-        obs_times = np.full(len(new), obs_time)
         if overlap:
             new = new.copy()
             n_old = self._n_pred[self._pos : self._pos + overlap]
             new[:overlap] = aggregate(old[:overlap], new[:overlap], n_old)
             n_pred[:overlap] += n_old
         result = MergeResult(kept=len(new), overlapped=overlap, discarded=len(old) - overlap)
-        self._actions, self._obs_time, self._n_pred, self._pos = new, obs_times, n_pred, 0
+        self._rebuild(new, n_pred, obs_time)
         return result
 
     def replace(self, chunk: Array, obs_time: float) -> None:
         """Sync execution: the queue becomes exactly this chunk (its first action runs next)."""
-        self._actions = np.asarray(chunk, dtype=np.float64)
-        self._obs_time = np.full(len(chunk), obs_time)
-        self._n_pred = np.ones(len(chunk), dtype=np.int64)
-        self._pos = 0
+        self._rebuild(np.asarray(chunk, dtype=np.float64), np.ones(len(chunk), dtype=np.int64), obs_time)

@@ -67,6 +67,7 @@ class ControlLoop:
         self._pending: list[TimedChunk] = []
         self._pending_ids: list[int] = []
         self._wake: simpy.Event = sim.event()
+        self._end_alarm = False
         self._obs_request: simpy.Event | None = None
         self._obs_request_s = 0.0
         self._in_flight = False  # sync only
@@ -122,8 +123,14 @@ class ControlLoop:
                 self._hand(self.inbox, now)
             target = self._next_wake_tick()
             wake = self._wake = self.sim.event()
-            alarm = self.sim.timeout(max(0.0, self._processing_time(target) - now))
-            alarm.callbacks.append(lambda _, w=wake: None if w.triggered else w.succeed())  # type: ignore[union-attr]
+            if target < s.max_ticks:
+                alarm = self.sim.timeout(max(0.0, self._processing_time(target) - now))
+                alarm.callbacks.append(lambda _, w=wake: None if w.triggered else w.succeed())  # type: ignore[union-attr]
+            elif not self._end_alarm:
+                # One alarm for the end of the episode, shared by every sleep that waits for an arrival.
+                self._end_alarm = True
+                end = self.sim.timeout(max(0.0, self._processing_time(s.max_ticks) - now))
+                end.callbacks.append(lambda _: self._poke())
             yield wake
         self.rec.finish(self.tick)
 
@@ -202,11 +209,11 @@ class ControlLoop:
     def _pop_or_stall(self, k: int) -> None:
         q0 = len(self.queue)
         if q0:
-            actions, obs_times = self.queue.pop(1)
-            self.rec.span(k, q0, actions, obs_times, 0)
+            actions, _ = self.queue.pop(1)
+            self.rec.span(k, q0, actions, self.queue.obs_time, 0.0, 0)
             action: NDArray[np.float64] | None = actions[0]
         else:
-            self.rec.span(k, 0, self.queue.pop(0)[0], np.empty(0), 1)
+            self.rec.span(k, 0, self.queue.pop(0)[0], 0.0, 0.0, 1)
             action = None
         if self.s.actuation_delay_ticks:
             self._actuation.append(action)
@@ -264,8 +271,8 @@ class ControlLoop:
         q0 = len(self.queue)
         latest0 = self.queue.latest_executed
         n_exec = min(q0, n)
-        actions, obs_times = self.queue.pop(n_exec)
-        self.rec.span(k, q0, actions, obs_times, n - n_exec)
+        actions, inside = self.queue.pop(n_exec)
+        self.rec.span(k, q0, actions, self.queue.obs_time, inside, n - n_exec)
         prev_state = self.env.joint_state()
         self.env.apply_span(actions, n - n_exec)
         if self.s.mode == "sync":

@@ -72,8 +72,12 @@ class EpisodeRecorder:
         self.first_action_tick: int | None = None
 
     # --- ticks -------------------------------------------------------------------------------
-    def span(self, first_tick: int, queue_before: int, executed: Array, obs_times: Array, n_stall: int) -> None:
-        """Ticks ``first_tick ..``: ``len(executed)`` pops, then ``n_stall`` stalled ticks."""
+    def span(self, first_tick: int, queue_before: int, executed: Array, obs_time: float, inside_path: float, n_stall: int) -> None:
+        """Ticks ``first_tick ..``: ``len(executed)`` pops, then ``n_stall`` stalled ticks.
+
+        ``obs_time`` is the capture time behind the executed actions; ``inside_path`` the summed
+        step length between them (both from the queue, see :meth:`ActionQueue.pop`).
+        """
         n_exec = len(executed)
         n = n_exec + n_stall
         self.ticks += n
@@ -87,7 +91,7 @@ class EpisodeRecorder:
                 self.first_action_tick = first_tick
             self.actions_executed += n_exec
             exec_time_sum = n_exec * (first_tick * self.dt + self.actuation_delay_s) + self.dt * n_exec * (n_exec - 1) / 2
-            self.action_age_sum += exec_time_sum - float(obs_times.sum())
+            self.action_age_sum += exec_time_sum - n_exec * obs_time
             if self._last_action is not None:
                 d0 = executed[0] - self._last_action
                 jump = float(np.sqrt(d0 @ d0))
@@ -98,8 +102,7 @@ class EpisodeRecorder:
                     self.within_jump_sum += jump
                     self.within_jumps += 1
             if n_exec > 1:
-                d = executed[1:] - executed[:-1]
-                self.within_jump_sum += float(np.sqrt(np.einsum("ij,ij->i", d, d)).sum())
+                self.within_jump_sum += inside_path
                 self.within_jumps += n_exec - 1
             self._last_action = executed[-1]
             self._merged_since_exec = False

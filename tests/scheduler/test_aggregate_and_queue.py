@@ -49,11 +49,12 @@ def test_merge_drops_executed_appends_new_and_blends_overlap() -> None:
     # a chunk from an observation stamped 2: timesteps 2,3 already ran, 4..9 overlap, 10..11 are new
     res = q.merge(_chunk(2, 10, 2.0), first_timestep=2, obs_time=0.1, aggregate=agg)
     assert (res.kept, res.overlapped, res.discarded) == (8, 6, 0)
-    actions, obs_times = q.pop(8)
+    actions, path = q.pop(8)
     np.testing.assert_allclose(actions[:6, 0], 0.3 * 1.0 + 0.7 * 2.0)
     np.testing.assert_allclose(actions[6:, 0], 2.0)
     assert q.latest_executed == 11 and len(q) == 0
-    np.testing.assert_allclose(obs_times, 0.1)
+    assert q.obs_time == 0.1
+    assert path == pytest.approx(float(np.abs(np.diff(actions[:, 0])).sum()))  # one step of 0.3
 
 
 def test_queued_actions_beyond_the_new_chunk_are_discarded() -> None:

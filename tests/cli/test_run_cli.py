@@ -1,0 +1,106 @@
+"""The ``run`` subcommand end to end, as a user calls it (subprocess, fresh interpreter)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simbench.metrics import WALL_CLOCK_KEYS
+
+REQUIRED = {
+    "sim_time_s", "ticks", "actions_executed", "stall_ticks", "stall_fraction", "stall_events", "longest_stall_s",
+    "inference_count", "observations_skipped", "latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_max_s",
+    "action_age_mean_s", "boundary_jump_mean", "within_chunk_jump_mean", "actions_per_s", "queue_mean", "realtime_factor",
+}
+
+
+def simbench(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "simbench", *args], capture_output=True, text=True, timeout=300)
+
+
+def run_dir(root: Path) -> Path:
+    (d,) = [p for p in (root / "runs").iterdir() if p.is_dir()]
+    return d
+
+
+def test_help_lists_subcommands() -> None:
+    out = simbench("--help")
+    assert out.returncode == 0
+    for sub in ("run", "record", "train", "export", "report"):
+        assert sub in out.stdout
+
+
+def test_run_writes_metrics_timeline_and_summary(tmp_path: Path) -> None:
+    out = simbench("run", "+policy=act_int8", "env.duration_s=20", f"results_dir={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    d = run_dir(tmp_path)
+    metrics = json.loads((d / "metrics.json").read_text())
+    assert REQUIRED <= metrics.keys()
+    assert metrics["ticks"] == 20 * 60 == metrics["actions_executed"] + metrics["stall_ticks"]
+    # imx95 profile for act_int8: 0.32 s median with 5% jitter
+    assert 0.28 < metrics["latency_p50_s"] < 0.36
+    for name in ("timeline.parquet", "timeline.png", "episodes.csv", "status.json"):
+        assert (d / name).stat().st_size > 0
+    assert "stall share" in out.stdout
+
+
+def test_same_config_and_seed_give_identical_metrics(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for root in (a, b):
+        assert simbench("run", "+policy=act_fp32", "env.duration_s=30", "seed=7", "plots=false", f"results_dir={root}").returncode == 0
+    ma = json.loads((run_dir(a) / "metrics.json").read_text())
+    mb = json.loads((run_dir(b) / "metrics.json").read_text())
+    strip = lambda m: {k: v for k, v in m.items() if k not in WALL_CLOCK_KEYS}  # noqa: E731
+    assert strip(ma) == strip(mb)
+    c = tmp_path / "c"
+    assert simbench("run", "+policy=act_fp32", "env.duration_s=30", "seed=8", "plots=false", f"results_dir={c}").returncode == 0
+    assert strip(json.loads((run_dir(c) / "metrics.json").read_text())) != strip(ma)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ((), "+policy=NAME"),
+        (("+policy=nope",), "policy='nope' is unknown"),
+        (("+policy=act_int8", "latency=foo"), "latency='foo' is unknown"),
+        (("+policy=act_int8", "scheduler.aggregate=median"), "scheduler.aggregate"),
+        (("+policy=act_int8", "scheduler.threshold=1.5"), "scheduler.threshold=1.5"),
+        (("+policy=act_int8", "scheduler.fps=0"), "scheduler.fps=0"),
+        (("+policy=act_int8", "policy.actions_per_chunk=200"), "policy.actions_per_chunk=200"),
+        (("+policy=act_int8", "latency=trace", "latency.path=/no/such/trace.csv"), "latency.path"),
+        (("+policy=act_int8", "scheduler.nope=1"), "scheduler.nope"),
+        (("-m", "+policy=act_int8,act_fp32", "scheduler.threshold=0.2,7"), "scheduler.threshold=7"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    out = simbench("run", *args, f"results_dir={tmp_path / 'results'}")
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_sweep_runs_every_combination_and_resumes(tmp_path: Path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ("run", "-m", "+policy=act_fp32,act_int8", "scheduler=async,sync", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    out = simbench(*args)
+    assert out.returncode == 0, out.stderr
+    done = sorted(p.parent.name for p in sweep.glob("*/status.json"))
+    assert len(done) == 4
+    again = simbench(*args)
+    assert again.returncode == 0
+    assert again.stdout.count("skip (complete)") == 4
+
+
+def test_trace_latency_drives_the_run(tmp_path: Path) -> None:
+    trace = tmp_path / "board.csv"
+    trace.write_text("latency_s\n0.5\n0.5\n0.5\n")
+    out = simbench("run", "+policy=act_int8", "latency=trace", f"latency.path={trace}", "env.duration_s=10", "plots=false", f"results_dir={tmp_path / 'r'}")
+    assert out.returncode == 0, out.stderr
+    metrics = json.loads((run_dir(tmp_path / "r") / "metrics.json").read_text())
+    assert metrics["latency_max_s"] == pytest.approx(0.5)

@@ -1,0 +1,77 @@
+"""Latency sources: seeded, parameterised as documented, and loud about bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from simbench.errors import ConfigError
+from simbench.latency.factory import make_latency
+from simbench.latency.trace import TraceLatency
+
+IMX95 = {"name": "imx95", "jitter": 0.05, "scale": 1.0, "profiles": {"act_fp32": 2.86, "act_int8": 0.32}}
+
+
+def draws(cfg: dict, policy: str = "act_int8", n: int = 4000, seed: int = 0) -> np.ndarray:
+    src = make_latency(cfg, policy)
+    rng = np.random.default_rng(seed)
+    return np.array([src.sample(rng) for _ in range(n)])
+
+
+def test_same_seed_same_draws() -> None:
+    cfg = {"name": "lognormal", "median": 0.3, "sigma": 0.2}
+    np.testing.assert_array_equal(draws(cfg, seed=3), draws(cfg, seed=3))
+    assert not np.array_equal(draws(cfg, seed=3), draws(cfg, seed=4))
+
+
+def test_distribution_parameters() -> None:
+    assert np.all(draws({"name": "constant", "value": 0.25}) == 0.25)
+    normal = draws({"name": "normal", "mean": 0.3, "std": 0.03, "min": 0.0})
+    assert normal.mean() == pytest.approx(0.3, abs=0.003) and normal.std() == pytest.approx(0.03, rel=0.05)
+    logn = draws({"name": "lognormal", "median": 0.3, "sigma": 0.1})
+    assert np.median(logn) == pytest.approx(0.3, rel=0.01)
+    uni = draws({"name": "uniform", "low": 0.2, "high": 0.4})
+    assert uni.min() >= 0.2 and uni.max() <= 0.4 and uni.mean() == pytest.approx(0.3, abs=0.005)
+
+
+def test_imx95_profile_is_chosen_by_policy_name_and_scaled() -> None:
+    assert np.median(draws(IMX95, "act_fp32")) == pytest.approx(2.86, rel=0.01)
+    assert np.median(draws(IMX95, "act_int8")) == pytest.approx(0.32, rel=0.01)
+    assert np.median(draws({**IMX95, "scale": 2.0}, "act_int8")) == pytest.approx(0.64, rel=0.01)
+    with pytest.raises(ConfigError, match="act_fp32"):
+        make_latency(IMX95, "smolvla_fp32")
+
+
+def test_trace_csv_and_parquet_with_components(tmp_path: Path) -> None:
+    csv = tmp_path / "t.csv"
+    csv.write_text("backbone,transformer\n0.1,0.2\n0.3,0.4\n")
+    src = TraceLatency(csv)
+    rng = np.random.default_rng(0)
+    totals = {round(src.sample(rng), 9) for _ in range(50)}
+    assert totals == {0.3, 0.7}
+    src.sample(rng)
+    parts = src.sample_components(rng)
+    assert set(parts) == {"backbone", "transformer"}
+    pq.write_table(pa.table({"latency_s": [0.5, 0.6]}), tmp_path / "t.parquet")
+    assert make_latency({"name": "trace", "path": str(tmp_path / "t.parquet")}, "x").sample(rng) in (0.5, 0.6)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        {"name": "constant", "value": -1},
+        {"name": "uniform", "low": 0.5, "high": 0.1},
+        {"name": "lognormal", "median": 0, "sigma": 0.1},
+        {"name": "trace", "path": "/no/such/file.csv"},
+        {"name": "constant", "value": 0.1, "scale": 0},
+        {"name": "nope"},
+    ],
+)
+def test_bad_parameters_raise_one_line(cfg: dict) -> None:
+    with pytest.raises(ConfigError) as err:
+        make_latency(cfg, "act_int8")
+    assert "\n" not in str(err.value)
