@@ -1,0 +1,164 @@
+"""Summarise a sweep directory: one table (markdown + CSV), plots, and one page linking them.
+
+A sweep directory holds one sub-directory per job (Hydra multirun), each with ``status.json``,
+``metrics.json`` and ``.hydra/config.yaml``. Failed jobs appear in the table with their error.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from simbench.atomic_io import write_text, write_with
+from simbench.errors import bad_value
+
+COLUMNS = [
+    "job", "status", "policy", "scheduler", "latency", "actions_per_chunk", "threshold", "aggregate",
+    "latency_p50_s", "success_rate", "success_test", "success_val", "stall_fraction", "completion_time_mean_s",
+    "action_age_mean_s", "boundary_jump_mean", "inference_count", "episodes", "error",
+]
+
+
+def _resolved(path: Path) -> dict[str, Any]:
+    """The job's config with interpolations (``${.chunk_size}``) resolved."""
+    raw = OmegaConf.load(path)
+    try:
+        return OmegaConf.to_container(raw, resolve=True)  # type: ignore[return-value]
+    except OmegaConfBaseException:
+        return yaml.safe_load(path.read_text()) or {}
+
+
+def collect(sweep_dir: Path) -> list[dict[str, Any]]:
+    rows = []
+    for job in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra" / "config.yaml").exists()):
+        cfg = _resolved(job / ".hydra" / "config.yaml")
+        hydra_cfg = yaml.safe_load((job / ".hydra" / "hydra.yaml").read_text()) if (job / ".hydra" / "hydra.yaml").exists() else {}
+        choices = ((hydra_cfg or {}).get("hydra", {}).get("runtime", {}) or {}).get("choices", {}) or {}
+        try:
+            status = json.loads((job / "status.json").read_text())
+        except (OSError, ValueError):
+            status = {"status": "incomplete"}
+        metrics = json.loads((job / "metrics.json").read_text()) if (job / "metrics.json").exists() and status.get("status") == "complete" else {}
+        policy = cfg.get("policy") or {}
+        sched = cfg.get("scheduler") or {}
+        row = {
+            "job": job.name,
+            "status": status.get("status"),
+            "policy": policy.get("name"),
+            "scheduler": sched.get("name"),
+            "latency": choices.get("latency", (cfg.get("latency") or {}).get("name")),
+            "actions_per_chunk": policy.get("actions_per_chunk"),
+            "threshold": sched.get("threshold"),
+            "aggregate": sched.get("aggregate"),
+            "error": status.get("error", ""),
+        }
+        row.update({k: metrics.get(k) for k in COLUMNS if k in metrics})
+        row["timeline"] = f"{job.name}/timeline.png" if (job / "timeline.png").exists() else None
+        rows.append(row)
+    return rows
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Points not beaten by any other (lower latency and higher success); sorted by latency."""
+    front: list[tuple[float, float]] = []
+    for x, y in sorted(points, key=lambda p: (p[0], -p[1])):
+        if not front or y > front[-1][1]:
+            front.append((x, y))
+    return front
+
+
+def _plots(rows: list[dict[str, Any]], out: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    made = []
+    ok = [r for r in rows if r["status"] == "complete"]
+    pts = [(r["latency_p50_s"], r["success_rate"], r) for r in ok if r.get("latency_p50_s") is not None and r.get("success_rate") is not None]
+    if pts:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for x, y, r in pts:
+            ax.scatter(x, y, s=30)
+            ax.annotate(f"{r['policy']} {r['scheduler']} H={r['actions_per_chunk']}", (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        front = pareto_front([(x, y) for x, y, _ in pts])
+        ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black", linewidth=1, label="Pareto front")
+        ax.set_xlabel("median inference latency (s)")
+        ax.set_ylabel("success rate")
+        ax.set_xscale("log")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        write_with(out / "success_vs_latency.png", lambda p: fig.savefig(p, dpi=110, format="png"))
+        plt.close(fig)
+        made.append("success_vs_latency.png")
+    stall = [r for r in ok if r.get("stall_fraction") is not None and r.get("actions_per_chunk") is not None]
+    if stall:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+        groups: dict[tuple, list] = {}
+        for r in stall:
+            groups.setdefault((r["policy"], r["scheduler"], r["threshold"]), []).append(r)
+        for (pol, sch, g), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+            rs = sorted(rs, key=lambda r: r["actions_per_chunk"])
+            axes[0].plot([r["actions_per_chunk"] for r in rs], [r["stall_fraction"] for r in rs], marker="o", label=f"{pol} {sch} g={g}")
+        byg: dict[tuple, list] = {}
+        for r in stall:
+            byg.setdefault((r["policy"], r["scheduler"], r["actions_per_chunk"]), []).append(r)
+        for (pol, sch, h), rs in sorted(byg.items(), key=lambda kv: str(kv[0])):
+            rs = sorted(rs, key=lambda r: r["threshold"])
+            axes[1].plot([r["threshold"] for r in rs], [r["stall_fraction"] for r in rs], marker="o", label=f"{pol} {sch} H={h}")
+        axes[0].set_xlabel("actions per chunk")
+        axes[1].set_xlabel("threshold g")
+        for ax in axes:
+            ax.set_ylabel("stall share")
+            ax.legend(fontsize=6)
+        fig.tight_layout()
+        write_with(out / "stall_vs_chunk_threshold.png", lambda p: fig.savefig(p, dpi=110, format="png"))
+        plt.close(fig)
+        made.append("stall_vs_chunk_threshold.png")
+    return made
+
+
+def write_report(sweep_dir: Path) -> dict[str, Path]:
+    if not sweep_dir.is_dir():
+        raise bad_value("report sweep dir", str(sweep_dir), "must be an existing sweep directory (hydra.sweep.dir)")
+    rows = collect(sweep_dir)
+    if not rows:
+        raise bad_value("report sweep dir", str(sweep_dir), "holds no jobs (no */.hydra/config.yaml)")
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=COLUMNS, extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    write_text(sweep_dir / "summary.csv", buf.getvalue())
+    md = ["| " + " | ".join(COLUMNS[1:-1]) + " |", "|" + "---|" * (len(COLUMNS) - 2)]
+    md += ["| " + " | ".join(_fmt(r.get(c)) for c in COLUMNS[1:-1]) + " |" for r in rows]
+    failed = [r for r in rows if r["status"] != "complete"]
+    if failed:
+        md += ["", "Failed or incomplete jobs:", *[f"- `{r['job']}`: {r['status']} {r['error']}" for r in failed]]
+    write_text(sweep_dir / "summary.md", "\n".join(md) + "\n")
+    plots = _plots(rows, sweep_dir)
+    body = [f"<h1>simbench sweep: {html.escape(sweep_dir.name)}</h1>", f"<p>{len(rows)} jobs, {len(failed)} failed or incomplete. "
+            '<a href="summary.csv">summary.csv</a> · <a href="summary.md">summary.md</a></p>']
+    body += [f'<img src="{p}" style="max-width:100%">' for p in plots]
+    body.append("<table border=1 cellpadding=3 style='border-collapse:collapse;font-size:12px'><tr>" + "".join(f"<th>{c}</th>" for c in COLUMNS[1:-1]) + "<th>timeline</th></tr>")
+    for r in rows:
+        link = f'<a href="{html.escape(r["timeline"])}">png</a>' if r.get("timeline") else ""
+        body.append("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in COLUMNS[1:-1]) + f"<td>{link}</td></tr>")
+    body.append("</table>")
+    write_text(sweep_dir / "index.html", "<!doctype html><meta charset=utf-8><title>simbench report</title>\n" + "\n".join(body) + "\n")
+    return {"csv": sweep_dir / "summary.csv", "md": sweep_dir / "summary.md", "html": sweep_dir / "index.html"}

@@ -1,0 +1,59 @@
+"""Sweeps keep going past a failed job, resume after an interruption, and summarise into a report."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from simbench.reporting.sweep_report import pareto_front
+from tests.cli.test_run_cli import simbench
+
+
+def test_failed_job_is_recorded_and_the_others_finish(tmp_path: Path) -> None:
+    sweep = tmp_path / "s"
+    out = simbench("run", "-m", "+policy=act_int8", "policy.runtime=timing,nope", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr
+    status = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/status.json")}
+    assert sorted(s["status"] for s in status.values()) == ["complete", "failed"]
+    failed = next(s for s in status.values() if s["status"] == "failed")
+    assert "policy.runtime='nope'" in failed["error"]
+    report = simbench("report", str(sweep))
+    assert report.returncode == 0, report.stderr
+    assert "failed" in (sweep / "summary.md").read_text()
+
+
+def test_interrupted_sweep_resumes_only_the_missing_runs(tmp_path: Path) -> None:
+    sweep = tmp_path / "s"
+    args = ("run", "-m", "+policy=act_int8", "policy.chunk_size=25,50,100", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    assert simbench(*args).returncode == 0
+    jobs = sorted(p.parent for p in sweep.glob("*/status.json"))
+    assert len(jobs) == 3
+    # a job killed mid-way has no status.json (written last, atomically) and maybe a partial file
+    (jobs[1] / "status.json").unlink()
+    (jobs[1] / "metrics.json").write_text("{trunc")
+    again = simbench(*args)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("skip (complete)") == 2
+    assert json.loads((jobs[1] / "metrics.json").read_text())["ticks"] == 300
+
+
+def test_report_table_and_plots(tmp_path: Path) -> None:
+    sweep = tmp_path / "s"
+    out = simbench("run", "-m", "+policy=act_fp32,act_int8", "policy.chunk_size=50,100", "scheduler.threshold=0.2,0.5", "env.duration_s=30", "plots=false", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr
+    assert simbench("report", str(sweep)).returncode == 0
+    rows = list(csv.DictReader((sweep / "summary.csv").open()))
+    assert len(rows) == 8 and {r["policy"] for r in rows} == {"act_fp32", "act_int8"}
+    assert {r["actions_per_chunk"] for r in rows} == {"50", "100"}
+    fp32 = [float(r["stall_fraction"]) for r in rows if r["policy"] == "act_fp32"]
+    int8 = [float(r["stall_fraction"]) for r in rows if r["policy"] == "act_int8"]
+    assert min(fp32) > max(int8)  # 2.86 s stalls far more than 0.32 s
+    assert (sweep / "stall_vs_chunk_threshold.png").stat().st_size > 0
+    assert "summary.csv" in (sweep / "index.html").read_text()
+    assert simbench("report", str(tmp_path / "missing")).returncode == 2
+
+
+def test_pareto_front() -> None:
+    pts = [(0.3, 0.8), (2.8, 0.96), (0.5, 0.7), (1.0, 0.9), (3.0, 0.9)]
+    assert pareto_front(pts) == [(0.3, 0.8), (1.0, 0.9), (2.8, 0.96)]
