@@ -80,3 +80,24 @@ def test_async_threshold_zero_runs_on_must_go_only(m: int, H: int) -> None:
     rec = result.recorder
     steady = (rec.stall_ticks - rec.startup_stall_ticks) / (rec.ticks - rec.startup_stall_ticks)
     assert steady == pytest.approx((m - 1) / (m - 1 + H - 1), abs=0.01)
+
+
+def test_temporal_ensemble_queries_every_tick() -> None:
+    """ACT temporal ensembling: with zero latency every tick's observation is run (but the last
+    one's, which the episode's end cuts off)."""
+    s = settings("async", H=100, seconds=10, aggregate="temporal_ensemble")
+    result, env = simulate(s, 0.0)
+    assert result.inference_count == result.recorder.ticks - 1
+    assert result.recorder.stall_ticks == 1
+
+
+@pytest.mark.parametrize(("m", "H", "g"), [(30, 100, 0.2), (10, 50, 0.5)])
+def test_similarity_filter_can_starve_the_server_to_must_go_only(m: int, H: int, g: float) -> None:
+    """A filter eps larger than any joint move rejects every non-must-go observation, so the threshold
+    has no effect and the cycle is that of g = 0 (the LeRobot pitfall the reference describes)."""
+    filtered, _ = simulate(settings("async", H=H, seconds=120, threshold=g, similarity_eps=1e9), m / 60)
+    must_go_only, _ = simulate(settings("async", H=H, seconds=120, threshold=0.0), m / 60)
+    assert filtered.recorder.stall_ticks == must_go_only.recorder.stall_ticks
+    assert filtered.inference_count == must_go_only.inference_count
+    unfiltered, _ = simulate(settings("async", H=H, seconds=120, threshold=g), m / 60)
+    assert unfiltered.recorder.stall_ticks < filtered.recorder.stall_ticks
