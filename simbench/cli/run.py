@@ -62,7 +62,7 @@ def _job(cfg: DictConfig) -> None:
     try:
         spec = build_run_spec(cfg)
         runner.run(spec, out_dir, meta, progress=bool(cfg.progress), plots=bool(cfg.plots))
-    except Exception as err:  # noqa: BLE001 - a sweep records the failure and goes on
+    except Exception as err:
         if not multirun:
             raise
         line = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
@@ -87,8 +87,6 @@ def main(argv: list[str]) -> int:
     sys.argv = ["simbench-run", *argv]
     try:
         _hydra_main()
-    except ConfigError:
-        raise
     finally:
         sys.argv = saved
     return 0

@@ -30,7 +30,7 @@ class TimingEnv:
         self._state: NDArray[np.float64] = np.zeros(action_dim)
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any]) -> "TimingEnv":
+    def from_config(cls, cfg: dict[str, Any]) -> TimingEnv:
         return cls(int(cfg.get("action_dim", 6)), float(cfg["duration_s"]), int(cfg.get("episodes", 1)))
 
     def episode_plan(self) -> list[dict[str, Any]]:

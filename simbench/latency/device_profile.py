@@ -24,7 +24,7 @@ class DeviceProfileLatency:
     jitter: float
 
     @classmethod
-    def for_policy(cls, profiles: Mapping[str, float], policy: str, jitter: float, profile_key: str = "latency") -> "DeviceProfileLatency":
+    def for_policy(cls, profiles: Mapping[str, float], policy: str, jitter: float, profile_key: str = "latency") -> DeviceProfileLatency:
         if policy not in profiles:
             raise unknown_name(f"{profile_key}.profiles (policy)", policy, profiles)
         return cls(float(profiles[policy]), float(jitter))

@@ -29,7 +29,7 @@ class TraceLatency:
             raise bad_value("latency.path", str(path), "must be an existing CSV or Parquet file")
         try:
             table = pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(path)
-        except Exception as err:  # noqa: BLE001 - any reader failure is the user's file
+        except Exception as err:
             raise ConfigError(f"latency.path={str(path)!r} could not be read: {str(err).splitlines()[0]}") from err
         columns = {name: np.asarray(table.column(name).to_numpy(), dtype=np.float64) for name in table.column_names}
         component_names = tuple(n for n in columns if n != column)

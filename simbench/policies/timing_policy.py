@@ -33,7 +33,7 @@ class TimingPolicy:
         self._ramp = np.linspace(0.0, 1.0, actions_per_chunk)[:, None] * np.sqrt(actions_per_chunk)
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any], env: Any) -> "TimingPolicy":
+    def from_config(cls, cfg: dict[str, Any], env: Any) -> TimingPolicy:
         return cls(str(cfg["name"]), int(cfg["actions_per_chunk"]), int(cfg["action_dim"]), float(cfg.get("fps", 60.0)))
 
     def reset(self, seed: int) -> None:

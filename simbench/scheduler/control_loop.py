@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -105,6 +105,16 @@ class ControlLoop:
         catching up to an arrival, happened before the server asked.)"""
         return self._obs_request is not None and self._processing_time(k) >= self._obs_request_s
 
+    @staticmethod
+    def _alarm_for(wake: simpy.Event) -> Callable[[simpy.Event], None]:
+        """Timeout callback that wakes the loop only if this very sleep has not ended already."""
+
+        def ring(_: simpy.Event) -> None:
+            if not wake.triggered:
+                wake.succeed()
+
+        return ring
+
     def _poke(self) -> None:
         if not self._wake.triggered:
             self._wake.succeed()
@@ -125,7 +135,7 @@ class ControlLoop:
             wake = self._wake = self.sim.event()
             if target < s.max_ticks:
                 alarm = self.sim.timeout(max(0.0, self._processing_time(target) - now))
-                alarm.callbacks.append(lambda _, w=wake: None if w.triggered else w.succeed())  # type: ignore[union-attr]
+                alarm.callbacks.append(self._alarm_for(wake))
             elif not self._end_alarm:
                 # One alarm for the end of the episode, shared by every sleep that waits for an arrival.
                 self._end_alarm = True
