@@ -20,7 +20,7 @@ from simbench.atomic_io import write_json, write_text
 from simbench.config.build import RunSpec
 from simbench.metrics import episode_row, summarize
 from simbench.registry import ENVS, POLICY_RUNTIMES, resolve
-from simbench.reporting.summary import summary_table
+from simbench.reporting.summary import published_table, summary_table
 from simbench.reporting.timeline import plot_timeline, write_timeline
 from simbench.scheduler.episode import EpisodeResult, simulate_episode
 
@@ -69,5 +69,7 @@ def run(spec: RunSpec, out_dir: Path, meta: dict[str, Any], progress: bool = Tru
     write_json(out_dir / "metrics.json", metrics)
     write_json(out_dir / STATUS_FILE, {"status": "complete"})
     print(summary_table(meta, metrics))
+    if has_success:
+        print(published_table({**meta, "arch": spec.policy.get("arch"), "precision": spec.policy.get("precision")}, metrics))
     print(f"  results     {out_dir}")
     return metrics

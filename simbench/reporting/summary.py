@@ -30,3 +30,14 @@ def summary_table(meta: dict[str, Any], m: dict[str, Any]) -> str:
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"  {k:<{width}}  {v}" for k, v in rows)
+
+
+def published_table(meta: dict[str, Any], m: dict[str, Any]) -> str:
+    """The shape of the published i.MX95 results table, with timing beside it."""
+    head = "| policy | format | latency | test | val | global | stall share | completion (s) | action age (s) |"
+    row = (
+        f"| {meta.get('arch', meta.get('policy'))} | {meta.get('precision', '-')} | {_fmt(m['latency_p50_s'], ' s')} | "
+        f"{_fmt(m['success_test'])} | {_fmt(m['success_val'])} | {_fmt(m['success_rate'])} | {_fmt(m['stall_fraction'], pct=True)} | "
+        f"{_fmt(m['completion_time_mean_s'])} | {_fmt(m['action_age_mean_s'])} |"
+    )
+    return "\n".join([head, "|---|---|---|---|---|---|---|---|---|", row])
