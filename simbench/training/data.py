@@ -82,11 +82,11 @@ def load_training_data(
     Validation episodes are a seeded random ``val_fraction`` of the episodes (at least one when
     there are two or more), so validation loss measures generalisation to unseen episodes.
     """
-    from simbench.dataset import load_dataset
-
     root = Path(path)
     if not (root / "meta" / "info.json").is_file():
         raise ConfigError(f"dataset not found: {root} has no meta/info.json; record one with 'python -m simbench record'")
+    from simbench.dataset import load_dataset
+
     ds = load_dataset(root)
     missing = [c for c in cameras if c not in ds.cameras]
     if missing:

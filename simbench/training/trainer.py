@@ -255,7 +255,7 @@ def train(
         step += 1
         bar.update(1)
         if step % cfg.log_every == 0:
-            bar.set_postfix(loss=f"{float(loss):.3f}", l1=f"{info['l1']:.3f}", kld=f"{info.get('kld', 0):.2f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}", l1=f"{info['l1']:.3f}", kld=f"{info.get('kld', 0):.2f}")
         record: dict[str, float] = {}
         if step % cfg.val_every == 0 or step == cfg.steps:
             val = validation_loss(policy, data, cfg, device)

@@ -21,7 +21,7 @@ class ACTConfig:
     # Input / output structure.
     cameras: tuple[str, ...] = ("top", "gripper")
     """Camera names (``observation.images.<name>``); each goes through the shared backbone."""
-    image_size: tuple[int, int] = (48, 64)
+    image_size: tuple[int, int] = (96, 128)
     """(H, W) the images are resized to before the backbone (see ``simbench.training.data.resize``)."""
     state_dim: int = 6
     action_dim: int = 6
@@ -32,7 +32,7 @@ class ACTConfig:
 
     # Backbone: a ResNet-style stack, one stage per entry of ``backbone_channels``; every stage
     # halves the resolution (the stem halves it once more).
-    backbone_channels: tuple[int, ...] = (16, 32, 64)
+    backbone_channels: tuple[int, ...] = (32, 64, 128, 256)
     backbone_blocks_per_stage: int = 1
 
     # Transformer.

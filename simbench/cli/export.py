@@ -1,0 +1,88 @@
+"""``python -m simbench export [overrides]``: checkpoint -> ONNX fp32 -> precision variants.
+
+Prints, and writes to ``<out_dir>/export_report.json``: the largest |ONNX Runtime - torch| action
+difference of the fp32 export on held-out recorded frames, and for each variant its size and its
+action error against fp32 ONNX on the same frames. Options: conf/export.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from simbench.errors import ConfigError
+
+
+def main(argv: list[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__.strip())
+        return 0
+    from simbench.cli.train import compose_config
+
+    cfg = compose_config("export", argv)
+    allowed = {"checkpoint", "dataset", "out_dir", "prefix", "calibration_frames", "eval_frames", "seed", "threads", "variants"}
+    unknown = sorted(set(cfg) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown export option {unknown[0]!r}; valid: {', '.join(sorted(allowed))}")
+    from simbench.export.quantize import recipes_from_config
+    from simbench.training.trainer import load_checkpoint
+
+    recipes = recipes_from_config(cfg["variants"] or {})
+    if not recipes:
+        raise ConfigError("export.variants is empty; name at least fp32")
+    policy, ckpt = load_checkpoint(cfg["checkpoint"])
+    from simbench.training.data import load_training_data
+
+    data = load_training_data(cfg["dataset"], policy.config.cameras, policy.config.image_size, seed=int(cfg["seed"]))
+    report = export_all(policy, int(ckpt.get("fps", data.fps)), data, recipes, Path(cfg["out_dir"]), cfg)
+    report["checkpoint"] = {"path": str(cfg["checkpoint"]), "step": ckpt.get("step"), "val_loss": ckpt.get("val_loss"),
+                            "success": ckpt.get("success")}
+    out = Path(cfg["out_dir"]) / "export_report.json"
+    out.write_text(json.dumps(report, indent=1))
+    print(f"report: {out}")
+    return 0
+
+
+def export_all(policy, fps: int, data, recipes, out_dir: Path, cfg: dict) -> dict:
+    """Export fp32, check parity, build every variant; returns the report dict."""
+    from simbench.export.onnx_export import export_onnx
+    from simbench.export.parity import action_error, make_feeds, max_abs_diff, run_onnx, run_torch
+    from simbench.export.quantize import build_variant
+
+    rng = np.random.default_rng(int(cfg.get("seed", 0)))
+    pool_eval = data.val_frames if len(data.val_frames) else data.train_frames
+    eval_idx = np.sort(rng.choice(pool_eval, size=min(int(cfg["eval_frames"]), len(pool_eval)), replace=False))
+    calib_idx = np.sort(rng.choice(data.train_frames, size=min(int(cfg["calibration_frames"]), len(data.train_frames)), replace=False))
+    cams = policy.config.cameras
+    eval_feeds = make_feeds(data.state[eval_idx], data.images[eval_idx], cams)
+    calib_feeds = make_feeds(data.state[calib_idx], data.images[calib_idx], cams)
+    threads = int(cfg.get("threads", 1))
+    prefix = str(cfg.get("prefix", "act"))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fp32_path = export_onnx(policy, out_dir / f"{prefix}_fp32.onnx", fps)
+    torch_out = run_torch(policy, data.state[eval_idx], data.images[eval_idx])
+    fp32_out = run_onnx(fp32_path, eval_feeds, threads)
+    parity = max_abs_diff(fp32_out, torch_out)
+    print(f"fp32 export {fp32_path}: max |onnxruntime - torch| = {parity:.3g} over {len(eval_idx)} held-out frames")
+    report: dict = {"parity_max_abs_diff": parity, "eval_frames": len(eval_idx), "calibration_frames": len(calib_idx),
+                    "fps": fps, "variants": {}}
+    print(f"{'variant':<14}{'recipe':<52}{'size MB':>8}{'max|d|':>9}{'mean|d|':>9}{'rel sprd':>8}{'build s':>8}")
+    for recipe in recipes:
+        path = out_dir / f"{prefix}_{recipe.name}.onnx"
+        t0 = time.time()
+        if recipe.name != "fp32" or recipe.precision != "fp32":
+            build_variant(fp32_path, path, recipe, calib_feeds)
+        built = time.time() - t0
+        err = action_error(run_onnx(path, eval_feeds, threads), fp32_out)
+        size = path.stat().st_size / 1e6
+        report["variants"][recipe.name] = {"path": str(path), "recipe": recipe.describe(), "size_mb": size,
+                                           "error_vs_fp32": err, "build_s": built}
+        print(f"{recipe.name:<14}{recipe.describe():<52}{size:>8.2f}{err['max_abs']:>9.4f}{err['mean_abs']:>9.4f}"
+              f"{err['rel_spread']:>8.4f}{built:>8.1f}")
+    sys.stdout.flush()
+    return report

@@ -1,0 +1,239 @@
+"""Precision variants of an fp32 ACT ONNX file, built with ONNX Runtime's quantization tools.
+
+A *recipe* gives every component of the network a precision:
+
+=============  ===================================================================
+component      nodes (by the exporter's module-path names)
+=============  ===================================================================
+backbone       ``/model/backbone/...`` and ``/model/feature_proj/...`` (convolutions)
+transformer    ``/model/encoder/...``, ``/model/decoder/...``, input projections
+head           ``/model/action_head/...`` (the last linear layer)
+=============  ===================================================================
+
+Precisions per component:
+
+* ``fp32``: untouched.
+* ``int8``: static quantization in QDQ format (QuantizeLinear/DequantizeLinear pairs around
+  Conv/MatMul/Gemm), activations calibrated on recorded observations, weights per channel.
+  QDQ is the portable format: the i.MX95's Neutron NPU provider consumes it.
+* ``int8_dynamic``: dynamic quantization of MatMul/Gemm (activation scales computed at run time).
+  Not offered for convolutions: ConvInteger is slow in ONNX Runtime (reference notes).
+* ``int4``: weight-only 4-bit MatMuls (``MatMulNBits``, block-wise); only MatMuls with constant
+  weights qualify, so Gemm and attention products stay as they are.
+
+A whole-model ``fp16`` recipe (``precision: fp16``) converts every float tensor with
+onnxconverter_common, keeping fp32 inputs/outputs.
+
+Leaving the head in fp32 is the default in the shipped recipes: the reference notes measured it as the
+largest single accuracy win for int8.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from simbench.errors import ConfigError, bad_value
+from simbench.export.onnx_export import read_metadata, save_inline, set_metadata
+
+COMPONENTS: dict[str, tuple[str, ...]] = {
+    "backbone": ("/model/backbone/", "/model/feature_proj/"),
+    "transformer": ("/model/encoder/", "/model/decoder/", "/model/latent_proj/", "/model/state_proj/"),
+    "head": ("/model/action_head/",),
+}
+PRECISIONS = ("fp32", "int8", "int8_dynamic", "int4")
+WEIGHT_OPS = ("Conv", "MatMul", "Gemm")
+
+
+@dataclass
+class Recipe:
+    """One precision variant: whole-model ``precision`` or a per-component map."""
+
+    name: str
+    precision: str = "mixed"
+    """fp32 | fp16 | mixed (use ``components``)."""
+    components: dict[str, str] = field(default_factory=dict)
+    per_channel: bool = True
+    calibration_method: str = "minmax"
+    """minmax | percentile | entropy (static int8 only)."""
+    int8_ops: str = "all"
+    """Static int8: ``all`` quantizes every quantizable op of the component (Add, Relu, Softmax, ... too,
+    so consecutive int8 ops need no float round trip: measured 1.8x vs 1.5x faster on this model's
+    backbone); ``weights`` only Conv/MatMul/Gemm."""
+    int4_block_size: int = 32
+    int4_accuracy_level: int = 4
+    """MatMulNBits compute type: 4 = int8 activations (fastest on CPU), 0 = float."""
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("fp32", "fp16", "mixed"):
+            raise bad_value(f"variants.{self.name}.precision", self.precision, "choose fp32, fp16 or mixed")
+        for comp, prec in self.components.items():
+            if comp not in COMPONENTS:
+                raise bad_value(f"variants.{self.name}.components", comp, f"components are {', '.join(COMPONENTS)}")
+            if prec not in PRECISIONS:
+                raise bad_value(f"variants.{self.name}.components.{comp}", prec, f"choose one of {', '.join(PRECISIONS)}")
+        used = set(self.components.values())
+        if {"int8", "int8_dynamic"} <= used:
+            raise ConfigError(
+                f"variants.{self.name}: int8 (static QDQ) and int8_dynamic cannot be mixed in one model; pick one"
+            )
+        if self.int8_ops not in ("all", "weights"):
+            raise bad_value(f"variants.{self.name}.int8_ops", self.int8_ops, "choose all or weights")
+        if self.calibration_method not in ("minmax", "percentile", "entropy"):
+            raise bad_value(f"variants.{self.name}.calibration_method", self.calibration_method, "minmax, percentile or entropy")
+
+    @classmethod
+    def from_dict(cls, name: str, data: dict[str, Any]) -> "Recipe":
+        allowed = {"precision", "components", "per_channel", "calibration_method", "int8_ops", "int4_block_size", "int4_accuracy_level"}
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise ConfigError(f"variants.{name}.{unknown[0]} is unknown; valid keys: {', '.join(sorted(allowed))}")
+        return cls(name=name, **data)
+
+    def describe(self) -> str:
+        if self.precision != "mixed":
+            return self.precision
+        return ", ".join(f"{c} {self.components.get(c, 'fp32')}" for c in COMPONENTS)
+
+
+def component_of(node_name: str) -> str | None:
+    for comp, prefixes in COMPONENTS.items():
+        if any(node_name.startswith(p) for p in prefixes):
+            return comp
+    return None
+
+
+def nodes_for(model: onnx.ModelProto, components: set[str], op_types: tuple[str, ...] | None) -> list[str]:
+    """Names of the nodes of ``components`` (of ``op_types``, or of any type when None)."""
+    return [
+        n.name for n in model.graph.node
+        if (op_types is None or n.op_type in op_types) and component_of(n.name) in components
+    ]
+
+
+class FeedReader:
+    """A CalibrationDataReader over recorded observations (batch-1 feeds)."""
+
+    def __init__(self, feeds: list[dict[str, np.ndarray]]) -> None:
+        self._feeds = feeds
+        self._it: Iterator[dict[str, np.ndarray]] = iter(feeds)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        return next(self._it, None)
+
+    def rewind(self) -> None:
+        self._it = iter(self._feeds)
+
+
+def preprocess(fp32_path: Path, out_path: Path, optimize: bool) -> Path:
+    """ONNX Runtime's quantization pre-processing (shape inference).
+
+    Graph optimisation (``optimize``) fuses MatMul+Add into Gemm, which makes static QDQ faster, but
+    it would hide the MatMuls from dynamic quantization (no dynamic Gemm kernel) and from MatMulNBits,
+    so recipes using those skip it. BatchNorm is already folded into the convs by the exporter.
+    """
+    from onnxruntime.quantization import quant_pre_process
+
+    quant_pre_process(str(fp32_path), str(out_path), skip_optimization=not optimize, skip_symbolic_shape=False)
+    return out_path
+
+
+def build_variant(fp32_path: str | Path, out_path: str | Path, recipe: Recipe, calib_feeds: list[dict[str, np.ndarray]]) -> Path:
+    """Write the variant ``recipe`` of the fp32 model at ``fp32_path`` to ``out_path`` (inline weights)."""
+    fp32_path, out_path = Path(fp32_path), Path(out_path)
+    meta = read_metadata(onnx.load(str(fp32_path), load_external_data=False))
+    meta["simbench.precision"] = recipe.name
+    meta["simbench.recipe"] = recipe.describe()
+    if recipe.precision == "fp32":
+        model = onnx.load(str(fp32_path))
+    elif recipe.precision == "fp16":
+        model = _fp16(onnx.load(str(fp32_path)))
+    else:
+        model = _mixed(fp32_path, recipe, calib_feeds)
+    set_metadata(model, meta)
+    return save_inline(model, out_path)
+
+
+def _fp16(model: onnx.ModelProto) -> onnx.ModelProto:
+    from onnxconverter_common import float16
+
+    model = float16.convert_float_to_float16(model, keep_io_types=True)
+    # The converter retypes the outputs of the uint8 -> float image Casts to float16 but leaves their
+    # 'to' attribute at float, which ONNX Runtime refuses: point those Casts at float16.
+    fp16_values = {
+        v.name for v in model.graph.value_info if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
+    }
+    for node in model.graph.node:
+        if node.op_type == "Cast" and node.output[0] in fp16_values:
+            for attr in node.attribute:
+                if attr.name == "to" and attr.i == onnx.TensorProto.FLOAT:
+                    attr.i = onnx.TensorProto.FLOAT16
+    return model
+
+
+def _mixed(fp32_path: Path, recipe: Recipe, calib_feeds: list[dict[str, np.ndarray]]) -> onnx.ModelProto:
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
+
+    by_prec: dict[str, set[str]] = {}
+    for comp, prec in recipe.components.items():
+        by_prec.setdefault(prec, set()).add(comp)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        optimize = not ({"int8_dynamic", "int4"} & set(by_prec))
+        current = preprocess(fp32_path, tmp / "pre.onnx", optimize)
+        if "int8" in by_prec:
+            model = onnx.load(str(current))
+            op_types = None if recipe.int8_ops == "all" else WEIGHT_OPS
+            nodes = nodes_for(model, by_prec["int8"], op_types)
+            if not calib_feeds:
+                raise ConfigError(f"variant {recipe.name}: static int8 needs calibration observations (a dataset)")
+            method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
+                      "entropy": CalibrationMethod.Entropy}[recipe.calibration_method]
+            out = tmp / "int8.onnx"
+            quantize_static(
+                str(current), str(out), FeedReader(calib_feeds), quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=None if op_types is None else list(op_types), nodes_to_quantize=nodes, per_channel=recipe.per_channel,
+                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=method,
+                extra_options={"CalibTensorRangeSymmetric": False, "WeightSymmetric": True},
+            )
+            current = out
+        if "int8_dynamic" in by_prec:
+            model = onnx.load(str(current))
+            nodes = nodes_for(model, by_prec["int8_dynamic"], ("MatMul", "Gemm"))
+            out = tmp / "dyn.onnx"
+            quantize_dynamic(
+                str(current), str(out), op_types_to_quantize=["MatMul", "Gemm"], nodes_to_quantize=nodes,
+                per_channel=recipe.per_channel, weight_type=QuantType.QInt8,
+            )
+            current = out
+        model = onnx.load(str(current))
+        if "int4" in by_prec:
+            from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+            include = nodes_for(model, by_prec["int4"], ("MatMul",))
+            quant = MatMulNBitsQuantizer(
+                model, bits=4, block_size=recipe.int4_block_size, is_symmetric=True,
+                accuracy_level=recipe.int4_accuracy_level, nodes_to_include=include,
+            )
+            quant.process()
+            model = quant.model.model
+        return model
+
+
+def recipes_from_config(variants: dict[str, dict[str, Any]]) -> list[Recipe]:
+    return [Recipe.from_dict(name, dict(spec or {})) for name, spec in variants.items()]
+
+
+__all__ = ["COMPONENTS", "PRECISIONS", "FeedReader", "Recipe", "build_variant", "component_of", "recipes_from_config"]

@@ -1,0 +1,110 @@
+"""``runtime: onnx``: an ACT chunk policy over an ONNX Runtime session (what the board would run).
+
+The ONNX file is self-contained: normalization is inside the graph and its metadata says which
+cameras, image size, state size, chunk size and fps it expects (written by ``simbench export``).
+``predict_chunk`` is what ``latency=host`` times, so it does only the necessary work: resize,
+one ``session.run``, resample to the control rate.
+
+Config keys (``conf/policy/act_*.yaml``): ``model_path`` (relative paths resolve against
+``simbench/models/``), ``threads`` (ONNX Runtime intra-op threads, default 1), ``fps`` (control rate
+the chunk is resampled to, default 60), ``actions_per_chunk``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simbench.envs.base import Observation
+from simbench.errors import ConfigError, bad_value
+from simbench.paths import MODELS_DIR
+from simbench.policies.act.runtime_common import observation_inputs, resample_chunk
+
+
+def resolve_model_path(model_path: str | Path | None) -> Path:
+    if not model_path:
+        raise ConfigError("policy.model_path is empty; runtime=onnx needs an ONNX file (see conf/policy/act_fp32.yaml)")
+    path = Path(model_path)
+    if not path.is_absolute() and not path.exists():
+        path = MODELS_DIR / path
+    if not path.is_file():
+        raise ConfigError(f"policy.model_path={str(model_path)!r} not found (relative paths are looked up in {MODELS_DIR})")
+    return path
+
+
+def load_session(path: Path, threads: int) -> Any:
+    """An ORT CPU session; a file ORT cannot load becomes one ConfigError line."""
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    except Exception as err:  # noqa: BLE001 - ORT raises several types for unreadable models
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"cannot load ONNX model {path}: {first[:200]}") from None
+
+
+class OnnxChunkPolicy:
+    """ChunkPolicy over an ONNX Runtime session; deterministic (ACT's latent is zero at inference)."""
+
+    def __init__(self, model_path: str | Path, name: str = "act", actions_per_chunk: int | None = None,
+                 threads: int = 1, control_fps: float = 60.0) -> None:
+        if threads < 1:
+            raise bad_value("policy.threads", threads, "must be >= 1")
+        self.path = resolve_model_path(model_path)
+        self.session = load_session(self.path, threads)
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if meta.get("simbench.arch") != "act":
+            raise ConfigError(f"{self.path} is not a simbench ACT export (no simbench.arch=act metadata); re-run 'python -m simbench export'")
+        self.cameras = tuple(meta["simbench.cameras"].split(","))
+        self.image_size = tuple(int(v) for v in meta["simbench.image_size"].split(","))
+        self.state_dim = int(meta["simbench.state_dim"])
+        self.action_dim = int(meta["simbench.action_dim"])
+        self.chunk_size = int(meta["simbench.chunk_size"])
+        self.model_fps = float(meta["simbench.fps"])
+        self.precision = meta.get("simbench.precision", "?")
+        self.config = json.loads(meta.get("simbench.config", "{}"))
+        self.control_fps = float(control_fps)
+        self.name = name
+        self.actions_per_chunk = int(actions_per_chunk or self.chunk_size)
+        horizon = self.chunk_size * self.control_fps / self.model_fps
+        if self.actions_per_chunk > horizon + 1e-9:
+            raise ConfigError(
+                f"policy.actions_per_chunk={self.actions_per_chunk} exceeds the model's horizon: {self.chunk_size} "
+                f"actions at {self.model_fps:g} fps = {horizon:g} control ticks at {self.control_fps:g} Hz"
+            )
+        self._input_names = ["observation.state", *[f"observation.images.{c}" for c in self.cameras]]
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], env: Any = None) -> "OnnxChunkPolicy":
+        policy = cls(
+            cfg.get("model_path"), name=str(cfg.get("name", "act")), actions_per_chunk=cfg.get("actions_per_chunk"),
+            threads=int(cfg.get("threads", 1)), control_fps=float(cfg.get("fps", 60.0)),
+        )
+        if "action_dim" in cfg and int(cfg["action_dim"]) != policy.action_dim:
+            raise ConfigError(f"policy.action_dim={cfg['action_dim']} but {policy.path} predicts {policy.action_dim}")
+        return policy
+
+    def reset(self, seed: int) -> None:
+        """Nothing to forget: the ONNX graph is stateless and deterministic."""
+
+    def predict_chunk_raw(self, observation: Observation) -> NDArray[np.float32]:
+        """(chunk_size, action_dim) at the model's fps, before resampling."""
+        state, images = observation_inputs(observation, self.cameras, self.image_size, self.state_dim)  # type: ignore[arg-type]
+        feed = dict(zip(self._input_names, [state, *images]))
+        return self.session.run(None, feed)[0][0]
+
+    def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
+        return resample_chunk(self.predict_chunk_raw(observation), self.model_fps, self.control_fps, self.actions_per_chunk)
+
+
+__all__ = ["OnnxChunkPolicy", "load_session", "resolve_model_path"]

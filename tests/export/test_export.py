@@ -1,0 +1,118 @@
+"""Export parity, every quantization path, the ONNX runtime policy and bad-input handling."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simbench.__main__ import main as cli
+from simbench.errors import ConfigError
+from simbench.export.onnx_export import export_onnx
+from simbench.export.parity import action_error, make_feeds, max_abs_diff, run_onnx, run_torch
+from simbench.export.quantize import Recipe, build_variant, recipes_from_config
+from simbench.policies.onnx_policy import OnnxChunkPolicy
+from simbench.training.synthetic import synthetic_data, tiny_config
+from simbench.training.trainer import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny ACT trained briefly (so outputs depend on inputs) and its fp32 export."""
+    tmp = tmp_path_factory.mktemp("export")
+    data = synthetic_data(cameras=("top", "gripper"))
+    cfg = TrainConfig(out_dir=str(tmp / "run"), steps=120, batch_size=8, val_every=120, val_batches=2,
+                      save_every=120, warmup_steps=5, progress=False, eval_every=0)
+    result = train(tiny_config(cameras=("top", "gripper"), chunk_size=20, n_action_steps=20), cfg, data)
+    from simbench.training.trainer import load_checkpoint
+
+    policy, _ = load_checkpoint(result.best_path)
+    fp32 = export_onnx(policy, tmp / "act_fp32.onnx", fps=30)
+    return policy, data, fp32, tmp, result.best_path
+
+
+def test_export_parity_and_inline_weights(trained) -> None:
+    policy, data, fp32, tmp, _ = trained
+    assert not list(tmp.glob("*.onnx.data"))
+    idx = data.val_frames[:10]
+    feeds = make_feeds(data.state[idx], data.images[idx], policy.config.cameras)
+    assert max_abs_diff(run_onnx(fp32, feeds), run_torch(policy, data.state[idx], data.images[idx])) < 1e-4
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    [
+        Recipe("fp16", precision="fp16"),
+        Recipe("int8", components={"backbone": "int8", "transformer": "int8"}),
+        Recipe("int8_weights", components={"backbone": "int8", "transformer": "int8"}, int8_ops="weights"),
+        Recipe("int8_dynamic", components={"transformer": "int8_dynamic"}),
+        Recipe("int4", components={"transformer": "int4"}),
+        Recipe("mixed", components={"backbone": "int8", "transformer": "fp32", "head": "fp32"}),
+    ],
+    ids=lambda r: r.name,
+)
+def test_quantized_variant_loads_with_bounded_error(trained, recipe: Recipe) -> None:
+    policy, data, fp32, tmp, _ = trained
+    cams = policy.config.cameras
+    calib = make_feeds(data.state[data.train_frames[::5]], data.images[data.train_frames[::5]], cams)
+    idx = data.val_frames[:10]
+    feeds = make_feeds(data.state[idx], data.images[idx], cams)
+    path = build_variant(fp32, tmp / f"act_{recipe.name}.onnx", recipe, calib)
+    ref = run_onnx(fp32, feeds)
+    out = run_onnx(path, feeds)
+    assert out.shape == ref.shape and np.isfinite(out).all()
+    err = action_error(out, ref)
+    assert err["rel_spread"] < (0.05 if recipe.precision == "fp16" else 2.0), err
+    assert err["mean_abs"] < (0.005 if recipe.precision == "fp16" else 0.05), err
+    assert not list(tmp.glob("*.onnx.data"))
+
+
+def test_onnx_policy_predicts_resampled_chunk(trained) -> None:
+    policy, data, fp32, _, _ = trained
+    runtime = OnnxChunkPolicy.from_config({"name": "act", "model_path": str(fp32), "actions_per_chunk": 30, "fps": 60, "action_dim": 6})
+    obs = {"observation.state": data.state[0], "observation.images.top": np.zeros((32, 32, 3), np.uint8),
+           "observation.images.gripper": np.zeros((32, 32, 3), np.uint8), "privileged.x": 1, "timestep": 3}
+    chunk = runtime.predict_chunk(obs)
+    assert chunk.shape == (30, 6) and chunk.dtype == np.float64
+    raw = runtime.predict_chunk_raw(obs)
+    np.testing.assert_allclose(chunk[::2], raw[:15], rtol=1e-6, atol=1e-6)
+    with pytest.raises(ConfigError, match="horizon"):
+        OnnxChunkPolicy(fp32, actions_per_chunk=41, control_fps=60)
+
+
+def test_corrupt_onnx_is_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00garbage")
+    with pytest.raises(ConfigError, match="cannot load ONNX model") as info:
+        OnnxChunkPolicy(bad)
+    assert "\n" not in str(info.value)
+    with pytest.raises(ConfigError, match="not found"):
+        OnnxChunkPolicy(tmp_path / "missing.onnx")
+
+
+def test_recipe_validation() -> None:
+    with pytest.raises(ConfigError, match="components"):
+        recipes_from_config({"x": {"components": {"neck": "int8"}}})
+    with pytest.raises(ConfigError, match="cannot be mixed"):
+        recipes_from_config({"x": {"components": {"backbone": "int8", "transformer": "int8_dynamic"}}})
+    with pytest.raises(ConfigError, match="unknown"):
+        recipes_from_config({"x": {"bits": 3}})
+
+
+def test_export_cli_bad_inputs(trained, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, _, _, _, ckpt = trained
+    other = tmp_path / "other.pt"
+    import torch
+
+    torch.save({"arch": "smolvla"}, other)
+    for args, needle in [
+        ([f"checkpoint={other}"], "not an ACT checkpoint"),
+        ([f"checkpoint={tmp_path / 'none.pt'}"], "checkpoint not found"),
+        ([f"checkpoint={ckpt}", f"dataset={tmp_path / 'nodata'}", f"out_dir={tmp_path / 'o'}"], "dataset not found"),
+        (["variants.int8.components.backbone=int9"], "int9"),
+    ]:
+        code = cli(["export", *args])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and needle in err[0], (args, err)
+    assert not (tmp_path / "o").exists()

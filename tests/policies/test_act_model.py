@@ -1,0 +1,62 @@
+"""ACT configuration checks and model shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from simbench.errors import ConfigError
+from simbench.policies.act import ACTConfig, ACTPolicy
+from simbench.policies.act.preprocess import resize_image
+from simbench.policies.act.runtime_common import resample_chunk
+from simbench.training.synthetic import tiny_config
+
+
+def test_config_rejects_more_steps_than_chunk() -> None:
+    with pytest.raises(ConfigError, match="n_action_steps"):
+        ACTConfig(chunk_size=10, n_action_steps=20)
+
+
+@pytest.mark.parametrize("kw", [dict(dim_model=130, n_heads=4), dict(cameras=()), dict(image_size=(4, 4)), dict(kl_weight=-1)])
+def test_config_rejects_bad_values(kw: dict) -> None:
+    with pytest.raises(ConfigError):
+        ACTConfig(**kw)
+
+
+def test_default_config_matches_conf_yaml() -> None:
+    import yaml
+
+    from simbench.paths import CONF_DIR
+
+    node = yaml.safe_load((CONF_DIR / "policy" / "act.yaml").read_text())
+    assert ACTConfig.from_dict(node).to_dict() == ACTConfig().to_dict()
+
+
+def test_predict_action_chunk_shape_and_training_forward() -> None:
+    cfg = tiny_config(cameras=("top", "gripper"))
+    policy = ACTPolicy(cfg)
+    state = torch.randn(3, 6)
+    images = torch.randint(0, 255, (3, 2, 16, 16, 3), dtype=torch.uint8)
+    policy.eval()
+    assert policy.predict_action_chunk(state, images).shape == (3, cfg.chunk_size, 6)
+    policy.train()
+    batch = {"state": state, "images": images, "action": torch.randn(3, cfg.chunk_size, 6),
+             "action_is_pad": torch.zeros(3, cfg.chunk_size, dtype=torch.bool)}
+    loss, info = policy(batch)
+    assert loss.ndim == 0 and set(info) == {"l1", "kld"}
+
+
+def test_resize_box_filter_and_fallback() -> None:
+    img = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
+    assert resize_image(img, (2, 3)).shape == (2, 3, 3)
+    assert resize_image(img, (3, 5)).shape == (3, 5, 3)
+    assert resize_image(img, (4, 6)) is img
+
+
+def test_resample_chunk_to_control_rate() -> None:
+    chunk = np.arange(10, dtype=np.float32)[:, None] * np.ones((1, 2))
+    out = resample_chunk(chunk, 30, 60, 8)
+    assert out.shape == (8, 2)
+    np.testing.assert_allclose(out[:, 0], [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5])
+    np.testing.assert_allclose(resample_chunk(chunk, 30, 30, 4)[:, 0], [0, 1, 2, 3])

@@ -1,0 +1,73 @@
+"""A tiny ACT trains on a tiny synthetic dataset; checkpoints resume; bad input is one line + exit 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from simbench.__main__ import main as cli
+from simbench.errors import ConfigError
+from simbench.training.synthetic import synthetic_data, tiny_config
+from simbench.training.trainer import TrainConfig, load_checkpoint, train
+
+
+def _cfg(tmp_path: Path, steps: int, **kw) -> TrainConfig:
+    base = dict(out_dir=str(tmp_path / "run"), steps=steps, batch_size=8, val_every=50, val_batches=4, save_every=50,
+                warmup_steps=5, progress=False, eval_every=0, augment_shift_px=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_tiny_act_loss_falls(tmp_path: Path) -> None:
+    data = synthetic_data()
+    result = train(tiny_config(), _cfg(tmp_path, 150), data)
+    vals = [h["val_loss"] for h in result.history if "val_loss" in h]
+    assert len(vals) == 3 and vals[-1] < vals[0]
+    policy, ckpt = load_checkpoint(result.best_path)
+    assert ckpt["arch"] == "act" and ckpt["fps"] == 30
+
+
+def test_resume_continues_from_last(tmp_path: Path) -> None:
+    data = synthetic_data()
+    train(tiny_config(), _cfg(tmp_path, 50), data)
+    result = train(tiny_config(), _cfg(tmp_path, 100), data)
+    assert result.step == 100
+    assert [h["step"] for h in result.history] == [50, 100]
+
+
+def test_resume_with_other_config_is_refused(tmp_path: Path) -> None:
+    data = synthetic_data()
+    train(tiny_config(), _cfg(tmp_path, 50), data)
+    with pytest.raises(ConfigError, match="different ACT config"):
+        train(tiny_config(dim_model=64), _cfg(tmp_path, 100), data)
+
+
+def test_checkpoint_of_other_architecture(tmp_path: Path) -> None:
+    path = tmp_path / "other.pt"
+    torch.save({"arch": "diffusion", "state_dict": {}}, path)
+    with pytest.raises(ConfigError, match="not an ACT checkpoint"):
+        load_checkpoint(path)
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="not a readable"):
+        load_checkpoint(garbage)
+
+
+def test_train_cli_missing_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli(["train", "+policy=act", f"dataset={tmp_path / 'nope'}", f"out_dir={tmp_path / 'out'}"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "dataset not found" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [(["+policy=act_int8"], "runtime config"), (["policy.chunk_size=10", "policy.n_action_steps=20"], "n_action_steps"),
+     (["stepz=3"], "stepz"), (["steps=0"], "train.steps")],
+)
+def test_train_cli_bad_config(args: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli(["train", *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and needle in err[0]
