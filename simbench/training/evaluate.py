@@ -1,0 +1,165 @@
+"""Closed-loop success of a chunk policy in the tea-bag scene, with ideal timing.
+
+Ideal timing = LeRobot's synchronous loop with zero inference latency: observe, predict a chunk,
+execute its first ``n_action_steps`` actions one per control tick, repeat, until the scene says the
+episode is over. It drives the scene through the scheduler's environment contract
+(:class:`simbench.envs.base.SchedulerEnv`: ``reset``/``snapshot``/``observation``/``apply``/``done``/
+``outcome``/``episode_plan``), so the success measured here is the same success the scheduler
+reports, minus every timing effect.
+
+The published protocol is the env's ``episode_plan()`` (2 starts in each of the 10 training
+clusters, then 10 in held-out cluster 6). During training a cheaper subset is used: ``n`` episodes
+spread evenly over the plan.
+
+``python -m simbench.training.evaluate act_fp32 act_int8 ...`` evaluates shipped policy configs on
+the full protocol and prints a table (``--episodes N`` for the first N only, ``--json PATH``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from simbench.envs.base import SchedulerEnv
+from simbench.policies.base import ChunkPolicy
+
+
+def make_env(name: str = "teabag_mug", overrides: dict[str, Any] | None = None) -> SchedulerEnv:
+    """The scene through the env registry, configured from ``conf/env/<name>.yaml``."""
+    from omegaconf import OmegaConf
+
+    from simbench.paths import CONF_DIR
+    from simbench.registry import ENVS, resolve
+
+    node: dict[str, Any] = {"name": name}
+    path = CONF_DIR / "env" / f"{name}.yaml"
+    if path.is_file():
+        node.update(OmegaConf.to_container(OmegaConf.load(path), resolve=True))  # type: ignore[arg-type]
+    node.update(overrides or {})
+    return resolve(ENVS, "env", name).from_config(node)
+
+
+def control_fps(env: Any, default: float = 60.0) -> float:
+    for attr in ("fps", "control_fps"):
+        value = getattr(env, attr, None)
+        if isinstance(value, (int, float)) and value > 0:
+            return float(value)
+    dt = getattr(env, "control_dt_s", None) or getattr(env, "dt", None)
+    return 1.0 / float(dt) if isinstance(dt, (int, float)) and dt > 0 else default
+
+
+def run_episode(env: SchedulerEnv, policy: ChunkPolicy, seed: int, options: dict[str, Any], n_action_steps: int,
+                max_ticks: int = 100_000) -> dict[str, Any]:
+    """One synchronous zero-latency episode -> {"success", "completion_time_s", "ticks", "inferences"}."""
+    env.reset(seed, options)
+    policy.reset(seed)
+    ticks = inferences = 0
+    infer_s = 0.0
+    while not env.done and ticks < max_ticks:
+        obs = env.observation(env.snapshot())
+        obs["timestep"] = ticks
+        t0 = time.perf_counter()
+        chunk = policy.predict_chunk(obs)
+        infer_s += time.perf_counter() - t0
+        inferences += 1
+        for action in chunk[:n_action_steps]:
+            env.apply(np.asarray(action, dtype=np.float64))
+            ticks += 1
+            if env.done:
+                break
+    out = env.outcome()
+    return {"success": bool(out.success), "completion_time_s": out.completion_time_s, "ticks": ticks,
+            "inferences": inferences, "mean_inference_s": infer_s / max(1, inferences), **dict(out.extra)}
+
+
+def subset(plan: list[dict[str, Any]], n: int | None) -> list[dict[str, Any]]:
+    """``n`` episodes spread evenly over the plan (all when n is None or >= len(plan))."""
+    if n is None or n >= len(plan):
+        return plan
+    idx = np.linspace(0, len(plan) - 1, n).round().astype(int)
+    return [plan[i] for i in idx]
+
+
+def evaluate(policy: ChunkPolicy, env: SchedulerEnv, n_action_steps: int, episodes: int | None = None, seed: int = 0,
+             progress: bool = False) -> dict[str, Any]:
+    """Success rate overall and per split over the env's protocol (or an even subset of it)."""
+    plan = subset(env.episode_plan(), episodes)
+    rows = []
+    from tqdm import tqdm
+
+    for i, options in enumerate(tqdm(plan, desc=f"eval {policy.name}", disable=not progress, leave=False)):
+        row = run_episode(env, policy, seed + i, dict(options), n_action_steps)
+        row["split"] = str(options.get("split", "all"))
+        rows.append(row)
+    result: dict[str, Any] = {"success_rate": float(np.mean([r["success"] for r in rows])), "episodes": len(rows)}
+    for split in sorted({r["split"] for r in rows}):
+        sel = [r["success"] for r in rows if r["split"] == split]
+        result[f"success_{split}"] = float(np.mean(sel))
+        result[f"n_{split}"] = len(sel)
+    result["rows"] = rows
+    return result
+
+
+def make_eval_fn(episodes: int, seed: int = 0, env_name: str = "teabag_mug") -> Callable[[Any, int], dict[str, float]]:
+    """The trainer's hook: evaluate the in-training ACTPolicy through the torch runtime."""
+    state: dict[str, Any] = {}
+
+    def eval_fn(act_policy: Any, fps: int) -> dict[str, float]:
+        from simbench.policies.torch_policy import TorchChunkPolicy
+
+        if "env" not in state:
+            state["env"] = make_env(env_name)
+        env = state["env"]
+        cfps = control_fps(env)
+        horizon = int(act_policy.config.chunk_size * cfps / fps)
+        runtime = TorchChunkPolicy(act_policy, fps, name="act_train", actions_per_chunk=horizon, control_fps=cfps)
+        n_steps = int(act_policy.config.n_action_steps * cfps / fps)
+        res = evaluate(runtime, env, n_steps, episodes, seed)
+        return {k: v for k, v in res.items() if isinstance(v, float)}
+
+    return eval_fn
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("policies", nargs="+", help="policy config names (conf/policy/), e.g. act_fp32 act_int8")
+    parser.add_argument("--episodes", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+    from omegaconf import OmegaConf
+
+    from simbench.paths import CONF_DIR
+    from simbench.registry import POLICY_RUNTIMES, resolve
+
+    env = make_env()
+    results = {}
+    for name in args.policies:
+        cfg = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "policy" / f"{name}.yaml"), resolve=True)
+        assert isinstance(cfg, dict)
+        cfg["fps"] = control_fps(env)
+        if args.threads:
+            cfg["threads"] = args.threads
+        policy = resolve(POLICY_RUNTIMES, "policy.runtime", cfg.get("runtime", "onnx")).from_config(cfg, env)
+        t0 = time.time()
+        res = evaluate(policy, env, int(cfg.get("n_action_steps", policy.actions_per_chunk)), args.episodes, args.seed, progress=True)
+        res["wall_s"] = time.time() - t0
+        results[name] = res
+        splits = " ".join(f"{k[8:]} {v:.2f}" for k, v in res.items() if k.startswith("success_"))
+        print(f"{name:<18} success {res['success_rate']:.2f} ({splits}) over {res['episodes']} episodes, {res['wall_s']:.0f} s", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1, default=str)
+    env.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
