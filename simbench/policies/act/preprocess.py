@@ -13,8 +13,10 @@ from numpy.typing import NDArray
 def resize_image(images: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np.uint8]:
     """Resize uint8 images (..., H, W, 3) to (..., h, w, 3).
 
-    Integer down-scaling factors use a box filter (the mean of each block: cheap and alias-free);
-    anything else falls back to nearest-neighbour sampling of pixel centres.
+    Integer down-scaling factors use a box filter (the rounded mean of each block: alias-free). It is
+    computed as a sum of ``fh * fw`` strided views in uint16, about 5x faster than a reshape-and-mean,
+    because this runs inside every timed ``predict_chunk``. Anything else falls back to
+    nearest-neighbour sampling of pixel centres.
     """
     H, W = images.shape[-3], images.shape[-2]
     h, w = size
@@ -22,8 +24,14 @@ def resize_image(images: NDArray[np.uint8], size: tuple[int, int]) -> NDArray[np
         return images
     if H % h == 0 and W % w == 0:
         fh, fw = H // h, W // w
-        x = images.reshape(*images.shape[:-3], h, fh, w, fw, 3).astype(np.float32)
-        return (x.mean(axis=(-4, -2)) + 0.5).astype(np.uint8)
+        n = fh * fw
+        acc = np.zeros((*images.shape[:-3], h, w, 3), dtype=np.uint16 if n <= 256 else np.uint32)
+        for dy in range(fh):
+            for dx in range(fw):
+                acc += images[..., dy::fh, dx::fw, :]
+        acc += n // 2
+        acc //= n
+        return acc.astype(np.uint8)
     ys = ((np.arange(h) + 0.5) * H / h).astype(np.int64)
     xs = ((np.arange(w) + 0.5) * W / w).astype(np.int64)
     return images[..., ys[:, None], xs[None, :], :]
