@@ -7,7 +7,7 @@ one ``session.run``, resample to the control rate.
 
 Config keys (``conf/policy/act_*.yaml``): ``model_path`` (relative paths resolve against
 ``simbench/models/``), ``threads`` (ONNX Runtime intra-op threads, default 1), ``fps`` (control rate
-the chunk is resampled to, default 60), ``actions_per_chunk``.
+the chunk is resampled to; default the env's ``fps``, else 60), ``actions_per_chunk``.
 """
 
 from __future__ import annotations
@@ -53,6 +53,12 @@ def load_session(path: Path, threads: int) -> Any:
         raise ConfigError(f"cannot load ONNX model {path}: {first[:200]}") from None
 
 
+def _env_fps(env: Any, default: float = 60.0) -> float:
+    """The control rate the chunk is resampled to: the env's ``fps`` when it states one."""
+    value = getattr(env, "fps", None)
+    return float(value) if isinstance(value, (int, float)) and value > 0 else default
+
+
 class OnnxChunkPolicy:
     """ChunkPolicy over an ONNX Runtime session; deterministic (ACT's latent is zero at inference)."""
 
@@ -88,7 +94,7 @@ class OnnxChunkPolicy:
     def from_config(cls, cfg: dict[str, Any], env: Any = None) -> "OnnxChunkPolicy":
         policy = cls(
             cfg.get("model_path"), name=str(cfg.get("name", "act")), actions_per_chunk=cfg.get("actions_per_chunk"),
-            threads=int(cfg.get("threads", 1)), control_fps=float(cfg.get("fps", 60.0)),
+            threads=int(cfg.get("threads", 1)), control_fps=float(cfg.get("fps") or _env_fps(env)),
         )
         if "action_dim" in cfg and int(cfg["action_dim"]) != policy.action_dim:
             raise ConfigError(f"policy.action_dim={cfg['action_dim']} but {policy.path} predicts {policy.action_dim}")
