@@ -24,7 +24,8 @@ def main(argv: list[str]) -> int:
     from simbench.cli.train import compose_config
 
     cfg = compose_config("export", argv)
-    allowed = {"checkpoint", "dataset", "out_dir", "prefix", "calibration_frames", "eval_frames", "seed", "threads", "variants"}
+    allowed = {"checkpoint", "dataset", "out_dir", "prefix", "calibration_frames", "eval_frames", "seed", "threads",
+               "variants", "frame_stride"}
     unknown = sorted(set(cfg) - allowed)
     if unknown:
         raise ConfigError(f"unknown export option {unknown[0]!r}; valid: {', '.join(sorted(allowed))}")
@@ -37,7 +38,8 @@ def main(argv: list[str]) -> int:
     policy, ckpt = load_checkpoint(cfg["checkpoint"])
     from simbench.training.data import load_training_data
 
-    data = load_training_data(cfg["dataset"], policy.config.cameras, policy.config.image_size, seed=int(cfg["seed"]))
+    data = load_training_data(cfg["dataset"], policy.config.cameras, policy.config.image_size, seed=int(cfg["seed"]),
+                              frame_stride=int(cfg.get("frame_stride", 3)), state_dim=policy.config.state_dim)
     report = export_all(policy, int(ckpt.get("fps", data.fps)), data, recipes, Path(cfg["out_dir"]), cfg)
     report["checkpoint"] = {"path": str(cfg["checkpoint"]), "step": ckpt.get("step"), "val_loss": ckpt.get("val_loss"),
                             "success": ckpt.get("success")}
@@ -58,14 +60,14 @@ def export_all(policy, fps: int, data, recipes, out_dir: Path, cfg: dict) -> dic
     eval_idx = np.sort(rng.choice(pool_eval, size=min(int(cfg["eval_frames"]), len(pool_eval)), replace=False))
     calib_idx = np.sort(rng.choice(data.train_frames, size=min(int(cfg["calibration_frames"]), len(data.train_frames)), replace=False))
     cams = policy.config.cameras
-    eval_feeds = make_feeds(data.state[eval_idx], data.images[eval_idx], cams)
-    calib_feeds = make_feeds(data.state[calib_idx], data.images[calib_idx], cams)
+    eval_feeds = make_feeds(data.state[eval_idx], data.images_of(eval_idx), cams)
+    calib_feeds = make_feeds(data.state[calib_idx], data.images_of(calib_idx), cams)
     threads = int(cfg.get("threads", 1))
     prefix = str(cfg.get("prefix", "act"))
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fp32_path = export_onnx(policy, out_dir / f"{prefix}_fp32.onnx", fps)
-    torch_out = run_torch(policy, data.state[eval_idx], data.images[eval_idx])
+    torch_out = run_torch(policy, data.state[eval_idx], data.images_of(eval_idx))
     fp32_out = run_onnx(fp32_path, eval_feeds, threads)
     parity = max_abs_diff(fp32_out, torch_out)
     print(f"fp32 export {fp32_path}: max |onnxruntime - torch| = {parity:.3g} over {len(eval_idx)} held-out frames")

@@ -52,7 +52,7 @@ def main(argv: list[str]) -> int:
 
     data = load_training_data(
         train_cfg.dataset, policy_cfg.cameras, policy_cfg.image_size, train_cfg.val_fraction, train_cfg.seed,
-        train_cfg.max_episodes,
+        train_cfg.max_episodes, train_cfg.frame_stride, policy_cfg.state_dim,
     )
     if data.state.shape[1] != policy_cfg.state_dim or data.action.shape[1] != policy_cfg.action_dim:
         raise ConfigError(

@@ -27,7 +27,7 @@ class TrainingData:
 
     state: NDArray[np.float32]  # (N, S)
     action: NDArray[np.float32]  # (N, A)
-    images: NDArray[np.uint8]  # (N, n_cam, h, w, 3), already resized
+    images: NDArray[np.uint8]  # (M, n_cam, h, w, 3), already resized; row image_row[i] is frame i
     episode_index: NDArray[np.int64]  # (N,)
     episode_end: NDArray[np.int64]  # (N,) exclusive global end index of each frame's episode
     train_frames: NDArray[np.int64]  # global frame indices used for training
@@ -36,6 +36,12 @@ class TrainingData:
     fps: int
     cameras: tuple[str, ...]
     val_episodes: tuple[int, ...]
+    image_row: NDArray[np.int64] | None = None
+    """Global frame -> row of ``images`` (-1: no image kept); None when every frame has its row."""
+
+    def images_of(self, frames: NDArray[np.int64]) -> NDArray[np.uint8]:
+        """(B, n_cam, h, w, 3) images of global frame indices (which must be sample frames)."""
+        return self.images[frames] if self.image_row is None else self.images[self.image_row[frames]]
 
     def batch(self, frames: NDArray[np.int64], chunk_size: int) -> dict[str, torch.Tensor]:
         """Raw tensors for ``ACTPolicy.forward``: the chunk is the next ``chunk_size`` actions of the
@@ -47,7 +53,7 @@ class TrainingData:
         idx = np.minimum(idx, end - 1)
         return {
             "state": torch.from_numpy(self.state[frames]),
-            "images": torch.from_numpy(self.images[frames]),
+            "images": torch.from_numpy(self.images_of(frames)),
             "action": torch.from_numpy(self.action[idx]),
             "action_is_pad": torch.from_numpy(pad),
         }
@@ -76,8 +82,16 @@ def load_training_data(
     val_fraction: float = 0.05,
     seed: int = 0,
     max_episodes: int | None = None,
+    frame_stride: int = 1,
+    state_dim: int | None = None,
 ) -> TrainingData:
     """Read a LeRobot dataset and cut it into training tensors.
+
+    Only every ``frame_stride``-th frame of an episode is a training *sample* (and only those frames'
+    images are kept in memory), while action chunks still come from every frame: neighbouring frames
+    are nearly identical, and 120 episodes x 2 cameras at full rate would not fit in RAM.
+    ``state_dim`` keeps the first entries of ``observation.state`` (joint positions when the recorder
+    also stores velocities), as the runtimes do.
 
     Validation episodes are a seeded random ``val_fraction`` of the episodes (at least one when
     there are two or more), so validation loss measures generalisation to unseen episodes.
@@ -95,36 +109,49 @@ def load_training_data(
     if max_episodes is not None:
         ranges = ranges[:max_episodes]
     n = int(ranges[-1, 1])
-    keep = np.concatenate([np.arange(a, b) for a, b in ranges])
     episode_end = np.zeros(len(ds.state), dtype=np.int64)
     episode_index = np.zeros(len(ds.state), dtype=np.int64)
     for e, (a, b) in enumerate(ranges):
         episode_end[a:b] = b
         episode_index[a:b] = e
-    if hasattr(ds, "cache_images"):
-        ds.cache_images()
+    # No ds.cache_images(): it would write every full-resolution frame to disk; decoding episode by
+    # episode (the reader keeps the current episode) is enough for one pass.
+    if frame_stride < 1:
+        raise ConfigError(f"frame_stride={frame_stride} is not allowed; must be >= 1")
+    keep = np.concatenate([np.arange(a, b, frame_stride) for a, b in ranges])
+    image_row = np.full(n, -1, dtype=np.int64)
+    image_row[keep] = np.arange(len(keep))
     h, w = image_size
-    images = np.empty((n, len(cameras), h, w, 3), dtype=np.uint8)
+    images = np.empty((len(keep), len(cameras), h, w, 3), dtype=np.uint8)
     for ci, cam in enumerate(cameras):
         for a, b in ranges:  # episode by episode keeps peak memory at one full-res episode
-            images[a:b, ci] = resize_image(ds.frames(cam, np.arange(a, b)), (h, w))
+            idx = np.arange(a, b, frame_stride)
+            images[image_row[idx], ci] = resize_image(ds.frames(cam, idx), (h, w))
     rng = np.random.default_rng(seed)
     n_ep = len(ranges)
     n_val = max(1, int(round(val_fraction * n_ep))) if n_ep >= 2 and val_fraction > 0 else 0
     val_eps = np.sort(rng.choice(n_ep, size=n_val, replace=False)) if n_val else np.zeros(0, dtype=np.int64)
     is_val = np.isin(episode_index[keep], val_eps)
+    stats = dataset_stats(ds)
+    state = np.asarray(ds.state[:n], dtype=np.float32)
+    if state_dim is not None:
+        if state.shape[1] < state_dim:
+            raise ConfigError(f"policy.state_dim={state_dim} but the dataset's observation.state has {state.shape[1]} values")
+        state = state[:, :state_dim]
+        stats["observation.state"] = {k: v[:state_dim] for k, v in stats["observation.state"].items()}
     return TrainingData(
-        state=np.asarray(ds.state[:n], dtype=np.float32),
+        state=state,
         action=np.asarray(ds.action[:n], dtype=np.float32),
         images=images,
         episode_index=episode_index[:n],
         episode_end=episode_end[:n],
         train_frames=keep[~is_val],
         val_frames=keep[is_val],
-        stats=dataset_stats(ds),
+        stats=stats,
         fps=int(ds.fps),
         cameras=tuple(cameras),
         val_episodes=tuple(int(e) for e in val_eps),
+        image_row=image_row,
     )
 
 

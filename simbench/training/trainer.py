@@ -64,9 +64,11 @@ class TrainConfig:
     resume: bool = True
     progress: bool = True
     max_episodes: int | None = None
+    frame_stride: int = 3
+    """Every N-th frame is a training sample (its images kept in RAM); chunks use every frame."""
 
     def __post_init__(self) -> None:
-        for key in ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads"):
+        for key in ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads", "frame_stride"):
             if int(getattr(self, key)) < 1:
                 raise bad_value(f"train.{key}", getattr(self, key), "must be >= 1")
         if self.device not in ("auto", "cpu", "cuda"):

@@ -36,8 +36,8 @@ def test_export_parity_and_inline_weights(trained) -> None:
     policy, data, fp32, tmp, _ = trained
     assert not list(tmp.glob("*.onnx.data"))
     idx = data.val_frames[:10]
-    feeds = make_feeds(data.state[idx], data.images[idx], policy.config.cameras)
-    assert max_abs_diff(run_onnx(fp32, feeds), run_torch(policy, data.state[idx], data.images[idx])) < 1e-4
+    feeds = make_feeds(data.state[idx], data.images_of(idx), policy.config.cameras)
+    assert max_abs_diff(run_onnx(fp32, feeds), run_torch(policy, data.state[idx], data.images_of(idx))) < 1e-4
 
 
 @pytest.mark.parametrize(
@@ -55,9 +55,9 @@ def test_export_parity_and_inline_weights(trained) -> None:
 def test_quantized_variant_loads_with_bounded_error(trained, recipe: Recipe) -> None:
     policy, data, fp32, tmp, _ = trained
     cams = policy.config.cameras
-    calib = make_feeds(data.state[data.train_frames[::5]], data.images[data.train_frames[::5]], cams)
+    calib = make_feeds(data.state[data.train_frames[::5]], data.images_of(data.train_frames[::5]), cams)
     idx = data.val_frames[:10]
-    feeds = make_feeds(data.state[idx], data.images[idx], cams)
+    feeds = make_feeds(data.state[idx], data.images_of(idx), cams)
     path = build_variant(fp32, tmp / f"act_{recipe.name}.onnx", recipe, calib)
     ref = run_onnx(fp32, feeds)
     out = run_onnx(path, feeds)
