@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pathlib import Path
+
 from simbench.training.data import TrainingData
 
 
@@ -51,3 +53,29 @@ def tiny_config(**kw):
     )
     base.update(kw)
     return ACTConfig(**base)
+
+
+class FakeDataset:
+    """A stand-in with the parts of ``simbench.dataset.LeRobotDataset``'s reader API the trainer uses
+    (tests of the data path and CLIs without the recorder)."""
+
+    def __init__(self, root: Path, episodes: int = 4, length: int = 10, state_width: int = 12) -> None:
+        self.root = root
+        self.fps = 30
+        self.cameras = ["top", "gripper"]
+        self.camera_keys = [f"observation.images.{c}" for c in self.cameras]
+        n = episodes * length
+        self.episode_ranges = np.array([[e * length, (e + 1) * length] for e in range(episodes)])
+        self.state = np.arange(n * state_width, dtype=np.float32).reshape(n, state_width)
+        self.action = np.arange(n * 6, dtype=np.float32).reshape(n, 6)
+        self.stats = {
+            "observation.state": {"mean": np.zeros(state_width), "std": np.ones(state_width)},
+            "action": {"mean": np.zeros(6), "std": np.ones(6)},
+            **{k: {"mean": np.full((3, 1, 1), 0.4), "std": np.full((3, 1, 1), 0.2)} for k in self.camera_keys},
+        }
+
+    def frames(self, camera: str, index) -> np.ndarray:
+        index = np.asarray(index)
+        out = np.zeros((len(index), 8, 8, 3), np.uint8)
+        out[...] = (index % 250)[:, None, None, None]
+        return out

@@ -116,3 +116,26 @@ def test_export_cli_bad_inputs(trained, tmp_path: Path, capsys: pytest.CaptureFi
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and needle in err[0], (args, err)
     assert not (tmp_path / "o").exists()
+
+
+def test_export_cli_end_to_end(trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """checkpoint + (stand-in) dataset -> every configured variant and a report."""
+    import json
+
+    import simbench.dataset
+    from simbench.training.synthetic import FakeDataset
+
+    _, _, _, _, ckpt = trained
+    root = tmp_path / "ds"
+    (root / "meta").mkdir(parents=True)
+    (root / "meta" / "info.json").write_text("{}")
+    monkeypatch.setitem(vars(simbench.dataset), "load_dataset", lambda r: FakeDataset(Path(r), episodes=6, length=30))
+    out = tmp_path / "models"
+    code = cli(["export", f"checkpoint={ckpt}", f"dataset={root}", f"out_dir={out}", "calibration_frames=16", "eval_frames=8"])
+    assert code == 0
+    report = json.loads((out / "export_report.json").read_text())
+    assert report["parity_max_abs_diff"] < 1e-4
+    assert set(report["variants"]) == {"fp32", "fp16", "int8", "int8_dynamic", "int4", "mixed"}
+    for name in report["variants"]:
+        assert OnnxChunkPolicy(out / f"act_{name}.onnx", actions_per_chunk=20).precision == name
+    assert "max |onnxruntime - torch|" in capsys.readouterr().out

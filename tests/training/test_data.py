@@ -10,31 +10,7 @@ import pytest
 import simbench.dataset
 from simbench.errors import ConfigError
 from simbench.training.data import load_training_data
-
-
-class FakeDataset:
-    """The parts of ``simbench.dataset.LeRobotDataset`` the trainer uses."""
-
-    def __init__(self, root: Path, episodes: int = 4, length: int = 10, state_width: int = 12) -> None:
-        self.root = root
-        self.fps = 30
-        self.cameras = ["top", "gripper"]
-        self.camera_keys = [f"observation.images.{c}" for c in self.cameras]
-        n = episodes * length
-        self.episode_ranges = np.array([[e * length, (e + 1) * length] for e in range(episodes)])
-        self.state = np.arange(n * state_width, dtype=np.float32).reshape(n, state_width)
-        self.action = np.arange(n * 6, dtype=np.float32).reshape(n, 6)
-        self.stats = {
-            "observation.state": {"mean": np.zeros(state_width), "std": np.ones(state_width)},
-            "action": {"mean": np.zeros(6), "std": np.ones(6)},
-            **{k: {"mean": np.full((3, 1, 1), 0.4), "std": np.full((3, 1, 1), 0.2)} for k in self.camera_keys},
-        }
-
-    def frames(self, camera: str, index) -> np.ndarray:
-        index = np.asarray(index)
-        out = np.zeros((len(index), 8, 8, 3), np.uint8)
-        out[...] = (index % 250)[:, None, None, None]
-        return out
+from simbench.training.synthetic import FakeDataset
 
 
 @pytest.fixture
