@@ -47,6 +47,11 @@ def main(argv: list[str]) -> int:
     policy_cfg = ACTConfig.from_dict(policy_node)
     train_cfg = TrainConfig.from_dict(cfg)
 
+    eval_fn = None
+    if train_cfg.eval_every > 0:  # checks the scene is importable before the (slow) data loading
+        from simbench.training.evaluate import make_eval_fn
+
+        eval_fn = make_eval_fn(train_cfg.eval_episodes, seed=train_cfg.seed)
     from simbench.training.data import load_training_data
     from simbench.training.trainer import train
 
@@ -64,11 +69,6 @@ def main(argv: list[str]) -> int:
         f"fps {data.fps}, cameras {list(data.cameras)}",
         file=sys.stderr,
     )
-    eval_fn = None
-    if train_cfg.eval_every > 0:
-        from simbench.training.evaluate import make_eval_fn
-
-        eval_fn = make_eval_fn(train_cfg.eval_episodes, seed=train_cfg.seed)
     result = train(policy_cfg, train_cfg, data, eval_fn)
     print(
         f"done: step {result.step}, val_loss {result.val_loss}, best success {result.best_success}, "

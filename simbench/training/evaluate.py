@@ -107,7 +107,19 @@ def evaluate(policy: ChunkPolicy, env: SchedulerEnv, n_action_steps: int, episod
 
 
 def make_eval_fn(episodes: int, seed: int = 0, env_name: str = "teabag_mug") -> Callable[[Any, int], dict[str, float]]:
-    """The trainer's hook: evaluate the in-training ACTPolicy through the torch runtime."""
+    """The trainer's hook: evaluate the in-training ACTPolicy through the torch runtime.
+
+    The scene's class is imported now, so a missing scene fails before training starts, not at
+    the first evaluation.
+    """
+    from simbench.errors import ConfigError
+    from simbench.registry import ENVS, resolve
+
+    try:
+        resolve(ENVS, "env", env_name)
+    except ImportError as err:
+        raise ConfigError(f"closed-loop evaluation needs the {env_name} scene, which cannot be imported ({err}); "
+                          "train with eval_every=0 to pick the checkpoint by validation loss") from None
     state: dict[str, Any] = {}
 
     def eval_fn(act_policy: Any, fps: int) -> dict[str, float]:
