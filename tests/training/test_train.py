@@ -56,7 +56,7 @@ def test_checkpoint_of_other_architecture(tmp_path: Path) -> None:
 
 
 def test_train_cli_missing_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli(["train", "+policy=act", f"dataset={tmp_path / 'nope'}", f"out_dir={tmp_path / 'out'}"])
+    code = cli(["train", "+policy=act", f"dataset={tmp_path / 'nope'}", f"out_dir={tmp_path / 'out'}", "eval_every=0"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "dataset not found" in err[0]
     assert not (tmp_path / "out").exists()
