@@ -29,12 +29,12 @@ GRIPPER_OPEN_RAD = 0.8
 GRIPPER_CLOSED_RAD = -0.1
 """Commanded when pinching; the jaw stops on the tea bag at ~0.45 rad and the servo squeezes."""
 POUCH_HALF_THICKNESS_M = 0.006
-FIXED_PAD_CLEARANCE_M = 0.006
+FIXED_PAD_CLEARANCE_M = 0.0025
 REACH_COMFORT_M = 0.28
 MAX_GRASP_SHIFT_M = 0.01
 MAX_JOINT_STEP_RAD = 0.05
 """Per control tick (3 rad/s at 60 Hz)."""
-MUG_RIM_M = 0.08
+MUG_RIM_M = 0.07
 
 
 class Phase(str, Enum):
@@ -68,7 +68,7 @@ class Style:
     grasp_yaw_offset: float = 0.0
     hover_m: float = 0.05
     carry_height_m: float = 0.115
-    """Pinch point while carrying: the bag hangs ~16 mm below it, the mug's rim is at 80 mm."""
+    """Pinch point while carrying: the bag hangs ~17 mm below it, the mug's rim is at 70 mm."""
     release_height_m: float = 0.11
     waypoint_noise_m: NDArray[np.float64] = field(default_factory=lambda: np.zeros((8, 3)))
     pause_s: float = 0.1
@@ -79,8 +79,8 @@ class Style:
             speed=float(rng.uniform(0.8, 1.25)),
             grasp_yaw_offset=float(rng.uniform(-0.04, 0.04)),
             hover_m=float(rng.uniform(0.045, 0.065)),
-            carry_height_m=float(rng.uniform(0.112, 0.12)),
-            release_height_m=float(rng.uniform(0.105, 0.115)),
+            carry_height_m=float(rng.uniform(0.11, 0.12)),
+            release_height_m=float(rng.uniform(0.10, 0.105)),
             waypoint_noise_m=rng.normal(0.0, 0.002, (8, 3)),
             pause_s=float(rng.uniform(0.05, 0.2)),
         )
