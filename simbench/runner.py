@@ -19,8 +19,10 @@ from tqdm import tqdm
 from simbench.atomic_io import write_json, write_text
 from simbench.config.build import RunSpec
 from simbench.metrics import episode_row, summarize
+from simbench.errors import bad_value
 from simbench.registry import ENVS, POLICY_RUNTIMES, resolve
 from simbench.reporting.summary import published_table, summary_table
+from simbench.reporting.episode_video import EpisodeVideo, FrameSource
 from simbench.reporting.timeline import plot_timeline, write_timeline
 from simbench.scheduler.episode import EpisodeResult, simulate_episode
 
@@ -35,9 +37,20 @@ def is_complete(out_dir: Path) -> bool:
         return False
 
 
-def run(spec: RunSpec, out_dir: Path, meta: dict[str, Any], progress: bool = True, plots: bool = True, plot_window_s: float = 20.0) -> dict[str, Any]:
+def run(
+    spec: RunSpec,
+    out_dir: Path,
+    meta: dict[str, Any],
+    progress: bool = True,
+    plots: bool = True,
+    plot_window_s: float = 20.0,
+    video_episodes: int = 0,
+) -> dict[str, Any]:
     """Simulate every episode and write the run directory; returns the metrics."""
     env = resolve(ENVS, "env", spec.env["name"]).from_config(spec.env)
+    if video_episodes and not isinstance(env, FrameSource):
+        env.close()
+        raise bad_value("video_episodes", video_episodes, f"needs an env with cameras; env={spec.env['name']} has none")
     try:
         runtime = spec.policy.get("runtime", "timing")
         policy = resolve(POLICY_RUNTIMES, "policy.runtime", runtime).from_config(spec.policy, env)
@@ -47,7 +60,12 @@ def run(spec: RunSpec, out_dir: Path, meta: dict[str, Any], progress: bool = Tru
         results: list[EpisodeResult] = []
         bar = tqdm(plan, desc=f"{meta.get('policy')} episodes", unit="ep", disable=not progress or len(plan) < 2, leave=False)
         for i, options in enumerate(bar):
-            results.append(simulate_episode(spec.settings, env, policy, spec.latency, spec.seed, i, options))
+            video = None
+            if i < video_episodes:
+                video = EpisodeVideo(env, out_dir / "videos" / f"episode_{i:03d}.mp4", spec.settings.actions_per_chunk, spec.settings.fps)
+            results.append(simulate_episode(spec.settings, env, policy, spec.latency, spec.seed, i, options, tick_observer=video))
+            if video is not None:
+                video.close()
             if any(r.outcome.success for r in results):
                 bar.set_postfix(success=f"{sum(r.outcome.success for r in results)}/{len(results)}")
         has_success = bool(getattr(env, "has_success", True))

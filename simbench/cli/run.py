@@ -61,15 +61,20 @@ def _job(cfg: DictConfig) -> None:
     }
     try:
         spec = build_run_spec(cfg)
-        runner.run(spec, out_dir, meta, progress=bool(cfg.progress), plots=bool(cfg.plots))
+        runner.run(spec, out_dir, meta, progress=bool(cfg.progress), plots=bool(cfg.plots), video_episodes=int(cfg.video_episodes))
     except Exception as err:
         if not multirun:
+            if isinstance(err, ConfigError):
+                _deferred_errors.append(err)  # re-raised once Hydra returns: one line, exit 2
+                return
             raise
+        # In a sweep a failed job is recorded and the others go on.
         line = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         write_json(out_dir / runner.STATUS_FILE, {"status": "failed", "error": line, "traceback": traceback.format_exc()})
         print(f"FAILED {out_dir}: {line}", file=sys.stderr)
 
 
+_deferred_errors: list[ConfigError] = []
 _hydra_main = hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")(_job)
 
 
@@ -89,4 +94,6 @@ def main(argv: list[str]) -> int:
         _hydra_main()
     finally:
         sys.argv = saved
+    if _deferred_errors:
+        raise _deferred_errors.pop()
     return 0

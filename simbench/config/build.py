@@ -130,6 +130,11 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     episodes = cfg.get("episodes")
     if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1):
         raise bad_value("episodes", episodes, "must be a positive integer or null (the whole protocol)")
+    videos = cfg.get("video_episodes", 0)
+    if isinstance(videos, bool) or not isinstance(videos, int) or videos < 0:
+        raise bad_value("video_episodes", videos, "must be an integer >= 0")
+    if videos and not env.get("cameras"):
+        raise bad_value("video_episodes", videos, f"needs an env with cameras; env={env.get('name')} has none (use env=teabag_mug)")
     seed = cfg.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise bad_value("seed", seed, "must be an integer >= 0")

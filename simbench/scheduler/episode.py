@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ def simulate_episode(
     seed: int,
     episode: int = 0,
     options: dict[str, Any] | None = None,
+    tick_observer: Callable[[int, int, bool], None] | None = None,
 ) -> EpisodeResult:
     """Run one episode to ``settings.max_ticks`` or until the env is done."""
     env_seed, latency_rng = episode_seeds(seed, episode)
@@ -50,6 +52,7 @@ def simulate_episode(
     policy.reset(env_seed)
     sim = simpy.Environment()
     recorder = EpisodeRecorder(settings.dt, settings.actuation_delay_s)
+    recorder.tick_observer = tick_observer
     client = ControlLoop(sim, settings, env, make_aggregator(settings.aggregate, settings.temporal_ensemble_m), recorder)
     server = PolicyServer(sim, settings, client, env, policy, latency, latency_rng, recorder)
     wall0 = time.perf_counter()

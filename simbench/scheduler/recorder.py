@@ -7,6 +7,7 @@ not two million ticks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -70,6 +71,8 @@ class EpisodeRecorder:
         self._merged_since_exec = False
         self._stall_start: int | None = None
         self.first_action_tick: int | None = None
+        self.tick_observer: Callable[[int, int, bool], None] | None = None
+        """Called as (tick, queue size after the pop, stalled) for every tick (videos)."""
 
     # --- ticks -------------------------------------------------------------------------------
     def span(self, first_tick: int, queue_before: int, executed: Array, obs_time: float, inside_path: float, n_stall: int) -> None:
@@ -81,6 +84,9 @@ class EpisodeRecorder:
         n_exec = len(executed)
         n = n_exec + n_stall
         self.ticks += n
+        if self.tick_observer is not None:
+            for i in range(n):
+                self.tick_observer(first_tick + i, max(queue_before - 1 - i, 0), i >= n_exec)
         # queue size after each tick's pop: q0-1, q0-2, ..., then 0 while stalled
         q0 = queue_before
         self.queue_sum += n_exec * (q0 - 1) - n_exec * (n_exec - 1) / 2 if n_exec else 0.0
