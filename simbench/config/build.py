@@ -17,6 +17,7 @@ from simbench.errors import ConfigError, bad_value, unknown_name
 from simbench.latency.base import LatencySource
 from simbench.latency.factory import make_latency
 from simbench.paths import CONF_DIR
+from simbench.registry import POLICY_RUNTIMES
 from simbench.scheduler.aggregate import NAMES as AGGREGATE_NAMES
 from simbench.scheduler.settings import SchedulerSettings, Stage
 
@@ -112,6 +113,8 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
             raise bad_value(f"scheduler.{key}", sched[key], "must be >= 0")
 
     name = str(policy.get("name"))
+    if policy.get("runtime", "timing") not in POLICY_RUNTIMES:
+        raise unknown_name("policy.runtime", policy.get("runtime"), POLICY_RUNTIMES)
     chunk_size = _integer(policy, "chunk_size", "policy", 1)
     actions_per_chunk = _integer(policy, "actions_per_chunk", "policy", 1)
     if actions_per_chunk > chunk_size:

@@ -73,6 +73,7 @@ def test_same_config_and_seed_give_identical_metrics(tmp_path: Path) -> None:
         (("+policy=act_int8", "policy.actions_per_chunk=200"), "policy.actions_per_chunk=200"),
         (("+policy=act_int8", "latency=trace", "latency.path=/no/such/trace.csv"), "latency.path"),
         (("+policy=act_int8", "scheduler.nope=1"), "scheduler.nope"),
+        (("+policy=act_int8", "policy.runtime=nope"), "policy.runtime='nope'"),
         (("-m", "+policy=act_int8,act_fp32", "scheduler.threshold=0.2,7"), "scheduler.threshold=7"),
     ],
 )
