@@ -1,0 +1,104 @@
+"""``env=teabag_mug``: the MuJoCo tea-bag scene behind the scheduler's :class:`SchedulerEnv` contract.
+
+Physics is stepped every control tick (``apply``); a snapshot is a copy of the positions, and the
+camera images are rendered from it only when the policy consumes the observation, on a second
+``MjData`` so the simulation is never disturbed. Observations carry ``privileged.*`` entries
+(true tea-bag and mug poses) for the scripted expert; learned policies ignore them.
+
+The evaluation protocol (``episode_plan``) is the published one: 2 starts in each of the 10
+training clusters (split ``test``, 20 episodes), then 10 starts in validation cluster 6 (split
+``val``), each start a function of the seed given to ``reset`` and its options only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simbench.envs.base import EpisodeOutcome, Observation
+from simbench.envs.teabag_mug import TeaBagMugEnv, Snapshot
+from simbench.envs.workspace import TRAINING_CLUSTERS, VALIDATION_CLUSTER
+from simbench.errors import bad_value
+
+TEST_STARTS_PER_CLUSTER = 2
+VAL_STARTS = 10
+
+
+class TeaBagSchedulerEnv:
+    physical = True
+    has_success = True
+    action_dim = 6
+
+    def __init__(self, env: TeaBagMugEnv) -> None:
+        self.env = env
+        self._outcome = EpisodeOutcome()
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any]) -> TeaBagSchedulerEnv:
+        cameras = tuple(cfg.get("cameras", ("top", "gripper", "left")))
+        size = cfg.get("image_size", (96, 128))
+        if len(size) != 2:
+            raise bad_value("env.image_size", size, "give [height, width]")
+        env = TeaBagMugEnv(
+            cameras=cameras,
+            image_height=int(size[0]),
+            image_width=int(size[1]),
+            control_hz=float(cfg.get("control_hz", 60.0)),
+            time_limit_s=float(cfg.get("time_limit_s", 20.0)),
+            success_dwell_s=float(cfg.get("success_dwell_s", 0.5)),
+            include_velocity=False,
+        )
+        return cls(env)
+
+    @property
+    def control_hz(self) -> float:
+        return 1.0 / self.env.control_dt
+
+    def episode_plan(self) -> list[dict[str, Any]]:
+        plan = [
+            {"cluster": k, "start_index": i, "split": "test"}
+            for k in TRAINING_CLUSTERS
+            for i in range(TEST_STARTS_PER_CLUSTER)
+        ]
+        plan += [{"cluster": VALIDATION_CLUSTER, "start_index": i, "split": "val"} for i in range(VAL_STARTS)]
+        return plan
+
+    def reset(self, seed: int, options: dict[str, Any] | None = None) -> None:
+        opts = {k: v for k, v in (options or {}).items() if k in ("cluster", "start", "start_index")}
+        # Starts depend on the plan entry, not on the scheduler's per-episode seed: every policy
+        # and latency model then sees the same 30 starts for a given run seed.
+        self.env.reset(seed=int(seed), options=opts)
+        self._outcome = EpisodeOutcome()
+
+    def joint_state(self) -> NDArray[np.float64]:
+        return self.env.joint_positions()
+
+    def snapshot(self) -> Snapshot:
+        return self.env.snapshot()
+
+    def observation(self, snapshot: Snapshot) -> Observation:
+        obs: Observation = dict(self.env.observation_from(snapshot))
+        for key, value in self.env.privileged(snapshot).items():
+            obs[f"privileged.{key}"] = value
+        return obs
+
+    def apply(self, action: NDArray[np.float64] | None) -> None:
+        self.env.apply_action(action)
+
+    def apply_span(self, actions: NDArray[np.float64], holds_after: int) -> None:
+        for action in actions:
+            self.apply(action)
+        for _ in range(holds_after):
+            self.apply(None)
+
+    @property
+    def done(self) -> bool:
+        return self.env.succeeded or self.env.time_s >= self.env.time_limit_s - 1e-9
+
+    def outcome(self) -> EpisodeOutcome:
+        return EpisodeOutcome(success=self.env.succeeded, completion_time_s=self.env.success_time_s)
+
+    def close(self) -> None:
+        self.env.close()

@@ -1,0 +1,105 @@
+"""Run the scripted expert in the environment: one function for recording, tests and ``look``.
+
+An episode runs at the env's control rate (60 Hz); frames are kept every ``record_every`` ticks
+(2: 30 fps, as in the published set). A kept frame pairs the observation at that tick with the
+action the expert sent at that tick, so ``action[t]`` is the servo target while ``state[t]`` is
+observed, LeRobot's convention.
+
+After the expert is done the episode keeps running (the arm holding still) until the env
+reports success or a short grace period ends, so a kept episode always ends in the success state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simbench.envs.teabag_mug import TeaBagMugEnv
+from simbench.envs.workspace import StartKind
+from simbench.expert.expert import SceneState, ScriptedExpert
+
+SETTLE_AFTER_DONE_S = 1.5
+
+
+@dataclass
+class ExpertEpisode:
+    """One expert episode, as recorded frames plus its outcome."""
+
+    success: bool
+    duration_s: float
+    states: NDArray[np.float32]
+    """(T, 6) joint positions at each kept frame."""
+    actions: NDArray[np.float32]
+    """(T, 6) joint targets sent at each kept frame."""
+    images: dict[str, NDArray[np.uint8]] = field(default_factory=dict)
+    """camera -> (T, H, W, 3)."""
+    events: dict[str, float] = field(default_factory=dict)
+    """Simulated times of "grasp" and "release"."""
+    attempts: int = 0
+    cluster: int = 0
+    start: str = "table"
+
+
+def scene_state(env: TeaBagMugEnv) -> SceneState:
+    p = env.privileged()
+    return SceneState(qpos=p["qpos"], pouch_pos=p["pouch_pos"], pouch_yaw=p["pouch_yaw"], mug_pos=p["mug_pos"], time_s=p["time_s"])
+
+
+def run_expert_episode(
+    env: TeaBagMugEnv,
+    seed: int,
+    options: dict[str, Any] | None = None,
+    record_every: int = 2,
+    cameras: tuple[str, ...] | None = None,
+    on_frame: Callable[[TeaBagMugEnv], None] | None = None,
+) -> ExpertEpisode:
+    """Reset ``env`` with ``seed``/``options`` and let the expert do the task.
+
+    ``cameras``: which cameras to render into the episode (default: the env's); ``()`` renders
+    nothing (fast, for success-rate checks). ``on_frame`` is called at each kept frame.
+    """
+    env.reset(seed=seed, options=options)
+    cams = env.cameras if cameras is None else tuple(cameras)
+    expert = ScriptedExpert(env.model)
+    assert env.start is not None
+    expert.reset(np.random.default_rng([seed, 7]), scene_state(env), holding=env.start.kind is StartKind.HOLDING)
+    states: list[NDArray[np.float32]] = []
+    actions: list[NDArray[np.float32]] = []
+    frames: dict[str, list[NDArray[np.uint8]]] = {c: [] for c in cams}
+    tick = 0
+    done_at: float | None = None
+    while env.time_s < env.time_limit_s - 1e-9:
+        action = expert.act(scene_state(env))
+        if tick % record_every == 0:
+            snap = env.snapshot()
+            states.append(snap.qpos[env._qadr].astype(np.float32))
+            actions.append(action.astype(np.float32))
+            if cams:
+                obs = env.observation_from(snap, cams)
+                for cam in cams:
+                    frames[cam].append(obs[f"observation.images.{cam}"])
+            if on_frame is not None:
+                on_frame(env)
+        env.apply_action(action)
+        tick += 1
+        if env.succeeded:
+            break
+        if expert.done:
+            done_at = env.time_s if done_at is None else done_at
+            if env.time_s - done_at > SETTLE_AFTER_DONE_S:
+                break
+    return ExpertEpisode(
+        success=env.succeeded,
+        duration_s=env.time_s,
+        states=np.asarray(states, dtype=np.float32).reshape(-1, 6),
+        actions=np.asarray(actions, dtype=np.float32).reshape(-1, 6),
+        images={c: np.asarray(f, dtype=np.uint8) for c, f in frames.items()},
+        events=dict(expert.events),
+        attempts=expert.attempts,
+        cluster=env.start.cluster,
+        start=env.start.kind.value,
+    )

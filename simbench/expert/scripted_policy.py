@@ -1,0 +1,63 @@
+"""``policy.runtime=scripted``: the scripted expert as a chunk policy the scheduler can time.
+
+It reads the ``privileged.*`` entries of the observation the server took (true tea-bag and mug
+poses at that tick) and plays the expert forward on its own kinematic model, returning the next
+``actions_per_chunk`` joint targets. Between calls it keeps its plan (phase, waypoints), so under
+latency it behaves like any chunking policy: its chunks are computed from stale observations and
+executed open loop until the next one arrives. Its success rate out of ``python -m simbench run
++policy=scripted env=teabag_mug`` is the ceiling learned policies are compared with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simbench.envs.base import Observation
+from simbench.expert.expert import SceneState, ScriptedExpert
+from simbench.errors import ConfigError
+
+
+class ScriptedPolicy:
+    def __init__(self, env: Any, actions_per_chunk: int = 100, action_dim: int = 6, control_hz: float = 60.0) -> None:
+        inner = getattr(env, "env", env)
+        if not hasattr(inner, "model"):
+            raise ConfigError("policy runtime 'scripted' needs a MuJoCo env; use env=teabag_mug")
+        self.name = "scripted"
+        self.actions_per_chunk = int(actions_per_chunk)
+        self.action_dim = int(action_dim)
+        self.dt = 1.0 / control_hz
+        self.expert = ScriptedExpert(inner.model)
+        self._started = False
+        self._seed = 0
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], env: Any) -> ScriptedPolicy:
+        hz = float(getattr(env, "control_hz", 60.0))
+        return cls(env, int(cfg.get("actions_per_chunk", 100)), int(cfg.get("action_dim", 6)), hz)
+
+    def reset(self, seed: int) -> None:
+        self._seed = int(seed)
+        self._started = False
+
+    def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
+        state = SceneState(
+            qpos=np.asarray(observation["privileged.qpos"], dtype=float),
+            pouch_pos=np.asarray(observation["privileged.pouch_pos"], dtype=float),
+            pouch_yaw=float(observation["privileged.pouch_yaw"]),
+            mug_pos=np.asarray(observation["privileged.mug_pos"], dtype=float),
+            time_s=float(observation["privileged.time_s"]),
+        )
+        if not self._started:
+            holding = bool(np.linalg.norm(state.pouch_pos - self.expert.ik.forward(state.qpos[:5])[0]) < 0.02)
+            self.expert.reset(np.random.default_rng([self._seed, 7]), state, holding=holding)
+            self._started = True
+        chunk = np.empty((self.actions_per_chunk, self.action_dim))
+        # Roll the plan forward assuming the world follows it (the bag stays where it was seen).
+        for i in range(self.actions_per_chunk):
+            state.time_s = float(observation["privileged.time_s"]) + i * self.dt
+            chunk[i] = self.expert.act(state)
+            state.qpos = chunk[i].copy()
+        return chunk
