@@ -55,10 +55,18 @@ def main(argv: list[str]) -> int:
     from simbench.training.data import load_training_data
     from simbench.training.trainer import train
 
-    data = load_training_data(
-        train_cfg.dataset, policy_cfg.cameras, policy_cfg.image_size, train_cfg.val_fraction, train_cfg.seed,
-        train_cfg.max_episodes, train_cfg.frame_stride, policy_cfg.state_dim,
-    )
+    if train_cfg.dataset == "expert":  # roll the scripted expert out in memory (see training.expert_data)
+        from simbench.training.expert_data import expert_training_data
+
+        data = expert_training_data(
+            policy_cfg.cameras, policy_cfg.image_size, seed=train_cfg.seed, val_fraction=train_cfg.val_fraction,
+            frame_stride=train_cfg.frame_stride, state_dim=policy_cfg.state_dim, progress=train_cfg.progress,
+        )
+    else:
+        data = load_training_data(
+            train_cfg.dataset, policy_cfg.cameras, policy_cfg.image_size, train_cfg.val_fraction, train_cfg.seed,
+            train_cfg.max_episodes, train_cfg.frame_stride, policy_cfg.state_dim,
+        )
     if data.state.shape[1] != policy_cfg.state_dim or data.action.shape[1] != policy_cfg.action_dim:
         raise ConfigError(
             f"dataset has state_dim={data.state.shape[1]}, action_dim={data.action.shape[1]} but "
