@@ -54,9 +54,12 @@ def load_session(path: Path, threads: int) -> Any:
 
 
 def _env_fps(env: Any, default: float = 60.0) -> float:
-    """The control rate the chunk is resampled to: the env's ``fps`` when it states one."""
-    value = getattr(env, "fps", None)
-    return float(value) if isinstance(value, (int, float)) and value > 0 else default
+    """The control rate the chunk is resampled to: the env's ``fps`` or ``control_hz`` when it states one."""
+    for attr in ("fps", "control_hz"):
+        value = getattr(env, attr, None)
+        if isinstance(value, (int, float)) and value > 0:
+            return float(value)
+    return default
 
 
 class OnnxChunkPolicy:

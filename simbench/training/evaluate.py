@@ -106,7 +106,7 @@ def make_env(name: str = "teabag_mug", overrides: dict[str, Any] | None = None) 
 
 
 def control_fps(env: Any, default: float = 60.0) -> float:
-    for attr in ("fps", "control_fps"):
+    for attr in ("fps", "control_hz", "control_fps"):
         value = getattr(env, attr, None)
         if isinstance(value, (int, float)) and value > 0:
             return float(value)
