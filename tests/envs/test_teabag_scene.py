@@ -1,0 +1,93 @@
+"""The scene compiles, the env passes Gymnasium's checker, and starts are deterministic."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import simbench.envs  # noqa: F401  (registers simbench/TeaBagMug-v0)
+from simbench.envs.teabag_mug import TeaBagMugEnv
+from simbench.envs.workspace import CLUSTER_CENTERS, StartKind, in_table_cell, sample_start
+from simbench.errors import ConfigError
+from simbench.paths import SCENES_DIR
+
+
+def test_scene_compiles_with_arm_cameras_and_servos() -> None:
+    model = mujoco.MjModel.from_xml_path(str(SCENES_DIR / "teabag_mug.xml"))
+    assert model.nu == 6
+    for cam in ("top", "gripper", "left"):
+        model.camera(cam)
+    assert model.ntendon == 1 and model.tendon_limited[0]
+    assert np.isclose(model.actuator_gainprm[0, 0], 998.22)
+
+
+def test_env_passes_gymnasium_checker() -> None:
+    env = gym.make("simbench/TeaBagMug-v0", image_height=48, image_width=64).unwrapped
+    check_env(env, skip_render_check=True)
+    env.close()
+
+
+def test_same_seed_same_episode() -> None:
+    env = TeaBagMugEnv(cameras=())
+    a, _ = env.reset(seed=3, options={"cluster": 2})
+    for _ in range(5):
+        env.step(env.action_space.sample())
+    qa = env.data.qpos.copy()
+    b, _ = env.reset(seed=3, options={"cluster": 2})
+    for _ in range(5):
+        env.step(env.action_space.sample() * 0 + env.data.ctrl.astype(np.float32))
+    assert np.allclose(a["observation.state"], b["observation.state"])
+    env.reset(seed=3, options={"cluster": 2})
+    rng = np.random.default_rng(0)
+    acts = [env.action_space.low + rng.random(6).astype(np.float32) * (env.action_space.high - env.action_space.low) for _ in range(5)]
+    for act in acts:
+        env.step(act)
+    q1 = env.data.qpos.copy()
+    env.reset(seed=3, options={"cluster": 2})
+    for act in acts:
+        env.step(act)
+    assert np.array_equal(q1, env.data.qpos)
+    assert not np.array_equal(qa, np.zeros_like(qa))
+
+
+@pytest.mark.parametrize("cluster", sorted(CLUSTER_CENTERS))
+def test_table_starts_lie_in_their_cluster(cluster: int) -> None:
+    rng = np.random.default_rng(cluster)
+    for _ in range(20):
+        start = sample_start(rng, cluster, StartKind.TABLE)
+        assert in_table_cell(np.array(start.pouch_xy), cluster)
+        assert np.linalg.norm(np.subtract(start.pouch_xy, start.mug_xy)) > 0.07
+
+
+def test_recovery_starts() -> None:
+    env = TeaBagMugEnv(cameras=())
+    _, info = env.reset(seed=1, options={"cluster": 3, "start": "holding"})
+    assert info["privileged"]["pouch_pos"][2] > 0.06  # held in the air
+    _, info = env.reset(seed=1, options={"cluster": 3, "start": "beside"})
+    pouch, mug = info["privileged"]["pouch_pos"], info["privileged"]["mug_pos"]
+    assert pouch[2] < 0.02 and 0.08 < np.linalg.norm(pouch[:2] - mug[:2]) < 0.13
+
+
+def test_observation_images_and_render() -> None:
+    env = TeaBagMugEnv(image_height=48, image_width=64, render_mode="rgb_array", render_height=60, render_width=80)
+    obs, _ = env.reset(seed=0, options={"cluster": 6})
+    for cam in ("top", "gripper", "left"):
+        img = obs[f"observation.images.{cam}"]
+        assert img.shape == (48, 64, 3) and img.dtype == np.uint8 and img.std() > 5
+    assert env.render().shape == (60, 80, 3)
+    env.close()
+
+
+@pytest.mark.parametrize("bad", [{"cluster": 0}, {"cluster": 12}, {"cluster": "six"}, {"start": "flying"}])
+def test_bad_reset_options_raise_config_error(bad: dict) -> None:
+    env = TeaBagMugEnv(cameras=())
+    with pytest.raises(ConfigError):
+        env.reset(seed=0, options=bad)
+
+
+def test_unknown_camera_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="cameras"):
+        TeaBagMugEnv(cameras=("top", "back"))
