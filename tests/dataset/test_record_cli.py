@@ -1,0 +1,51 @@
+"""``python -m simbench record``: bad input is one line and exit 2; a tiny recording reads back."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simbench.__main__ import main
+from simbench.dataset import load_dataset
+
+
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("clusters=[12]", "cluster=12"),
+        ("episodes_per_cluster=-1", "episodes_per_cluster=-1"),
+        ("cameras=[top,back]", "cameras='back'"),
+        ("fps=7", "fps=7"),
+        ("image_size=[95,128]", "image_size"),
+    ],
+)
+def test_bad_input_one_line_exit_2(override: str, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["record", f"output={tmp_path / 'x'}", override]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and fragment in err
+    assert not (tmp_path / "x").exists()
+
+
+def test_look_bad_input_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["look", "cluster=0"]) == 2
+    assert "cluster=0" in capsys.readouterr().err
+
+
+def test_tiny_recording_round_trip(tmp_path: Path) -> None:
+    out = tmp_path / "rec"
+    cmd = [sys.executable, "-m", "simbench", "record", f"output={out}", "clusters=[4]", "episodes_per_cluster=2",
+           "recovery_share=0.5", "image_size=[32,48]", "cameras=[top,gripper]", "workers=1", "progress=false"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    ds = load_dataset(out)
+    assert ds.num_episodes == 2 and ds.cameras == ["top", "gripper"] and ds.image_shape == (32, 48, 3)
+    assert list(ds.extra["recovery"]) == [False, True]
+    assert ds.state.shape == (ds.num_frames, 6) and ds.action.shape == (ds.num_frames, 6)
+    frames = ds.episode_frames("top", 0)
+    assert frames.shape[0] == ds.episode_ranges[0, 1] - ds.episode_ranges[0, 0]
+    assert np.isclose(ds.stats["action"]["mean"], ds.action.mean(0), atol=1e-4).all()
+    assert ds.info["simbench"]["kept"] == 2
