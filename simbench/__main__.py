@@ -7,7 +7,11 @@ Each subcommand is a module under ``simbench.cli`` with ``main(argv) -> int``. U
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+
+# Headless rendering on CPUs (Mesa llvmpipe) unless the user chose another backend.
+os.environ.setdefault("MUJOCO_GL", "egl")
 
 from simbench.errors import USAGE_EXIT_CODE, ConfigError
 
