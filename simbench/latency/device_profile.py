@@ -30,9 +30,10 @@ class DeviceProfileLatency:
         return cls(float(profiles[policy]), float(jitter))
 
     def __post_init__(self) -> None:
-        LognormalLatency(self.median, self.jitter)  # same validation
+        if self.median != 0.0:  # 0 s: a policy with nothing to run on the board (scripted expert)
+            LognormalLatency(self.median, self.jitter)  # same validation
 
     def sample(self, rng: np.random.Generator) -> float:
-        if self.jitter == 0.0:
+        if self.jitter == 0.0 or self.median == 0.0:
             return self.median
         return float(self.median * np.exp(self.jitter * rng.standard_normal()))
