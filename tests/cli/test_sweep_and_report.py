@@ -13,7 +13,7 @@ from tests.cli.test_run_cli import simbench
 def test_failed_job_is_recorded_and_the_others_finish(tmp_path: Path) -> None:
     sweep = tmp_path / "s"
     # the model file is looked up when the job starts: one job fails at run time, the other runs
-    out = simbench("run", "-m", "+policy=act_int8", "policy.runtime=timing,onnx", "policy.model_path=no_such_model.onnx", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    out = simbench("run", "-m", "+policy=act_int8", "policy.runtime=timing,onnx", "policy.model_path=no_such_model.onnx", "env=teabag_mug", "env.time_limit_s=2", "episodes=1", "plots=false", f"hydra.sweep.dir={sweep}")
     assert out.returncode == 0, out.stderr
     status = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/status.json")}
     assert sorted(s["status"] for s in status.values()) == ["complete", "failed"]
