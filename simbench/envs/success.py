@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-MUG_INNER_RADIUS_M = 0.036
+MUG_INNER_RADIUS_M = 0.040
 MUG_FLOOR_M = 0.008
 """Top of the mug's base, in the mug's frame."""
 MUG_RIM_M = 0.07

@@ -15,7 +15,7 @@ index  joint           range (rad)          meaning
 2      elbow_flex      -1.69 .. 1.69        0: forearm at right angles to the upper arm
 3      wrist_flex      -1.65806 .. 1.65806  positive bends the gripper down
 4      wrist_roll      -2.74385 .. 2.84121
-5      gripper         -0.17453 .. 1.74533  jaw angle: 0 = 12 mm, 0.45 = 44 mm, 0.8 = 67 mm
+5      gripper         -0.17453 .. 1.74533  jaw angle: 0 = 12 mm, 0.31 = 34 mm, 0.8 = 67 mm
 =====  ==============  ===================  ============================================
 
 Observation (``Dict``), keyed like LeRobot:
@@ -70,8 +70,8 @@ CAMERAS: tuple[str, ...] = ("top", "gripper", "left")
 JOINTS: tuple[str, ...] = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 HOME_QPOS = np.array([0.0, -1.1, 1.1, 1.2, 0.0, 0.8])
 """Arm raised above the table, fingers pointing down, jaws open."""
-HOLD_GRIP_RAD = 0.45
-"""Jaw angle with the tea bag between the pads (44 mm)."""
+HOLD_GRIP_RAD = 0.31
+"""Jaw angle with the tea bag between the pads (34 mm)."""
 CLOSED_GRIP_RAD = -0.1
 
 
@@ -328,7 +328,7 @@ class TeaBagMugEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float32]]):
         # The bag's faces square to the jaws: its yaw is the closing axis's.
         pouch_yaw = float(np.arctan2(closing[1], closing[0]))
         _set_free(data, self._pouch_q, tuple(pouch_center), pouch_yaw)
-        _set_free(data, self._tag_q, (pouch_center[0], pouch_center[1], max(pouch_center[2] - 0.06, 0.0011)), pouch_yaw)
+        _set_free(data, self._tag_q, (pouch_center[0], pouch_center[1], max(pouch_center[2] - 0.10, 0.0011)), pouch_yaw)
 
 
 def _set_free(data: mujoco.MjData, adr: int, pos: tuple[float, ...], yaw: float) -> None:

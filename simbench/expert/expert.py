@@ -24,14 +24,14 @@ from numpy.typing import NDArray
 
 from simbench.expert.ik import ArmIK
 
-GRIPPER_OPEN_RAD = 0.8
-"""Jaw angle while approaching: 67 mm between pads for a 44 mm tea bag."""
+GRIPPER_OPEN_RAD = 0.7
+"""Jaw angle while approaching: 61 mm between pads for a 34 mm tea bag."""
 GRIPPER_CLOSED_RAD = -0.1
-"""Commanded when pinching; the jaw stops on the tea bag at ~0.45 rad and the servo squeezes."""
+"""Commanded when pinching; the jaw stops on the tea bag at ~0.31 rad and the servo squeezes."""
 POUCH_HALF_THICKNESS_M = 0.006
 FIXED_PAD_CLEARANCE_M = 0.0025
 REACH_COMFORT_M = 0.28
-MAX_GRASP_SHIFT_M = 0.01
+MAX_GRASP_SHIFT_M = 0.007
 MAX_JOINT_STEP_RAD = 0.05
 """Per control tick (3 rad/s at 60 Hz)."""
 MUG_RIM_M = 0.07
@@ -142,7 +142,8 @@ class ScriptedExpert:
         self._advance(state)
         if self._segment is not None:
             pos = self._segment.at(t)
-            yaw = self._yaw if self.phase in (Phase.APPROACH, Phase.DESCEND) else self._closing_yaw(pos)
+            grasping = self.phase in (Phase.APPROACH, Phase.DESCEND, Phase.CLOSE, Phase.LIFT)
+            yaw = self._yaw if grasping else self._closing_yaw(pos)
             q = self.ik.solve_robust(pos, yaw, self._q).q
             # Rate limit: a servo target never jumps (an IK branch change would fling the tea bag).
             self._q = self._q + np.clip(q - self._q, -MAX_JOINT_STEP_RAD, MAX_JOINT_STEP_RAD)
@@ -169,8 +170,8 @@ class ScriptedExpert:
         return across + offset + self.style.grasp_yaw_offset
 
     def _grasp_xy(self, pouch: NDArray[np.float64], z: float) -> NDArray[np.float64]:
-        """Above the tea bag's centre; beyond 28 cm from the pan axis, up to 1 cm nearer the arm
-        (the pads are 20 mm wide on a 44 mm bag), so the far cells need less leaning."""
+        """Above the tea bag's centre; beyond 28 cm from the pan axis, up to 7 mm nearer the arm
+        (the pads are 20 mm wide on a 34 mm bag), so the far cells need less leaning."""
         rel = pouch[:2] - self.ik.pan_axis_xy
         r = float(np.linalg.norm(rel))
         pull = np.clip(r - REACH_COMFORT_M, 0.0, MAX_GRASP_SHIFT_M)
@@ -206,12 +207,12 @@ class ScriptedExpert:
             probe = self.ik.solve(self._grasp_xy(pouch, 0.015), self._yaw, self._q)
             _, rot = self.ik.forward(probe.q)
             lean, elevation = probe.tilt_rad, abs(float(rot[2, 0]))
-            # Pads 24 mm tall, 20 mm wide, 44 mm apart: keep the lowest corner of the lower pad
+            # Pads 24 mm tall, 20 mm wide, 34 mm apart: keep the lowest corner of the lower pad
             # 2.5 mm off the table whether the fingers lean or the closing axis is not level.
-            z = pouch[2] - POUCH_HALF_THICKNESS_M + 0.0025 + 0.012 * np.cos(lean) + 0.010 * np.sin(lean) + 0.022 * elevation
+            z = pouch[2] - POUCH_HALF_THICKNESS_M + 0.0025 + 0.012 * np.cos(lean) + 0.010 * np.sin(lean) + 0.017 * elevation
             goal = self._grasp_xy(pouch, z) + noise[1] * [0.5, 0.5, 0]
-            # The pinch point is midway between the pads at the grasp (22 mm from each); while open,
-            # keep 6 mm between the fixed pad and the tea bag: aim that much towards the fixed jaw.
+            # The pinch point is midway between the pads at the grasp (17 mm from each); while open,
+            # keep a few mm between the fixed pad and the tea bag: aim that much towards the fixed jaw.
             goal -= FIXED_PAD_CLEARANCE_M * self._closing_axis()
             self._move(goal, t, min_s=0.5)
         elif phase is Phase.CLOSE:
@@ -228,7 +229,7 @@ class ScriptedExpert:
             self._gripper = GRIPPER_OPEN_RAD
             self.events.setdefault("release", t)
         elif phase is Phase.RETREAT:
-            goal = self._pinch() + np.array([-0.06, 0.0, 0.03])
+            goal = self._pinch() + np.array([0.0, 0.0, 0.03])  # straight up: never sweep the rim
             self._move(goal, t, min_s=0.5)
         elif phase is Phase.DONE:
             pass
@@ -256,10 +257,10 @@ class ScriptedExpert:
                 self._enter(Phase.RELEASE, state)
             else:
                 self._retry(state)
-        elif self.phase is Phase.RELEASE and elapsed > 0.35 + self.style.pause_s:
+        elif self.phase is Phase.RELEASE and elapsed > 0.5 + self.style.pause_s:
             self._enter(Phase.RETREAT, state)
         elif self.phase is Phase.RETREAT and segment_done and elapsed > 0.6:
-            in_mug = np.linalg.norm(pouch[:2] - state.mug_pos[:2]) < 0.04 and pouch[2] < MUG_RIM_M
+            in_mug = np.linalg.norm(pouch[:2] - state.mug_pos[:2]) < 0.04 and pouch[2] < MUG_RIM_M - 0.01
             if in_mug:
                 self._enter(Phase.DONE, state)
             else:

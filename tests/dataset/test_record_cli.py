@@ -38,14 +38,16 @@ def test_look_bad_input_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_tiny_recording_round_trip(tmp_path: Path) -> None:
     out = tmp_path / "rec"
     cmd = [sys.executable, "-m", "simbench", "record", f"output={out}", "clusters=[4]", "episodes_per_cluster=2",
-           "recovery_share=0.5", "image_size=[32,48]", "cameras=[top,gripper]", "workers=1", "progress=false"]
+           "recovery_share=0.5", "image_size=[32,48]", "cameras=[top,gripper]", "workers=1", "progress=false", "max_tries=6"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     ds = load_dataset(out)
-    assert ds.num_episodes == 2 and ds.cameras == ["top", "gripper"] and ds.image_shape == (32, 48, 3)
-    assert list(ds.extra["recovery"]) == [False, True]
+    summary = ds.info["simbench"]
+    assert summary["kept"] + summary["slots_without_success"] == 2 and summary["kept"] == ds.num_episodes >= 1
+    assert "discarded" in summary and f"{summary['kept']} episodes kept" in proc.stdout
+    assert ds.cameras == ["top", "gripper"] and ds.image_shape == (32, 48, 3)
+    assert set(ds.extra["recovery"]) <= {False, True}
     assert ds.state.shape == (ds.num_frames, 6) and ds.action.shape == (ds.num_frames, 6)
     frames = ds.episode_frames("top", 0)
     assert frames.shape[0] == ds.episode_ranges[0, 1] - ds.episode_ranges[0, 0]
     assert np.isclose(ds.stats["action"]["mean"], ds.action.mean(0), atol=1e-4).all()
-    assert ds.info["simbench"]["kept"] == 2
