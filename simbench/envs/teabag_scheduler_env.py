@@ -67,8 +67,8 @@ class TeaBagSchedulerEnv:
 
     def reset(self, seed: int, options: dict[str, Any] | None = None) -> None:
         opts = {k: v for k, v in (options or {}).items() if k in ("cluster", "start", "start_index")}
-        # Starts depend on the plan entry, not on the scheduler's per-episode seed: every policy
-        # and latency model then sees the same 30 starts for a given run seed.
+        # The start is a function of (seed, cluster, start kind, start_index): the scheduler
+        # derives the seed from its run seed and the episode number, so a run is reproducible.
         self.env.reset(seed=int(seed), options=opts)
         self._outcome = EpisodeOutcome()
 

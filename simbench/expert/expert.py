@@ -153,6 +153,27 @@ class ScriptedExpert:
     def done(self) -> bool:
         return self.phase is Phase.DONE
 
+    def get_plan(self) -> dict[str, object]:
+        """The expert's plan state (cheap to copy): lets a chunking wrapper rewind to a tick."""
+        return {
+            "phase": self.phase, "phase_t0": self._phase_t0, "segment": self._segment, "q": self._q.copy(),
+            "gripper": self._gripper, "yaw": self._yaw, "attempts": self.attempts, "events": dict(self.events),
+        }
+
+    def set_plan(self, plan: dict[str, object]) -> None:
+        self.phase = plan["phase"]  # type: ignore[assignment]
+        self._phase_t0 = plan["phase_t0"]  # type: ignore[assignment]
+        self._segment = plan["segment"]  # type: ignore[assignment]
+        self._q = np.array(plan["q"], dtype=float)
+        self._gripper = plan["gripper"]  # type: ignore[assignment]
+        self._yaw = plan["yaw"]  # type: ignore[assignment]
+        self.attempts = plan["attempts"]  # type: ignore[assignment]
+        self.events = dict(plan["events"])  # type: ignore[arg-type]
+
+    def pinch(self) -> NDArray[np.float64]:
+        """Where the expert's commanded joints put the pinch point."""
+        return self._pinch()
+
     # -- planning --------------------------------------------------------------------------------
 
     def _pinch(self) -> NDArray[np.float64]:

@@ -1,0 +1,93 @@
+"""The scripted expert: IK reaches the workspace, the expert succeeds, the policy runtime works."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from simbench.envs.teabag_mug import TeaBagMugEnv
+from simbench.envs.teabag_scheduler_env import TeaBagSchedulerEnv
+from simbench.envs.workspace import CLUSTER_CENTERS, TRAINING_CLUSTERS, VALIDATION_CLUSTER
+from simbench.expert.ik import ArmIK
+from simbench.expert.rollout import run_expert_episode
+from simbench.expert.scripted_policy import ScriptedPolicy
+
+
+@pytest.fixture(scope="module")
+def env() -> TeaBagMugEnv:
+    return TeaBagMugEnv(cameras=())
+
+
+@pytest.mark.parametrize("cluster", sorted(CLUSTER_CENTERS))
+def test_ik_reaches_every_cell_corner(env: TeaBagMugEnv, cluster: int) -> None:
+    ik = ArmIK(env.model)
+    cx, cy = CLUSTER_CENTERS[cluster]
+    for dx in (-0.045, 0.045):
+        for dy in (-0.045, 0.045):
+            target = np.array([cx + dx, cy + dy, 0.016])
+            rel = target[:2] - ik.pan_axis_xy
+            yaw = float(np.arctan2(rel[1], rel[0]) + np.pi / 2)
+            result = ik.solve_robust(target, yaw, ik.seed(target, yaw))
+            assert result.position_error_m < 3e-3, (cluster, dx, dy, result)
+
+
+def _success_rate(env: TeaBagMugEnv, clusters, seeds, start: str = "table") -> float:
+    wins = [run_expert_episode(env, 100 * k + s, {"cluster": k, "start": start, "start_index": s}, cameras=()).success
+            for k in clusters for s in seeds]
+    return float(np.mean(wins))
+
+
+def test_expert_succeeds_small(env: TeaBagMugEnv) -> None:
+    """CI-sized: 6 table starts and 2 recovery starts; most must succeed."""
+    rate = _success_rate(env, (4, 6, 8), range(2))
+    assert rate >= 0.5
+    assert _success_rate(env, (6,), range(2), start="holding") >= 0.5
+
+
+def test_expert_episode_is_deterministic(env: TeaBagMugEnv) -> None:
+    a = run_expert_episode(env, 5, {"cluster": 3}, cameras=())
+    b = run_expert_episode(env, 5, {"cluster": 3}, cameras=())
+    assert a.success == b.success and np.array_equal(a.actions, b.actions) and np.array_equal(a.states, b.states)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cluster", sorted(CLUSTER_CENTERS))
+def test_expert_success_rate_per_cluster(env: TeaBagMugEnv, cluster: int) -> None:
+    assert _success_rate(env, (cluster,), range(10)) >= 0.95
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("start", ["holding", "beside"])
+def test_expert_completes_recovery_starts(env: TeaBagMugEnv, start: str) -> None:
+    assert _success_rate(env, TRAINING_CLUSTERS[:5], range(2), start=start) >= 0.9
+
+
+def test_episode_plan_is_the_published_protocol() -> None:
+    sched = TeaBagSchedulerEnv.from_config({"cameras": [], "image_size": [48, 64]})
+    plan = sched.episode_plan()
+    assert len(plan) == 30
+    assert [p["split"] for p in plan].count("test") == 20 and [p["split"] for p in plan].count("val") == 10
+    assert {p["cluster"] for p in plan if p["split"] == "val"} == {VALIDATION_CLUSTER}
+    assert sorted({p["cluster"] for p in plan if p["split"] == "test"}) == sorted(TRAINING_CLUSTERS)
+
+
+def test_scripted_policy_through_the_scheduler_contract() -> None:
+    sched = TeaBagSchedulerEnv.from_config({"cameras": ["top"], "image_size": [48, 64]})
+    policy = ScriptedPolicy.from_config({"actions_per_chunk": 30}, sched)
+    sched.reset(11, {"cluster": 6, "start_index": 0, "split": "val"})
+    policy.reset(11)
+    ticks = 0
+    while not sched.done and ticks < 60 * 20:
+        obs = sched.observation(sched.snapshot())
+        assert obs["observation.images.top"].shape == (48, 64, 3)
+        chunk = policy.predict_chunk(obs)
+        assert chunk.shape == (30, 6)
+        for action in chunk[:15]:  # execute half the chunk, then re-plan, like a chunking policy
+            sched.apply(action)
+            ticks += 1
+            if sched.done:
+                break
+    outcome = sched.outcome()
+    assert isinstance(outcome.success, bool)
+    if outcome.success:
+        assert outcome.completion_time_s is not None and 0 < outcome.completion_time_s <= ticks / 60
