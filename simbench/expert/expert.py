@@ -32,6 +32,7 @@ POUCH_HALF_THICKNESS_M = 0.006
 FIXED_PAD_CLEARANCE_M = 0.0025
 REACH_COMFORT_M = 0.28
 MAX_GRASP_SHIFT_M = 0.007
+RELEASE_OPENING_S = 0.4
 MAX_JOINT_STEP_RAD = 0.05
 """Per control tick (3 rad/s at 60 Hz)."""
 MUG_RIM_M = 0.07
@@ -118,6 +119,7 @@ class ScriptedExpert:
         self._q = np.zeros(5)
         self._gripper = GRIPPER_OPEN_RAD
         self._phase_t0 = 0.0
+        self._release_from = GRIPPER_OPEN_RAD
         self._yaw = 0.0
         self._target_z = 0.0
 
@@ -140,6 +142,9 @@ class ScriptedExpert:
         """Joint position targets (6,) for this control tick."""
         t = state.time_s
         self._advance(state)
+        if self.phase is Phase.RELEASE:
+            s = min(1.0, (t - self._phase_t0) / RELEASE_OPENING_S)
+            self._gripper = self._release_from + s * (GRIPPER_OPEN_RAD - self._release_from)
         if self._segment is not None:
             pos = self._segment.at(t)
             grasping = self.phase in (Phase.APPROACH, Phase.DESCEND, Phase.CLOSE, Phase.LIFT)
@@ -157,7 +162,7 @@ class ScriptedExpert:
         """The expert's plan state (cheap to copy): lets a chunking wrapper rewind to a tick."""
         return {
             "phase": self.phase, "phase_t0": self._phase_t0, "segment": self._segment, "q": self._q.copy(),
-            "gripper": self._gripper, "yaw": self._yaw, "attempts": self.attempts, "events": dict(self.events),
+            "gripper": self._gripper, "release_from": self._release_from, "yaw": self._yaw, "attempts": self.attempts, "events": dict(self.events),
         }
 
     def set_plan(self, plan: dict[str, object]) -> None:
@@ -166,6 +171,7 @@ class ScriptedExpert:
         self._segment = plan["segment"]  # type: ignore[assignment]
         self._q = np.array(plan["q"], dtype=float)
         self._gripper = plan["gripper"]  # type: ignore[assignment]
+        self._release_from = plan["release_from"]  # type: ignore[assignment]
         self._yaw = plan["yaw"]  # type: ignore[assignment]
         self.attempts = plan["attempts"]  # type: ignore[assignment]
         self.events = dict(plan["events"])  # type: ignore[arg-type]
@@ -247,7 +253,8 @@ class ScriptedExpert:
             goal = np.array([mug[0], mug[1], self.style.release_height_m]) + noise[2] * [1, 1, 0.3]
             self._move(goal, t, min_s=0.6)
         elif phase is Phase.RELEASE:
-            self._gripper = GRIPPER_OPEN_RAD
+            # Open slowly: a jaw snapping open drags the squeezed 3 g bag with it and throws it.
+            self._release_from = float(state.qpos[5])
             self.events.setdefault("release", t)
         elif phase is Phase.RETREAT:
             goal = self._pinch() + np.array([0.0, 0.0, 0.03])  # straight up: never sweep the rim
@@ -278,7 +285,7 @@ class ScriptedExpert:
                 self._enter(Phase.RELEASE, state)
             else:
                 self._retry(state)
-        elif self.phase is Phase.RELEASE and elapsed > 0.5 + self.style.pause_s:
+        elif self.phase is Phase.RELEASE and elapsed > RELEASE_OPENING_S + 0.3 + self.style.pause_s:
             self._enter(Phase.RETREAT, state)
         elif self.phase is Phase.RETREAT and segment_done and elapsed > 0.6:
             in_mug = np.linalg.norm(pouch[:2] - state.mug_pos[:2]) < 0.04 and pouch[2] < MUG_RIM_M - 0.01
