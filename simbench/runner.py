@@ -48,6 +48,8 @@ def run(
 ) -> dict[str, Any]:
     """Simulate every episode and write the run directory; returns the metrics."""
     env = resolve(ENVS, "env", spec.env["name"]).from_config(spec.env)
+    if spec.policy.get("timing_only"):
+        print(f"note: env={spec.env['name']} has no cameras: {meta.get('policy')} runs timing-only (chunks of its shape, no network)")
     if video_episodes and not isinstance(env, FrameSource):
         env.close()
         raise bad_value("video_episodes", video_episodes, f"needs an env with cameras; env={spec.env['name']} has none")
