@@ -29,7 +29,7 @@ def main() -> None:
     overrides = args.overrides or ["+policy=act_int8"]
     print(f"config: {' '.join(overrides)}")
     for label, seconds, physical in (("span-advancing", args.hours * 3600, False), ("tick-by-tick", args.reference_minutes * 60, True)):
-        spec = build_run_spec(compose_run("config", [*overrides, f"env.duration_s={seconds}"]))
+        spec = build_run_spec(compose_run("config", [*overrides, "env=timing", f"env.duration_s={seconds}"]))
         env = TimingEnv(spec.settings.action_dim, seconds)
         env.physical = physical  # type: ignore[misc]
         policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.get("runtime", "timing")).from_config(spec.policy, env)

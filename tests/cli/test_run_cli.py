@@ -35,7 +35,7 @@ def test_help_lists_subcommands() -> None:
 
 
 def test_run_writes_metrics_timeline_and_summary(tmp_path: Path) -> None:
-    out = simbench("run", "+policy=act_int8", "env.duration_s=20", f"results_dir={tmp_path}")
+    out = simbench("run", "+policy=act_int8", "env=timing", "env.duration_s=20", f"results_dir={tmp_path}")
     assert out.returncode == 0, out.stderr
     d = run_dir(tmp_path)
     metrics = json.loads((d / "metrics.json").read_text())
@@ -51,13 +51,13 @@ def test_run_writes_metrics_timeline_and_summary(tmp_path: Path) -> None:
 def test_same_config_and_seed_give_identical_metrics(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     for root in (a, b):
-        assert simbench("run", "+policy=act_fp32", "env.duration_s=30", "seed=7", "plots=false", f"results_dir={root}").returncode == 0
+        assert simbench("run", "+policy=act_fp32", "env=timing", "env.duration_s=30", "seed=7", "plots=false", f"results_dir={root}").returncode == 0
     ma = json.loads((run_dir(a) / "metrics.json").read_text())
     mb = json.loads((run_dir(b) / "metrics.json").read_text())
     strip = lambda m: {k: v for k, v in m.items() if k not in WALL_CLOCK_KEYS}  # noqa: E731
     assert strip(ma) == strip(mb)
     c = tmp_path / "c"
-    assert simbench("run", "+policy=act_fp32", "env.duration_s=30", "seed=8", "plots=false", f"results_dir={c}").returncode == 0
+    assert simbench("run", "+policy=act_fp32", "env=timing", "env.duration_s=30", "seed=8", "plots=false", f"results_dir={c}").returncode == 0
     assert strip(json.loads((run_dir(c) / "metrics.json").read_text())) != strip(ma)
 
 
@@ -88,7 +88,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, args: t
 
 def test_sweep_runs_every_combination_and_resumes(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    args = ("run", "-m", "+policy=act_fp32,act_int8", "scheduler=async,sync", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    args = ("run", "-m", "+policy=act_fp32,act_int8", "scheduler=async,sync", "env=timing", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
     out = simbench(*args)
     assert out.returncode == 0, out.stderr
     done = sorted(p.parent.name for p in sweep.glob("*/status.json"))
@@ -101,7 +101,7 @@ def test_sweep_runs_every_combination_and_resumes(tmp_path: Path) -> None:
 def test_trace_latency_drives_the_run(tmp_path: Path) -> None:
     trace = tmp_path / "board.csv"
     trace.write_text("latency_s\n0.5\n0.5\n0.5\n")
-    out = simbench("run", "+policy=act_int8", "latency=trace", f"latency.path={trace}", "env.duration_s=10", "plots=false", f"results_dir={tmp_path / 'r'}")
+    out = simbench("run", "+policy=act_int8", "latency=trace", f"latency.path={trace}", "env=timing", "env.duration_s=10", "plots=false", f"results_dir={tmp_path / 'r'}")
     assert out.returncode == 0, out.stderr
     metrics = json.loads((run_dir(tmp_path / "r") / "metrics.json").read_text())
     assert metrics["latency_max_s"] == pytest.approx(0.5)

@@ -26,7 +26,7 @@ def test_failed_job_is_recorded_and_the_others_finish(tmp_path: Path) -> None:
 
 def test_interrupted_sweep_resumes_only_the_missing_runs(tmp_path: Path) -> None:
     sweep = tmp_path / "s"
-    args = ("run", "-m", "+policy=act_int8", "policy.chunk_size=25,50,100", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    args = ("run", "-m", "+policy=act_int8", "policy.chunk_size=25,50,100", "env=timing", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
     assert simbench(*args).returncode == 0
     jobs = sorted(p.parent for p in sweep.glob("*/status.json"))
     assert len(jobs) == 3
@@ -41,7 +41,7 @@ def test_interrupted_sweep_resumes_only_the_missing_runs(tmp_path: Path) -> None
 
 def test_report_table_and_plots(tmp_path: Path) -> None:
     sweep = tmp_path / "s"
-    out = simbench("run", "-m", "+policy=act_fp32,act_int8", "policy.chunk_size=50,100", "scheduler.threshold=0.2,0.5", "env.duration_s=30", "plots=false", f"hydra.sweep.dir={sweep}")
+    out = simbench("run", "-m", "+policy=act_fp32,act_int8", "policy.chunk_size=50,100", "scheduler.threshold=0.2,0.5", "env=timing", "env.duration_s=30", "plots=false", f"hydra.sweep.dir={sweep}")
     assert out.returncode == 0, out.stderr
     assert simbench("report", str(sweep)).returncode == 0
     rows = list(csv.DictReader((sweep / "summary.csv").open()))
