@@ -106,7 +106,7 @@ class _Segment:
 class ScriptedExpert:
     """Turns privileged scene state into 6 joint position targets, one control tick at a time."""
 
-    def __init__(self, model: mujoco.MjModel, max_attempts: int = 3, speed_mps: float = 0.22) -> None:
+    def __init__(self, model: mujoco.MjModel, max_attempts: int = 5, speed_mps: float = 0.22) -> None:
         self.ik = ArmIK(model)
         self.max_attempts = max_attempts
         self.speed_mps = speed_mps
