@@ -38,10 +38,10 @@ def _success_rate(env: TeaBagMugEnv, clusters, seeds, start: str = "table") -> f
 
 
 def test_expert_succeeds_small(env: TeaBagMugEnv) -> None:
-    """CI-sized: 6 table starts and 4 recovery starts. The bar is the expert's current level
-    (about 60-75% per start, see the slow tests for the 95% target it does not reach yet)."""
-    assert _success_rate(env, (2, 5, 8), range(2)) >= 0.5
-    assert _success_rate(env, (3, 6), range(2), start="holding") + _success_rate(env, (3, 6), range(2), start="beside") >= 1.0
+    """CI-sized: 6 table starts and 4 recovery starts. The expert measures ~99% on table starts
+    (109/110 over all clusters) and 44/44 on recovery starts; the bar leaves room for one miss."""
+    assert _success_rate(env, (2, 5, 8), range(2)) >= 5 / 6
+    assert _success_rate(env, (3, 6), range(2), start="holding") + _success_rate(env, (3, 6), range(2), start="beside") >= 1.75
 
 
 def test_expert_episode_is_deterministic(env: TeaBagMugEnv) -> None:
