@@ -53,7 +53,11 @@ def test_expert_episode_is_deterministic(env: TeaBagMugEnv) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("cluster", sorted(CLUSTER_CENTERS))
 def test_expert_success_rate_per_cluster(env: TeaBagMugEnv, cluster: int) -> None:
-    assert _success_rate(env, (cluster,), range(10)) >= 0.95
+    """Issue target, as benchmarks/expert_success.py measures it: 20 table starts and 2 of each
+    recovery start per cluster, at least 95% (measured 96-100% per cluster, 99.2% overall)."""
+    wins = 20 * _success_rate(env, (cluster,), range(20))
+    wins += sum(2 * _success_rate(env, (cluster,), range(2), start=s) for s in ("holding", "beside"))
+    assert wins / 24 >= 0.95
 
 
 @pytest.mark.slow
