@@ -100,5 +100,9 @@ class TeaBagSchedulerEnv:
     def outcome(self) -> EpisodeOutcome:
         return EpisodeOutcome(success=self.env.succeeded, completion_time_s=self.env.success_time_s)
 
+    def render_frame(self) -> NDArray[np.uint8]:
+        """The side (``left``) camera at 240 x 320 for episode videos (not a policy input)."""
+        return self.env.render_snapshot(self.env.snapshot(), "left", (240, 320))
+
     def close(self) -> None:
         self.env.close()

@@ -105,3 +105,26 @@ def test_trace_latency_drives_the_run(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     metrics = json.loads((run_dir(tmp_path / "r") / "metrics.json").read_text())
     assert metrics["latency_max_s"] == pytest.approx(0.5)
+
+
+def _scene_run(tmp_path: Path, *extra: str) -> dict:
+    out = simbench("run", "+policy=act_int8", *extra, "progress=false", f"results_dir={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    assert "| policy | format | latency | test | val | global |" in out.stdout
+    return json.loads((run_dir(tmp_path) / "metrics.json").read_text())
+
+
+def test_default_run_is_the_scene_protocol_with_the_shipped_int8_model(tmp_path: Path) -> None:
+    """Small version of the default job: the first 2 episodes of the published protocol in the
+    MuJoCo scene, the shipped ACT int8 ONNX model, the imx95 profile, one mp4 with the overlay."""
+    m = _scene_run(tmp_path, "episodes=2", "video_episodes=1")
+    assert m["episodes"] == 2 and m["success_test"] is not None and m["success_val"] is None
+    assert 0.0 <= m["success_rate"] <= 1.0
+    assert 0.28 < m["latency_p50_s"] < 0.36 and m["inference_count"] > 0
+    assert (run_dir(tmp_path) / "videos" / "episode_000.mp4").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_full_protocol_run(tmp_path: Path) -> None:
+    m = _scene_run(tmp_path)
+    assert m["episodes"] == 30 and m["success_val"] is not None
