@@ -31,7 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--policy", default="act_int8")
     parser.add_argument("--episodes", type=int, default=None, help="first N episodes of the protocol (default: all)")
-    parser.add_argument("--sweep-episodes", type=int, default=2)
+    parser.add_argument("--sweep-episodes", type=int, default=30, help="episodes per sweep job (30: the whole protocol, a realistic job)")
     parser.add_argument("overrides", nargs="*", default=[])
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="simbench-bench-"))
