@@ -33,59 +33,9 @@ from simbench.policies.base import ChunkPolicy
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; must be set before MuJoCo renders
 
 
-class GymSyncEnv:
-    """The scheduler's env contract over ``TeaBagMugEnv`` directly (used when the scheduler adapter
-    ``simbench.envs.teabag_scheduler_env`` is not importable). Renders only the cameras asked for."""
-
-    physical = True
-
-    def __init__(self, cameras: tuple[str, ...] = ("top", "gripper", "left"), **kwargs: Any) -> None:
-        from simbench.envs.teabag_mug import TeaBagMugEnv
-
-        self.env = TeaBagMugEnv(cameras=cameras, **kwargs)
-        self.action_dim = 6
-        self.fps = float(kwargs.get("control_hz", 60.0))
-
-    def reset(self, seed: int, options: dict[str, Any] | None = None) -> None:
-        opts = {k: v for k, v in (options or {}).items() if k in ("cluster", "start", "start_index")}
-        self.env.reset(seed=seed, options=opts)
-
-    def joint_state(self) -> np.ndarray:
-        return self.env.joint_positions()
-
-    def snapshot(self) -> Any:
-        return self.env.snapshot()
-
-    def observation(self, snapshot: Any) -> dict[str, Any]:
-        return self.env.observation_from(snapshot)
-
-    def apply(self, action: np.ndarray | None) -> None:
-        self.env.apply_action(action)
-
-    @property
-    def done(self) -> bool:
-        return bool(self.env.succeeded) or self.env.time_s >= self.env.time_limit_s - 1e-9
-
-    def outcome(self) -> Any:
-        from simbench.envs.base import EpisodeOutcome
-
-        return EpisodeOutcome(success=bool(self.env.succeeded), completion_time_s=self.env.success_time_s)
-
-    def episode_plan(self) -> list[dict[str, Any]]:
-        """The published protocol: 2 table starts in each training cluster (test), 10 in cluster 6 (val)."""
-        from simbench.envs.workspace import TRAINING_CLUSTERS, VALIDATION_CLUSTER
-
-        plan = [{"cluster": c, "start": "table", "start_index": i, "split": "test"} for c in TRAINING_CLUSTERS for i in range(2)]
-        plan += [{"cluster": VALIDATION_CLUSTER, "start": "table", "start_index": i, "split": "val"} for i in range(10)]
-        return plan
-
-    def close(self) -> None:
-        self.env.close()
-
-
 def make_env(name: str = "teabag_mug", overrides: dict[str, Any] | None = None) -> SchedulerEnv:
-    """The scene through the env registry, configured from ``conf/env/<name>.yaml``; falls back to
-    :class:`GymSyncEnv` while the scheduler adapter is not available."""
+    """The scene through the env registry (the scheduler's adapter), configured from
+    ``conf/env/<name>.yaml``."""
     from omegaconf import OmegaConf
 
     from simbench.paths import CONF_DIR
@@ -96,13 +46,7 @@ def make_env(name: str = "teabag_mug", overrides: dict[str, Any] | None = None) 
     if path.is_file():
         node.update(OmegaConf.to_container(OmegaConf.load(path), resolve=True))  # type: ignore[arg-type]
     node.update(overrides or {})
-    try:
-        cls = resolve(ENVS, "env", name)
-    except ImportError:
-        if name != "teabag_mug":
-            raise
-        return GymSyncEnv()  # type: ignore[return-value]
-    return cls.from_config(node)
+    return resolve(ENVS, "env", name).from_config(node)
 
 
 def control_fps(env: Any, default: float = 60.0) -> float:
