@@ -142,6 +142,10 @@ class ControlLoop:
                 end = self.sim.timeout(max(0.0, self._processing_time(s.max_ticks) - now))
                 end.callbacks.append(lambda _: self._poke())
             yield wake
+        if not self.env.done and self.sim.now < self._processing_time(s.max_ticks):
+            # The last tick lasts a full period: work finishing inside it is part of the episode,
+            # whether the loop stepped tick by tick or slept through a span to the end.
+            yield self.sim.timeout(self._processing_time(s.max_ticks) - self.sim.now)
         self.rec.finish(self.tick)
 
     def _tick_is_now(self, k: int, now: float) -> bool:
