@@ -83,6 +83,17 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
+def _lines(ax: Any, rows: list[dict[str, Any]], fixed: str, x_key: str) -> None:
+    """Stall share against ``x_key``, one line per (policy, scheduler, ``fixed`` value)."""
+    groups: dict[tuple, list] = {}
+    for r in rows:
+        groups.setdefault((r["policy"], r["scheduler"], r[fixed]), []).append(r)
+    label = "g" if fixed == "threshold" else "H"
+    for (pol, sch, value), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
+        rs = sorted(rs, key=lambda r: r[x_key])
+        ax.plot([r[x_key] for r in rs], [r["stall_fraction"] for r in rs], marker="o", label=f"{pol} {sch} {label}={value}")
+
+
 def _plots(rows: list[dict[str, Any]], out: Path) -> list[str]:
     import matplotlib
 
@@ -110,18 +121,8 @@ def _plots(rows: list[dict[str, Any]], out: Path) -> list[str]:
     stall = [r for r in ok if r.get("stall_fraction") is not None and r.get("actions_per_chunk") is not None]
     if stall:
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-        groups: dict[tuple, list] = {}
-        for r in stall:
-            groups.setdefault((r["policy"], r["scheduler"], r["threshold"]), []).append(r)
-        for (pol, sch, g), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
-            rs = sorted(rs, key=lambda r: r["actions_per_chunk"])
-            axes[0].plot([r["actions_per_chunk"] for r in rs], [r["stall_fraction"] for r in rs], marker="o", label=f"{pol} {sch} g={g}")
-        byg: dict[tuple, list] = {}
-        for r in stall:
-            byg.setdefault((r["policy"], r["scheduler"], r["actions_per_chunk"]), []).append(r)
-        for (pol, sch, h), rs in sorted(byg.items(), key=lambda kv: str(kv[0])):
-            rs = sorted(rs, key=lambda r: r["threshold"])
-            axes[1].plot([r["threshold"] for r in rs], [r["stall_fraction"] for r in rs], marker="o", label=f"{pol} {sch} H={h}")
+        for ax, fixed, x_key in ((axes[0], "threshold", "actions_per_chunk"), (axes[1], "actions_per_chunk", "threshold")):
+            _lines(ax, stall, fixed, x_key)
         axes[0].set_xlabel("actions per chunk")
         axes[1].set_xlabel("threshold g")
         for ax in axes:

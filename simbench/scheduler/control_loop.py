@@ -65,7 +65,6 @@ class ControlLoop:
         self.must_go = True
         self.inbox: TimedObservation | None = None
         self._pending: list[TimedChunk] = []
-        self._pending_ids: list[int] = []
         self._wake: simpy.Event = sim.event()
         self._end_alarm = False
         self._obs_request: simpy.Event | None = None
@@ -89,8 +88,7 @@ class ControlLoop:
     # --- server-facing API -------------------------------------------------------------------
     def deliver(self, chunk: NDArray[np.float64], first_timestep: int, obs_time_s: float, inference_id: int) -> None:
         """A chunk arrives now (called by the server)."""
-        self._pending.append(TimedChunk(chunk, first_timestep, obs_time_s, self.sim.now, self.tick_of(self.sim.now)))
-        self._pending_ids.append(inference_id)
+        self._pending.append(TimedChunk(chunk, first_timestep, obs_time_s, self.sim.now, self.tick_of(self.sim.now), inference_id))
         self._poke()
 
     def request_observation(self) -> simpy.Event:
@@ -204,11 +202,9 @@ class ControlLoop:
         if not self._pending or min(c.arrival_tick for c in self._pending) > k:
             return
         keep: list[TimedChunk] = []
-        keep_ids: list[int] = []
-        for chunk, inf_id in zip(self._pending, self._pending_ids):
+        for chunk in self._pending:
             if chunk.arrival_tick > k:
                 keep.append(chunk)
-                keep_ids.append(inf_id)
                 continue
             before = len(self.queue)
             if self.s.mode == "sync":
@@ -217,8 +213,8 @@ class ControlLoop:
             else:
                 self.queue.merge(chunk.actions, chunk.first_timestep, chunk.obs_time_s, self.aggregate)
                 self.must_go = True
-            self.rec.merge(chunk.arrival_s, k, before, len(self.queue), inf_id)
-        self._pending, self._pending_ids = keep, keep_ids
+            self.rec.merge(chunk.arrival_s, k, before, len(self.queue), chunk.inference_id)
+        self._pending = keep
 
     def _pop_or_stall(self, k: int) -> None:
         q0 = len(self.queue)

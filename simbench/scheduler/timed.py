@@ -32,3 +32,4 @@ class TimedChunk:
     obs_time_s: float
     arrival_s: float
     arrival_tick: int
+    inference_id: int
