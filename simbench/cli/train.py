@@ -51,7 +51,7 @@ def main(argv: list[str]) -> int:
     if train_cfg.eval_every > 0:  # checks the scene is importable before the (slow) data loading
         from simbench.training.evaluate import make_eval_fn
 
-        eval_fn = make_eval_fn(train_cfg.eval_episodes, seed=train_cfg.seed)
+        eval_fn = make_eval_fn(train_cfg.eval_episodes, seed=train_cfg.eval_seed, eval_policy=train_cfg.eval_policy)
     from simbench.training.data import load_training_data
     from simbench.training.trainer import train
 

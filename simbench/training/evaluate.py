@@ -110,13 +110,31 @@ def evaluate(policy: ChunkPolicy, env: SchedulerEnv, n_action_steps: int, episod
     return result
 
 
-def make_eval_fn(episodes: int, seed: int = 0, env_name: str = "teabag_mug") -> Callable[[Any, int], dict[str, float]]:
+def deployment_horizon(policy_name: str) -> tuple[int | None, int | None]:
+    """(actions_per_chunk, n_action_steps) in control ticks from ``conf/policy/<policy_name>.yaml``;
+    (None, None) when no such config exists (the evaluation then uses the model's whole chunk)."""
+    from omegaconf import OmegaConf
+
+    from simbench.paths import CONF_DIR
+
+    path = CONF_DIR / "policy" / f"{policy_name}.yaml"
+    if not path.is_file():
+        return None, None
+    node = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    assert isinstance(node, dict)
+    apc = node.get("actions_per_chunk")
+    return (int(apc) if apc is not None else None), int(node.get("n_action_steps") or apc or 0) or None
+
+
+def make_eval_fn(episodes: int, seed: int = 0, env_name: str = "teabag_mug",
+                 eval_policy: str | None = None) -> Callable[[Any, int], dict[str, float]]:
     """The trainer's hook: evaluate the in-training ACTPolicy through the torch runtime.
 
-    The scene's class is imported now, so a missing scene fails before training starts, not at
-    the first evaluation.
+    ``eval_policy`` names the deployment config whose horizon (actions_per_chunk, n_action_steps)
+    the evaluation uses, so the checkpoint is chosen the way it will run. The scene's class is
+    imported now, so a missing scene fails before training starts, not at the first evaluation.
     """
-    from simbench.errors import ConfigError
+    from simbench.errors import ConfigError, bad_value
     from simbench.registry import ENVS, resolve
 
     try:
@@ -127,6 +145,9 @@ def make_eval_fn(episodes: int, seed: int = 0, env_name: str = "teabag_mug") -> 
     except ImportError as err:
         raise ConfigError(f"closed-loop evaluation needs the {env_name} scene, which cannot be imported ({err}); "
                           "train with eval_every=0 to pick the checkpoint by validation loss") from None
+    apc, n_steps_cfg = deployment_horizon(eval_policy) if eval_policy else (None, None)
+    if eval_policy and apc is None and n_steps_cfg is None:
+        raise bad_value("eval_policy", eval_policy, "name a config in conf/policy/ (e.g. act_fp32)")
     state: dict[str, Any] = {}
 
     def eval_fn(act_policy: Any, fps: int) -> dict[str, float]:
@@ -137,8 +158,9 @@ def make_eval_fn(episodes: int, seed: int = 0, env_name: str = "teabag_mug") -> 
         env = state["env"]
         cfps = control_fps(env)
         horizon = int(act_policy.config.chunk_size * cfps / fps)
+        horizon = min(horizon, apc) if apc else horizon
         runtime = TorchChunkPolicy(act_policy, fps, name="act_train", actions_per_chunk=horizon, control_fps=cfps)
-        n_steps = int(act_policy.config.n_action_steps * cfps / fps)
+        n_steps = min(horizon, n_steps_cfg) if n_steps_cfg else horizon
         res = evaluate(runtime, env, n_steps, episodes, seed)
         return {k: v for k, v in res.items() if isinstance(v, float)}
 

@@ -55,6 +55,12 @@ class TrainConfig:
     eval_every: int = 5000
     """Closed-loop success every N steps (0: never); the best checkpoint is chosen by it."""
     eval_episodes: int = 10
+    eval_seed: int = 1000
+    """Seed base of the evaluation starts: not the protocol's (seed 0), so choosing the checkpoint
+    does not peek at the starts the shipped model is scored on."""
+    eval_policy: str = "act_fp32"
+    """Deployment config (conf/policy/) whose actions_per_chunk / n_action_steps the evaluation uses,
+    so the checkpoint is chosen under the horizon it will run with."""
     save_every: int = 1000
     log_every: int = 100
     seed: int = 0

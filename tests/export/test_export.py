@@ -68,6 +68,28 @@ def test_quantized_variant_loads_with_bounded_error(trained, recipe: Recipe) -> 
     assert not list(tmp.glob("*.onnx.data"))
 
 
+def test_stem_is_its_own_component_and_stays_fp32_unless_named(trained) -> None:
+    """The 3-channel stem conv is slower in int8 than fp32 on x86, so recipes name it separately."""
+    import onnx
+
+    from simbench.export.quantize import component_of
+
+    assert component_of("/model/backbone/stem/stem.0/Conv") == "stem"
+    assert component_of("/model/backbone/stages/stages.0/conv1/Conv") == "backbone"
+    policy, data, fp32, tmp, _ = trained
+    calib = make_feeds(data.state[data.train_frames[::5]], data.images_of(data.train_frames[::5]), policy.config.cameras)
+
+    def stem_inputs_quantized(recipe: Recipe) -> bool:
+        model = onnx.load(str(build_variant(fp32, tmp / f"stem_{recipe.name}.onnx", recipe, calib)))
+        producers = {o: n.op_type for n in model.graph.node for o in n.output}
+        stem = [n for n in model.graph.node if n.op_type == "Conv" and component_of(n.name) == "stem"]
+        assert stem, "no stem conv found"
+        return all(producers.get(i) == "DequantizeLinear" for n in stem for i in n.input[:2])
+
+    assert not stem_inputs_quantized(Recipe("no_stem", components={"backbone": "int8"}))
+    assert stem_inputs_quantized(Recipe("with_stem", components={"stem": "int8", "backbone": "int8"}))
+
+
 def test_onnx_policy_predicts_resampled_chunk(trained) -> None:
     policy, data, fp32, _, _ = trained
     runtime = OnnxChunkPolicy.from_config({"name": "act", "model_path": str(fp32), "actions_per_chunk": 30, "fps": 60, "action_dim": 6})

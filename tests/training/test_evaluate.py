@@ -80,3 +80,25 @@ def test_subset_spreads_over_plan() -> None:
     plan = [{"i": i} for i in range(30)]
     assert [p["i"] for p in subset(plan, 4)] == [0, 10, 19, 29]
     assert subset(plan, None) == plan
+
+
+def test_training_evaluation_uses_the_deployment_horizon() -> None:
+    """The checkpoint is chosen under the horizon the shipped config runs with (act_fp32: 100 ticks)."""
+    from omegaconf import OmegaConf
+
+    from simbench.paths import CONF_DIR
+    from simbench.training.evaluate import deployment_horizon
+
+    node = OmegaConf.load(CONF_DIR / "policy" / "act_fp32.yaml")
+    assert deployment_horizon("act_fp32") == (int(node.actions_per_chunk), int(node.n_action_steps))
+    assert deployment_horizon("no_such_policy") == (None, None)
+
+
+def test_unknown_eval_policy_is_one_clear_error() -> None:
+    import pytest
+
+    from simbench.errors import ConfigError
+    from simbench.training.evaluate import make_eval_fn
+
+    with pytest.raises(ConfigError, match="eval_policy='nope' is not allowed"):
+        make_eval_fn(2, eval_policy="nope")

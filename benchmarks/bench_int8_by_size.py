@@ -1,0 +1,99 @@
+"""How much faster is static int8 than fp32 in ONNX Runtime, as a function of the ACT's size?
+
+The int8 speed-up of a network is a property of its shapes, not of its trained weights: int8
+convolutions and GEMMs run ~2-3x faster than fp32 on CPUs with int8 dot-product instructions,
+while the small per-token ops of a tiny transformer (softmax, layer norm, reshapes, Q/DQ pairs)
+do not speed up at all. So this benchmark builds ACTs of several sizes with random weights,
+exports each to ONNX, applies the shipped ``int8`` recipe (conf/export.yaml, calibrated on random
+images), and times both on the same inputs, interleaved call by call, in one run. Sizes: the
+shipped default (conf/policy/act.yaml), the reference ACT (ResNet-18 widths, dim 512), and the
+reference at the shipped image size.
+
+    python benchmarks/bench_int8_by_size.py [--calls 100] [--threads 1] [--json results/bench_int8_by_size.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REFERENCE = {  # the reference ACT (conf/policy/act.yaml's header comment)
+    "backbone_channels": [64, 128, 256, 512], "backbone_blocks_per_stage": 2, "dim_model": 512,
+    "dim_feedforward": 3200, "n_encoder_layers": 4, "n_vae_encoder_layers": 4,
+}
+
+
+def sizes(default: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        "shipped (conf/policy/act.yaml)": default,
+        "reference widths, shipped images": {**default, **REFERENCE},
+        "reference, 240x320 images": {**default, **REFERENCE, "image_size": [240, 320]},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+
+    import onnxruntime as ort
+    import torch
+    from omegaconf import OmegaConf
+
+    from simbench.export.onnx_export import export_onnx
+    from simbench.export.quantize import build_variant, recipes_from_config
+    from simbench.paths import CONF_DIR
+    from simbench.policies.act import ACTConfig, ACTPolicy
+
+    default = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "policy" / "act.yaml"), resolve=True)
+    export_cfg = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "export.yaml"), resolve=True)
+    assert isinstance(default, dict) and isinstance(export_cfg, dict)
+    int8 = next(r for r in recipes_from_config(export_cfg["variants"]) if r.name == "int8")
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, node in sizes(default).items():
+            cfg = ACTConfig.from_dict(node)
+            policy = ACTPolicy(cfg)
+            fp32 = export_onnx(policy, Path(tmp) / "fp32.onnx", fps=30)
+            h, w = cfg.image_size
+            feeds = [{"observation.state": rng.normal(0, 1, (1, cfg.state_dim)).astype(np.float32),
+                      **{f"observation.images.{c}": rng.integers(0, 256, (1, h, w, 3), dtype=np.uint8) for c in cfg.cameras}}
+                     for _ in range(16)]
+            q = build_variant(fp32, Path(tmp) / "int8.onnx", int8, feeds)
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = args.threads
+            sessions = {k: ort.InferenceSession(str(p), so, providers=["CPUExecutionProvider"]) for k, p in (("fp32", fp32), ("int8", q))}
+            times: dict[str, list[float]] = {k: [] for k in sessions}
+            for i in range(args.warmup + args.calls):  # interleaved: both see the same machine load
+                for k, s in sessions.items():
+                    t0 = time.perf_counter()
+                    s.run(None, feeds[i % len(feeds)])
+                    if i >= args.warmup:
+                        times[k].append(time.perf_counter() - t0)
+            med = {k: float(np.median(v) * 1e3) for k, v in times.items()}
+            row = {"size": label, "params_m": sum(p.numel() for p in policy.parameters()) / 1e6,
+                   "fp32_ms": med["fp32"], "int8_ms": med["int8"], "speedup": med["fp32"] / med["int8"],
+                   "fp32_mb": fp32.stat().st_size / 1e6, "int8_mb": q.stat().st_size / 1e6}
+            rows.append(row)
+            print(f"{label:<36} {row['params_m']:6.1f} M params  fp32 {row['fp32_ms']:8.2f} ms  int8 {row['int8_ms']:8.2f} ms"
+                  f"  int8 speed-up {row['speedup']:.2f}x  ({row['fp32_mb']:.1f} -> {row['int8_mb']:.1f} MB)", flush=True)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
