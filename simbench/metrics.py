@@ -49,6 +49,7 @@ def episode_row(index: int, r: EpisodeResult, s: SchedulerSettings, has_success:
         "action_age_mean_s": _ratio(rec.action_age_sum, rec.actions_executed),
         "boundary_jump_mean": _ratio(rec.boundary_jump_sum, rec.boundary_jumps),
         "within_chunk_jump_mean": _ratio(rec.within_jump_sum, rec.within_jumps),
+        **r.outcome.extra,  # the env's own per-episode diagnostics (the scene: pouch lift, distance to mug)
     }
 
 
@@ -97,16 +98,19 @@ def summarize(results: Sequence[EpisodeResult], s: SchedulerSettings, has_succes
 def success_metrics(results: Sequence[EpisodeResult], has_success: bool) -> dict[str, Any]:
     """Task success overall and per split (``test``/``val`` in the published protocol)."""
     if not has_success:
-        return {"success_rate": None, "success_test": None, "success_val": None, "completion_time_mean_s": None}
+        return {"success_rate": None, "success_test": None, "success_val": None, "completion_time_mean_s": None,
+                "lifted_rate": None}
 
     def rate(split: str | None) -> float | None:
         sel = [r.outcome.success for r in results if split is None or r.options.get("split") == split]
         return float(np.mean(sel)) if sel else None
 
     done = [r.outcome.completion_time_s for r in results if r.outcome.success and r.outcome.completion_time_s is not None]
+    lifted = [r.outcome.extra["lifted"] for r in results if "lifted" in r.outcome.extra]
     return {
         "success_rate": rate(None),
         "success_test": rate("test"),
         "success_val": rate("val"),
         "completion_time_mean_s": float(np.mean(done)) if done else None,
+        "lifted_rate": float(np.mean(lifted)) if lifted else None,  # grasped at all: separates missed grasps from misplaced bags
     }

@@ -24,6 +24,9 @@ from simbench.errors import bad_value
 
 TEST_STARTS_PER_CLUSTER = 2
 VAL_STARTS = 10
+LIFTED_M = 0.03
+"""The pouch counts as picked up once it has been this far above where it started (the mug's rim
+is 70 mm, the expert carries it ~100 mm up)."""
 
 
 class TeaBagSchedulerEnv:
@@ -71,6 +74,10 @@ class TeaBagSchedulerEnv:
         # derives the seed from its run seed and the episode number, so a run is reproducible.
         self.env.reset(seed=int(seed), options=opts)
         self._outcome = EpisodeOutcome()
+        self._pouch_z0 = self._max_pouch_z = self._pouch_z()
+
+    def _pouch_z(self) -> float:
+        return float(self.env.data.qpos[self.env._pouch_q + 2])
 
     def joint_state(self) -> NDArray[np.float64]:
         return self.env.joint_positions()
@@ -86,6 +93,7 @@ class TeaBagSchedulerEnv:
 
     def apply(self, action: NDArray[np.float64] | None) -> None:
         self.env.apply_action(action)
+        self._max_pouch_z = max(self._max_pouch_z, self._pouch_z())
 
     def apply_span(self, actions: NDArray[np.float64], holds_after: int) -> None:
         for action in actions:
@@ -98,7 +106,13 @@ class TeaBagSchedulerEnv:
         return self.env.succeeded or self.env.time_s >= self.env.time_limit_s - 1e-9
 
     def outcome(self) -> EpisodeOutcome:
-        return EpisodeOutcome(success=self.env.succeeded, completion_time_s=self.env.success_time_s)
+        """Success, plus where a failure happened: was the pouch ever lifted (a missed grasp is the
+        commonest failure of a weak policy), and how far from the mug it ended."""
+        priv = self.env.privileged()
+        lift = self._max_pouch_z - self._pouch_z0
+        extra = {"pouch_max_lift_m": lift, "lifted": float(lift >= LIFTED_M),
+                 "pouch_to_mug_m": float(np.linalg.norm(priv["pouch_pos"][:2] - priv["mug_pos"][:2]))}
+        return EpisodeOutcome(success=self.env.succeeded, completion_time_s=self.env.success_time_s, extra=extra)
 
     def render_frame(self) -> NDArray[np.uint8]:
         """The side (``left``) camera at 240 x 320 for episode videos (not a policy input)."""

@@ -21,7 +21,8 @@ def summary_table(meta: dict[str, Any], m: dict[str, Any]) -> str:
         ("scheduler", f"{meta.get('scheduler')} (fps {meta.get('fps')}, threshold {meta.get('threshold')}, {meta.get('aggregate')})"),
         ("latency", f"{meta.get('latency')}: mean {_fmt(m['latency_mean_s'], ' s')}, p95 {_fmt(m['latency_p95_s'], ' s')}"),
         ("episodes", f"{m['episodes']} ({_fmt(m['sim_time_s'], ' s')} simulated)"),
-        ("success", f"{_fmt(m['success_rate'], pct=True)} (test {_fmt(m['success_test'], pct=True)}, val {_fmt(m['success_val'], pct=True)})"),
+        ("success", f"{_fmt(m['success_rate'], pct=True)} (test {_fmt(m['success_test'], pct=True)}, val {_fmt(m['success_val'], pct=True)})"
+                    + (f"; bag lifted in {_fmt(m['lifted_rate'], pct=True)}" if m.get("lifted_rate") is not None else "")),
         ("stall share", f"{_fmt(m['stall_fraction'], pct=True)} ({m['stall_events']} stalls, longest {_fmt(m['longest_stall_s'], ' s')})"),
         ("action age", _fmt(m["action_age_mean_s"], " s")),
         ("jumps", f"boundary {_fmt(m['boundary_jump_mean'])}, within chunk {_fmt(m['within_chunk_jump_mean'])}"),

@@ -102,6 +102,8 @@ def evaluate(policy: ChunkPolicy, env: SchedulerEnv, n_action_steps: int, episod
         row["split"] = str(options.get("split", "all"))
         rows.append(row)
     result: dict[str, Any] = {"success_rate": float(np.mean([r["success"] for r in rows])), "episodes": len(rows)}
+    if all("lifted" in r for r in rows):
+        result["lifted_rate"] = float(np.mean([r["lifted"] for r in rows]))
     for split in sorted({r["split"] for r in rows}):
         sel = [r["success"] for r in rows if r["split"] == split]
         result[f"success_{split}"] = float(np.mean(sel))
@@ -194,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
         res["wall_s"] = time.time() - t0
         results[name] = res
         splits = " ".join(f"{k[8:]} {v:.2f}" for k, v in res.items() if k.startswith("success_"))
-        print(f"{name:<18} success {res['success_rate']:.2f} ({splits}) over {res['episodes']} episodes, {res['wall_s']:.0f} s", flush=True)
+        lifted = f", bag lifted in {res['lifted_rate']:.2f}" if "lifted_rate" in res else ""
+        print(f"{name:<18} success {res['success_rate']:.2f} ({splits}){lifted} over {res['episodes']} episodes, "
+              f"{res['wall_s']:.0f} s", flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1, default=str)

@@ -91,3 +91,25 @@ def test_bad_reset_options_raise_config_error(bad: dict) -> None:
 def test_unknown_camera_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="cameras"):
         TeaBagMugEnv(cameras=("top", "back"))
+
+
+def test_outcome_reports_whether_the_bag_was_lifted() -> None:
+    """The scheduler adapter's failure diagnostics: max lift of the pouch and its distance to the mug."""
+    import numpy as np
+
+    from simbench.envs.teabag_scheduler_env import LIFTED_M, TeaBagSchedulerEnv
+
+    env = TeaBagSchedulerEnv.from_config({"cameras": ["top"]})
+    env.reset(3, {"cluster": 2, "start_index": 0})
+    for _ in range(10):
+        env.apply(None)
+    out = env.outcome()
+    priv = env.env.privileged()
+    assert not out.success and out.extra["lifted"] == 0.0 and out.extra["pouch_max_lift_m"] < 0.005
+    assert out.extra["pouch_to_mug_m"] == np.linalg.norm(priv["pouch_pos"][:2] - priv["mug_pos"][:2]) > 0.05
+    env.env.data.qpos[env.env._pouch_q + 2] += LIFTED_M + 0.02  # hold it up: the next tick sees it high
+    env.apply(None)
+    assert env.outcome().extra["lifted"] == 1.0
+    env.reset(3, {"cluster": 2, "start_index": 0})
+    assert env.outcome().extra["pouch_max_lift_m"] == 0.0
+    env.close()
