@@ -22,7 +22,7 @@ from simbench.errors import bad_value
 
 COLUMNS = [
     "job", "status", "policy", "scheduler", "latency", "actions_per_chunk", "threshold", "aggregate",
-    "latency_p50_s", "success_rate", "success_test", "success_val", "stall_fraction", "completion_time_mean_s",
+    "latency_p50_s", "success_rate", "success_test", "success_val", "lifted_rate", "stall_fraction", "completion_time_mean_s",
     "action_age_mean_s", "boundary_jump_mean", "inference_count", "episodes", "error",
 ]
 

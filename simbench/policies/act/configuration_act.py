@@ -32,7 +32,7 @@ class ACTConfig:
 
     # Backbone: a ResNet-style stack, one stage per entry of ``backbone_channels``; every stage
     # halves the resolution (the stem halves it once more).
-    backbone_channels: tuple[int, ...] = (32, 64, 128, 256)
+    backbone_channels: tuple[int, ...] = (32, 64, 128)
     backbone_blocks_per_stage: int = 1
 
     # Transformer.
