@@ -15,7 +15,6 @@ reference at the shipped image size.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -50,14 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from omegaconf import OmegaConf
 
+    from simbench.config.build import load_option
     from simbench.export.onnx_export import export_onnx
     from simbench.export.quantize import build_variant, recipes_from_config
     from simbench.paths import CONF_DIR
     from simbench.policies.act import ACTConfig, ACTPolicy
 
-    default = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "policy" / "act.yaml"), resolve=True)
+    default = load_option("policy", "act")
     export_cfg = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "export.yaml"), resolve=True)
-    assert isinstance(default, dict) and isinstance(export_cfg, dict)
+    assert default is not None and isinstance(export_cfg, dict)
     int8 = next(r for r in recipes_from_config(export_cfg["variants"]) if r.name == "int8")
     rng = np.random.default_rng(0)
     torch.manual_seed(0)
@@ -90,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label:<36} {row['params_m']:6.1f} M params  fp32 {row['fp32_ms']:8.2f} ms  int8 {row['int8_ms']:8.2f} ms"
                   f"  int8 speed-up {row['speedup']:.2f}x  ({row['fp32_mb']:.1f} -> {row['int8_mb']:.1f} MB)", flush=True)
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+        from simbench.atomic_io import write_json
+
+        write_json(Path(args.json), rows)
     return 0
 
 

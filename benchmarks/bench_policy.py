@@ -17,7 +17,6 @@ Without a checkpoint the torch row uses an ACT with the fp32 model's config and 
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -124,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['speedup_vs_ort_fp32']:>8.2f}{r['speedup_vs_torch_fp32']:>8.2f} | {r['model_median_ms']:>10.3f}"
               f"{r['model_p90_ms']:>8.3f}{r['model_speedup_vs_ort_fp32']:>8.2f}{r['model_speedup_vs_torch_fp32']:>8.2f} | {size:>8}")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(rows, indent=1))
+        from simbench.atomic_io import write_json
+
+        write_json(Path(args.json), rows)
     return 0
 
 

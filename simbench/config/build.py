@@ -29,6 +29,17 @@ def available(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
+def load_option(group: str, name: str) -> dict[str, Any] | None:
+    """``conf/<group>/<name>.yaml`` as a resolved dict, None when there is no such option (for tools
+    outside the Hydra app: evaluation, benchmarks)."""
+    path = CONF_DIR / group / f"{name}.yaml"
+    if not path.is_file():
+        return None
+    node = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    assert isinstance(node, dict)
+    return node  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """Everything a run needs, validated."""

@@ -238,6 +238,10 @@ class TeaBagMugEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float32]]):
     def render_snapshot(self, snap: Snapshot, camera: str, size: tuple[int, int]) -> NDArray[np.uint8]:
         return self._render(snap, camera, size)
 
+    def pouch_position(self) -> NDArray[np.float64]:
+        """World position of the tea bag now (a view into the state: copy to keep it)."""
+        return self.data.qpos[self._pouch_q : self._pouch_q + 3]
+
     def privileged(self, snap: Snapshot | None = None) -> dict[str, Any]:
         """True poses of the tea bag and the mug (for the scripted expert; policies must not use it)."""
         qpos = self.data.qpos if snap is None else snap.qpos

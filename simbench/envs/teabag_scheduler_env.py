@@ -74,10 +74,7 @@ class TeaBagSchedulerEnv:
         # derives the seed from its run seed and the episode number, so a run is reproducible.
         self.env.reset(seed=int(seed), options=opts)
         self._outcome = EpisodeOutcome()
-        self._pouch_z0 = self._max_pouch_z = self._pouch_z()
-
-    def _pouch_z(self) -> float:
-        return float(self.env.data.qpos[self.env._pouch_q + 2])
+        self._pouch_z0 = self._max_pouch_z = float(self.env.pouch_position()[2])
 
     def joint_state(self) -> NDArray[np.float64]:
         return self.env.joint_positions()
@@ -93,7 +90,7 @@ class TeaBagSchedulerEnv:
 
     def apply(self, action: NDArray[np.float64] | None) -> None:
         self.env.apply_action(action)
-        self._max_pouch_z = max(self._max_pouch_z, self._pouch_z())
+        self._max_pouch_z = max(self._max_pouch_z, float(self.env.pouch_position()[2]))
 
     def apply_span(self, actions: NDArray[np.float64], holds_after: int) -> None:
         for action in actions:

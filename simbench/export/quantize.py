@@ -26,8 +26,9 @@ A whole-model ``fp16`` recipe (``precision: fp16``) converts every float tensor 
 onnxconverter_common, keeping fp32 inputs/outputs.
 
 A component a recipe does not name stays fp32. The shipped int8 recipes leave the stem in fp32: with
-3 input channels its int8 kernel cannot fill the int8 dot-product lanes and measured slower than
-fp32 on this host (219 vs 99 us per call, 1 thread, ONNX Runtime profiler).
+3 input channels its int8 kernel cannot fill the int8 dot-product lanes: inside the int8 model it
+costs 197 us quantized against 131 us in fp32 with the quantize after it (1 thread,
+``benchmarks/profile_ops.py``).
 
 Leaving the head in fp32 is the default in the shipped recipes: the reference notes measured it as the
 largest single accuracy win for int8.

@@ -12,13 +12,13 @@ clusters, then 10 in held-out cluster 6). During training a cheaper subset is us
 spread evenly over the plan.
 
 ``python -m simbench.training.evaluate act_fp32 act_int8 ...`` evaluates shipped policy configs on
-the full protocol and prints a table (``--episodes N`` for the first N only, ``--json PATH``).
+the full protocol and prints a table (``--episodes N`` for the first N only, ``--repeats N`` for N
+start seeds, ``--n-action-steps`` / ``--model-path`` to override the config, ``--json PATH``).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -36,16 +36,10 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; must be set bef
 def make_env(name: str = "teabag_mug", overrides: dict[str, Any] | None = None) -> SchedulerEnv:
     """The scene through the env registry (the scheduler's adapter), configured from
     ``conf/env/<name>.yaml``."""
-    from omegaconf import OmegaConf
-
-    from simbench.paths import CONF_DIR
+    from simbench.config.build import load_option
     from simbench.registry import ENVS, resolve
 
-    node: dict[str, Any] = {"name": name}
-    path = CONF_DIR / "env" / f"{name}.yaml"
-    if path.is_file():
-        node.update(OmegaConf.to_container(OmegaConf.load(path), resolve=True))  # type: ignore[arg-type]
-    node.update(overrides or {})
+    node: dict[str, Any] = {"name": name, **(load_option("env", name) or {}), **(overrides or {})}
     return resolve(ENVS, "env", name).from_config(node)
 
 
@@ -122,17 +116,12 @@ def evaluate(policy: ChunkPolicy, env: SchedulerEnv, n_action_steps: int, episod
 def deployment_horizon(policy_name: str) -> tuple[int | None, int | None]:
     """(actions_per_chunk, n_action_steps) in control ticks from ``conf/policy/<policy_name>.yaml``;
     (None, None) when no such config exists (the evaluation then uses the model's whole chunk)."""
-    from omegaconf import OmegaConf
+    from simbench.config.build import load_option
 
-    from simbench.paths import CONF_DIR
-
-    path = CONF_DIR / "policy" / f"{policy_name}.yaml"
-    if not path.is_file():
-        return None, None
-    node = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-    assert isinstance(node, dict)
+    node = load_option("policy", policy_name) or {}
     apc = node.get("actions_per_chunk")
-    return (int(apc) if apc is not None else None), int(node.get("n_action_steps") or apc or 0) or None
+    steps = node.get("n_action_steps", apc)
+    return (None if apc is None else int(apc)), (None if steps is None else int(steps))
 
 
 def make_eval_fn(episodes: int, seed: int = 0, env_name: str = "teabag_mug",
@@ -183,25 +172,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1, help="run the protocol N times (start seeds seed + 100 k)")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--n-action-steps", type=int, default=None, help="control ticks executed per chunk (default: the config's)")
+    parser.add_argument("--model-path", default=None, help="ONNX file instead of the config's model_path (e.g. an older model)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    from omegaconf import OmegaConf
+    from pathlib import Path
 
-    from simbench.paths import CONF_DIR
+    from simbench.atomic_io import write_json
+    from simbench.config.build import available, load_option
     from simbench.registry import POLICY_RUNTIMES, resolve
 
+    configs = {name: load_option("policy", name) for name in args.policies}
+    missing = [name for name, cfg in configs.items() if cfg is None]
+    if missing:
+        print(f"error: policy={missing[0]!r} is unknown; choose one of: {', '.join(available('policy'))}", file=sys.stderr)
+        return 2
     env = make_env()
     results = {}
-    for name in args.policies:
-        cfg = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "policy" / f"{name}.yaml"), resolve=True)
-        assert isinstance(cfg, dict)
+    for name, cfg in configs.items():
+        assert cfg is not None
         cfg["fps"] = control_fps(env)
-        if args.threads:
-            cfg["threads"] = args.threads
+        for key, value in (("threads", args.threads), ("model_path", args.model_path)):
+            if value:
+                cfg[key] = value
         policy = resolve(POLICY_RUNTIMES, "policy.runtime", cfg.get("runtime", "onnx")).from_config(cfg, env)
+        n_steps = args.n_action_steps or int(cfg.get("n_action_steps", policy.actions_per_chunk))
         t0 = time.time()
-        res = evaluate(policy, env, int(cfg.get("n_action_steps", policy.actions_per_chunk)), args.episodes, args.seed,
-                       progress=True, repeats=args.repeats)
+        res = evaluate(policy, env, n_steps, args.episodes, args.seed, progress=True, repeats=args.repeats)
         res["wall_s"] = time.time() - t0
         results[name] = res
         splits = " ".join(f"{k[8:]} {v:.2f}" for k, v in res.items() if k in ("success_test", "success_val"))
@@ -209,8 +206,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<18} success {res['success_rate']:.2f} +- {res['success_stderr']:.2f} ({splits}){lifted} over {res['episodes']} episodes, "
               f"{res['wall_s']:.0f} s", flush=True)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1, default=str)
+        write_json(Path(args.json), results)
     env.close()
     return 0
 

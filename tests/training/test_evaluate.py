@@ -102,3 +102,14 @@ def test_unknown_eval_policy_is_one_clear_error() -> None:
 
     with pytest.raises(ConfigError, match="eval_policy='nope' is not allowed"):
         make_eval_fn(2, eval_policy="nope")
+
+
+def test_evaluate_cli_unknown_policy_is_one_line_and_exit_2(capsys) -> None:
+    from simbench.config.build import load_option
+    from simbench.training.evaluate import main
+
+    assert load_option("policy", "act_fp32")["name"] == "act_fp32"
+    assert load_option("policy", "no_such_policy") is None
+    assert main(["no_such_policy"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: policy='no_such_policy' is unknown") and "act_fp32" in err and "\n" not in err

@@ -1,0 +1,93 @@
+"""Where the time goes inside the shipped ACT, per quantization component, from ONNX Runtime's profiler.
+
+Profiles, on the same random observations and one intra-op thread: the shipped fp32 model, the
+shipped ``int8`` recipe (conf/export.yaml), and the same recipe with the stem quantized too. The
+int8 models are rebuilt here from the shipped fp32 file with random calibration data, which moves
+the quantization ranges but not the kernels that run, so the timings are those of the shipped
+variants. This is the measurement behind keeping the stem (first conv, 3 input channels) in fp32.
+
+    python benchmarks/profile_ops.py [--runs 300] [--top 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from simbench.paths import MODELS_DIR
+
+
+def profile(path: Path, feeds: list[dict[str, np.ndarray]], runs: int, prefix: str) -> Counter[tuple[str, str]]:
+    """Mean kernel time (us per call) by (component, op type)."""
+    import onnxruntime as ort
+
+    from simbench.export.quantize import component_of
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.enable_profiling = True
+    so.profile_file_prefix = prefix
+    session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    for i in range(runs):
+        session.run(None, feeds[i % len(feeds)])
+    trace = session.end_profiling()
+    per: Counter[tuple[str, str]] = Counter()
+    for event in json.loads(Path(trace).read_text()):
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            per[(component_of(event["name"]) or "other", event["args"]["op_name"])] += event["dur"] / runs
+    os.remove(trace)
+    return per
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models-dir", default=str(MODELS_DIR / "act"))
+    parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--top", type=int, default=8)
+    args = parser.parse_args(argv)
+
+    from omegaconf import OmegaConf
+
+    from simbench.export.quantize import build_variant, recipes_from_config
+    from simbench.paths import CONF_DIR
+    from simbench.policies.onnx_policy import OnnxChunkPolicy
+
+    fp32 = Path(args.models_dir) / "act_fp32.onnx"
+    if not fp32.is_file():
+        print(f"error: no act_fp32.onnx in {args.models_dir}; run 'python -m simbench export' first", file=sys.stderr)
+        return 2
+    probe = OnnxChunkPolicy(fp32)
+    rng = np.random.default_rng(0)
+    h, w = probe.image_size
+    feeds = [dict(zip(probe._input_names, [rng.normal(0, 1, (1, probe.state_dim)).astype(np.float32),
+                                           *[rng.integers(0, 256, (1, h, w, 3), dtype=np.uint8) for _ in probe.cameras]]))
+             for _ in range(16)]
+    export_cfg = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "export.yaml"), resolve=True)
+    assert isinstance(export_cfg, dict)
+    int8 = next(r for r in recipes_from_config(export_cfg["variants"]) if r.name == "int8")
+    int8_stem = replace(int8, name="int8_stem_int8", components={**int8.components, "stem": "int8"})
+    with tempfile.TemporaryDirectory() as tmp:
+        models = {"fp32": fp32}
+        for recipe in (int8, int8_stem):
+            models[recipe.name] = build_variant(fp32, Path(tmp) / f"{recipe.name}.onnx", recipe, feeds)
+        for name, path in models.items():
+            per = profile(path, feeds, args.runs, str(Path(tmp) / name))
+            stem = sum(v for (comp, _), v in per.items() if comp == "stem")
+            print(f"{name:<16} total {sum(per.values()):7.0f} us/call   stem {stem:6.0f} us   by component: "
+                  + ", ".join(f"{c} {sum(v for (k, _), v in per.items() if k == c):.0f}"
+                              for c in sorted({k for k, _ in per})))
+            for (comp, op), us in per.most_common(args.top):
+                print(f"    {comp:<12}{op:<26}{us:8.1f} us")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
