@@ -1,10 +1,12 @@
 """Where the time goes inside the shipped ACT, per quantization component, from ONNX Runtime's profiler.
 
 Profiles, on the same random observations and one intra-op thread: the shipped fp32 model, the
-shipped ``int8`` recipe (conf/export.yaml), and the same recipe with the stem quantized too. The
+shipped ``int8`` recipe (conf/export.yaml), the same recipe with the stem quantized too, and with
+every op quantized (``int8_ops: all``: attention MatMuls and Softmax in int8 as well). The
 int8 models are rebuilt here from the shipped fp32 file with random calibration data, which moves
 the quantization ranges but not the kernels that run, so the timings are those of the shipped
-variants. This is the measurement behind keeping the stem (first conv, 3 input channels) in fp32.
+variants. These are the measurements behind keeping the stem (first conv, 3 input channels) and the
+attention products in float.
 
     python benchmarks/profile_ops.py [--runs 300] [--top 8]
 """
@@ -74,9 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     assert isinstance(export_cfg, dict)
     int8 = next(r for r in recipes_from_config(export_cfg["variants"]) if r.name == "int8")
     int8_stem = replace(int8, name="int8_stem_int8", components={**int8.components, "stem": "int8"})
+    int8_all = replace(int8, name="int8_all_ops", int8_ops="all")  # attention and Softmax quantized too
     with tempfile.TemporaryDirectory() as tmp:
         models = {"fp32": fp32}
-        for recipe in (int8, int8_stem):
+        for recipe in (int8, int8_stem, int8_all):
             models[recipe.name] = build_variant(fp32, Path(tmp) / f"{recipe.name}.onnx", recipe, feeds)
         for name, path in models.items():
             per = profile(path, feeds, args.runs, str(Path(tmp) / name))

@@ -16,7 +16,8 @@ Precisions per component:
 * ``fp32``: untouched.
 * ``int8``: static quantization in QDQ format (QuantizeLinear/DequantizeLinear pairs around
   Conv/MatMul/Gemm), activations calibrated on recorded observations, weights per channel.
-  QDQ is the portable format: the i.MX95's Neutron NPU provider consumes it.
+  QDQ is the portable format: the i.MX95's Neutron NPU provider consumes it. ``int8_ops`` picks
+  which op types of each component get Q/DQ (the shipped recipe keeps attention in float).
 * ``int8_dynamic``: dynamic quantization of MatMul/Gemm (activation scales computed at run time).
   Not offered for convolutions: ConvInteger is slow in ONNX Runtime (reference notes).
 * ``int4``: weight-only 4-bit MatMuls (``MatMulNBits``, block-wise); only MatMuls with constant
@@ -69,10 +70,13 @@ class Recipe:
     per_channel: bool = True
     calibration_method: str = "minmax"
     """minmax | percentile | entropy (static int8 only)."""
-    int8_ops: str = "all"
-    """Static int8: ``all`` quantizes every quantizable op of the component (Add, Relu, Softmax, ... too,
-    so consecutive int8 ops need no float round trip: measured 1.8x vs 1.5x faster on this model's
-    backbone); ``weights`` only Conv/MatMul/Gemm."""
+    int8_ops: str | list[str] | dict[str, str | list[str]] = "all"
+    """Static int8, which ops of a component get Q/DQ: ``all`` quantizes every quantizable op (Add,
+    Relu, Softmax, ... too, so consecutive int8 ops need no float round trip: measured 1.8x vs 1.5x
+    faster on this model's backbone); ``weights`` only Conv/MatMul/Gemm; a list names the op types.
+    A mapping gives each component its own choice (components it omits use ``all``): the small
+    transformer wants its MatMuls/Gemms in int8 but not its Softmax, whose QLinearSoftmax kernel is
+    slower than the float one (benchmarks/profile_ops.py)."""
     int4_block_size: int = 32
     int4_accuracy_level: int = 4
     """MatMulNBits compute type: 4 = int8 activations (fastest on CPU), 0 = float."""
@@ -90,8 +94,15 @@ class Recipe:
             raise ConfigError(
                 f"variants.{self.name}: int8 (static QDQ) and int8_dynamic cannot be mixed in one model; pick one"
             )
-        if self.int8_ops not in ("all", "weights"):
-            raise bad_value(f"variants.{self.name}.int8_ops", self.int8_ops, "choose all or weights")
+        spec = self.int8_ops if isinstance(self.int8_ops, dict) else {c: self.int8_ops for c in COMPONENTS}
+        for comp, ops in spec.items():
+            key = f"variants.{self.name}.int8_ops" + (f".{comp}" if isinstance(self.int8_ops, dict) else "")
+            if comp not in COMPONENTS:
+                raise bad_value(f"variants.{self.name}.int8_ops", comp, f"components are {', '.join(COMPONENTS)}")
+            if isinstance(ops, str) and ops not in ("all", "weights"):
+                raise bad_value(key, ops, "choose all, weights or a list of ONNX op types")
+            if not isinstance(ops, str) and (not ops or not all(isinstance(o, str) and o[:1].isupper() for o in ops)):
+                raise bad_value(key, ops, "a list of ONNX op types such as [Conv, MatMul, Gemm]")
         if self.calibration_method not in ("minmax", "percentile", "entropy"):
             raise bad_value(f"variants.{self.name}.calibration_method", self.calibration_method, "minmax, percentile or entropy")
 
@@ -102,6 +113,13 @@ class Recipe:
         if unknown:
             raise ConfigError(f"variants.{name}.{unknown[0]} is unknown; valid keys: {', '.join(sorted(allowed))}")
         return cls(name=name, **data)
+
+    def int8_op_types(self, component: str) -> tuple[str, ...] | None:
+        """Op types of ``component`` that static int8 quantizes (None: every quantizable type)."""
+        ops = self.int8_ops.get(component, "all") if isinstance(self.int8_ops, dict) else self.int8_ops
+        if ops == "all":
+            return None
+        return WEIGHT_OPS if ops == "weights" else tuple(ops)
 
     def describe(self) -> str:
         if self.precision != "mixed":
@@ -202,8 +220,7 @@ def _mixed(fp32_path: Path, recipe: Recipe, calib_feeds: list[dict[str, np.ndarr
         current = preprocess(fp32_path, tmp / "pre.onnx", optimize)
         if "int8" in by_prec:
             model = onnx.load(str(current))
-            op_types = None if recipe.int8_ops == "all" else WEIGHT_OPS
-            nodes = nodes_for(model, by_prec["int8"], op_types)
+            nodes = [n for comp in sorted(by_prec["int8"]) for n in nodes_for(model, {comp}, recipe.int8_op_types(comp))]
             if not calib_feeds:
                 raise ConfigError(f"variant {recipe.name}: static int8 needs calibration observations (a dataset)")
             method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
@@ -211,7 +228,7 @@ def _mixed(fp32_path: Path, recipe: Recipe, calib_feeds: list[dict[str, np.ndarr
             out = tmp / "int8.onnx"
             quantize_static(
                 str(current), str(out), FeedReader(calib_feeds), quant_format=QuantFormat.QDQ,
-                op_types_to_quantize=None if op_types is None else list(op_types), nodes_to_quantize=nodes, per_channel=recipe.per_channel,
+                op_types_to_quantize=None, nodes_to_quantize=nodes, per_channel=recipe.per_channel,
                 activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=method,
                 extra_options={"CalibTensorRangeSymmetric": False, "WeightSymmetric": True},
             )

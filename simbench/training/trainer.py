@@ -72,6 +72,10 @@ class TrainConfig:
     max_episodes: int | None = None
     frame_stride: int = 3
     """Every N-th frame is a training sample (its images kept in RAM); chunks use every frame."""
+    init_from: str | None = None
+    """Fine-tune: start from this checkpoint's weights (same shapes; the optimizer, schedule and step
+    start fresh). Lets a second stage change what has no weights (dropout, lr, data) without paying
+    for the first stage again."""
 
     def __post_init__(self) -> None:
         for key in ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads", "frame_stride"):
@@ -176,6 +180,19 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[ACTPol
     return policy, ckpt
 
 
+def init_weights(policy: ACTPolicy, path: str | Path) -> None:
+    """Copy a checkpoint's weights into ``policy`` (ConfigError when the file or the shapes do not fit).
+
+    Normalization buffers come along: a fine-tuned model keeps the statistics it was trained with."""
+    source, _ = load_checkpoint(path)
+    own = policy.state_dict()
+    theirs = source.state_dict()
+    bad = sorted(k for k in own if k not in theirs or theirs[k].shape != own[k].shape)
+    if bad:
+        raise ConfigError(f"init_from={str(path)!r} does not fit policy: parameter {bad[0]!r} differs; model sizes must match")
+    policy.load_state_dict(theirs)
+
+
 @torch.no_grad()
 def validation_loss(policy: ACTPolicy, data: TrainingData, cfg: TrainConfig, device: torch.device) -> float | None:
     """Mean L1 (normalized actions, latent at the prior mean) over fixed held-out batches."""
@@ -219,6 +236,9 @@ def train(
     history: list[dict[str, float]] = []
     data_meta = {"fps": data.fps, "cameras": list(data.cameras), "dataset": str(cfg.dataset)}
 
+    if cfg.init_from and not (cfg.resume and last_path.is_file()):
+        init_weights(policy, cfg.init_from)
+        print(f"initialised from {cfg.init_from}")
     if cfg.resume and last_path.is_file():
         ckpt = torch.load(last_path, map_location=device, weights_only=False)
         if ckpt.get("config") != policy_cfg.to_dict():
@@ -301,4 +321,4 @@ def train(
     return TrainResult(step, val, best_success, best_path, last_path, history, time.time() - t0)
 
 
-__all__ = ["TrainConfig", "TrainResult", "load_checkpoint", "save_checkpoint", "train", "validation_loss"]
+__all__ = ["TrainConfig", "TrainResult", "init_weights", "load_checkpoint", "save_checkpoint", "train", "validation_loss"]

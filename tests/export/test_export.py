@@ -46,6 +46,8 @@ def test_export_parity_and_inline_weights(trained) -> None:
         Recipe("fp16", precision="fp16"),
         Recipe("int8", components={"backbone": "int8", "transformer": "int8"}),
         Recipe("int8_weights", components={"backbone": "int8", "transformer": "int8"}, int8_ops="weights"),
+        Recipe("int8_attention_fp32", components={"backbone": "int8", "transformer": "int8"},
+               int8_ops={"transformer": ["Gemm", "Add", "Mul", "Relu", "Transpose", "Reshape"]}),
         Recipe("int8_dynamic", components={"transformer": "int8_dynamic"}),
         Recipe("int4", components={"transformer": "int4"}),
         Recipe("mixed", components={"backbone": "int8", "transformer": "fp32", "head": "fp32"}),
@@ -90,6 +92,31 @@ def test_stem_is_its_own_component_and_stays_fp32_unless_named(trained) -> None:
     assert stem_inputs_quantized(Recipe("with_stem", components={"stem": "int8", "backbone": "int8"}))
 
 
+def test_int8_ops_per_component_keeps_attention_float(trained) -> None:
+    """A per-component op list leaves the attention (MatMul, Softmax) in float while the backbone
+    stays fully int8: the shipped int8 recipe relies on this (QLinearSoftmax is slower than Softmax)."""
+    import onnx
+
+    from simbench.export.quantize import component_of
+
+    policy, data, fp32, tmp, _ = trained
+    calib = make_feeds(data.state[data.train_frames[::5]], data.images_of(data.train_frames[::5]), policy.config.cameras)
+
+    def quantized_ops(recipe: Recipe) -> set[tuple[str | None, str]]:
+        """(component, op type) of nodes whose first input comes through a DequantizeLinear."""
+        model = onnx.load(str(build_variant(fp32, tmp / f"ops_{recipe.name}.onnx", recipe, calib)))
+        producers = {o: n.op_type for n in model.graph.node for o in n.output}
+        return {(component_of(n.name), n.op_type) for n in model.graph.node
+                if n.input and producers.get(n.input[0]) == "DequantizeLinear"}
+
+    base = {"backbone": "int8", "transformer": "int8", "head": "fp32"}
+    everything = quantized_ops(Recipe("all_ops", components=base))
+    listed = quantized_ops(Recipe("listed", components=base, int8_ops={"transformer": ["Gemm", "Add", "Relu"]}))
+    assert ("transformer", "Softmax") in everything and ("transformer", "Softmax") not in listed
+    assert ("transformer", "Gemm") in listed
+    assert {x for x in everything if x[0] == "backbone"} == {x for x in listed if x[0] == "backbone"}
+
+
 def test_onnx_policy_predicts_resampled_chunk(trained) -> None:
     policy, data, fp32, _, _ = trained
     runtime = OnnxChunkPolicy.from_config({"name": "act", "model_path": str(fp32), "actions_per_chunk": 30, "fps": 60, "action_dim": 6})
@@ -116,6 +143,12 @@ def test_corrupt_onnx_is_one_line_error(tmp_path: Path) -> None:
 def test_recipe_validation() -> None:
     with pytest.raises(ConfigError, match="components"):
         recipes_from_config({"x": {"components": {"neck": "int8"}}})
+    with pytest.raises(ConfigError, match=r"int8_ops\.transformer"):
+        recipes_from_config({"x": {"components": {"transformer": "int8"}, "int8_ops": {"transformer": "some"}}})
+    with pytest.raises(ConfigError, match="components are"):
+        recipes_from_config({"x": {"components": {"transformer": "int8"}, "int8_ops": {"neck": "all"}}})
+    with pytest.raises(ConfigError, match="op types"):
+        recipes_from_config({"x": {"components": {"transformer": "int8"}, "int8_ops": ["conv"]}})
     with pytest.raises(ConfigError, match="cannot be mixed"):
         recipes_from_config({"x": {"components": {"backbone": "int8", "transformer": "int8_dynamic"}}})
     with pytest.raises(ConfigError, match="unknown"):

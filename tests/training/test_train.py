@@ -44,6 +44,22 @@ def test_resume_with_other_config_is_refused(tmp_path: Path) -> None:
         train(tiny_config(dim_model=64), _cfg(tmp_path, 100), data)
 
 
+def test_init_from_starts_from_the_checkpoint_weights(tmp_path: Path) -> None:
+    """Fine-tuning (init_from) starts at step 0 from the stage-1 weights, dropout may change, sizes may not."""
+    data = synthetic_data()
+    stage1 = train(tiny_config(dropout=0.1), _cfg(tmp_path / "a", 50), data)
+    source, _ = load_checkpoint(stage1.last_path)
+    # lr 0 and no dropout: the fine-tuned weights must equal the stage-1 weights exactly
+    stage2 = train(tiny_config(dropout=0.0), _cfg(tmp_path / "b", 5, init_from=str(stage1.last_path), lr=0.0, lr_backbone=0.0), data)
+    assert stage2.step == 5 and stage2.history[0]["step"] == 5
+    tuned, _ = load_checkpoint(stage2.last_path)
+    for (name, a), b in zip(source.state_dict().items(), tuned.state_dict().values()):
+        if "num_batches_tracked" not in name and "running_" not in name:
+            assert torch.equal(a, b), name
+    with pytest.raises(ConfigError, match="does not fit"):
+        train(tiny_config(dim_model=64), _cfg(tmp_path / "c", 5, init_from=str(stage1.last_path)), data)
+
+
 def test_checkpoint_of_other_architecture(tmp_path: Path) -> None:
     path = tmp_path / "other.pt"
     torch.save({"arch": "diffusion", "state_dict": {}}, path)
