@@ -87,3 +87,16 @@ def test_train_cli_bad_config(args: list[str], needle: str, capsys: pytest.Captu
     code = cli(["train", *args])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and needle in err[0]
+
+
+def test_finetune_recipe_composes_into_valid_configs() -> None:
+    """conf/recipe/act_finetune.yaml (stage 2 of the shipped model) names only real keys."""
+    from simbench.cli.train import compose_config
+    from simbench.policies.act import ACTConfig
+
+    cfg = compose_config("train", ["+policy=act", "+recipe=act_finetune"])
+    policy = ACTConfig.from_dict(cfg.pop("policy"))
+    train_cfg = TrainConfig.from_dict(cfg)
+    assert policy.dropout == 0.0 and train_cfg.init_from and train_cfg.init_from.endswith("last.pt")
+    stage1 = compose_config("train", ["+policy=act"])
+    assert train_cfg.init_from.startswith(stage1["out_dir"]) and train_cfg.out_dir != stage1["out_dir"]
