@@ -84,6 +84,15 @@ def subset(plan: list[dict[str, Any]], n: int | None) -> list[dict[str, Any]]:
     return [plan[i] for i in idx]
 
 
+def protocol_passes(plan_length: int, episodes: int | None) -> tuple[int, int | None]:
+    """(passes, episodes per pass) that give ``episodes`` in all: more episodes than the protocol
+    holds means more passes over it (each with its own start seeds), not a silent cap at one pass."""
+    if episodes is None or episodes <= plan_length:
+        return 1, episodes
+    passes = -(-episodes // plan_length)
+    return passes, -(-episodes // passes)
+
+
 def evaluate(policy: ChunkPolicy, env: SchedulerEnv, n_action_steps: int, episodes: int | None = None, seed: int = 0,
              progress: bool = False, repeats: int = 1) -> dict[str, Any]:
     """Success rate overall and per split over the env's protocol (or an even subset of it).
@@ -159,7 +168,8 @@ def make_eval_fn(episodes: int, seed: int = 0, env_name: str = "teabag_mug",
         horizon = min(horizon, apc) if apc else horizon
         runtime = TorchChunkPolicy(act_policy, fps, name="act_train", actions_per_chunk=horizon, control_fps=cfps)
         n_steps = min(horizon, n_steps_cfg) if n_steps_cfg else horizon
-        res = evaluate(runtime, env, n_steps, episodes, seed)
+        passes, per_pass = protocol_passes(len(env.episode_plan()), episodes)
+        res = evaluate(runtime, env, n_steps, per_pass, seed, repeats=passes)
         return {k: v for k, v in res.items() if isinstance(v, float)}
 
     return eval_fn

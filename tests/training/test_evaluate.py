@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from simbench.envs.base import EpisodeOutcome
-from simbench.training.evaluate import evaluate, subset
+from simbench.training.evaluate import evaluate, protocol_passes, subset
 
 
 class MockEnv:
@@ -80,6 +80,18 @@ def test_subset_spreads_over_plan() -> None:
     plan = [{"i": i} for i in range(30)]
     assert [p["i"] for p in subset(plan, 4)] == [0, 10, 19, 29]
     assert subset(plan, None) == plan
+
+
+def test_more_episodes_than_the_protocol_means_more_passes() -> None:
+    """eval_episodes: 60 on the 30-episode protocol is two passes, not a silent cap at 30."""
+    assert protocol_passes(30, None) == (1, None)
+    assert protocol_passes(30, 20) == (1, 20)
+    assert protocol_passes(30, 60) == (2, 30)
+    assert protocol_passes(30, 45) == (2, 23)
+    env = MockEnv()
+    passes, per = protocol_passes(len(env.episode_plan()), 12)
+    res = evaluate(StepPolicy(0.05), env, n_action_steps=5, episodes=per, repeats=passes)
+    assert res["episodes"] == 12 and res["n_test"] == 8 and res["n_val"] == 4
 
 
 def test_training_evaluation_uses_the_deployment_horizon() -> None:
