@@ -7,7 +7,6 @@ action error against fp32 ONNX on the same frames. Options: conf/export.yaml.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -29,6 +28,7 @@ def main(argv: list[str]) -> int:
     unknown = sorted(set(cfg) - allowed)
     if unknown:
         raise ConfigError(f"unknown export option {unknown[0]!r}; valid: {', '.join(sorted(allowed))}")
+    from simbench.atomic_io import write_json
     from simbench.export.quantize import recipes_from_config
     from simbench.training.trainer import load_checkpoint
 
@@ -44,7 +44,7 @@ def main(argv: list[str]) -> int:
     report["checkpoint"] = {"path": str(cfg["checkpoint"]), "step": ckpt.get("step"), "val_loss": ckpt.get("val_loss"),
                             "success": ckpt.get("success")}
     out = Path(cfg["out_dir"]) / "export_report.json"
-    out.write_text(json.dumps(report, indent=1))
+    write_json(out, report)  # atomic: a crash never leaves half a report next to the models
     print(f"report: {out}")
     return 0
 

@@ -107,7 +107,7 @@ class Recipe:
             raise bad_value(f"variants.{self.name}.calibration_method", self.calibration_method, "minmax, percentile or entropy")
 
     @classmethod
-    def from_dict(cls, name: str, data: dict[str, Any]) -> "Recipe":
+    def from_dict(cls, name: str, data: dict[str, Any]) -> Recipe:
         allowed = {"precision", "components", "per_channel", "calibration_method", "int8_ops", "int4_block_size", "int4_accuracy_level"}
         unknown = sorted(set(data) - allowed)
         if unknown:
@@ -124,7 +124,12 @@ class Recipe:
     def describe(self) -> str:
         if self.precision != "mixed":
             return self.precision
-        return ", ".join(f"{c} {self.components.get(c, 'fp32')}" for c in COMPONENTS)
+        def one(c: str) -> str:
+            prec = self.components.get(c, "fp32")
+            ops = self.int8_op_types(c)
+            return f"{c} {prec}" + (f" ({'/'.join(ops)})" if prec == "int8" and ops is not None else "")
+
+        return ", ".join(one(c) for c in COMPONENTS)
 
 
 def component_of(node_name: str) -> str | None:
