@@ -65,12 +65,12 @@ def test_each_timestep_runs_once_in_order_and_queue_never_exceeds_a_chunk(p: dic
 @given(params)
 @example({"mode": "async", "fps": 10.0, "H": 14, "g": 0.0, "aggregate": "temporal_ensemble", "median": 1.0,
           "jitter": 0.125, "eps": None, "pipelined": True, "seed": 0})  # episode end inside a pipelined stage
-@hyp_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@hyp_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_span_advance_matches_tick_by_tick(p: dict) -> None:
     """The fast path (settle spans between arrivals) is exact: same actions, stalls and inferences.
 
-    Derandomized so CI sees the same examples every run: random search found the exact-tie case
-    below, a known open bug that must not make unrelated submissions fail at random."""
+    Random search (HYPOTHESIS_PROFILE=explore) found the exact-tie case below, a known open bug;
+    the default profile is derandomized so it cannot fail unrelated submissions at random."""
     _check_span_vs_tick(p)
 
 
