@@ -128,7 +128,7 @@ class ControlLoop:
             if (self.tick >= s.max_ticks and self._deferred_tick is None) or self.env.done:
                 break
             if self._obs_request is not None and self.inbox is not None and not self._tick_is_now(self.tick, now):
-                self._hand(self.inbox, now)
+                self._hand(self.inbox, max(self._obs_request_s, self.inbox.time_s))
             target = self._next_wake_tick()
             wake = self._wake = self.sim.event()
             if target < s.max_ticks:
@@ -156,6 +156,8 @@ class ControlLoop:
             return self.tick
         if self.s.mode == "sync":
             return self.tick + len(self.queue)  # the tick that finds the queue empty
+        if self._obs_request is not None and self.inbox is not None:
+            return self.tick  # hand the waiting observation right after this tick, as stepping does
         if self._obs_request is not None:
             return self._first_trigger_tick(self.tick)
         return self.s.max_ticks  # server busy: sleep until its chunk arrives

@@ -69,16 +69,19 @@ def test_each_timestep_runs_once_in_order_and_queue_never_exceeds_a_chunk(p: dic
 def test_span_advance_matches_tick_by_tick(p: dict) -> None:
     """The fast path (settle spans between arrivals) is exact: same actions, stalls and inferences.
 
-    Random search (HYPOTHESIS_PROFILE=explore) found the exact-tie case below, a known open bug;
-    the default profile is derandomized so it cannot fail unrelated submissions at random."""
+    Random search (HYPOTHESIS_PROFILE=explore) found the exact-tie case below, now a regression test."""
     _check_span_vs_tick(p)
 
 
-@pytest.mark.xfail(strict=True, reason="known bug: a latency that is an exact multiple of the tick (no jitter) "
-                   "lands an arrival on a later tick's processing instant; the two stepping modes merge it one tick apart")
-def test_span_advance_exact_tie_known_bug() -> None:
-    _check_span_vs_tick({"mode": "async", "fps": 10.0, "H": 31, "g": 0.5, "aggregate": "weighted_average",
-                         "median": 1.0, "jitter": 0.0, "eps": None, "pipelined": False, "seed": 0})
+@pytest.mark.parametrize("pipelined", [False, True])
+@pytest.mark.parametrize("H", [29, 31])
+def test_span_advance_exact_tie(H: int, pipelined: bool) -> None:
+    """Regression (found by random search): a latency that is an exact multiple of the tick, no jitter.
+    Inference used to start at the loop's wake-up instant (a hair after a tick), so arrivals landed on
+    a later tick's processing instant, and the fast path slept through an observation waiting for a
+    free server; the two stepping modes then merged chunks one tick apart."""
+    _check_span_vs_tick({"mode": "async", "fps": 10.0, "H": H, "g": 0.5, "aggregate": "weighted_average",
+                         "median": 1.0, "jitter": 0.0, "eps": None, "pipelined": pipelined, "seed": 0})
 
 
 def _check_span_vs_tick(p: dict) -> None:
