@@ -6,7 +6,7 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from hypothesis import settings  # noqa: E402
+from hypothesis import settings
 
 # Property tests draw the same examples on every run, so a submission's CI result does not depend
 # on the luck of the search. Exploring for new counterexamples is a deliberate act:

@@ -4,9 +4,9 @@ reduce its loss."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from pathlib import Path
+
+import numpy as np
 
 from simbench.training.data import TrainingData
 

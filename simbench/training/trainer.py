@@ -87,7 +87,7 @@ class TrainConfig:
             raise bad_value("val_fraction", self.val_fraction, "must be in [0, 1)")
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in fields(cls)}
         unknown = sorted(k for k in data if k not in names)
         if unknown:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings as hyp_settings, strategies as st
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
 from simbench.latency.distributions import LognormalLatency, UniformLatency
 from simbench.scheduler.aggregate import NAMES
@@ -93,5 +95,5 @@ def _check_span_vs_tick(p: dict) -> None:
     for key in ("ticks", "stall_ticks", "stall_events", "longest_stall_ticks", "obs_sent", "actions_executed", "merges"):
         assert getattr(a, key) == getattr(b, key), key
     np.testing.assert_array_equal(np.array(env_fast.executed), np.array(env_slow.executed))
-    rows = lambda tl: sorted(zip(tl.kind, tl.inference_id, tl.start_s, tl.end_s, tl.value, tl.value2))  # noqa: E731
+    rows = lambda tl: sorted(zip(tl.kind, tl.inference_id, tl.start_s, tl.end_s, tl.value, tl.value2))
     assert rows(a.timeline) == rows(b.timeline)  # same events; the fast path logs some later
