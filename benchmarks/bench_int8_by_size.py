@@ -45,21 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
 
-    import onnxruntime as ort
     import torch
-    from omegaconf import OmegaConf
 
     from simbench.config.build import load_option
     from simbench.export.onnx_export import export_onnx
-    from simbench.export.quantize import build_variant, recipes_from_config
-    from simbench.paths import CONF_DIR
+    from simbench.export.parity import random_feeds, session
+    from simbench.export.quantize import build_variant, configured_recipe
     from simbench.policies.act import ACTConfig, ACTPolicy
 
     default = load_option("policy", "act")
-    export_cfg = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "export.yaml"), resolve=True)
-    assert default is not None and isinstance(export_cfg, dict)
-    int8 = next(r for r in recipes_from_config(export_cfg["variants"]) if r.name == "int8")
-    rng = np.random.default_rng(0)
+    assert default is not None
+    int8 = configured_recipe("int8")
     torch.manual_seed(0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,14 +63,9 @@ def main(argv: list[str] | None = None) -> int:
             cfg = ACTConfig.from_dict(node)
             policy = ACTPolicy(cfg)
             fp32 = export_onnx(policy, Path(tmp) / "fp32.onnx", fps=30)
-            h, w = cfg.image_size
-            feeds = [{"observation.state": rng.normal(0, 1, (1, cfg.state_dim)).astype(np.float32),
-                      **{f"observation.images.{c}": rng.integers(0, 256, (1, h, w, 3), dtype=np.uint8) for c in cfg.cameras}}
-                     for _ in range(16)]
+            feeds = random_feeds(cfg.cameras, cfg.image_size, cfg.state_dim)
             q = build_variant(fp32, Path(tmp) / "int8.onnx", int8, feeds)
-            so = ort.SessionOptions()
-            so.intra_op_num_threads = args.threads
-            sessions = {k: ort.InferenceSession(str(p), so, providers=["CPUExecutionProvider"]) for k, p in (("fp32", fp32), ("int8", q))}
+            sessions = {k: session(p, args.threads) for k, p in (("fp32", fp32), ("int8", q))}
             times: dict[str, list[float]] = {k: [] for k in sessions}
             for i in range(args.warmup + args.calls):  # interleaved: both see the same machine load
                 for k, s in sessions.items():

@@ -56,10 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=8)
     args = parser.parse_args(argv)
 
-    from omegaconf import OmegaConf
-
-    from simbench.export.quantize import build_variant, recipes_from_config
-    from simbench.paths import CONF_DIR
+    from simbench.export.parity import random_feeds
+    from simbench.export.quantize import build_variant, configured_recipe
     from simbench.policies.onnx_policy import OnnxChunkPolicy
 
     fp32 = Path(args.models_dir) / "act_fp32.onnx"
@@ -67,14 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no act_fp32.onnx in {args.models_dir}; run 'python -m simbench export' first", file=sys.stderr)
         return 2
     probe = OnnxChunkPolicy(fp32)
-    rng = np.random.default_rng(0)
-    h, w = probe.image_size
-    feeds = [dict(zip(probe._input_names, [rng.normal(0, 1, (1, probe.state_dim)).astype(np.float32),
-                                           *[rng.integers(0, 256, (1, h, w, 3), dtype=np.uint8) for _ in probe.cameras]]))
-             for _ in range(16)]
-    export_cfg = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "export.yaml"), resolve=True)
-    assert isinstance(export_cfg, dict)
-    int8 = next(r for r in recipes_from_config(export_cfg["variants"]) if r.name == "int8")
+    feeds = random_feeds(probe.cameras, probe.image_size, probe.state_dim)
+    int8 = configured_recipe("int8")
     int8_stem = replace(int8, name="int8_stem_int8", components={**int8.components, "stem": "int8"})
     int8_all = replace(int8, name="int8_all_ops", int8_ops="all")  # attention and Softmax quantized too
     with tempfile.TemporaryDirectory() as tmp:

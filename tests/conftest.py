@@ -12,5 +12,5 @@ from hypothesis import settings
 # on the luck of the search. Exploring for new counterexamples is a deliberate act:
 # HYPOTHESIS_PROFILE=explore python -m pytest tests/scheduler
 settings.register_profile("ci", derandomize=True)
-settings.register_profile("explore", derandomize=False, max_examples=500)
+settings.register_profile("explore", derandomize=False)  # max_examples stays per test
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

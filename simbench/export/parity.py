@@ -20,6 +20,17 @@ def make_feeds(state: NDArray[np.float32], images: NDArray[np.uint8], cameras: t
     ]
 
 
+def random_feeds(cameras: tuple[str, ...] | list[str], image_size: tuple[int, int], state_dim: int, n: int = 16,
+                 seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """``n`` random observations as ORT feeds: for timing and kernel selection, where the weights'
+    calibration ranges do not change which kernels run."""
+    rng = np.random.default_rng(seed)
+    h, w = image_size
+    state = rng.normal(0, 1, (n, state_dim)).astype(np.float32)
+    images = rng.integers(0, 256, (n, len(cameras), h, w, 3), dtype=np.uint8)
+    return make_feeds(state, images, tuple(cameras))
+
+
 def session(path: str | Path, threads: int = 1):
     import onnxruntime as ort
 

@@ -265,4 +265,17 @@ def recipes_from_config(variants: dict[str, dict[str, Any]]) -> list[Recipe]:
     return [Recipe.from_dict(name, dict(spec or {})) for name, spec in variants.items()]
 
 
-__all__ = ["COMPONENTS", "PRECISIONS", "FeedReader", "Recipe", "build_variant", "component_of", "recipes_from_config"]
+def configured_recipe(name: str) -> Recipe:
+    """The variant ``name`` as ``conf/export.yaml`` defines it (for benchmarks that rebuild a shipped
+    recipe on other weights or sizes, so they measure what is configured, not a copy of it)."""
+    from omegaconf import OmegaConf
+
+    from simbench.paths import CONF_DIR
+
+    variants = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "export.yaml"), resolve=True)["variants"]  # type: ignore[index]
+    if name not in variants:
+        raise bad_value("variant", name, f"conf/export.yaml defines {', '.join(variants)}")
+    return Recipe.from_dict(name, dict(variants[name] or {}))
+
+
+__all__ = ["COMPONENTS", "PRECISIONS", "FeedReader", "Recipe", "build_variant", "component_of", "configured_recipe", "recipes_from_config"]

@@ -156,10 +156,8 @@ class ControlLoop:
             return self.tick
         if self.s.mode == "sync":
             return self.tick + len(self.queue)  # the tick that finds the queue empty
-        if self._obs_request is not None and self.inbox is not None:
-            return self.tick  # hand the waiting observation right after this tick, as stepping does
-        if self._obs_request is not None:
-            return self._first_trigger_tick(self.tick)
+        if self._obs_request is not None:  # server free: a waiting observation goes right after this tick
+            return self.tick if self.inbox is not None else self._first_trigger_tick(self.tick)
         return self.s.max_ticks  # server busy: sleep until its chunk arrives
 
     def _first_trigger_tick(self, k: int) -> int:

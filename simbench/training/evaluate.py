@@ -12,8 +12,9 @@ clusters, then 10 in held-out cluster 6). During training a cheaper subset is us
 spread evenly over the plan.
 
 ``python -m simbench.training.evaluate act_fp32 act_int8 ...`` evaluates shipped policy configs on
-the full protocol and prints a table (``--episodes N`` for the first N only, ``--repeats N`` for N
-start seeds, ``--n-action-steps`` / ``--model-path`` to override the config, ``--json PATH``).
+the full protocol and prints a table (``--episodes N`` for N episodes spread over it, more passes
+beyond its 30; ``--repeats N`` for N start seeds; the paired difference of each policy against the
+first on the same starts; ``--n-action-steps`` / ``--model-path`` to override the config, ``--json PATH``).
 """
 
 from __future__ import annotations
@@ -97,14 +98,17 @@ def evaluate(policy: ChunkPolicy, env: SchedulerEnv, n_action_steps: int, episod
              progress: bool = False, repeats: int = 1) -> dict[str, Any]:
     """Success rate overall and per split over the env's protocol (or an even subset of it).
 
-    ``repeats`` > 1 runs the protocol again with start seeds ``seed + 100 k``: 30 episodes give a
+    ``episodes`` beyond the protocol's length means more passes over it (``protocol_passes``);
+    ``repeats`` > 1 runs that again. Pass k uses start seeds ``seed + 100 k``: 30 episodes give a
     binomial standard error of ~9 points, too coarse to tell precisions apart.
     """
-    plan = subset(env.episode_plan(), episodes)
+    full = env.episode_plan()
+    passes, per_pass = protocol_passes(len(full), episodes)
+    plan = subset(full, per_pass)
     rows = []
     from tqdm import tqdm
 
-    runs = [(seed + 100 * k + i, options) for k in range(repeats) for i, options in enumerate(plan)]
+    runs = [(seed + 100 * k + i, options) for k in range(repeats * passes) for i, options in enumerate(plan)]
     for episode_seed, options in tqdm(runs, desc=f"eval {policy.name}", disable=not progress, leave=False):
         row = run_episode(env, policy, episode_seed, dict(options), n_action_steps)
         row["split"] = str(options.get("split", "all"))
@@ -120,6 +124,16 @@ def evaluate(policy: ChunkPolicy, env: SchedulerEnv, n_action_steps: int, episod
         result[f"n_{split}"] = len(sel)
     result["rows"] = rows
     return result
+
+
+def paired_difference(reference: list[dict[str, Any]], other: list[dict[str, Any]]) -> dict[str, float]:
+    """Success of ``other`` minus ``reference`` over the same starts (row by row), with its standard
+    error: far tighter than comparing two rates, since both policies meet the same easy and hard starts."""
+    if len(reference) != len(other):
+        raise ValueError(f"paired difference needs the same starts: {len(reference)} vs {len(other)} episodes")
+    d = np.array([float(b["success"]) - float(a["success"]) for a, b in zip(reference, other)])
+    stderr = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+    return {"diff": float(d.mean()), "stderr": stderr}
 
 
 def deployment_horizon(policy_name: str) -> tuple[int | None, int | None]:
@@ -168,8 +182,7 @@ def make_eval_fn(episodes: int, seed: int = 0, env_name: str = "teabag_mug",
         horizon = min(horizon, apc) if apc else horizon
         runtime = TorchChunkPolicy(act_policy, fps, name="act_train", actions_per_chunk=horizon, control_fps=cfps)
         n_steps = min(horizon, n_steps_cfg) if n_steps_cfg else horizon
-        passes, per_pass = protocol_passes(len(env.episode_plan()), episodes)
-        res = evaluate(runtime, env, n_steps, per_pass, seed, repeats=passes)
+        res = evaluate(runtime, env, n_steps, episodes, seed)
         return {k: v for k, v in res.items() if isinstance(v, float)}
 
     return eval_fn
@@ -213,8 +226,13 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = res
         splits = " ".join(f"{k[8:]} {v:.2f}" for k, v in res.items() if k in ("success_test", "success_val"))
         lifted = f", bag lifted in {res['lifted_rate']:.2f}" if "lifted_rate" in res else ""
-        print(f"{name:<18} success {res['success_rate']:.2f} +- {res['success_stderr']:.2f} ({splits}){lifted} over {res['episodes']} episodes, "
-              f"{res['wall_s']:.0f} s", flush=True)
+        paired = ""
+        if len(results) > 1:  # same starts as the first policy: the paired difference is the sharp comparison
+            first = next(iter(results))
+            res["paired_vs_first"] = {"reference": first, **paired_difference(results[first]["rows"], res["rows"])}
+            paired = f", vs {first} {100 * res['paired_vs_first']['diff']:+.0f} +- {100 * res['paired_vs_first']['stderr']:.0f} points"
+        print(f"{name:<18} success {res['success_rate']:.2f} +- {res['success_stderr']:.2f} ({splits}){lifted}{paired} over "
+              f"{res['episodes']} episodes, {res['wall_s']:.0f} s", flush=True)
     if args.json:
         write_json(Path(args.json), results)
     env.close()

@@ -236,10 +236,11 @@ def train(
     history: list[dict[str, float]] = []
     data_meta = {"fps": data.fps, "cameras": list(data.cameras), "dataset": str(cfg.dataset)}
 
-    if cfg.init_from and not (cfg.resume and last_path.is_file()):
+    resuming = cfg.resume and last_path.is_file()
+    if cfg.init_from and not resuming:  # a resumed fine-tune continues from its own last.pt
         init_weights(policy, cfg.init_from)
         print(f"initialised from {cfg.init_from}")
-    if cfg.resume and last_path.is_file():
+    if resuming:
         ckpt = torch.load(last_path, map_location=device, weights_only=False)
         if ckpt.get("config") != policy_cfg.to_dict():
             raise ConfigError(

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from simbench.envs.base import EpisodeOutcome
-from simbench.training.evaluate import evaluate, protocol_passes, subset
+from simbench.training.evaluate import evaluate, paired_difference, protocol_passes, subset
 
 
 class MockEnv:
@@ -88,10 +88,20 @@ def test_more_episodes_than_the_protocol_means_more_passes() -> None:
     assert protocol_passes(30, 20) == (1, 20)
     assert protocol_passes(30, 60) == (2, 30)
     assert protocol_passes(30, 45) == (2, 23)
-    env = MockEnv()
-    passes, per = protocol_passes(len(env.episode_plan()), 12)
-    res = evaluate(StepPolicy(0.05), env, n_action_steps=5, episodes=per, repeats=passes)
+    env = MockEnv()  # evaluate itself makes the passes: 12 episodes on a 6-episode plan
+    res = evaluate(StepPolicy(0.05), env, n_action_steps=5, episodes=12)
     assert res["episodes"] == 12 and res["n_test"] == 8 and res["n_val"] == 4
+
+
+def test_paired_difference_closed_form() -> None:
+    """Row-by-row differences [0, 1, 0, 0]: mean 0.25, sample std 0.5, standard error 0.5 / 2."""
+    import pytest
+
+    ref = [{"success": s} for s in (True, False, True, False)]
+    other = [{"success": s} for s in (True, True, True, False)]
+    assert paired_difference(ref, other) == {"diff": 0.25, "stderr": 0.25}
+    with pytest.raises(ValueError, match="same starts"):
+        paired_difference(ref, other[:3])
 
 
 def test_training_evaluation_uses_the_deployment_horizon() -> None:
