@@ -29,15 +29,10 @@ from simbench.paths import MODELS_DIR
 
 def profile(path: Path, feeds: list[dict[str, np.ndarray]], runs: int, prefix: str) -> Counter[tuple[str, str]]:
     """Mean kernel time (us per call) by (component, op type)."""
-    import onnxruntime as ort
-
     from simbench.export.quantize import component_of
+    from simbench.policies.onnx_policy import load_session
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.enable_profiling = True
-    so.profile_file_prefix = prefix
-    session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    session = load_session(path, 1, profile_prefix=prefix)
     for i in range(runs):
         session.run(None, feeds[i % len(feeds)])
     trace = session.end_profiling()

@@ -32,13 +32,10 @@ def random_feeds(cameras: tuple[str, ...] | list[str], image_size: tuple[int, in
 
 
 def session(path: str | Path, threads: int = 1):
-    import onnxruntime as ort
+    """The runtime's session (same graph options as ``runtime: onnx``)."""
+    from simbench.policies.onnx_policy import load_session
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = threads
-    so.inter_op_num_threads = 1
-    so.log_severity_level = 3
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return load_session(path, threads)
 
 
 def run_onnx(path: str | Path, feeds: list[dict[str, np.ndarray]], threads: int = 1) -> NDArray[np.float32]:

@@ -130,6 +130,34 @@ def test_onnx_policy_predicts_resampled_chunk(trained) -> None:
         OnnxChunkPolicy(fp32, actions_per_chunk=41, control_fps=60)
 
 
+def _kernel_ops(session) -> set[str]:
+    trace = session.end_profiling()
+    import json
+
+    return {e["args"]["op_name"] for e in json.loads(Path(trace).read_text()) if e.get("cat") == "Node"}
+
+
+def test_sessions_do_not_fuse_skip_layer_norm(trained, tmp_path: Path) -> None:
+    """Every simbench session skips ORT's SkipLayerNormalization fusion (slower on CPU, see
+    DISABLED_ORT_OPTIMIZERS); a default ORT session of the same file does fuse, so the test can fail."""
+    import onnxruntime as ort
+
+    from simbench.export.parity import random_feeds
+    from simbench.policies.onnx_policy import load_session
+
+    policy, _, fp32, _, _ = trained
+    feeds = random_feeds(policy.config.cameras, policy.config.image_size, policy.config.state_dim, n=1)[0]
+    ours = load_session(fp32, 1, profile_prefix=str(tmp_path / "ours"))
+    so = ort.SessionOptions()
+    so.enable_profiling, so.profile_file_prefix = True, str(tmp_path / "default")
+    default = ort.InferenceSession(str(fp32), so, providers=["CPUExecutionProvider"])
+    outs = [s.run(None, feeds)[0] for s in (ours, default)]
+    np.testing.assert_allclose(outs[0], outs[1], atol=1e-4)
+    assert "SkipLayerNormalization" in _kernel_ops(default)
+    ops = _kernel_ops(ours)
+    assert "SkipLayerNormalization" not in ops and "LayerNormalization" in ops
+
+
 def test_corrupt_onnx_is_one_line_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x00garbage")
