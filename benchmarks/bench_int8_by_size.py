@@ -6,7 +6,8 @@ while the small per-token ops of a tiny transformer (softmax, layer norm, reshap
 do not speed up at all. So this benchmark builds ACTs of several sizes with random weights,
 exports each to ONNX, applies the shipped ``int8`` recipe (conf/export.yaml, calibrated on random
 images), and times both on the same inputs, interleaved call by call, in one run. Sizes: the
-shipped default (conf/policy/act.yaml), the reference ACT (ResNet-18 widths, dim 512), and the
+shipped default (conf/policy/act.yaml), the shipped ACT with a backbone twice as wide
+(the README's overfitting experiment), the reference ACT (ResNet-18 widths, dim 512), and the
 reference at the shipped image size.
 
     python benchmarks/bench_int8_by_size.py [--calls 100] [--threads 1] [--json results/bench_int8_by_size.json]
@@ -32,6 +33,7 @@ REFERENCE = {  # the reference ACT (conf/policy/act.yaml's header comment)
 def sizes(default: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         "shipped (conf/policy/act.yaml)": default,
+        "backbone 64/128/256": {**default, "backbone_channels": [64, 128, 256]},
         "reference widths, shipped images": {**default, **REFERENCE},
         "reference, 240x320 images": {**default, **REFERENCE, "image_size": [240, 320]},
     }
@@ -49,9 +51,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from simbench.config.build import load_option
     from simbench.export.onnx_export import export_onnx
-    from simbench.export.parity import random_feeds, session
+    from simbench.export.parity import random_feeds
     from simbench.export.quantize import build_variant, configured_recipe
     from simbench.policies.act import ACTConfig, ACTPolicy
+    from simbench.policies.onnx_policy import load_session
 
     default = load_option("policy", "act")
     assert default is not None
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             fp32 = export_onnx(policy, Path(tmp) / "fp32.onnx", fps=30)
             feeds = random_feeds(cfg.cameras, cfg.image_size, cfg.state_dim)
             q = build_variant(fp32, Path(tmp) / "int8.onnx", int8, feeds)
-            sessions = {k: session(p, args.threads) for k, p in (("fp32", fp32), ("int8", q))}
+            sessions = {k: load_session(p, args.threads) for k, p in (("fp32", fp32), ("int8", q))}
             times: dict[str, list[float]] = {k: [] for k in sessions}
             for i in range(args.warmup + args.calls):  # interleaved: both see the same machine load
                 for k, s in sessions.items():

@@ -31,16 +31,11 @@ def random_feeds(cameras: tuple[str, ...] | list[str], image_size: tuple[int, in
     return make_feeds(state, images, tuple(cameras))
 
 
-def session(path: str | Path, threads: int = 1):
-    """The runtime's session (same graph options as ``runtime: onnx``)."""
-    from simbench.policies.onnx_policy import load_session
-
-    return load_session(path, threads)
-
-
 def run_onnx(path: str | Path, feeds: list[dict[str, np.ndarray]], threads: int = 1) -> NDArray[np.float32]:
     """Action chunks (N, chunk, A) from an ONNX file."""
-    sess = session(path, threads)
+    from simbench.policies.onnx_policy import load_session
+
+    sess = load_session(path, threads)
     return np.concatenate([sess.run(None, f)[0] for f in feeds], axis=0)
 
 
@@ -72,4 +67,4 @@ def action_error(pred: NDArray, ref: NDArray) -> dict[str, float]:
     }
 
 
-__all__ = ["action_error", "make_feeds", "max_abs_diff", "run_onnx", "run_torch", "session"]
+__all__ = ["action_error", "make_feeds", "max_abs_diff", "random_feeds", "run_onnx", "run_torch"]

@@ -41,17 +41,20 @@ DISABLED_ORT_OPTIMIZERS: tuple[str, ...] = ("SkipLayerNormFusion",)
 
 ``SkipLayerNormFusion`` turns each residual add + layer norm into one SkipLayerNormalization
 kernel; on a (1, 100, 128) activation that kernel takes ~70 us where the separate Add and
-LayerNormalization take ~10 us (ORT 1.32, 1 thread), so the fused fp32 ACT ran 2.49 ms instead of
-2.15 ms. Quantized graphs are unaffected (their adds are QDQ, nothing fuses). Every session of
-simbench comes from :func:`load_session`, so fp32 baselines and timings use the faster graph."""
+LayerNormalization take ~10 us (ORT 1.32, 1 thread; ``python benchmarks/profile_ops.py`` profiles
+both graphs as ``fp32_fused`` and ``fp32``). Quantized graphs are unaffected (their adds are QDQ,
+nothing fuses). Every session of simbench comes from :func:`load_session`, so fp32 baselines and
+timings use the faster graph."""
 
 
-def load_session(path: str | Path, threads: int, profile_prefix: str | None = None) -> Any:
+def load_session(path: str | Path, threads: int, profile_prefix: str | None = None,
+                 disabled_optimizers: tuple[str, ...] = DISABLED_ORT_OPTIMIZERS) -> Any:
     """An ORT CPU session; a file ORT cannot load becomes one ConfigError line.
 
     The one place sessions are built (runtime, export checks, benchmarks): the same options
     everywhere, so a latency measured in a benchmark is the latency the scheduler sees.
-    ``profile_prefix`` turns on ORT's per-kernel profiler (benchmarks/profile_ops.py)."""
+    ``profile_prefix`` turns on ORT's per-kernel profiler (benchmarks/profile_ops.py);
+    ``disabled_optimizers=()`` gives ORT's default graph, for comparing against it."""
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -65,7 +68,7 @@ def load_session(path: str | Path, threads: int, profile_prefix: str | None = No
         so.profile_file_prefix = profile_prefix
     try:
         return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"],
-                                    disabled_optimizers=list(DISABLED_ORT_OPTIMIZERS))
+                                    disabled_optimizers=list(disabled_optimizers))
     except Exception as err:  # noqa: BLE001 - ORT raises several types for unreadable models
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"cannot load ONNX model {path}: {first[:200]}") from None

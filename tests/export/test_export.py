@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,9 +11,9 @@ import pytest
 from simbench.__main__ import main as cli
 from simbench.errors import ConfigError
 from simbench.export.onnx_export import export_onnx
-from simbench.export.parity import action_error, make_feeds, max_abs_diff, run_onnx, run_torch
+from simbench.export.parity import action_error, make_feeds, max_abs_diff, random_feeds, run_onnx, run_torch
 from simbench.export.quantize import Recipe, build_variant, recipes_from_config
-from simbench.policies.onnx_policy import OnnxChunkPolicy
+from simbench.policies.onnx_policy import OnnxChunkPolicy, load_session
 from simbench.training.synthetic import synthetic_data, tiny_config
 from simbench.training.trainer import TrainConfig, train
 
@@ -132,25 +133,16 @@ def test_onnx_policy_predicts_resampled_chunk(trained) -> None:
 
 def _kernel_ops(session) -> set[str]:
     trace = session.end_profiling()
-    import json
-
     return {e["args"]["op_name"] for e in json.loads(Path(trace).read_text()) if e.get("cat") == "Node"}
 
 
 def test_sessions_do_not_fuse_skip_layer_norm(trained, tmp_path: Path) -> None:
     """Every simbench session skips ORT's SkipLayerNormalization fusion (slower on CPU, see
-    DISABLED_ORT_OPTIMIZERS); a default ORT session of the same file does fuse, so the test can fail."""
-    import onnxruntime as ort
-
-    from simbench.export.parity import random_feeds
-    from simbench.policies.onnx_policy import load_session
-
+    DISABLED_ORT_OPTIMIZERS); ORT's default graph of the same file does fuse, so the test can fail."""
     policy, _, fp32, _, _ = trained
     feeds = random_feeds(policy.config.cameras, policy.config.image_size, policy.config.state_dim, n=1)[0]
     ours = load_session(fp32, 1, profile_prefix=str(tmp_path / "ours"))
-    so = ort.SessionOptions()
-    so.enable_profiling, so.profile_file_prefix = True, str(tmp_path / "default")
-    default = ort.InferenceSession(str(fp32), so, providers=["CPUExecutionProvider"])
+    default = load_session(fp32, 1, profile_prefix=str(tmp_path / "default"), disabled_optimizers=())
     outs = [s.run(None, feeds)[0] for s in (ours, default)]
     np.testing.assert_allclose(outs[0], outs[1], atol=1e-4)
     assert "SkipLayerNormalization" in _kernel_ops(default)
