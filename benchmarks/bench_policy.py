@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                      **{f"model_{k}": v for k, v in m.items()}})
         for path in models:
             pol = OnnxChunkPolicy(path, threads=threads)
-            feeds = [dict(zip(pol._input_names, [s, *i])) for s, i in small]
+            feeds = [pol.feed(s, list(i)) for s, i in small]
             t = time_calls(pol.predict_chunk, obs, args.warmup, args.calls)
             m = time_calls(lambda f: pol.session.run(None, f), feeds, args.warmup, args.calls)
             rows.append({"variant": path.stem, "threads": threads, "size_mb": path.stat().st_size / 1e6, **t,

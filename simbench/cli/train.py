@@ -25,7 +25,8 @@ def compose_config(name: str, argv: list[str]) -> dict[str, Any]:
             cfg = compose(name, overrides=argv)
         return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
     except (HydraException, OmegaConfBaseException) as err:
-        raise ConfigError(str(err).splitlines()[0]) from None
+        # one line, but keep Hydra's hint ("To append to your config use +key=...") when it gives one
+        raise ConfigError(" ".join(line.strip() for line in str(err).splitlines() if line.strip())) from None
 
 
 def main(argv: list[str]) -> int:

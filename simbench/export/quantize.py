@@ -28,7 +28,7 @@ onnxconverter_common, keeping fp32 inputs/outputs.
 
 A component a recipe does not name stays fp32. The shipped int8 recipes leave the stem in fp32: with
 3 input channels its int8 kernel cannot fill the int8 dot-product lanes: inside the int8 model it
-costs 197 us quantized against 131 us in fp32 with the quantize after it (1 thread,
+costs 186 us quantized against 115 us in fp32 with the quantize after it (1 thread,
 ``benchmarks/profile_ops.py``).
 
 Leaving the head in fp32 is the default in the shipped recipes: the reference notes measured it as the
@@ -77,6 +77,9 @@ class Recipe:
     A mapping gives each component its own choice (components it omits use ``all``): the small
     transformer wants its MatMuls/Gemms in int8 but not its Softmax, whose QLinearSoftmax kernel is
     slower than the float one (benchmarks/profile_ops.py)."""
+    keep_float: list[str] = field(default_factory=list)
+    """Node-name prefixes (the exporter's module paths, e.g. ``/model/decoder/``) that stay float
+    whatever their component's precision: for locating and sparing the layers quantization hurts."""
     int4_block_size: int = 32
     int4_accuracy_level: int = 4
     """MatMulNBits compute type: 4 = int8 activations (fastest on CPU), 0 = float."""
@@ -103,12 +106,16 @@ class Recipe:
                 raise bad_value(key, ops, "choose all, weights or a list of ONNX op types")
             if not isinstance(ops, str) and (not ops or not all(isinstance(o, str) and o[:1].isupper() for o in ops)):
                 raise bad_value(key, ops, "a list of ONNX op types such as [Conv, MatMul, Gemm]")
+        for prefix in self.keep_float:
+            if not isinstance(prefix, str) or not prefix.startswith("/model/"):
+                raise bad_value(f"variants.{self.name}.keep_float", prefix, "node-name prefixes such as /model/decoder/")
         if self.calibration_method not in ("minmax", "percentile", "entropy"):
             raise bad_value(f"variants.{self.name}.calibration_method", self.calibration_method, "minmax, percentile or entropy")
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any]) -> Recipe:
-        allowed = {"precision", "components", "per_channel", "calibration_method", "int8_ops", "int4_block_size", "int4_accuracy_level"}
+        allowed = {"precision", "components", "per_channel", "calibration_method", "int8_ops", "keep_float",
+                   "int4_block_size", "int4_accuracy_level"}
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise ConfigError(f"variants.{name}.{unknown[0]} is unknown; valid keys: {', '.join(sorted(allowed))}")
@@ -129,7 +136,8 @@ class Recipe:
             ops = self.int8_op_types(c)
             return f"{c} {prec}" + (f" ({'/'.join(ops)})" if prec == "int8" and ops is not None else "")
 
-        return ", ".join(one(c) for c in COMPONENTS)
+        spared = f"; float: {', '.join(self.keep_float)}" if self.keep_float else ""
+        return ", ".join(one(c) for c in COMPONENTS) + spared
 
 
 def component_of(node_name: str) -> str | None:
@@ -139,11 +147,14 @@ def component_of(node_name: str) -> str | None:
     return None
 
 
-def nodes_for(model: onnx.ModelProto, components: set[str], op_types: tuple[str, ...] | None) -> list[str]:
-    """Names of the nodes of ``components`` (of ``op_types``, or of any type when None)."""
+def nodes_for(model: onnx.ModelProto, components: set[str], op_types: tuple[str, ...] | None,
+              keep_float: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """Names of the nodes of ``components`` (of ``op_types``, or of any type when None), less those
+    under a ``keep_float`` prefix."""
     return [
         n.name for n in model.graph.node
         if (op_types is None or n.op_type in op_types) and component_of(n.name) in components
+        and not any(n.name.startswith(p) for p in keep_float)
     ]
 
 
@@ -225,7 +236,8 @@ def _mixed(fp32_path: Path, recipe: Recipe, calib_feeds: list[dict[str, np.ndarr
         current = preprocess(fp32_path, tmp / "pre.onnx", optimize)
         if "int8" in by_prec:
             model = onnx.load(str(current))
-            nodes = [n for comp in sorted(by_prec["int8"]) for n in nodes_for(model, {comp}, recipe.int8_op_types(comp))]
+            nodes = [n for comp in sorted(by_prec["int8"])
+                     for n in nodes_for(model, {comp}, recipe.int8_op_types(comp), recipe.keep_float)]
             if not calib_feeds:
                 raise ConfigError(f"variant {recipe.name}: static int8 needs calibration observations (a dataset)")
             method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
@@ -240,7 +252,7 @@ def _mixed(fp32_path: Path, recipe: Recipe, calib_feeds: list[dict[str, np.ndarr
             current = out
         if "int8_dynamic" in by_prec:
             model = onnx.load(str(current))
-            nodes = nodes_for(model, by_prec["int8_dynamic"], ("MatMul", "Gemm"))
+            nodes = nodes_for(model, by_prec["int8_dynamic"], ("MatMul", "Gemm"), recipe.keep_float)
             out = tmp / "dyn.onnx"
             quantize_dynamic(
                 str(current), str(out), op_types_to_quantize=["MatMul", "Gemm"], nodes_to_quantize=nodes,
@@ -251,7 +263,7 @@ def _mixed(fp32_path: Path, recipe: Recipe, calib_feeds: list[dict[str, np.ndarr
         if "int4" in by_prec:
             from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-            include = nodes_for(model, by_prec["int4"], ("MatMul",))
+            include = nodes_for(model, by_prec["int4"], ("MatMul",), recipe.keep_float)
             quant = MatMulNBitsQuantizer(
                 model, bits=4, block_size=recipe.int4_block_size, is_symmetric=True,
                 accuracy_level=recipe.int4_accuracy_level, nodes_to_include=include,

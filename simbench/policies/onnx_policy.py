@@ -42,8 +42,8 @@ DISABLED_ORT_OPTIMIZERS: tuple[str, ...] = ("SkipLayerNormFusion",)
 ``SkipLayerNormFusion`` turns each residual add + layer norm into one SkipLayerNormalization
 kernel; on a (1, 100, 128) activation that kernel takes ~70 us where the separate Add and
 LayerNormalization take ~10 us (ORT 1.32, 1 thread; ``python benchmarks/profile_ops.py`` profiles
-both graphs as ``fp32_fused`` and ``fp32``). Quantized graphs are unaffected (their adds are QDQ,
-nothing fuses). Every session of simbench comes from :func:`load_session`, so fp32 baselines and
+both graphs as ``fp32_fused`` and ``fp32``). The shipped int8 recipe keeps residual adds and the
+decoder in float, so the same fusion would apply there. Every session of simbench comes from :func:`load_session`, so fp32 baselines and
 timings use the faster graph."""
 
 
@@ -127,11 +127,14 @@ class OnnxChunkPolicy:
     def reset(self, seed: int) -> None:
         """Nothing to forget: the ONNX graph is stateless and deterministic."""
 
+    def feed(self, state: NDArray[np.float32], images: list[NDArray[np.uint8]]) -> dict[str, np.ndarray]:
+        """The session's input dict for model-resolution inputs (benchmarks time ``session.run`` on it)."""
+        return dict(zip(self._input_names, [state, *images]))
+
     def predict_chunk_raw(self, observation: Observation) -> NDArray[np.float32]:
         """(chunk_size, action_dim) at the model's fps, before resampling."""
         state, images = observation_inputs(observation, self.cameras, self.image_size, self.state_dim)  # type: ignore[arg-type]
-        feed = dict(zip(self._input_names, [state, *images]))
-        return self.session.run(None, feed)[0][0]
+        return self.session.run(None, self.feed(state, images))[0][0]
 
     def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
         return resample_chunk(self.predict_chunk_raw(observation), self.model_fps, self.control_fps, self.actions_per_chunk)

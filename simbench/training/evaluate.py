@@ -24,6 +24,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -190,7 +191,8 @@ def make_eval_fn(episodes: int, seed: int = 0, env_name: str = "teabag_mug",
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("policies", nargs="+", help="policy config names (conf/policy/), e.g. act_fp32 act_int8")
+    parser.add_argument("policies", nargs="+", help="policy config names (conf/policy/), e.g. act_fp32 act_int8; "
+                        "NAME=FILE.onnx runs config NAME on another model")
     parser.add_argument("--episodes", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=1, help="run the protocol N times (start seeds seed + 100 k)")
@@ -199,25 +201,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-path", default=None, help="ONNX file instead of the config's model_path (e.g. an older model)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    from pathlib import Path
 
     from simbench.atomic_io import write_json
     from simbench.config.build import available, load_option
     from simbench.registry import POLICY_RUNTIMES, resolve
 
-    configs = {name: load_option("policy", name) for name in args.policies}
-    missing = [name for name, cfg in configs.items() if cfg is None]
-    if missing:
-        print(f"error: policy={missing[0]!r} is unknown; choose one of: {', '.join(available('policy'))}", file=sys.stderr)
-        return 2
+    configs: dict[str, dict[str, Any]] = {}
+    for spec in args.policies:
+        name, _, model = spec.partition("=")
+        cfg = load_option("policy", name)
+        if cfg is None:
+            print(f"error: policy={name!r} is unknown; choose one of: {', '.join(available('policy'))}", file=sys.stderr)
+            return 2
+        model = model or args.model_path
+        if model:
+            if not Path(model).is_file():
+                print(f"error: model file {model!r} (for policy {name}) does not exist", file=sys.stderr)
+                return 2
+            cfg["model_path"] = model
+        if spec in configs:
+            print(f"error: {spec} is named twice", file=sys.stderr)
+            return 2
+        configs[spec] = cfg
     env = make_env()
     results = {}
     for name, cfg in configs.items():
-        assert cfg is not None
         cfg["fps"] = control_fps(env)
-        for key, value in (("threads", args.threads), ("model_path", args.model_path)):
-            if value:
-                cfg[key] = value
+        if args.threads:
+            cfg["threads"] = args.threads
         policy = resolve(POLICY_RUNTIMES, "policy.runtime", cfg.get("runtime", "onnx")).from_config(cfg, env)
         n_steps = args.n_action_steps or int(cfg.get("n_action_steps", policy.actions_per_chunk))
         t0 = time.time()

@@ -118,6 +118,29 @@ def test_int8_ops_per_component_keeps_attention_float(trained) -> None:
     assert {x for x in everything if x[0] == "backbone"} == {x for x in listed if x[0] == "backbone"}
 
 
+def test_keep_float_spares_named_layers(trained) -> None:
+    """keep_float prefixes leave those layers' weights float while the rest of the component is int8."""
+    import onnx
+
+    policy, data, fp32, tmp, _ = trained
+    calib = make_feeds(data.state[data.train_frames[::5]], data.images_of(data.train_frames[::5]), policy.config.cameras)
+    base = {"backbone": "int8", "transformer": "int8", "head": "fp32"}
+
+    def int8_weights(recipe: Recipe) -> set[str]:
+        """Conv/MatMul/Gemm nodes whose weight comes through a DequantizeLinear of an int8 tensor."""
+        model = onnx.load(str(build_variant(fp32, tmp / f"kf_{recipe.name}.onnx", recipe, calib)))
+        int8 = {i.name for i in model.graph.initializer if i.data_type == onnx.TensorProto.INT8}
+        dq_of_int8 = {n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in int8}
+        return {n.name for n in model.graph.node
+                if n.op_type in ("Conv", "MatMul", "Gemm") and len(n.input) > 1 and n.input[1] in dq_of_int8}
+
+    everything = int8_weights(Recipe("all", components=base))
+    spared = int8_weights(Recipe("spared", components=base, keep_float=["/model/decoder/"]))
+    assert any("decoder" in n for n in everything) and not any("decoder" in n for n in spared)
+    assert {n for n in everything if "decoder" not in n} == spared  # nothing else changes
+    assert "float: /model/decoder/" in Recipe("d", components=base, keep_float=["/model/decoder/"]).describe()
+
+
 def test_onnx_policy_predicts_resampled_chunk(trained) -> None:
     policy, data, fp32, _, _ = trained
     runtime = OnnxChunkPolicy.from_config({"name": "act", "model_path": str(fp32), "actions_per_chunk": 30, "fps": 60, "action_dim": 6})
@@ -173,6 +196,8 @@ def test_recipe_validation() -> None:
         recipes_from_config({"x": {"components": {"backbone": "int8", "transformer": "int8_dynamic"}}})
     with pytest.raises(ConfigError, match="unknown"):
         recipes_from_config({"x": {"bits": 3}})
+    with pytest.raises(ConfigError, match="keep_float"):
+        recipes_from_config({"x": {"components": {"transformer": "int8"}, "keep_float": ["decoder"]}})
 
 
 def test_export_cli_bad_inputs(trained, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

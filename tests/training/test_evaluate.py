@@ -135,3 +135,6 @@ def test_evaluate_cli_unknown_policy_is_one_line_and_exit_2(capsys) -> None:
     assert main(["no_such_policy"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: policy='no_such_policy' is unknown") and "act_fp32" in err and "\n" not in err
+    assert main(["act_fp32=/no/such/model.onnx"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'/no/such/model.onnx'" in err and "act_fp32" in err and "\n" not in err

@@ -60,6 +60,33 @@ def test_init_from_starts_from_the_checkpoint_weights(tmp_path: Path) -> None:
         train(tiny_config(dim_model=64), _cfg(tmp_path / "c", 5, init_from=str(stage1.last_path)), data)
 
 
+def test_ema_is_the_closed_form_average_and_resumes(tmp_path: Path) -> None:
+    """ema_decay d: the first update copies the weights, then e <- d e + (1 - d) w, across resumes;
+    best.pt holds the average, last.pt the raw weights to resume from."""
+    data = synthetic_data()
+    raw = []
+    for steps in (1, 2, 3):  # each call resumes last.pt and runs one more step
+        result = train(tiny_config(), _cfg(tmp_path, steps, ema_decay=0.5, save_every=1), data)
+        raw.append(torch.load(result.last_path, weights_only=False))
+    ema_state = raw[-1]["ema_state_dict"]
+    best, _ = load_checkpoint(result.best_path)
+    checked = 0
+    for name, w3 in raw[-1]["state_dict"].items():
+        if not torch.is_floating_point(w3):
+            continue
+        expected = 0.25 * raw[0]["state_dict"][name] + 0.25 * raw[1]["state_dict"][name] + 0.5 * w3
+        assert torch.allclose(ema_state[f"module.{name}"], expected, atol=1e-6), name
+        checked += 1
+    assert checked > 20
+    moved = [n for n, w in raw[-1]["state_dict"].items() if torch.is_floating_point(w) and not torch.equal(w, raw[0]["state_dict"][n])]
+    assert moved, "training must change the raw weights"
+    name = moved[0]
+    assert torch.equal(best.state_dict()[name], ema_state[f"module.{name}"])  # best.pt is the average
+    assert not torch.equal(best.state_dict()[name], raw[-1]["state_dict"][name])
+    with pytest.raises(ConfigError, match="ema_decay"):
+        TrainConfig(ema_decay=1.0)
+
+
 def test_checkpoint_of_other_architecture(tmp_path: Path) -> None:
     path = tmp_path / "other.pt"
     torch.save({"arch": "diffusion", "state_dict": {}}, path)
@@ -100,3 +127,16 @@ def test_finetune_recipe_composes_into_valid_configs() -> None:
     assert policy.dropout == 0.0 and train_cfg.init_from and train_cfg.init_from.endswith("last.pt")
     stage1 = compose_config("train", ["+policy=act"])
     assert train_cfg.init_from.startswith(stage1["out_dir"]) and train_cfg.out_dir != stage1["out_dir"]
+
+
+def test_ema_recipe_composes_into_valid_configs() -> None:
+    """conf/recipe/act_ema.yaml continues stage 1 with a weight average and keeps the model sizes."""
+    from simbench.cli.train import compose_config
+    from simbench.policies.act import ACTConfig
+
+    cfg = compose_config("train", ["+policy=act", "+recipe=act_ema"])
+    stage1 = compose_config("train", ["+policy=act"])
+    assert ACTConfig.from_dict(cfg.pop("policy")) == ACTConfig.from_dict(stage1.pop("policy"))
+    train_cfg = TrainConfig.from_dict(cfg)
+    assert 0.99 <= train_cfg.ema_decay < 1 and train_cfg.init_from == f"{stage1['out_dir']}/checkpoints/last.pt"
+    assert train_cfg.out_dir != stage1["out_dir"]
