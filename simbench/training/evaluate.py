@@ -204,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from simbench.atomic_io import write_json
     from simbench.config.build import available, load_option
+    from simbench.errors import ConfigError
+    from simbench.policies.onnx_policy import resolve_model_path
     from simbench.registry import POLICY_RUNTIMES, resolve
 
     configs: dict[str, dict[str, Any]] = {}
@@ -215,10 +217,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         model = model or args.model_path
         if model:
-            if not Path(model).is_file():
-                print(f"error: model file {model!r} (for policy {name}) does not exist", file=sys.stderr)
+            try:
+                cfg["model_path"] = str(resolve_model_path(model))
+            except ConfigError as err:
+                print(f"error: {err} (for policy {name})", file=sys.stderr)
                 return 2
-            cfg["model_path"] = model
         if spec in configs:
             print(f"error: {spec} is named twice", file=sys.stderr)
             return 2
