@@ -43,8 +43,8 @@ DISABLED_ORT_OPTIMIZERS: tuple[str, ...] = ("SkipLayerNormFusion",)
 kernel; on a (1, 100, 128) activation that kernel takes ~70 us where the separate Add and
 LayerNormalization take ~10 us (ORT 1.32, 1 thread; ``python benchmarks/profile_ops.py`` profiles
 both graphs as ``fp32_fused`` and ``fp32``). The shipped int8 recipe keeps residual adds and the
-decoder in float, so the same fusion would apply there. Every session of simbench comes from :func:`load_session`, so fp32 baselines and
-timings use the faster graph."""
+decoder in float, so ORT would fuse six of them there too. Every session of simbench comes from
+:func:`load_session`, so fp32 baselines and timings use the faster graph."""
 
 
 def load_session(path: str | Path, threads: int, profile_prefix: str | None = None,

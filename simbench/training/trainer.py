@@ -10,9 +10,10 @@ Checkpoints (``<out_dir>/checkpoints/``):
 
 With ``ema_decay > 0`` an exponential moving average of the weights (torch's ``AveragedModel``) is
 what is validated, evaluated in the scene and written to ``best.pt``; ``last.pt`` keeps the raw
-weights (to resume) and the average (``ema_state_dict``). Closed-loop success of single snapshots
-swings by 15-25 points between neighbouring checkpoints of the same run; the average is the
-standard remedy in imitation learning (Diffusion Policy, LeRobot's diffusion/VQ-BeT training).
+weights (to resume) and the average (``ema_state_dict``). Averaging is the usual remedy for
+checkpoints whose closed-loop success swings (Diffusion Policy trains with it); on this ACT it did
+not lift success (conf/recipe/act_ema.yaml: +2 +- 3 points), because the swings of 15-25 points
+between evaluations were mostly the evaluation's own noise.
 
 A checkpoint is a plain dict: ``arch`` ("act"), ``config`` (ACTConfig as a dict), ``state_dict``,
 ``fps`` (dataset frames per second: the rate of the predicted actions), ``cameras``, ``step``,
@@ -275,7 +276,7 @@ def train(
         print(f"resuming from {last_path} at step {step}")
 
     # what is validated, evaluated and saved as best.pt: the average when there is one
-    shipped: ACTPolicy = policy if ema is None else ema.module  # type: ignore[assignment]
+    evaluated: ACTPolicy = policy if ema is None else ema.module  # type: ignore[assignment]
 
     def save_last() -> None:
         extra: dict[str, Any] = {} if ema is None else {"ema_state_dict": ema.state_dict()}
@@ -312,13 +313,13 @@ def train(
             bar.set_postfix(loss=f"{loss.item():.3f}", l1=f"{info['l1']:.3f}", kld=f"{info.get('kld', 0):.2f}")
         record: dict[str, float] = {}
         if step % cfg.val_every == 0 or step == cfg.steps:
-            val = validation_loss(shipped, data, cfg, device)
+            val = validation_loss(evaluated, data, cfg, device)
             if val is not None:
                 record["val_loss"] = val
         if eval_fn is not None and cfg.eval_every > 0 and (step % cfg.eval_every == 0 or step == cfg.steps):
-            shipped.eval()
-            metrics = eval_fn(shipped, data.fps)
-            shipped.train()
+            evaluated.eval()
+            metrics = eval_fn(evaluated, data.fps)
+            evaluated.train()
             record.update({f"eval_{k}": float(v) for k, v in metrics.items()})
         if record:
             record.update(step=step, train_loss=float(loss.detach()), elapsed_s=time.time() - t0)
@@ -337,12 +338,12 @@ def train(
             if val is not None and (best_val is None or val < best_val) and (better or success is None):
                 best_val = val
             if better:
-                save_checkpoint(best_path, shipped, data_meta, {"step": step, "val_loss": val, "success": best_success})
+                save_checkpoint(best_path, evaluated, data_meta, {"step": step, "val_loss": val, "success": best_success})
         if step % cfg.save_every == 0 or step == cfg.steps:
             save_last()
     bar.close()
     if not best_path.exists():
-        save_checkpoint(best_path, shipped, data_meta, {"step": step, "val_loss": val, "success": best_success})
+        save_checkpoint(best_path, evaluated, data_meta, {"step": step, "val_loss": val, "success": best_success})
     (out / "history.json").write_text(json.dumps(history, indent=1))
     return TrainResult(step, val, best_success, best_path, last_path, history, time.time() - t0)
 
