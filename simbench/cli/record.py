@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from simbench.errors import ConfigError, bad_value
+from simbench.expert.action_noise import ActionNoiseConfig
 
 _ENV: Any = None
 
@@ -43,6 +44,7 @@ class RecordConfig:
     seed: int
     task: str
     progress: bool
+    action_noise: ActionNoiseConfig = ActionNoiseConfig()
 
     @property
     def recovery_per_cluster(self) -> int:
@@ -92,6 +94,13 @@ def parse_config(argv: list[str]) -> RecordConfig:
     fps = cfg["fps"]
     if not isinstance(fps, int) or fps < 1 or 60 % fps:
         raise bad_value("fps", fps, "must divide the 60 Hz control rate (60, 30, 20, 15, ...)")
+    noise = cfg.get("action_noise") or {}
+    if not isinstance(noise, dict) or set(noise) - {"share", "std_rad", "tau_s"}:
+        raise bad_value("action_noise", noise, "a mapping of share, std_rad, tau_s")
+    for key, value in noise.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad_value(f"action_noise.{key}", value, "must be a number")
+    action_noise = ActionNoiseConfig(**{k: float(v) for k, v in noise.items()})
     for key in ("max_tries", "workers"):
         if not isinstance(cfg[key], int) or cfg[key] < 1:
             raise bad_value(key, cfg[key], "must be an integer >= 1")
@@ -108,6 +117,7 @@ def parse_config(argv: list[str]) -> RecordConfig:
         seed=int(cfg["seed"]),
         task=str(cfg["task"]),
         progress=bool(cfg["progress"]),
+        action_noise=action_noise,
     )
 
 
@@ -119,16 +129,17 @@ def _worker_init(cameras: tuple[str, ...], size: tuple[int, int]) -> None:
     _ENV = TeaBagMugEnv(cameras=cameras, image_height=size[0], image_width=size[1])
 
 
-def _run_slot(args: tuple[Slot, int, int, int]) -> tuple[Slot, Any, int]:
+def _run_slot(args: tuple[Slot, int, int, int, float, float]) -> tuple[Slot, Any, int]:
     """Try fresh starts for a slot until the expert succeeds; (slot, episode or None, discards)."""
     from simbench.expert.rollout import run_expert_episode
 
-    slot, seed, max_tries, record_every = args
+    slot, seed, max_tries, record_every, noise_std, noise_tau = args
     discards = 0
     for attempt in range(max_tries):
         episode_seed = _slot_seed(seed, slot, attempt)
         options = {"cluster": slot.cluster, "start": slot.start, "start_index": slot.index + 1000 * attempt}
-        ep = run_expert_episode(_ENV, episode_seed, options, record_every=record_every)
+        ep = run_expert_episode(_ENV, episode_seed, options, record_every=record_every,
+                                noise_std_rad=noise_std, noise_tau_s=noise_tau)
         if ep.success:
             ep.seed = episode_seed  # type: ignore[attr-defined]
             return slot, ep, discards
@@ -151,9 +162,11 @@ def record(cfg: RecordConfig) -> dict[str, Any]:
     slots = cfg.slots()
     writer = DatasetWriter(cfg.output, cfg.fps, cfg.cameras, (*cfg.image_size, 3))
     record_every = 60 // cfg.fps
-    jobs = [(s, cfg.seed, cfg.max_tries, record_every) for s in slots]
+    noise = cfg.action_noise
+    jobs = [(s, cfg.seed, cfg.max_tries, record_every, noise.std_rad if noise.perturbs(s.index) else 0.0, noise.tau_s)
+            for s in slots]
     t0 = time.perf_counter()
-    kept, discarded, missing = 0, 0, 0
+    kept, discarded, missing, perturbed = 0, 0, 0, 0
     per_cluster: dict[int, list[int]] = {}
     ctx = mp.get_context("forkserver" if sys.platform != "win32" else "spawn")
     with ctx.Pool(cfg.workers, initializer=_worker_init, initargs=(cfg.cameras, cfg.image_size)) as pool:
@@ -166,11 +179,13 @@ def record(cfg: RecordConfig) -> dict[str, Any]:
                 missing += 1
             else:
                 kept += 1
+                perturbed += int(ep.perturbed)
                 stats[0] += 1
                 writer.add_episode(
                     EpisodeBuffer(
                         states=ep.states, actions=ep.actions, images=ep.images, task=cfg.task,
-                        extra={"cluster": slot.cluster, "start": slot.start, "recovery": slot.start != "table", "seed": ep.seed},
+                        extra={"cluster": slot.cluster, "start": slot.start, "recovery": slot.start != "table", "seed": ep.seed,
+                               "perturbed": ep.perturbed},
                     )
                 )
             bar.set_postfix(kept=kept, discarded=discarded)
@@ -179,7 +194,7 @@ def record(cfg: RecordConfig) -> dict[str, Any]:
     if kept == 0:
         raise ConfigError("the expert succeeded in no episode; nothing to write")
     wall = time.perf_counter() - t0
-    summary = {"kept": kept, "discarded": discarded, "slots_without_success": missing, "wall_time_s": round(wall, 1),
+    summary = {"kept": kept, "discarded": discarded, "perturbed": perturbed, "slots_without_success": missing, "wall_time_s": round(wall, 1),
                "per_cluster_kept_discarded": {str(k): v for k, v in sorted(per_cluster.items())}}
     writer.finalize(extra_info={"simbench": summary})
     return summary
@@ -188,7 +203,7 @@ def record(cfg: RecordConfig) -> dict[str, Any]:
 def main(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__)
-        print("Overrides (conf/record.yaml): output=, clusters=, episodes_per_cluster=, recovery_share=, cameras=, image_size=, fps=, max_tries=, workers=, seed=")
+        print("Overrides (conf/record.yaml): output=, clusters=, episodes_per_cluster=, recovery_share=, cameras=, image_size=, fps=, max_tries=, workers=, seed=, action_noise.share=, action_noise.std_rad=, action_noise.tau_s=")
         return 0
     cfg = parse_config(argv)
     summary = record(cfg)

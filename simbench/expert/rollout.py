@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from simbench.envs.teabag_mug import TeaBagMugEnv
 from simbench.envs.workspace import StartKind
+from simbench.expert.action_noise import OUActionNoise
 from simbench.expert.expert import SceneState, ScriptedExpert
 
 SETTLE_AFTER_DONE_S = 1.5
@@ -42,6 +43,8 @@ class ExpertEpisode:
     attempts: int = 0
     cluster: int = 0
     start: str = "table"
+    perturbed: bool = False
+    """Executed with an action-noise offset on the arm joints (the recorded actions stay clean)."""
 
 
 def scene_state(env: TeaBagMugEnv) -> SceneState:
@@ -56,11 +59,15 @@ def run_expert_episode(
     record_every: int = 2,
     cameras: tuple[str, ...] | None = None,
     on_frame: Callable[[TeaBagMugEnv], None] | None = None,
+    noise_std_rad: float = 0.0,
+    noise_tau_s: float = 0.3,
 ) -> ExpertEpisode:
     """Reset ``env`` with ``seed``/``options`` and let the expert do the task.
 
     ``cameras``: which cameras to render into the episode (default: the env's); ``()`` renders
     nothing (fast, for success-rate checks). ``on_frame`` is called at each kept frame.
+    ``noise_std_rad`` > 0 executes the expert's arm targets plus an Ornstein-Uhlenbeck offset
+    (:mod:`simbench.expert.action_noise`) while the clean targets are recorded as the actions.
     """
     env.reset(seed=seed, options=options)
     cams = env.cameras if cameras is None else tuple(cameras)
@@ -70,10 +77,13 @@ def run_expert_episode(
     states: list[NDArray[np.float32]] = []
     actions: list[NDArray[np.float32]] = []
     frames: dict[str, list[NDArray[np.uint8]]] = {c: [] for c in cams}
+    noise = (OUActionNoise(np.random.default_rng([seed, 11]), 5, noise_std_rad, noise_tau_s, env.control_dt)
+             if noise_std_rad > 0 else None)
     tick = 0
     done_at: float | None = None
     while env.time_s < env.time_limit_s - 1e-9:
         action = expert.act(scene_state(env))
+        executed = action if noise is None else np.concatenate([action[:5] + noise.step(), action[5:]])
         if tick % record_every == 0:
             snap = env.snapshot()
             states.append(snap.qpos[env._qadr].astype(np.float32))
@@ -84,7 +94,7 @@ def run_expert_episode(
                     frames[cam].append(obs[f"observation.images.{cam}"])
             if on_frame is not None:
                 on_frame(env)
-        env.apply_action(action)
+        env.apply_action(executed)
         tick += 1
         if env.succeeded:
             break
@@ -102,4 +112,5 @@ def run_expert_episode(
         attempts=expert.attempts,
         cluster=env.start.cluster,
         start=env.start.kind.value,
+        perturbed=noise is not None,
     )

@@ -21,6 +21,8 @@ from simbench.dataset import load_dataset
         ("cameras=[top,back]", "cameras='back'"),
         ("fps=7", "fps=7"),
         ("image_size=[95,128]", "image_size"),
+        ("action_noise.share=2", "action_noise.share"),
+        ("action_noise.tau_s=fast", "action_noise.tau_s"),
     ],
 )
 def test_bad_input_one_line_exit_2(override: str, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -38,7 +40,8 @@ def test_look_bad_input_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 def test_tiny_recording_round_trip(tmp_path: Path) -> None:
     out = tmp_path / "rec"
     cmd = [sys.executable, "-m", "simbench", "record", f"output={out}", "clusters=[4]", "episodes_per_cluster=2",
-           "recovery_share=0.5", "image_size=[32,48]", "cameras=[top,gripper]", "workers=1", "progress=false", "max_tries=6"]
+           "recovery_share=0.5", "image_size=[32,48]", "cameras=[top,gripper]", "workers=1", "progress=false", "max_tries=6",
+           "action_noise.share=1.0", "action_noise.std_rad=0.005"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     ds = load_dataset(out)
@@ -47,6 +50,7 @@ def test_tiny_recording_round_trip(tmp_path: Path) -> None:
     assert "discarded" in summary and f"{summary['kept']} episodes kept" in proc.stdout
     assert ds.cameras == ["top", "gripper"] and ds.image_shape == (32, 48, 3)
     assert set(ds.extra["recovery"]) <= {False, True}
+    assert ds.extra["perturbed"].all() and summary["perturbed"] == summary["kept"]  # share 1: every episode
     assert ds.state.shape == (ds.num_frames, 6) and ds.action.shape == (ds.num_frames, 6)
     frames = ds.episode_frames("top", 0)
     assert frames.shape[0] == ds.episode_ranges[0, 1] - ds.episode_ranges[0, 0]
