@@ -13,7 +13,7 @@ import multiprocessing as mp
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ class RecordConfig:
     seed: int
     task: str
     progress: bool
-    action_noise: ActionNoiseConfig = ActionNoiseConfig()
+    action_noise: ActionNoiseConfig = field(default_factory=ActionNoiseConfig)
 
     @property
     def recovery_per_cluster(self) -> int:

@@ -3,6 +3,8 @@ evenly, and a perturbed episode records the expert's clean targets while the arm
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -29,7 +31,7 @@ def test_perturbed_share_is_spread_evenly(share: float, n: int, expected: int) -
     picks = [ActionNoiseConfig(share=share).perturbs(i) for i in range(n)]
     assert sum(picks) == expected
     if share <= 0.5:  # spread: never two neighbours when at most half are perturbed
-        assert not any(a and b for a, b in zip(picks, picks[1:]))
+        assert not any(a and b for a, b in pairwise(picks))
 
 
 @pytest.mark.parametrize("kwargs, key", [({"share": 1.5}, "action_noise.share"), ({"std_rad": -0.1}, "action_noise.std_rad"),
