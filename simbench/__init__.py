@@ -8,3 +8,7 @@ The pieces, each in its own subpackage:
 """
 
 __version__ = "0.1.0"
+
+from simbench.config.resolvers import register_resolvers
+
+register_resolvers()

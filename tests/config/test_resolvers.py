@@ -1,0 +1,22 @@
+"""``${min:...}`` lets the ACT configs execute 50 ticks per inference yet follow a shorter swept chunk."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from simbench.cli.compose import compose_run
+from simbench.config.build import build_run_spec
+
+
+@pytest.mark.parametrize(("chunk_size", "expected"), [(100, 50), (50, 50), (25, 25)])
+def test_act_n_action_steps_follows_a_shorter_chunk(chunk_size: int, expected: int) -> None:
+    cfg = compose_run("config", ["+policy=act_int8", "scheduler=sync", "env=timing", f"policy.chunk_size={chunk_size}"])
+    spec = build_run_spec(cfg)
+    assert spec.settings.n_action_steps == expected
+    assert spec.settings.actions_per_chunk == chunk_size
+
+
+def test_min_resolver_closed_form() -> None:
+    node = OmegaConf.create({"a": 7, "b": 3, "c": "${min:${a},${b},5}"})
+    assert node.c == 3
