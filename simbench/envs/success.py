@@ -18,7 +18,7 @@ import mujoco
 import numpy as np
 
 MUG_INNER_RADIUS_M = 0.040
-MUG_FLOOR_M = 0.008
+MUG_FLOOR_M = 0.020
 """Top of the mug's base, in the mug's frame."""
 MUG_RIM_M = 0.07
 UPRIGHT_COS = float(np.cos(np.radians(20.0)))

@@ -146,7 +146,7 @@ class ArmIK:
             jr = self._jacr[:, self.dof_adr]
             # d(axis)/dt = omega x axis = -[axis]_x omega
             jac = np.vstack([self._jacp[:, self.dof_adr], -wa * _skew(x_axis) @ jr, -wv * _skew(z_axis) @ jr])
-            dq = np.linalg.solve(jac.T @ jac + self.damping * np.eye(len(q)), jac.T @ residual)
+            dq = self._step(jac, residual, q)
             step = np.max(np.abs(dq))
             if step > self.max_step_rad:
                 dq *= self.max_step_rad / step
@@ -159,6 +159,26 @@ class ArmIK:
         axis_err = float(np.arccos(np.clip(rot[:, 0] @ x_target, -1.0, 1.0)))
         tilt = float(np.arccos(np.clip(rot[:, 2] @ up, -1.0, 1.0)))
         return IKResult(q=q, position_error_m=float(np.linalg.norm(target_pos - pos)), axis_error_rad=axis_err, tilt_rad=tilt)
+
+    def _step(self, jac: NDArray[np.float64], residual: NDArray[np.float64], q: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Damped least-squares step that leaves out joints pinned at a limit and pushed past it.
+
+        Clipping a plain step is not enough: at the release pose over the mug the wrist flex sits
+        on its limit, the step keeps asking it for most of the motion, the clip throws that away
+        and the other joints' share is too small to count as progress, so the solver stopped 25 mm
+        short of the goal. Re-solving without the pinned joints (an active set) hands their share
+        to the joints that can still move.
+        """
+        free = np.ones(len(q), dtype=bool)
+        dq = np.zeros(len(q))
+        for _ in range(len(q)):
+            masked = jac * free
+            dq = np.linalg.solve(masked.T @ masked + self.damping * np.eye(len(q)), masked.T @ residual)
+            pinned = free & (((q <= self.lower + 1e-9) & (dq < 0)) | ((q >= self.upper - 1e-9) & (dq > 0)))
+            if not pinned.any():
+                break
+            free &= ~pinned
+        return dq
 
     def solve_robust(self, target_pos: NDArray[np.float64], closing_yaw: float, q_init: NDArray[np.float64]) -> IKResult:
         """``solve`` warm-started from ``q_init``; if it misses by over 5 mm, again from the table's seed."""

@@ -28,7 +28,7 @@ def _place(env: TeaBagMugEnv, pouch: tuple[float, float, float], pouch_quat=None
 
 
 def test_pouch_resting_in_the_mug_succeeds(env: TeaBagMugEnv) -> None:
-    _place(env, (0.30, 0.0, 0.0082 + 0.006))
+    _place(env, (0.30, 0.0, 0.0202 + 0.006))
     check = env.success_check()
     assert check.inside and check.below_rim and check.upright and check.off_table
     assert check.success
@@ -47,16 +47,16 @@ def test_pouch_resting_on_the_rim_fails(env: TeaBagMugEnv) -> None:
 
 
 def test_tipped_mug_fails_even_with_the_pouch_inside(env: TeaBagMugEnv) -> None:
-    # Mug on its side (90 degrees about y, opening towards +x); the pouch 3 cm inside it.
+    # Mug on its side (90 degrees about y, opening towards +x); the pouch 4 cm inside it.
     quat = (np.cos(np.pi / 4), 0.0, np.sin(np.pi / 4), 0.0)
-    _place(env, (0.30 + 0.03, 0.0, 0.041), pouch_quat=quat, mug_quat=quat, mug_z=0.041)
+    _place(env, (0.30 + 0.04, 0.0, 0.041), pouch_quat=quat, mug_quat=quat, mug_z=0.041)
     check = env.success_check()
     assert check.inside and not check.upright and not check.success
 
 
 def test_success_needs_the_dwell(env: TeaBagMugEnv) -> None:
     env.reset(seed=0, options={"cluster": 6})
-    _place(env, (0.30, 0.0, 0.0082 + 0.006))
+    _place(env, (0.30, 0.0, 0.0202 + 0.006))
     env.data.qvel[:] = 0
     ticks = 0
     while not env.succeeded and ticks < 100:

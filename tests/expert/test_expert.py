@@ -31,6 +31,19 @@ def test_ik_reaches_every_cell_corner(env: TeaBagMugEnv, cluster: int) -> None:
             assert result.position_error_m < 5e-3, (cluster, dx, dy, result)
 
 
+def test_ik_reaches_the_release_pose_with_the_wrist_at_its_limit(env: TeaBagMugEnv) -> None:
+    """Over the mug the wrist flex pins at its limit; before the solver left pinned joints out of
+    the step it stopped 25 mm past the mug's centre there, and the expert dropped the bag off-centre."""
+    ik = ArmIK(env.model)
+    target = np.array([0.30, 0.0, 0.105])
+    rel = target[:2] - ik.pan_axis_xy
+    yaw = float(np.arctan2(rel[1], rel[0]) + np.pi / 2)
+    result = ik.solve_robust(target, yaw, ik.seed(target, yaw))
+    assert result.position_error_m < 2e-3, result
+    flex = ik.upper[3]
+    assert abs(result.q[3] - flex) < 1e-6  # the case this guards: wrist flex on its limit
+
+
 def _success_rate(env: TeaBagMugEnv, clusters, seeds, start: str = "table") -> float:
     wins = [run_expert_episode(env, 100 * k + s, {"cluster": k, "start": start, "start_index": s}, cameras=()).success
             for k in clusters for s in seeds]
