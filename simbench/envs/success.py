@@ -18,8 +18,6 @@ import mujoco
 import numpy as np
 
 MUG_INNER_RADIUS_M = 0.040
-MUG_FLOOR_M = 0.020
-"""Top of the mug's base, in the mug's frame."""
 MUG_RIM_M = 0.07
 UPRIGHT_COS = float(np.cos(np.radians(20.0)))
 """The mug counts as upright within 20 degrees of vertical."""
@@ -48,6 +46,9 @@ class SuccessChecker:
         self.pouch_geom = model.geom("pouch").id
         self.table_geom = model.geom("table").id
         self.mug_body = model.body("mug").id
+        base = model.geom("mug_base").id
+        self.floor_m = float(model.geom_pos[base][2] + model.geom_size[base][1])
+        """Top of the mug's base in the mug's frame, read from the scene so a thicker base moves it."""
         self.half = model.geom_size[self.pouch_geom].copy()
         signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=float)
         self._corners_local = signs * self.half  # (8, 3)
@@ -61,7 +62,7 @@ class SuccessChecker:
         mug_rot = data.xmat[self.mug_body].reshape(3, 3)
         corners = (self.pouch_corners(data) - data.xpos[self.mug_body]) @ mug_rot  # in the mug's frame
         radial = np.hypot(corners[:, 0], corners[:, 1])
-        inside = bool(np.all(radial <= MUG_INNER_RADIUS_M + TOLERANCE_M) and np.all(corners[:, 2] >= MUG_FLOOR_M - TOLERANCE_M))
+        inside = bool(np.all(radial <= MUG_INNER_RADIUS_M + TOLERANCE_M) and np.all(corners[:, 2] >= self.floor_m - TOLERANCE_M))
         below_rim = bool(np.all(corners[:, 2] <= MUG_RIM_M))
         upright = bool(mug_rot[2, 2] >= UPRIGHT_COS)
         return SuccessCheck(inside=inside, below_rim=below_rim, upright=upright, off_table=not self._touches_table(data))

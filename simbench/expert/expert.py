@@ -186,9 +186,8 @@ class ScriptedExpert:
         return self.ik.forward(self._q)[0]
 
     def _closing_yaw(self, xy: NDArray[np.float64]) -> float:
-        """Across the arm's plane: the one direction the pads stay level in when the fingers lean."""
-        rel = np.asarray(xy[:2]) - self.ik.pan_axis_xy
-        return float(np.arctan2(rel[1], rel[0]) + np.pi / 2)
+        """Across the arm's plane (:meth:`ArmIK.across_yaw`)."""
+        return self.ik.across_yaw(xy)
 
     def _grasp_yaw(self, pouch_pos: NDArray[np.float64], pouch_yaw: float) -> float:
         """Close on the pair of faces nearest to across the arm's plane (within 45 degrees)."""

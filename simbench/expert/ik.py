@@ -160,6 +160,12 @@ class ArmIK:
         tilt = float(np.arccos(np.clip(rot[:, 2] @ up, -1.0, 1.0)))
         return IKResult(q=q, position_error_m=float(np.linalg.norm(target_pos - pos)), axis_error_rad=axis_err, tilt_rad=tilt)
 
+    def across_yaw(self, xy: NDArray[np.float64]) -> float:
+        """Closing yaw across the arm's plane at ``xy``: the one direction the pads stay level in
+        when the fingers lean."""
+        rel = np.asarray(xy[:2], dtype=float) - self.pan_axis_xy
+        return float(np.arctan2(rel[1], rel[0]) + np.pi / 2)
+
     def _step(self, jac: NDArray[np.float64], residual: NDArray[np.float64], q: NDArray[np.float64]) -> NDArray[np.float64]:
         """Damped least-squares step that leaves out joints pinned at a limit and pushed past it.
 
@@ -170,15 +176,14 @@ class ArmIK:
         to the joints that can still move.
         """
         free = np.ones(len(q), dtype=bool)
-        dq = np.zeros(len(q))
-        for _ in range(len(q)):
+        damping = self.damping * np.eye(len(q))
+        while True:  # at most len(q) + 1 solves: each pass frees no joint or pins one more
             masked = jac * free
-            dq = np.linalg.solve(masked.T @ masked + self.damping * np.eye(len(q)), masked.T @ residual)
+            dq = np.linalg.solve(masked.T @ masked + damping, masked.T @ residual)
             pinned = free & (((q <= self.lower + 1e-9) & (dq < 0)) | ((q >= self.upper - 1e-9) & (dq > 0)))
             if not pinned.any():
-                break
+                return dq
             free &= ~pinned
-        return dq
 
     def solve_robust(self, target_pos: NDArray[np.float64], closing_yaw: float, q_init: NDArray[np.float64]) -> IKResult:
         """``solve`` warm-started from ``q_init``; if it misses by over 5 mm, again from the table's seed."""

@@ -55,8 +55,11 @@ def control_fps(env: Any, default: float = 60.0) -> float:
 
 
 def run_episode(env: SchedulerEnv, policy: ChunkPolicy, seed: int, options: dict[str, Any], n_action_steps: int,
-                max_ticks: int = 100_000) -> dict[str, Any]:
-    """One synchronous zero-latency episode -> {"success", "completion_time_s", "ticks", "inferences"}."""
+                max_ticks: int = 100_000, on_tick: Callable[[np.ndarray], None] | None = None) -> dict[str, Any]:
+    """One synchronous zero-latency episode -> {"success", "completion_time_s", "ticks", "inferences"}.
+
+    ``on_tick(action)`` runs after each applied action (tracing, e.g. ``benchmarks/release_trace.py``).
+    """
     env.reset(seed, options)
     policy.reset(seed)
     ticks = inferences = 0
@@ -71,6 +74,8 @@ def run_episode(env: SchedulerEnv, policy: ChunkPolicy, seed: int, options: dict
         for action in chunk[:n_action_steps]:
             env.apply(np.asarray(action, dtype=np.float64))
             ticks += 1
+            if on_tick is not None:
+                on_tick(action)
             if env.done:
                 break
     out = env.outcome()

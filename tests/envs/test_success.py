@@ -16,6 +16,12 @@ def env() -> TeaBagMugEnv:
     return env
 
 
+def _resting_in_mug_z(env: TeaBagMugEnv) -> float:
+    """Pouch centre height lying flat 0.2 mm above the mug's floor (the floor comes from the scene)."""
+    checker = env.success_checker
+    return checker.floor_m + 0.0002 + float(checker.half[2])
+
+
 def _place(env: TeaBagMugEnv, pouch: tuple[float, float, float], pouch_quat=None, mug_quat=(1.0, 0, 0, 0), mug_z: float = 0.0) -> None:
     data = env.data
     mug = np.array([0.30, 0.0, mug_z])
@@ -28,7 +34,7 @@ def _place(env: TeaBagMugEnv, pouch: tuple[float, float, float], pouch_quat=None
 
 
 def test_pouch_resting_in_the_mug_succeeds(env: TeaBagMugEnv) -> None:
-    _place(env, (0.30, 0.0, 0.0202 + 0.006))
+    _place(env, (0.30, 0.0, _resting_in_mug_z(env)))
     check = env.success_check()
     assert check.inside and check.below_rim and check.upright and check.off_table
     assert check.success
@@ -56,7 +62,7 @@ def test_tipped_mug_fails_even_with_the_pouch_inside(env: TeaBagMugEnv) -> None:
 
 def test_success_needs_the_dwell(env: TeaBagMugEnv) -> None:
     env.reset(seed=0, options={"cluster": 6})
-    _place(env, (0.30, 0.0, 0.0202 + 0.006))
+    _place(env, (0.30, 0.0, _resting_in_mug_z(env)))
     env.data.qvel[:] = 0
     ticks = 0
     while not env.succeeded and ticks < 100:

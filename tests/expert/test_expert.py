@@ -25,8 +25,7 @@ def test_ik_reaches_every_cell_corner(env: TeaBagMugEnv, cluster: int) -> None:
     for dx in (-0.045, 0.045):
         for dy in (-0.045, 0.045):
             target = np.array([cx + dx, cy + dy, 0.016])
-            rel = target[:2] - ik.pan_axis_xy
-            yaw = float(np.arctan2(rel[1], rel[0]) + np.pi / 2)
+            yaw = ik.across_yaw(target)
             result = ik.solve_robust(target, yaw, ik.seed(target, yaw))
             assert result.position_error_m < 5e-3, (cluster, dx, dy, result)
 
@@ -36,8 +35,7 @@ def test_ik_reaches_the_release_pose_with_the_wrist_at_its_limit(env: TeaBagMugE
     the step it stopped 25 mm past the mug's centre there, and the expert dropped the bag off-centre."""
     ik = ArmIK(env.model)
     target = np.array([0.30, 0.0, 0.105])
-    rel = target[:2] - ik.pan_axis_xy
-    yaw = float(np.arctan2(rel[1], rel[0]) + np.pi / 2)
+    yaw = ik.across_yaw(target)
     result = ik.solve_robust(target, yaw, ik.seed(target, yaw))
     assert result.position_error_m < 2e-3, result
     flex = ik.upper[3]

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from simbench.envs.base import EpisodeOutcome
-from simbench.training.evaluate import evaluate, paired_difference, protocol_passes, subset
+from simbench.training.evaluate import evaluate, paired_difference, protocol_passes, run_episode, subset
 
 
 class MockEnv:
@@ -74,6 +74,15 @@ def test_evaluate_counts_success_per_split() -> None:
     assert good["rows"][0]["inferences"] == 5  # 21 ticks at 5 actions per inference
     bad = evaluate(StepPolicy(0.0), env, n_action_steps=5)
     assert bad["success_rate"] == 0.0
+
+
+def test_on_tick_sees_every_applied_action_in_order() -> None:
+    """The tracing hook (benchmarks/release_trace.py) gets each executed action once, as applied."""
+    env = MockEnv()
+    seen: list[np.ndarray] = []
+    row = run_episode(env, StepPolicy(0.05), 0, {}, n_action_steps=5, on_tick=lambda a: seen.append(np.asarray(a, float)))
+    assert row["ticks"] == len(seen) == len(env.applied) == 21
+    assert all(np.array_equal(a, b) for a, b in zip(seen, env.applied, strict=True))
 
 
 def test_subset_spreads_over_plan() -> None:
