@@ -6,11 +6,14 @@
     python benchmarks/release_trace.py policy act_fp32 --model /tmp/x/act_fp32.onnx   # another export
 
 ``expert`` measures the simulated ``pinch`` site (not the IK's target), so an IK that stops short
-shows up. ``drops`` rebuilds the scene with other base thicknesses (MjSpec) and drops the bag from
+shows up; it also gives the pinch-to-bag distance when the jaw is first commanded shut (the
+reference for a policy's grasp). ``drops`` rebuilds the scene with other base thicknesses (MjSpec) and drops the bag from
 over the rim with random tilt. ``policy`` runs the ideal-timing protocol
 (:func:`simbench.training.evaluate.run_episode`) and sorts each failure: the bag never lifted; the
 gripper opened with the pinch within the mug's inner radius (a release over the mug that missed);
-or elsewhere (the bag lost on the way). Prints numbers and writes nothing.
+or elsewhere (the bag lost on the way). It also counts the jaw's open/close switches per episode
+(the expert switches twice) and measures how far the pinch point is from the bag when the jaw is
+first commanded shut. Prints numbers and writes nothing.
 """
 
 from __future__ import annotations
@@ -36,22 +39,27 @@ GRIPPER_OPENING_RAD = 0.3
 def expert(starts: int) -> None:
     env = TeaBagMugEnv(cameras=())
     pinch = env.model.site("pinch").id
-    rows = []
+    rows, first_close = [], []
     for k in TRAINING_CLUSTERS:
         for s in range(starts):
-            frames: list[tuple[float, np.ndarray, np.ndarray, np.ndarray]] = []
+            frames: list[tuple[float, np.ndarray, np.ndarray, np.ndarray, float]] = []
 
             def log(e: TeaBagMugEnv, frames: list = frames) -> None:
                 p = e.privileged()
-                frames.append((e.time_s, e.data.site_xpos[pinch][:2].copy(), p["pouch_pos"][:2].copy(), p["mug_pos"][:2].copy()))
+                frames.append((e.time_s, e.data.site_xpos[pinch][:2].copy(), p["pouch_pos"][:2].copy(), p["mug_pos"][:2].copy(),
+                               float(e.data.ctrl[5])))
 
             ep = run_expert_episode(env, 100 * k + s, {"cluster": k, "start": "table", "start_index": s}, cameras=(), on_frame=log)
+            shut = [f for f in frames if f[4] < GRIPPER_OPENING_RAD]
+            if shut:
+                first_close.append(np.linalg.norm(shut[0][1] - shut[0][2]))
             if "release" not in ep.events:
                 continue
-            _, pin, bag, mug = min(frames, key=lambda f: abs(f[0] - ep.events["release"]))
+            _, pin, bag, mug, _ = min(frames, key=lambda f: abs(f[0] - ep.events["release"]))
             rows.append((np.linalg.norm(pin - mug), np.linalg.norm(bag - mug)))
     med = np.median(np.array(rows), axis=0) * 1000
     print(f"expert releases over {len(rows)} table starts: pinch {med[0]:.1f} mm and bag {med[1]:.1f} mm from the mug's centre (median)")
+    print(f"  pinch-to-bag when the jaw is first commanded shut: {1000 * np.median(first_close):.1f} mm (median)")
 
 
 def drops(n: int, half_heights: list[float]) -> None:
@@ -100,10 +108,12 @@ def policy(name: str, repeats: int, model: str | None) -> None:
     pinch = scene.model.site("pinch").id
     counts = {"success": 0, "never lifted": 0, "released over the mug, missed": 0, "lost elsewhere": 0}
     miss_pinch, miss_bag = [], []
+    switches: dict[str, list[int]] = {"success": [], "failure": []}
+    first_close: dict[str, list[float]] = {"success": [], "failure": []}
     plan = env.episode_plan()
     for k in range(repeats):
         for i, options in enumerate(plan):
-            ticks: list[tuple[float, float, float]] = []
+            ticks: list[tuple[float, float, float, float]] = []
 
             def trace(action: np.ndarray, ticks: list = ticks) -> None:
                 p = scene.privileged()
@@ -113,17 +123,23 @@ def policy(name: str, repeats: int, model: str | None) -> None:
                         float(action[5]),
                         float(np.linalg.norm(scene.data.site_xpos[pinch][:2] - mug)),
                         float(np.linalg.norm(p["pouch_pos"][:2] - mug)),
+                        float(np.linalg.norm(scene.data.site_xpos[pinch][:2] - p["pouch_pos"][:2])),
                     )
                 )
 
             row = run_episode(env, pol, 100 * k + i, dict(options), n_steps, on_tick=trace)
+            t = np.array(ticks)
+            shut = t[:, 0] < GRIPPER_OPENING_RAD
+            kind = "success" if row["success"] else "failure"
+            switches[kind].append(int(np.abs(np.diff(shut.astype(int))).sum()))
+            if shut.any():
+                first_close[kind].append(t[np.argmax(shut), 3])
             if row["success"]:
                 counts["success"] += 1
                 continue
             if not row["lifted"]:
                 counts["never lifted"] += 1
                 continue
-            t = np.array(ticks)
             grasped = np.flatnonzero(t[:, 0] < GRIPPER_OPENING_RAD)
             opens = np.flatnonzero((t[:, 0] > GRIPPER_OPENING_RAD) & (np.arange(len(t)) > (grasped[0] if len(grasped) else 0)))
             at = opens[0] if len(opens) else len(t) - 1
@@ -140,6 +156,12 @@ def policy(name: str, repeats: int, model: str | None) -> None:
             f"  missed releases: pinch {1000 * np.median(miss_pinch):.0f} mm from the mug's centre when the jaw opened, "
             f"bag ended {1000 * np.median(miss_bag):.0f} mm from it (medians)"
         )
+    for kind in ("success", "failure"):
+        if switches[kind]:
+            print(
+                f"  {kind}s: jaw open/close switches median {np.median(switches[kind]):.0f}, "
+                f"pinch-to-bag at the first close {1000 * np.median(first_close[kind]):.0f} mm (median)"
+            )
     env.close()
 
 

@@ -60,3 +60,27 @@ def test_resample_chunk_to_control_rate() -> None:
     assert out.shape == (8, 2)
     np.testing.assert_allclose(out[:, 0], [0, 0.5, 1, 1.5, 2, 2.5, 3, 3.5])
     np.testing.assert_allclose(resample_chunk(chunk, 30, 30, 4)[:, 0], [0, 1, 2, 3])
+
+
+@pytest.mark.parametrize("coord_conv", [False, True])
+def test_coord_conv_gives_features_their_position(coord_conv: bool) -> None:
+    """On a uniform image, features away from the padding are equal unless coordinate channels are in."""
+    cfg = tiny_config(image_size=(128, 128), coord_conv=coord_conv)
+    backbone = ACTPolicy(cfg).model.backbone.eval()
+    with torch.no_grad():
+        feats = backbone(torch.full((1, 3, 128, 128), 0.3))  # (1, C, 16, 16)
+    interior = feats[0, :, 4:-4, 4:-4].flatten(1)  # past the zero padding's reach
+    spread = float((interior - interior[:, :1]).abs().max())
+    assert (spread > 1e-3) if coord_conv else (spread < 1e-5)
+
+
+def test_coord_conv_exports_with_parity(tmp_path) -> None:
+    from simbench.export.onnx_export import export_onnx
+    from simbench.export.parity import make_feeds, max_abs_diff, run_onnx, run_torch
+
+    policy = ACTPolicy(tiny_config(cameras=("top", "gripper"), coord_conv=True)).eval()
+    path = export_onnx(policy, tmp_path / "act.onnx", fps=30)
+    state = np.random.default_rng(0).normal(size=(2, 6)).astype(np.float32)
+    images = np.random.default_rng(1).integers(0, 255, (2, 2, 16, 16, 3), dtype=np.uint8)
+    feeds = make_feeds(state, images, policy.config.cameras)
+    assert max_abs_diff(run_onnx(path, feeds), run_torch(policy, state, images)) < 1e-4

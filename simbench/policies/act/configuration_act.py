@@ -34,6 +34,13 @@ class ACTConfig:
     # halves the resolution (the stem halves it once more).
     backbone_channels: tuple[int, ...] = (32, 64, 128)
     backbone_blocks_per_stage: int = 1
+    coord_conv: bool = False
+    """Append two pixel-coordinate channels (x, y in [-1, 1]) to each image before the stem.
+
+    The transformer adds positions to queries and keys only (DETR style), so the values the decoder
+    reads carry position only as far as the CNN's padding leaks it: where an object is comes out at
+    token-grid precision (16 px, ~6 cm on the table for the top camera). Coordinate channels let the
+    features state the position to sub-token precision (Liu et al. 2018, CoordConv)."""
 
     # Transformer.
     dim_model: int = 128

@@ -148,7 +148,9 @@ class ACT(nn.Module):
                 "vae_pos", sine_1d(2 + config.chunk_size, d).unsqueeze(0), persistent=False
             )  # (1, 2 + chunk, D)
         # Observation encoder.
-        self.backbone = ResNetBackbone(config.backbone_channels, config.backbone_blocks_per_stage)
+        self.backbone = ResNetBackbone(
+            config.backbone_channels, config.backbone_blocks_per_stage, config.image_size if config.coord_conv else None
+        )
         self.feature_proj = nn.Conv2d(config.backbone_channels[-1], d, kernel_size=1)
         fh, fw = config.feature_shape
         self.register_buffer("image_pos", sine_2d(fh, fw, d).unsqueeze(0), persistent=False)  # (1, h*w, D)
@@ -245,12 +247,22 @@ class ResNetBackbone(nn.Module):
     """ResNet-18-shaped but narrow: a stride-2 stem, then one stride-2 stage per channel count.
 
     With ``channels=(64, 128, 256, 512)`` and 2 blocks per stage it is ResNet-18 minus the max-pool.
+    ``coord_size`` (H, W): append x/y coordinate channels of that size to the input (CoordConv).
     """
 
-    def __init__(self, channels: tuple[int, ...], blocks_per_stage: int) -> None:
+    def __init__(self, channels: tuple[int, ...], blocks_per_stage: int, coord_size: tuple[int, int] | None = None) -> None:
         super().__init__()
         c0 = channels[0]
-        self.stem = nn.Sequential(nn.Conv2d(3, c0, 3, 2, 1, bias=False), nn.BatchNorm2d(c0), nn.ReLU(inplace=True))
+        coords = None
+        if coord_size is not None:
+            h, w = coord_size
+            ys = torch.linspace(-1.0, 1.0, h).view(1, 1, h, 1).expand(1, 1, h, w)
+            xs = torch.linspace(-1.0, 1.0, w).view(1, 1, 1, w).expand(1, 1, h, w)
+            coords = torch.cat([xs, ys], dim=1).contiguous()  # (1, 2, H, W)
+        self.coords: Tensor | None
+        self.register_buffer("coords", coords, persistent=False)
+        cin = 3 + (2 if coord_size is not None else 0)
+        self.stem = nn.Sequential(nn.Conv2d(cin, c0, 3, 2, 1, bias=False), nn.BatchNorm2d(c0), nn.ReLU(inplace=True))
         layers: list[nn.Module] = []
         cin = c0
         for cout in channels:
@@ -260,6 +272,8 @@ class ResNetBackbone(nn.Module):
         self.stages = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.coords is not None:
+            x = torch.cat([x, self.coords.expand(x.shape[0], -1, -1, -1)], dim=1)
         return self.stages(self.stem(x))  # (B, C, H / 2^(1+stages), W / 2^(1+stages))
 
 
