@@ -258,7 +258,8 @@ def train(
         ema = AveragedModel(policy, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
     if resuming:
         ckpt = torch.load(last_path, map_location=device, weights_only=False)
-        if ckpt.get("config") != policy_cfg.to_dict():
+        # Through from_dict: a field added since the checkpoint was written takes its default.
+        if ACTConfig.from_dict(ckpt.get("config") or {}).to_dict() != policy_cfg.to_dict():
             raise ConfigError(
                 f"{last_path} was trained with a different ACT config; use a new out_dir or resume=false"
             )

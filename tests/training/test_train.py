@@ -44,6 +44,18 @@ def test_resume_with_other_config_is_refused(tmp_path: Path) -> None:
         train(tiny_config(dim_model=64), _cfg(tmp_path, 100), data)
 
 
+def test_resume_of_a_checkpoint_from_before_a_new_config_field(tmp_path: Path) -> None:
+    """A field added to ACTConfig later (default: old behaviour) must not block resuming an older run."""
+    data = synthetic_data()
+    first = train(tiny_config(), _cfg(tmp_path, 50), data)
+    ckpt = torch.load(first.last_path, weights_only=False)
+    del ckpt["config"]["coord_conv"]
+    torch.save(ckpt, first.last_path)
+    assert train(tiny_config(), _cfg(tmp_path, 100), data).step == 100
+    with pytest.raises(ConfigError, match="different ACT config"):
+        train(tiny_config(coord_conv=True), _cfg(tmp_path, 150), data)
+
+
 def test_init_from_starts_from_the_checkpoint_weights(tmp_path: Path) -> None:
     """Fine-tuning (init_from) starts at step 0 from the stage-1 weights, dropout may change, sizes may not."""
     data = synthetic_data()
