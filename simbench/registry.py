@@ -21,6 +21,7 @@ ENVS: dict[str, str] = {
 POLICY_RUNTIMES: dict[str, str] = {
     "timing": "simbench.policies.timing_policy:TimingPolicy",
     "onnx": "simbench.policies.onnx_policy:OnnxChunkPolicy",
+    "ensemble": "simbench.policies.ensemble_policy:EnsembleChunkPolicy",
     "torch": "simbench.policies.torch_policy:TorchChunkPolicy",
     "scripted": "simbench.expert.scripted_policy:ScriptedPolicy",
 }

@@ -126,7 +126,7 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     name = str(policy.get("name"))
     if policy.get("runtime", "timing") not in POLICY_RUNTIMES:
         raise unknown_name("policy.runtime", policy.get("runtime"), POLICY_RUNTIMES)
-    if policy.get("runtime") in ("onnx", "torch") and not env.get("cameras"):
+    if policy.get("runtime") in ("onnx", "ensemble", "torch") and not env.get("cameras"):
         # A camera-less env cannot feed a vision model: the policy runs timing-only (chunks of its
         # shape, its latency profile), which is what timing sweeps over real policy names want.
         policy["runtime"] = "timing"
