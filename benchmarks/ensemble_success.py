@@ -21,12 +21,12 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from simbench.atomic_io import write_json
     from simbench.config.build import load_option
     from simbench.errors import ConfigError
-    from simbench.atomic_io import write_json
     from simbench.policies.ensemble_policy import EnsembleChunkPolicy
     from simbench.policies.onnx_policy import OnnxChunkPolicy
-    from simbench.training.evaluate import control_fps, evaluate, make_env, paired_difference
+    from simbench.training.evaluate import control_fps, evaluate, make_env, record_and_print
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("members", nargs="+", help="ACT ONNX exports (the first is the paired reference)")
@@ -54,14 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.time()
         res = evaluate(policy, env, n_steps, None, args.seed, repeats=args.repeats)
         res["wall_s"] = time.time() - t0
-        if results:
-            first = next(iter(results.values()))
-            res["paired_vs_first"] = paired_difference(first["rows"], res["rows"])
-        results[name] = res
-        paired = res.get("paired_vs_first")
-        vs = f"  vs member 0 {100 * paired['diff']:+.0f} +- {100 * paired['stderr']:.0f}" if paired else ""
-        print(f"{name:<60} success {res['success_rate']:.2f} +- {res['success_stderr']:.2f} (test {res['success_test']:.2f}, "
-              f"val {res['success_val']:.2f}, lifted {res['lifted_rate']:.2f}){vs}, {res['wall_s']:.0f} s", flush=True)
+        record_and_print(results, name, res)
     if args.json:
         write_json(Path(args.json), results)
     env.close()

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.errors import ConfigError, bad_value
 from simbench.envs.base import Observation
+from simbench.errors import ConfigError, bad_value
 from simbench.policies.onnx_policy import OnnxChunkPolicy
 
 MATCHING = ("cameras", "image_size", "state_dim", "action_dim", "chunk_size", "model_fps")

@@ -91,6 +91,23 @@ def subset(plan: list[dict[str, Any]], n: int | None) -> list[dict[str, Any]]:
     return [plan[i] for i in idx]
 
 
+def record_and_print(results: dict[str, dict[str, Any]], name: str, res: dict[str, Any]) -> None:
+    """Add ``res`` to ``results`` with its paired difference against the first entry (same starts:
+    the sharp comparison), and print its line."""
+    if results:
+        first = next(iter(results))
+        res["paired_vs_first"] = {"reference": first, **paired_difference(results[first]["rows"], res["rows"])}
+    results[name] = res
+    splits = " ".join(f"{k[8:]} {v:.2f}" for k, v in res.items() if k in ("success_test", "success_val"))
+    lifted = f", bag lifted in {res['lifted_rate']:.2f}" if "lifted_rate" in res else ""
+    paired = ""
+    if "paired_vs_first" in res:
+        p = res["paired_vs_first"]
+        paired = f", vs {p['reference']} {100 * p['diff']:+.0f} +- {100 * p['stderr']:.0f} points"
+    print(f"{name:<18} success {res['success_rate']:.2f} +- {res['success_stderr']:.2f} ({splits}){lifted}{paired} over "
+          f"{res['episodes']} episodes, {res.get('wall_s', 0.0):.0f} s", flush=True)
+
+
 def protocol_passes(plan_length: int, episodes: int | None) -> tuple[int, int | None]:
     """(passes, episodes per pass) that give ``episodes`` in all: more episodes than the protocol
     holds means more passes over it (each with its own start seeds), not a silent cap at one pass."""
@@ -242,16 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.time()
         res = evaluate(policy, env, n_steps, args.episodes, args.seed, progress=True, repeats=args.repeats)
         res["wall_s"] = time.time() - t0
-        results[name] = res
-        splits = " ".join(f"{k[8:]} {v:.2f}" for k, v in res.items() if k in ("success_test", "success_val"))
-        lifted = f", bag lifted in {res['lifted_rate']:.2f}" if "lifted_rate" in res else ""
-        paired = ""
-        if len(results) > 1:  # same starts as the first policy: the paired difference is the sharp comparison
-            first = next(iter(results))
-            res["paired_vs_first"] = {"reference": first, **paired_difference(results[first]["rows"], res["rows"])}
-            paired = f", vs {first} {100 * res['paired_vs_first']['diff']:+.0f} +- {100 * res['paired_vs_first']['stderr']:.0f} points"
-        print(f"{name:<18} success {res['success_rate']:.2f} +- {res['success_stderr']:.2f} ({splits}){lifted}{paired} over "
-              f"{res['episodes']} episodes, {res['wall_s']:.0f} s", flush=True)
+        record_and_print(results, name, res)
     if args.json:
         write_json(Path(args.json), results)
     env.close()
