@@ -68,7 +68,8 @@ class LeRobotDataset:
 
     @cached_property
     def extra(self) -> pd.DataFrame:
-        cols = [c for c in ("episode_index", "cluster", "recovery", "start", "seed", "perturbed") if c in self.episodes]
+        cols = [c for c in ("episode_index", "cluster", "recovery", "start", "seed", "perturbed", "takeover_s", "takeover_holding")
+                if c in self.episodes]
         return self.episodes[cols]
 
     def _key(self, camera: str) -> str:

@@ -48,5 +48,28 @@ def image_stats(frames: NDArray[np.uint8], max_pixels: int = 2_000_000, seed: in
     return shaped
 
 
+def aggregate_stats(parts: list[dict[str, dict[str, NDArray[np.floating]]]]) -> dict[str, dict[str, NDArray[np.float64]]]:
+    """Stats of several datasets as one, weighted by their frame counts (LeRobot's
+    ``aggregate_stats``): pooled mean and variance (within plus between datasets), min of mins,
+    max of maxes (where every part has them). Quantiles cannot be pooled exactly and are left out, and so is a feature that not
+    every part has."""
+    out: dict[str, dict[str, NDArray[np.float64]]] = {}
+    for feature in [f for f in parts[0] if all(f in p for p in parts)]:
+        missing = [i for i, p in enumerate(parts) if not {"count", "mean", "std"} <= set(p[feature])]
+        if missing:
+            raise KeyError(f"stats of dataset {missing[0]} have no count, mean or std for {feature!r}")
+        counts = np.array([float(np.asarray(p[feature]["count"]).reshape(-1)[0]) for p in parts])
+        w = counts / counts.sum()
+        means = [np.asarray(p[feature]["mean"], dtype=np.float64) for p in parts]
+        stds = [np.asarray(p[feature]["std"], dtype=np.float64) for p in parts]
+        mean = sum(wi * m for wi, m in zip(w, means))
+        var = sum(wi * (s**2 + (m - mean) ** 2) for wi, m, s in zip(w, means, stds))
+        out[feature] = {"mean": mean, "std": np.sqrt(var), "count": np.array([int(counts.sum())])}
+        for key, reduce in (("min", np.min), ("max", np.max)):
+            if all(key in p[feature] for p in parts):
+                out[feature][key] = reduce([np.asarray(p[feature][key], dtype=np.float64) for p in parts], axis=0)
+    return out
+
+
 def to_json(stats: dict[str, dict[str, NDArray[np.float64]]]) -> dict[str, dict[str, list]]:
     return {feature: {k: np.asarray(v).tolist() for k, v in s.items()} for feature, s in stats.items()}

@@ -76,6 +76,11 @@ class TeaBagSchedulerEnv:
         self._outcome = EpisodeOutcome()
         self._pouch_z0 = self._max_pouch_z = float(self.env.pouch_position()[2])
 
+    @property
+    def pouch_start_z(self) -> float:
+        """Height of the bag at the episode's start: lifts are measured from it."""
+        return self._pouch_z0
+
     def joint_state(self) -> NDArray[np.float64]:
         return self.env.joint_positions()
 

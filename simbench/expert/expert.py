@@ -61,6 +61,11 @@ class SceneState:
     time_s: float
 
 
+def pouch_in_mug(state: SceneState) -> bool:
+    """The bag is inside the mug: within 4 cm of its axis and below the rim."""
+    return bool(np.linalg.norm(state.pouch_pos[:2] - state.mug_pos[:2]) < 0.04 and state.pouch_pos[2] < MUG_RIM_M - 0.01)
+
+
 @dataclass
 class Style:
     """One episode's manner of doing the task."""
@@ -265,7 +270,6 @@ class ScriptedExpert:
         t = state.time_s
         elapsed = t - self._phase_t0
         segment_done = self._segment is None or self._segment.finished(t)
-        pouch = state.pouch_pos
         if self.phase is Phase.APPROACH and segment_done:
             self._enter(Phase.DESCEND, state)
         elif self.phase is Phase.DESCEND and segment_done and elapsed > 0.1:
@@ -275,25 +279,25 @@ class ScriptedExpert:
             self.attempts += 1
             self._enter(Phase.LIFT, state)
         elif self.phase is Phase.LIFT and segment_done:
-            if self._holding(state):
+            if self.holds(state):
                 self._enter(Phase.CARRY, state)
             else:
                 self._retry(state)
         elif self.phase is Phase.CARRY and segment_done and elapsed > 0.15:
-            if self._holding(state):
+            if self.holds(state):
                 self._enter(Phase.RELEASE, state)
             else:
                 self._retry(state)
         elif self.phase is Phase.RELEASE and elapsed > RELEASE_OPENING_S + 0.3 + self.style.pause_s:
             self._enter(Phase.RETREAT, state)
         elif self.phase is Phase.RETREAT and segment_done and elapsed > 0.6:
-            in_mug = np.linalg.norm(pouch[:2] - state.mug_pos[:2]) < 0.04 and pouch[2] < MUG_RIM_M - 0.01
-            if in_mug:
+            if pouch_in_mug(state):
                 self._enter(Phase.DONE, state)
             else:
                 self._retry(state)
 
-    def _holding(self, state: SceneState) -> bool:
+    def holds(self, state: SceneState) -> bool:
+        """The bag is within 3 cm of the pinch point of the commanded joints."""
         return bool(np.linalg.norm(state.pouch_pos - self._pinch()) < 0.03)
 
     def _retry(self, state: SceneState) -> None:

@@ -70,10 +70,26 @@ def run_expert_episode(
     (:mod:`simbench.expert.action_noise`) while the clean targets are recorded as the actions.
     """
     env.reset(seed=seed, options=options)
-    cams = env.cameras if cameras is None else tuple(cameras)
     expert = ScriptedExpert(env.model)
     assert env.start is not None
     expert.reset(np.random.default_rng([seed, 7]), scene_state(env), holding=env.start.kind is StartKind.HOLDING)
+    return finish_with_expert(env, expert, seed, record_every, cameras, on_frame, noise_std_rad, noise_tau_s)
+
+
+def finish_with_expert(
+    env: TeaBagMugEnv,
+    expert: ScriptedExpert,
+    seed: int,
+    record_every: int = 2,
+    cameras: tuple[str, ...] | None = None,
+    on_frame: Callable[[TeaBagMugEnv], None] | None = None,
+    noise_std_rad: float = 0.0,
+    noise_tau_s: float = 0.3,
+) -> ExpertEpisode:
+    """Let an already reset ``expert`` drive ``env`` from its current state to the end, recording
+    frames: the loop behind both a fresh expert episode and a takeover from a policy
+    (:mod:`simbench.expert.takeover`). Arguments as in :func:`run_expert_episode`."""
+    cams = env.cameras if cameras is None else tuple(cameras)
     states: list[NDArray[np.float32]] = []
     actions: list[NDArray[np.float32]] = []
     frames: dict[str, list[NDArray[np.uint8]]] = {c: [] for c in cams}

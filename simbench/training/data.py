@@ -9,6 +9,7 @@ resize here is the *same function* the runtime applies to live observations
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,44 +60,38 @@ class TrainingData:
         }
 
 
-def dataset_stats(ds: Any) -> dict[str, dict[str, NDArray[np.float32]]]:
-    """Mean/std for state, action and images (per channel) from the dataset's meta/stats.json."""
+def dataset_stats(ds: Any, stats: dict[str, dict[str, Any]] | None = None) -> dict[str, dict[str, NDArray[np.float32]]]:
+    """Mean/std for state, action and images (per channel) from the dataset's meta/stats.json
+    (or from ``stats`` in its layout, e.g. several datasets' stats aggregated)."""
+    raw = ds.stats if stats is None else stats
     out: dict[str, dict[str, NDArray[np.float32]]] = {}
     for key in ("observation.state", "action"):
-        if key not in ds.stats:
+        if key not in raw:
             raise ConfigError(f"dataset {ds.root} has no stats for {key!r} in meta/stats.json; re-record it")
-        out[key] = {s: np.asarray(ds.stats[key][s], dtype=np.float32) for s in ("mean", "std")}
-    cams = [k for k in ds.camera_keys if k in ds.stats]
+        out[key] = {s: np.asarray(raw[key][s], dtype=np.float32) for s in ("mean", "std")}
+    cams = [k for k in ds.camera_keys if k in raw]
     if cams:  # average the per-camera image stats: one normalization for the shared backbone
         out["observation.images"] = {
-            s: np.mean([np.asarray(ds.stats[k][s], dtype=np.float32).reshape(3, 1, 1) for k in cams], axis=0)
+            s: np.mean([np.asarray(raw[k][s], dtype=np.float32).reshape(3, 1, 1) for k in cams], axis=0)
             for s in ("mean", "std")
         }
     return out
 
 
-def load_training_data(
-    path: str | Path,
-    cameras: tuple[str, ...],
-    image_size: tuple[int, int],
-    val_fraction: float = 0.05,
-    seed: int = 0,
-    max_episodes: int | None = None,
-    frame_stride: int = 1,
-    state_dim: int | None = None,
-) -> TrainingData:
-    """Read a LeRobot dataset and cut it into training tensors.
+@dataclass
+class _Part:
+    """One dataset's frames before they are joined: arrays plus episode ranges (local indices)."""
 
-    Only every ``frame_stride``-th frame of an episode is a training *sample* (and only those frames'
-    images are kept in memory), while action chunks still come from every frame: neighbouring frames
-    are nearly identical, and 120 episodes x 2 cameras at full rate would not fit in RAM.
-    ``state_dim`` keeps the first entries of ``observation.state`` (joint positions when the recorder
-    also stores velocities), as the runtimes do.
+    ds: Any
+    state: NDArray[np.float32]
+    action: NDArray[np.float32]
+    images: NDArray[np.uint8]
+    ranges: NDArray[np.int64]
+    keep: NDArray[np.int64]
 
-    Validation episodes are a seeded random ``val_fraction`` of the episodes (at least one when
-    there are two or more), so validation loss measures generalisation to unseen episodes.
-    """
-    root = Path(path)
+
+def _read_part(root: Path, cameras: tuple[str, ...], image_size: tuple[int, int], max_episodes: int | None,
+               frame_stride: int) -> _Part:
     if not (root / "meta" / "info.json").is_file():
         raise ConfigError(f"dataset not found: {root} has no meta/info.json; record one with 'python -m simbench record'")
     from simbench.dataset import load_dataset
@@ -109,31 +104,86 @@ def load_training_data(
     if max_episodes is not None:
         ranges = ranges[:max_episodes]
     n = int(ranges[-1, 1])
-    episode_end = np.zeros(len(ds.state), dtype=np.int64)
-    episode_index = np.zeros(len(ds.state), dtype=np.int64)
-    for e, (a, b) in enumerate(ranges):
-        episode_end[a:b] = b
-        episode_index[a:b] = e
     # No ds.cache_images(): it would write every full-resolution frame to disk; decoding episode by
     # episode (the reader keeps the current episode) is enough for one pass.
-    if frame_stride < 1:
-        raise ConfigError(f"frame_stride={frame_stride} is not allowed; must be >= 1")
     keep = np.concatenate([np.arange(a, b, frame_stride) for a, b in ranges])
-    image_row = np.full(n, -1, dtype=np.int64)
-    image_row[keep] = np.arange(len(keep))
+    row = np.full(n, -1, dtype=np.int64)
+    row[keep] = np.arange(len(keep))
     h, w = image_size
     images = np.empty((len(keep), len(cameras), h, w, 3), dtype=np.uint8)
     for ci, cam in enumerate(cameras):
         for a, b in ranges:  # episode by episode keeps peak memory at one full-res episode
             idx = np.arange(a, b, frame_stride)
-            images[image_row[idx], ci] = resize_image(ds.frames(cam, idx), (h, w))
+            images[row[idx], ci] = resize_image(ds.frames(cam, idx), (h, w))
+    return _Part(ds, np.asarray(ds.state[:n], dtype=np.float32), np.asarray(ds.action[:n], dtype=np.float32), images, ranges, keep)
+
+
+def load_training_data(
+    path: str | Path | Sequence[str | Path],
+    cameras: tuple[str, ...],
+    image_size: tuple[int, int],
+    val_fraction: float = 0.05,
+    seed: int = 0,
+    max_episodes: int | None = None,
+    frame_stride: int = 1,
+    state_dim: int | None = None,
+) -> TrainingData:
+    """Read one LeRobot dataset, or several as one (their episodes in order), into training tensors.
+
+    Only every ``frame_stride``-th frame of an episode is a training *sample* (and only those frames'
+    images are kept in memory), while action chunks still come from every frame: neighbouring frames
+    are nearly identical, and 120 episodes x 2 cameras at full rate would not fit in RAM.
+    ``state_dim`` keeps the first entries of ``observation.state`` (joint positions when the recorder
+    also stores velocities), as the runtimes do. ``max_episodes`` counts over all datasets.
+
+    Several datasets (e.g. demonstrations plus expert takeovers of a policy's episodes,
+    :mod:`simbench.expert.takeover`) must share fps and cameras; their normalisation stats are
+    aggregated frame-weighted (:func:`simbench.dataset.stats.aggregate_stats`), as LeRobot does for
+    a multi-dataset.
+
+    Validation episodes are a seeded random ``val_fraction`` of all episodes (at least one when
+    there are two or more), so validation loss measures generalisation to unseen episodes.
+    """
+    from simbench.dataset.stats import aggregate_stats
+
+    if frame_stride < 1:
+        raise ConfigError(f"frame_stride={frame_stride} is not allowed; must be >= 1")
+    roots = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+    if not roots:
+        raise ConfigError("dataset=[] names no dataset; give a path or a list of paths")
+    parts: list[_Part] = []
+    left = max_episodes
+    for root in roots:
+        if left is not None and left <= 0:
+            break
+        parts.append(_read_part(root, cameras, image_size, left, frame_stride))
+        left = None if left is None else left - len(parts[-1].ranges)
+        if parts[-1].ds.fps != parts[0].ds.fps:
+            raise ConfigError(f"dataset={[str(r) for r in roots]}: {root} is {parts[-1].ds.fps} fps, {roots[0]} {parts[0].ds.fps}; "
+                              "datasets trained together must share fps")
+    offsets = np.cumsum([0] + [len(p.state) for p in parts])
+    ranges = np.concatenate([p.ranges + off for p, off in zip(parts, offsets)])
+    keep = np.concatenate([p.keep + off for p, off in zip(parts, offsets)])
+    n = int(offsets[-1])
+    episode_end = np.zeros(n, dtype=np.int64)
+    episode_index = np.zeros(n, dtype=np.int64)
+    for e, (a, b) in enumerate(ranges):
+        episode_end[a:b] = b
+        episode_index[a:b] = e
+    image_row = np.full(n, -1, dtype=np.int64)
+    image_row[keep] = np.arange(len(keep))
+    images = parts[0].images if len(parts) == 1 else np.concatenate([p.images for p in parts])
     rng = np.random.default_rng(seed)
     n_ep = len(ranges)
     n_val = max(1, int(round(val_fraction * n_ep))) if n_ep >= 2 and val_fraction > 0 else 0
     val_eps = np.sort(rng.choice(n_ep, size=n_val, replace=False)) if n_val else np.zeros(0, dtype=np.int64)
     is_val = np.isin(episode_index[keep], val_eps)
-    stats = dataset_stats(ds)
-    state = np.asarray(ds.state[:n], dtype=np.float32)
+    try:
+        raw_stats = parts[0].ds.stats if len(parts) == 1 else aggregate_stats([p.ds.stats for p in parts])
+    except KeyError as err:
+        raise ConfigError(f"dataset={[str(r) for r in roots]}: cannot pool their stats ({err.args[0]}); re-record them") from None
+    stats = dataset_stats(parts[0].ds, raw_stats)
+    state = np.concatenate([p.state for p in parts])
     if state_dim is not None:
         if state.shape[1] < state_dim:
             raise ConfigError(f"policy.state_dim={state_dim} but the dataset's observation.state has {state.shape[1]} values")
@@ -141,14 +191,14 @@ def load_training_data(
         stats["observation.state"] = {k: v[:state_dim] for k, v in stats["observation.state"].items()}
     return TrainingData(
         state=state,
-        action=np.asarray(ds.action[:n], dtype=np.float32),
+        action=np.concatenate([p.action for p in parts]),
         images=images,
-        episode_index=episode_index[:n],
-        episode_end=episode_end[:n],
+        episode_index=episode_index,
+        episode_end=episode_end,
         train_frames=keep[~is_val],
         val_frames=keep[is_val],
         stats=stats,
-        fps=int(ds.fps),
+        fps=int(parts[0].ds.fps),
         cameras=tuple(cameras),
         val_episodes=tuple(int(e) for e in val_eps),
         image_row=image_row,

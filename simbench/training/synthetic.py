@@ -68,10 +68,11 @@ class FakeDataset:
         self.episode_ranges = np.array([[e * length, (e + 1) * length] for e in range(episodes)])
         self.state = np.arange(n * state_width, dtype=np.float32).reshape(n, state_width)
         self.action = np.arange(n * 6, dtype=np.float32).reshape(n, 6)
+        count = np.array([n])
         self.stats = {
-            "observation.state": {"mean": np.zeros(state_width), "std": np.ones(state_width)},
-            "action": {"mean": np.zeros(6), "std": np.ones(6)},
-            **{k: {"mean": np.full((3, 1, 1), 0.4), "std": np.full((3, 1, 1), 0.2)} for k in self.camera_keys},
+            "observation.state": {"mean": np.zeros(state_width), "std": np.ones(state_width), "count": count},
+            "action": {"mean": np.zeros(6), "std": np.ones(6), "count": count},
+            **{k: {"mean": np.full((3, 1, 1), 0.4), "std": np.full((3, 1, 1), 0.2), "count": count} for k in self.camera_keys},
         }
 
     def frames(self, camera: str, index) -> np.ndarray:

@@ -46,7 +46,9 @@ EvalFn = Callable[[ACTPolicy, int], dict[str, float]]
 class TrainConfig:
     """Optimisation and bookkeeping (model sizes live in ACTConfig / conf/policy/act.yaml)."""
 
-    dataset: str = "data/teabag_mug"
+    dataset: str | list[str] = "data/teabag_mug"
+    """A LeRobot dataset, a list of them trained on as one (e.g. demonstrations plus expert takeovers),
+    or ``expert`` (roll the scripted expert out in memory)."""
     out_dir: str = "outputs/train/act"
     steps: int = 30000
     batch_size: int = 16
@@ -89,6 +91,12 @@ class TrainConfig:
     for the first stage again."""
 
     def __post_init__(self) -> None:
+        if isinstance(self.dataset, (list, tuple)):
+            if not self.dataset or not all(isinstance(d, str) for d in self.dataset):
+                raise bad_value("dataset", self.dataset, "give a path or a non-empty list of paths")
+            self.dataset = [str(d) for d in self.dataset]
+        elif not isinstance(self.dataset, str):
+            raise bad_value("dataset", self.dataset, "give a path or a non-empty list of paths")
         for key in ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads", "frame_stride"):
             if int(getattr(self, key)) < 1:
                 raise bad_value(f"train.{key}", getattr(self, key), "must be >= 1")
@@ -248,7 +256,7 @@ def train(
     rng = np.random.default_rng(cfg.seed)
     step, best_success, best_val = 0, None, None
     history: list[dict[str, float]] = []
-    data_meta = {"fps": data.fps, "cameras": list(data.cameras), "dataset": str(cfg.dataset)}
+    data_meta = {"fps": data.fps, "cameras": list(data.cameras), "dataset": cfg.dataset if isinstance(cfg.dataset, list) else str(cfg.dataset)}
 
     resuming = cfg.resume and last_path.is_file()
     if cfg.init_from and not resuming:  # a resumed fine-tune continues from its own last.pt

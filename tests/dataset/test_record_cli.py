@@ -23,6 +23,11 @@ from simbench.dataset import load_dataset
         ("image_size=[95,128]", "image_size"),
         ("action_noise.share=2", "action_noise.share"),
         ("action_noise.tau_s=fast", "action_noise.tau_s"),
+        ("episodes_per_cluster=0", "episodes_per_cluster=0"),  # allowed only with takeover episodes
+        ("takeover.policy=act_fp64", "takeover.policy='act_fp64'"),
+        ("takeover.switch_s=[3,1]", "takeover.switch_s"),
+        ("takeover.episodes_per_cluster=-2", "takeover.episodes_per_cluster=-2"),
+        ("takeover.model_path=/nonexistent/act.onnx", "/nonexistent/act.onnx"),
     ],
 )
 def test_bad_input_one_line_exit_2(override: str, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -55,3 +60,21 @@ def test_tiny_recording_round_trip(tmp_path: Path) -> None:
     frames = ds.episode_frames("top", 0)
     assert frames.shape[0] == ds.episode_ranges[0, 1] - ds.episode_ranges[0, 0]
     assert np.isclose(ds.stats["action"]["mean"], ds.action.mean(0), atol=1e-4).all()
+
+
+def test_takeover_recording(tmp_path: Path) -> None:
+    """The shipped act_fp32 drives table starts; the expert's finish is what is recorded."""
+    out = tmp_path / "takeover"
+    cmd = [sys.executable, "-m", "simbench", "record", f"output={out}", "clusters=[4]", "episodes_per_cluster=0",
+           "takeover.policy=act_fp32", "takeover.episodes_per_cluster=2", "takeover.switch_s=[1.0,2.0]",
+           "image_size=[48,64]", "workers=1", "progress=false", "max_tries=4"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr
+    ds = load_dataset(out)
+    summary = ds.info["simbench"]
+    attempts = summary["takeover"]["attempts"]
+    assert summary["kept"] == ds.num_episodes == attempts.get("expert", 0) >= 1
+    assert sum(attempts.values()) == summary["kept"] + summary["discarded"]
+    assert (ds.extra["start"] == "takeover").all() and not ds.extra["recovery"].any()
+    # Switches land on replanning points (50 ticks at 60 Hz) at or after 1 s, at most one chunk past 2 s.
+    assert ((ds.extra["takeover_s"] >= 1.0 - 1e-6) & (ds.extra["takeover_s"] <= 2.0 + 50 / 60)).all()

@@ -47,3 +47,39 @@ def test_missing_camera_and_state_width(fake_root: Path) -> None:
         load_training_data(fake_root, ("left",), (4, 4))
     with pytest.raises(ConfigError, match="state_dim=20"):
         load_training_data(fake_root, ("top",), (4, 4), state_dim=20)
+
+
+def test_two_datasets_train_as_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Episodes of both, in order; a chunk never runs into the next dataset; stats pooled."""
+    from simbench.dataset.stats import vector_stats
+
+    roots = []
+    for name, episodes in (("a", 4), ("b", 2)):
+        (tmp_path / name / "meta").mkdir(parents=True)
+        (tmp_path / name / "meta" / "info.json").write_text("{}")
+        roots.append(tmp_path / name)
+
+    def fake(root: Path) -> FakeDataset:
+        ds = FakeDataset(Path(root), episodes=4 if Path(root).name == "a" else 2)
+        ds.action = ds.action + (100.0 if Path(root).name == "b" else 0.0)
+        ds.stats["action"] = vector_stats(ds.action)
+        return ds
+
+    monkeypatch.setitem(vars(simbench.dataset), "load_dataset", fake)
+    data = load_training_data([str(r) for r in roots], ("top",), (4, 4), val_fraction=0, frame_stride=1, state_dim=6)
+    assert data.state.shape == (60, 6) and len(np.unique(data.episode_index)) == 6
+    assert data.episode_end[39] == 40 and data.episode_end[40] == 50  # b's first episode starts after a's last
+    batch = data.batch(np.array([38]), chunk_size=4)  # a's last frames: padded, not b's actions
+    assert batch["action_is_pad"][0].tolist() == [False, False, True, True]
+    np.testing.assert_array_equal(batch["action"][0].numpy(), data.action[[38, 39, 39, 39]])
+    assert float(data.action[40, 0]) == 100.0  # b's first action (its own arange, offset by 100)
+    np.testing.assert_allclose(data.stats["action"]["mean"], data.action.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(data.stats["action"]["std"], data.action.std(0), rtol=1e-5)
+    assert int(data.images_of(np.array([45]))[0, 0, 0, 0, 0]) == 5  # b's frame 5 image
+    # max_episodes counts over both datasets.
+    assert len(np.unique(load_training_data([str(r) for r in roots], ("top",), (4, 4), max_episodes=5).episode_index)) == 5
+
+
+def test_empty_dataset_list_is_a_config_error(fake_root: Path) -> None:
+    with pytest.raises(ConfigError, match=r"dataset=\[\]"):
+        load_training_data([], ("top",), (4, 4))

@@ -1,0 +1,84 @@
+"""Expert takeover: a trained policy drives, then the scripted expert finishes from where it got to.
+
+Why: a policy trained only on the expert's episodes is scored on the states *it* reaches, and its
+small errors compound into states the demonstrations never show (a grasp 2 cm off, the jaw
+re-opened over the table, the bag hanging at the jaw's edge). DAgger's answer is to label the
+states the learner visits with the expert's action. The expert here is a planner, not a function
+of the state, so the label of a visited state is the expert's demonstration *from* it: the policy
+runs synchronously (zero latency, ``n_action_steps`` per chunk) until a drawn switch time, the
+expert is reset on the scene as it is then (holding the bag if the bag hangs in the jaws) and
+records the rest of the episode. Only the expert's part is recorded; ``python -m simbench record``
+keeps it like any other demonstration when the expert succeeds (``takeover`` in
+``conf/record.yaml``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simbench.envs.teabag_scheduler_env import TeaBagSchedulerEnv
+from simbench.expert.expert import ScriptedExpert, pouch_in_mug
+from simbench.expert.rollout import ExpertEpisode, finish_with_expert, scene_state
+from simbench.policies.base import ChunkPolicy
+from simbench.training.evaluate import run_episode
+
+HOLD_LIFT_M = 0.02
+"""The bag counts as held at the switch when it hangs this far above where it started and within
+the expert's 3 cm of the pinch point: the expert then carries it instead of re-grasping."""
+
+
+@dataclass(frozen=True)
+class Takeover:
+    """What happened before the expert took over (kept with the episode's metadata)."""
+
+    switch_s: float
+    """Simulated time at which the expert took over (the first chunk boundary after the drawn time)."""
+    holding: bool
+    """The bag hung in the jaws at the switch."""
+    outcome: str
+    """"expert": the expert took over; "policy_done": the policy finished the task before the switch;
+    "in_mug": the bag already lay in the mug (nothing left to demonstrate); "timeout": no time left."""
+
+
+def run_takeover_episode(
+    env: TeaBagSchedulerEnv,
+    policy: ChunkPolicy,
+    n_action_steps: int,
+    seed: int,
+    options: dict[str, object],
+    switch_s: float,
+    record_every: int = 2,
+    noise_std_rad: float = 0.0,
+    noise_tau_s: float = 0.3,
+) -> tuple[ExpertEpisode | None, Takeover]:
+    """Policy until ``switch_s``, then the expert; (the expert's recorded part or None, what happened).
+
+    The policy runs whole chunks (``n_action_steps`` ticks each), so the switch is the first
+    replanning point at or after ``switch_s``: where the policy would have been asked again.
+    """
+    sim = env.env
+    max_ticks = max(1, int(np.ceil(switch_s / sim.control_dt - 1e-9)))
+    result = run_episode(env, policy, seed, dict(options), n_action_steps, max_ticks=max_ticks)
+    t = sim.time_s
+    if result["success"]:
+        return None, Takeover(t, False, "policy_done")
+    if t >= sim.time_limit_s - 1e-9:
+        return None, Takeover(t, False, "timeout")
+    state = scene_state(sim)
+    if pouch_in_mug(state):
+        return None, Takeover(t, False, "in_mug")
+    expert = ScriptedExpert(sim.model)
+    expert.reset(np.random.default_rng([seed, 7]), state)
+    lifted = float(state.pouch_pos[2]) - env.pouch_start_z >= HOLD_LIFT_M
+    holding = lifted and expert.holds(state)
+    if holding:
+        expert.reset(np.random.default_rng([seed, 7]), state, holding=True)
+    episode = finish_with_expert(sim, expert, seed, record_every, noise_std_rad=noise_std_rad, noise_tau_s=noise_tau_s)
+    if episode.success and episode.attempts == 0:
+        # The bag reached the mug without the expert ever grasping it: the policy had already let
+        # go over the mug. The expert's frames would label the policy's release with "go back to
+        # the bag" (its approach), so they are not a demonstration.
+        return None, Takeover(t, holding, "policy_done")
+    return episode, Takeover(t, holding, "expert")
