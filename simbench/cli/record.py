@@ -299,9 +299,9 @@ def record(cfg: RecordConfig) -> dict[str, Any]:
 
 
 def _takeover_extra(ep: Any) -> dict[str, Any]:
-    """Episode metadata of a takeover (switch time, bag held then; NaN / False for an expert episode)."""
+    """Episode metadata of a takeover (switch time, the expert's first phase; NaN / "" for an expert episode)."""
     info = getattr(ep, "takeover", None)
-    return {"takeover_s": float("nan") if info is None else info.switch_s, "takeover_holding": bool(info is not None and info.holding)}
+    return {"takeover_s": float("nan") if info is None else info.switch_s, "takeover_phase": "" if info is None else info.phase}
 
 
 def main(argv: list[str]) -> int:

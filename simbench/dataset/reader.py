@@ -68,7 +68,7 @@ class LeRobotDataset:
 
     @cached_property
     def extra(self) -> pd.DataFrame:
-        cols = [c for c in ("episode_index", "cluster", "recovery", "start", "seed", "perturbed", "takeover_s", "takeover_holding")
+        cols = [c for c in ("episode_index", "cluster", "recovery", "start", "seed", "perturbed", "takeover_s", "takeover_phase")
                 if c in self.episodes]
         return self.episodes[cols]
 

@@ -130,16 +130,22 @@ class ScriptedExpert:
 
     # -- public ----------------------------------------------------------------------------------
 
-    def reset(self, rng: np.random.Generator, state: SceneState, holding: bool = False) -> None:
-        """Start an episode; ``holding`` when it begins with the tea bag already in the jaws."""
+    def reset(self, rng: np.random.Generator, state: SceneState, holding: bool = False, start: Phase | None = None) -> None:
+        """Start an episode; ``holding`` when it begins with the tea bag already in the jaws (carry
+        it). ``start`` picks the first phase instead: ``CLOSE`` when the jaws are shut on the bag
+        still on the table (finish the grasp, then lift), ``LIFT`` when they hold it off the table
+        (lift to carrying height, check the grasp, carry); taking over from a policy
+        (:mod:`simbench.expert.takeover`)."""
+        first = start if start is not None else Phase.CARRY if holding else Phase.APPROACH
+        in_jaws = first in (Phase.LIFT, Phase.CARRY)
         self.style = Style.sample(rng)
         self.attempts = 0
         self.events = {}
         self._q = np.asarray(state.qpos[:5], dtype=float).copy()
-        self._gripper = float(state.qpos[5]) if not holding else GRIPPER_CLOSED_RAD
+        self._gripper = GRIPPER_CLOSED_RAD if in_jaws else float(state.qpos[5])
         self._segment = None
-        self._enter(Phase.CARRY if holding else Phase.APPROACH, state)
-        if holding:
+        self._enter(first, state)
+        if in_jaws:
             self.attempts = 1
             self.events["grasp"] = state.time_s
 

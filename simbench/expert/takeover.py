@@ -6,8 +6,10 @@ re-opened over the table, the bag hanging at the jaw's edge). DAgger's answer is
 states the learner visits with the expert's action. The expert here is a planner, not a function
 of the state, so the label of a visited state is the expert's demonstration *from* it: the policy
 runs synchronously (zero latency, ``n_action_steps`` per chunk) until a drawn switch time, the
-expert is reset on the scene as it is then (holding the bag if the bag hangs in the jaws) and
-records the rest of the episode. Only the expert's part is recorded; ``python -m simbench record``
+expert is reset on the scene as it is then and records the rest of the episode. It carries on from
+what the policy did: a bag hanging in the jaws is lifted to carrying height and carried; jaws shut
+on the bag on the table finish the grasp and lift (re-opening there would teach the policy to let go of a grasp it has made, the
+chatter its failures show); anything else is approached afresh. Only the expert's part is recorded; ``python -m simbench record``
 keeps it like any other demonstration when the expert succeeds (``takeover`` in
 ``conf/record.yaml``).
 """
@@ -19,14 +21,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from simbench.envs.teabag_scheduler_env import TeaBagSchedulerEnv
-from simbench.expert.expert import ScriptedExpert, pouch_in_mug
+from simbench.expert.expert import Phase, ScriptedExpert, pouch_in_mug
 from simbench.expert.rollout import ExpertEpisode, finish_with_expert, scene_state
 from simbench.policies.base import ChunkPolicy
 from simbench.training.evaluate import run_episode
 
 HOLD_LIFT_M = 0.02
-"""The bag counts as held at the switch when it hangs this far above where it started and within
-the expert's 3 cm of the pinch point: the expert then carries it instead of re-grasping."""
+"""With the jaws shut on it, a bag this far above where it started is held off the table: the
+expert lifts it to carrying height and carries it instead of re-grasping."""
+JAW_ON_BAG_RAD = 0.5
+"""Below this the jaw is shut on something (open is 0.7 rad; on the 34 mm bag it stops at ~0.31,
+~0.4 when the bag sits at the pads' edge)."""
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,9 @@ class Takeover:
 
     switch_s: float
     """Simulated time at which the expert took over (the first chunk boundary after the drawn time)."""
-    holding: bool
-    """The bag hung in the jaws at the switch."""
+    phase: str
+    """The expert's first phase: "lift" (the jaws were shut on the bag off the table), "close" (shut
+    on it on the table), "approach" (anything else); "" when the expert did not take over."""
     outcome: str
     """"expert": the expert took over; "policy_done": the policy finished the task before the switch;
     "in_mug": the bag already lay in the mug (nothing left to demonstrate); "timeout": no time left."""
@@ -63,22 +69,25 @@ def run_takeover_episode(
     result = run_episode(env, policy, seed, dict(options), n_action_steps, max_ticks=max_ticks)
     t = sim.time_s
     if result["success"]:
-        return None, Takeover(t, False, "policy_done")
+        return None, Takeover(t, "", "policy_done")
     if t >= sim.time_limit_s - 1e-9:
-        return None, Takeover(t, False, "timeout")
+        return None, Takeover(t, "", "timeout")
     state = scene_state(sim)
     if pouch_in_mug(state):
-        return None, Takeover(t, False, "in_mug")
+        return None, Takeover(t, "", "in_mug")
     expert = ScriptedExpert(sim.model)
     expert.reset(np.random.default_rng([seed, 7]), state)
+    near = expert.holds(state)  # the bag within 3 cm of the pinch point of the joints as they are
     lifted = float(state.pouch_pos[2]) - env.pouch_start_z >= HOLD_LIFT_M
-    holding = lifted and expert.holds(state)
-    if holding:
-        expert.reset(np.random.default_rng([seed, 7]), state, holding=True)
+    shut = near and float(state.qpos[5]) < JAW_ON_BAG_RAD
+    start = Phase.LIFT if shut and lifted else Phase.CLOSE if shut else Phase.APPROACH
+    if start is not Phase.APPROACH:
+        expert.reset(np.random.default_rng([seed, 7]), state, start=start)
+    phase = start.value
     episode = finish_with_expert(sim, expert, seed, record_every, noise_std_rad=noise_std_rad, noise_tau_s=noise_tau_s)
     if episode.success and episode.attempts == 0:
         # The bag reached the mug without the expert ever grasping it: the policy had already let
         # go over the mug. The expert's frames would label the policy's release with "go back to
         # the bag" (its approach), so they are not a demonstration.
-        return None, Takeover(t, holding, "policy_done")
-    return episode, Takeover(t, holding, "expert")
+        return None, Takeover(t, phase, "policy_done")
+    return episode, Takeover(t, phase, "expert")

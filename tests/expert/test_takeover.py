@@ -19,26 +19,35 @@ def env() -> TeaBagSchedulerEnv:
     return TeaBagSchedulerEnv(TeaBagMugEnv(cameras=()))
 
 
-def _takeover(env: TeaBagSchedulerEnv, switch_s: float):
+def _takeover(env: TeaBagSchedulerEnv, switch_s: float, chunk: int = CHUNK):
     # The driver is the scripted expert itself (chunked): its timeline is known, so each switch
-    # time lands in a known phase (approach, carrying, bag in the mug, done).
-    return run_takeover_episode(env, ScriptedPolicy(env, actions_per_chunk=CHUNK), CHUNK, 3, START, switch_s)
+    # time lands in a known phase (approach, closing, lifted, bag in the mug, done).
+    return run_takeover_episode(env, ScriptedPolicy(env, actions_per_chunk=chunk), chunk, 3, START, switch_s)
 
 
 def test_switch_before_the_grasp_records_only_the_experts_part(env: TeaBagSchedulerEnv) -> None:
     ep, info = _takeover(env, 1.0)
-    assert info.outcome == "expert" and not info.holding and ep is not None and ep.success
+    assert info.outcome == "expert" and info.phase == "approach" and ep is not None and ep.success
     assert info.switch_s == pytest.approx(1.0, abs=1e-6)  # 60 ticks = 2 chunks of 30: a replanning point
     # 30 fps frames from the switch to the end, nothing of the policy's first second.
     assert abs(len(ep.actions) - (ep.duration_s - info.switch_s) * 30) <= 1
     assert ep.attempts == 1 and ep.events["grasp"] > info.switch_s
 
 
-def test_switch_while_carrying_keeps_the_bag(env: TeaBagSchedulerEnv) -> None:
-    ep, info = _takeover(env, 3.0)
-    assert info.outcome == "expert" and info.holding and ep is not None and ep.success
-    # Reset holding: the expert carries on without a second grasp.
+@pytest.mark.parametrize("switch_s", [2.0, 3.0])
+def test_switch_with_the_bag_off_the_table_keeps_it(env: TeaBagSchedulerEnv, switch_s: float) -> None:
+    ep, info = _takeover(env, switch_s, chunk=15)
+    assert info.outcome == "expert" and info.phase == "lift" and ep is not None and ep.success
+    # The expert lifts and carries what the policy holds: no second grasp.
     assert ep.attempts == 1 and ep.events["grasp"] == pytest.approx(info.switch_s)
+
+
+def test_switch_with_the_jaws_shut_on_the_bag_finishes_that_grasp(env: TeaBagSchedulerEnv) -> None:
+    """Re-opening there would teach a policy to let go of a grasp it has made."""
+    ep, info = _takeover(env, 1.75, chunk=15)
+    assert info.outcome == "expert" and info.phase == "close" and ep is not None and ep.success
+    assert ep.attempts == 1 and info.switch_s < ep.events["grasp"] < info.switch_s + 0.6
+    assert ep.actions[0, 5] < 0  # the first recorded jaw command is "closed", not "open"
 
 
 def test_switch_time_rounds_up_to_a_replanning_point(env: TeaBagSchedulerEnv) -> None:
