@@ -6,10 +6,12 @@ re-opened over the table, the bag hanging at the jaw's edge). DAgger's answer is
 states the learner visits with the expert's action. The expert here is a planner, not a function
 of the state, so the label of a visited state is the expert's demonstration *from* it: the policy
 runs synchronously (zero latency, ``n_action_steps`` per chunk) until a drawn switch time, the
-expert is reset on the scene as it is then and records the rest of the episode. It carries on from
-what the policy did: a bag hanging in the jaws is lifted to carrying height and carried; jaws shut
-on the bag on the table finish the grasp and lift (re-opening there would teach the policy to let go of a grasp it has made, the
-chatter its failures show); anything else is approached afresh. Only the expert's part is recorded; ``python -m simbench record``
+expert is reset on the scene as it is then and records the rest of the episode: it carries a bag
+that hangs in the jaws (>= 2 cm up, within 3 cm of the pinch point) and otherwise re-opens and
+approaches afresh. ``finish_grasp`` instead finishes a grasp the policy made (jaws shut on the bag:
+close and lift); measured worse (README: 0.49 against 0.75 on the protocol), so it is off by
+default: committing to the policy's off-centre grasps teaches lifting bad grasps, where re-opening
+teaches the re-grasp that recovers. Only the expert's part is recorded; ``python -m simbench record``
 keeps it like any other demonstration when the expert succeeds (``takeover`` in
 ``conf/record.yaml``).
 """
@@ -27,8 +29,8 @@ from simbench.policies.base import ChunkPolicy
 from simbench.training.evaluate import run_episode
 
 HOLD_LIFT_M = 0.02
-"""With the jaws shut on it, a bag this far above where it started is held off the table: the
-expert lifts it to carrying height and carries it instead of re-grasping."""
+"""A bag this far above where it started and within 3 cm of the pinch point hangs in the jaws: the
+expert carries it (with ``finish_grasp``: lifts it to carrying height first) instead of re-grasping."""
 JAW_ON_BAG_RAD = 0.5
 """Below this the jaw is shut on something (open is 0.7 rad; on the 34 mm bag it stops at ~0.31,
 ~0.4 when the bag sits at the pads' edge)."""
@@ -41,8 +43,9 @@ class Takeover:
     switch_s: float
     """Simulated time at which the expert took over (the first chunk boundary after the drawn time)."""
     phase: str
-    """The expert's first phase: "lift" (the jaws were shut on the bag off the table), "close" (shut
-    on it on the table), "approach" (anything else); "" when the expert did not take over."""
+    """The expert's first phase: "carry" (the bag hung in the jaws), "approach" (anything else); with
+    ``finish_grasp`` "lift" (jaws shut on the bag off the table) or "close" (shut on it on the
+    table) instead of "carry"; "" when the expert did not take over."""
     outcome: str
     """"expert": the expert took over; "policy_done": the policy finished the task before the switch;
     "in_mug": the bag already lay in the mug (nothing left to demonstrate); "timeout": no time left."""
@@ -58,6 +61,7 @@ def run_takeover_episode(
     record_every: int = 2,
     noise_std_rad: float = 0.0,
     noise_tau_s: float = 0.3,
+    finish_grasp: bool = False,
 ) -> tuple[ExpertEpisode | None, Takeover]:
     """Policy until ``switch_s``, then the expert; (the expert's recorded part or None, what happened).
 
@@ -79,8 +83,11 @@ def run_takeover_episode(
     expert.reset(np.random.default_rng([seed, 7]), state)
     near = expert.holds(state)  # the bag within 3 cm of the pinch point of the joints as they are
     lifted = float(state.pouch_pos[2]) - env.pouch_start_z >= HOLD_LIFT_M
-    shut = near and float(state.qpos[5]) < JAW_ON_BAG_RAD
-    start = Phase.LIFT if shut and lifted else Phase.CLOSE if shut else Phase.APPROACH
+    if finish_grasp:
+        shut = near and float(state.qpos[5]) < JAW_ON_BAG_RAD
+        start = Phase.LIFT if shut and lifted else Phase.CLOSE if shut else Phase.APPROACH
+    else:
+        start = Phase.CARRY if near and lifted else Phase.APPROACH
     if start is not Phase.APPROACH:
         expert.reset(np.random.default_rng([seed, 7]), state, start=start)
     phase = start.value

@@ -28,6 +28,7 @@ from simbench.dataset import load_dataset
         ("takeover.switch_s=[3,1]", "takeover.switch_s"),
         ("takeover.episodes_per_cluster=-2", "takeover.episodes_per_cluster=-2"),
         ("takeover.model_path=/nonexistent/act.onnx", "/nonexistent/act.onnx"),
+        ("takeover.finish_grasp=maybe", "takeover.finish_grasp='maybe'"),
     ],
 )
 def test_bad_input_one_line_exit_2(override: str, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

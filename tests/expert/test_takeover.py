@@ -19,10 +19,11 @@ def env() -> TeaBagSchedulerEnv:
     return TeaBagSchedulerEnv(TeaBagMugEnv(cameras=()))
 
 
-def _takeover(env: TeaBagSchedulerEnv, switch_s: float, chunk: int = CHUNK):
+def _takeover(env: TeaBagSchedulerEnv, switch_s: float, chunk: int = CHUNK, finish_grasp: bool = False):
     # The driver is the scripted expert itself (chunked): its timeline is known, so each switch
     # time lands in a known phase (approach, closing, lifted, bag in the mug, done).
-    return run_takeover_episode(env, ScriptedPolicy(env, actions_per_chunk=chunk), chunk, 3, START, switch_s)
+    return run_takeover_episode(env, ScriptedPolicy(env, actions_per_chunk=chunk), chunk, 3, START, switch_s,
+                                finish_grasp=finish_grasp)
 
 
 def test_switch_before_the_grasp_records_only_the_experts_part(env: TeaBagSchedulerEnv) -> None:
@@ -35,19 +36,29 @@ def test_switch_before_the_grasp_records_only_the_experts_part(env: TeaBagSchedu
 
 
 @pytest.mark.parametrize("switch_s", [2.0, 3.0])
-def test_switch_with_the_bag_off_the_table_keeps_it(env: TeaBagSchedulerEnv, switch_s: float) -> None:
-    ep, info = _takeover(env, switch_s, chunk=15)
+def test_finish_grasp_keeps_a_bag_off_the_table(env: TeaBagSchedulerEnv, switch_s: float) -> None:
+    ep, info = _takeover(env, switch_s, chunk=15, finish_grasp=True)
     assert info.outcome == "expert" and info.phase == "lift" and ep is not None and ep.success
     # The expert lifts and carries what the policy holds: no second grasp.
     assert ep.attempts == 1 and ep.events["grasp"] == pytest.approx(info.switch_s)
 
 
-def test_switch_with_the_jaws_shut_on_the_bag_finishes_that_grasp(env: TeaBagSchedulerEnv) -> None:
-    """Re-opening there would teach a policy to let go of a grasp it has made."""
-    ep, info = _takeover(env, 1.75, chunk=15)
+def test_finish_grasp_closes_on_the_bag_the_jaws_are_shut_on(env: TeaBagSchedulerEnv) -> None:
+    ep, info = _takeover(env, 1.75, chunk=15, finish_grasp=True)
     assert info.outcome == "expert" and info.phase == "close" and ep is not None and ep.success
     assert ep.attempts == 1 and info.switch_s < ep.events["grasp"] < info.switch_s + 0.6
     assert ep.actions[0, 5] < 0  # the first recorded jaw command is "closed", not "open"
+
+
+def test_default_carries_a_hanging_bag_and_reapproaches_otherwise(env: TeaBagSchedulerEnv) -> None:
+    """The shipped data's labelling: carry what hangs in the jaws, re-open on anything else
+    (a grasp still on the table included)."""
+    ep, info = _takeover(env, 3.0, chunk=15)
+    assert info.phase == "carry" and ep is not None and ep.success
+    assert ep.attempts == 1 and ep.events["grasp"] == pytest.approx(info.switch_s)
+    ep, info = _takeover(env, 1.75, chunk=15)
+    assert info.phase == "approach" and ep is not None and ep.success
+    assert ep.actions[0, 5] > 0.5  # re-opens
 
 
 def test_switch_time_rounds_up_to_a_replanning_point(env: TeaBagSchedulerEnv) -> None:
