@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -26,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     from simbench.errors import ConfigError
     from simbench.policies.ensemble_policy import EnsembleChunkPolicy
     from simbench.policies.onnx_policy import OnnxChunkPolicy
-    from simbench.training.evaluate import control_fps, evaluate, make_env, record_and_print
+    from simbench.training.evaluate import control_fps, make_env, score_into
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("members", nargs="+", help="ACT ONNX exports (the first is the paired reference)")
@@ -51,10 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     n_steps = int(cfg.get("n_action_steps", singles[0].actions_per_chunk))
     results: dict[str, dict] = {}
     for name, policy in runs:
-        t0 = time.time()
-        res = evaluate(policy, env, n_steps, None, args.seed, repeats=args.repeats)
-        res["wall_s"] = time.time() - t0
-        record_and_print(results, name, res)
+        score_into(results, name, policy, env, n_steps, seed=args.seed, repeats=args.repeats)
     if args.json:
         write_json(Path(args.json), results)
     env.close()

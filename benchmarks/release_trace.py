@@ -140,7 +140,7 @@ def policy(name: str, repeats: int, model: str | None) -> None:
             if not row["lifted"]:
                 counts["never lifted"] += 1
                 continue
-            grasped = np.flatnonzero(t[:, 0] < GRIPPER_OPENING_RAD)
+            grasped = np.flatnonzero(shut)
             opens = np.flatnonzero((t[:, 0] > GRIPPER_OPENING_RAD) & (np.arange(len(t)) > (grasped[0] if len(grasped) else 0)))
             at = opens[0] if len(opens) else len(t) - 1
             if t[at, 1] <= MUG_INNER_RADIUS_M:

@@ -25,7 +25,7 @@ from simbench.expert.action_noise import ActionNoiseConfig
 
 _ENV: Any = None
 _DRIVER: Any = None
-"""(scheduler env, policy, n_action_steps) in a worker when takeover slots are recorded."""
+"""(scheduler env, policy, n_action_steps, TakeoverConfig) in a worker when takeover slots are recorded."""
 
 SLOT_KINDS = {"table": 0, "holding": 1, "beside": 2, "takeover": 3}
 """Start kind of a slot -> its entry in the slot's seed sequence."""
@@ -191,7 +191,7 @@ def _worker_init(cameras: tuple[str, ...], size: tuple[int, int], takeover: Take
         _DRIVER = _build_driver(_ENV, takeover)
 
 
-def _build_driver(sim: Any, takeover: TakeoverConfig) -> tuple[Any, Any, int]:
+def _build_driver(sim: Any, takeover: TakeoverConfig) -> tuple[Any, Any, int, TakeoverConfig]:
     """The policy a takeover slot starts with, on a scheduler view of the recording env."""
     from simbench.config.build import load_option
     from simbench.envs.teabag_scheduler_env import TeaBagSchedulerEnv
@@ -204,10 +204,10 @@ def _build_driver(sim: Any, takeover: TakeoverConfig) -> tuple[Any, Any, int]:
     cfg["fps"] = env.control_hz
     cfg["threads"] = 1  # one simulation process per core
     policy = resolve(POLICY_RUNTIMES, "policy.runtime", cfg.get("runtime", "onnx")).from_config(cfg, env)
-    return env, policy, int(cfg.get("n_action_steps", policy.actions_per_chunk))
+    return env, policy, int(cfg.get("n_action_steps", policy.actions_per_chunk)), takeover
 
 
-def _run_slot(args: tuple[Slot, int, int, int, float, float, tuple[float, float], bool]) -> tuple[Slot, Any, int, dict[str, int]]:
+def _run_slot(args: tuple[Slot, int, int, int, float, float]) -> tuple[Slot, Any, int, dict[str, int]]:
     """Try fresh starts for a slot until the expert succeeds; (slot, episode or None, discards,
     what the takeover attempts ended in)."""
     import numpy as np
@@ -215,7 +215,7 @@ def _run_slot(args: tuple[Slot, int, int, int, float, float, tuple[float, float]
     from simbench.expert.rollout import run_expert_episode
     from simbench.expert.takeover import run_takeover_episode
 
-    slot, seed, max_tries, record_every, noise_std, noise_tau, switch_range, finish_grasp = args
+    slot, seed, max_tries, record_every, noise_std, noise_tau = args
     discards = 0
     outcomes: dict[str, int] = {}
     for attempt in range(max_tries):
@@ -223,10 +223,10 @@ def _run_slot(args: tuple[Slot, int, int, int, float, float, tuple[float, float]
         start = "table" if slot.start == "takeover" else slot.start
         options = {"cluster": slot.cluster, "start": start, "start_index": slot.index + 1000 * attempt}
         if slot.start == "takeover":
-            env, policy, n_steps = _DRIVER
-            switch_s = float(np.random.default_rng([episode_seed, 13]).uniform(*switch_range))
+            env, policy, n_steps, takeover = _DRIVER
+            switch_s = float(np.random.default_rng([episode_seed, 13]).uniform(*takeover.switch_s))
             ep, info = run_takeover_episode(env, policy, n_steps, episode_seed, options, switch_s, record_every,
-                                            noise_std_rad=noise_std, noise_tau_s=noise_tau, finish_grasp=finish_grasp)
+                                            noise_std_rad=noise_std, noise_tau_s=noise_tau, finish_grasp=takeover.finish_grasp)
             outcome = info.outcome if ep is None or ep.success else "expert_failed"
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             if ep is not None:
@@ -256,12 +256,16 @@ def record(cfg: RecordConfig) -> dict[str, Any]:
     writer = DatasetWriter(cfg.output, cfg.fps, cfg.cameras, (*cfg.image_size, 3))
     record_every = 60 // cfg.fps
     noise = cfg.action_noise
-    jobs = [(s, cfg.seed, cfg.max_tries, record_every, noise.std_rad if noise.perturbs(s.index) else 0.0, noise.tau_s,
-             cfg.takeover.switch_s, cfg.takeover.finish_grasp) for s in slots]
+    jobs = [(s, cfg.seed, cfg.max_tries, record_every, noise.std_rad if noise.perturbs(s.index) else 0.0, noise.tau_s)
+            for s in slots]
     if cfg.takeover.enabled:  # build the driving policy once here: a bad config fails before any worker starts
         from simbench.envs.teabag_mug import TeaBagMugEnv
 
-        _build_driver(TeaBagMugEnv(cameras=cfg.cameras, image_height=cfg.image_size[0], image_width=cfg.image_size[1]), cfg.takeover)
+        probe = TeaBagMugEnv(cameras=cfg.cameras, image_height=cfg.image_size[0], image_width=cfg.image_size[1])
+        try:
+            _build_driver(probe, cfg.takeover)
+        finally:
+            probe.close()
     t0 = time.perf_counter()
     kept, discarded, missing, perturbed = 0, 0, 0, 0
     per_cluster: dict[int, list[int]] = {}

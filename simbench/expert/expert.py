@@ -144,6 +144,9 @@ class ScriptedExpert:
         self._q = np.asarray(state.qpos[:5], dtype=float).copy()
         self._gripper = GRIPPER_CLOSED_RAD if in_jaws else float(state.qpos[5])
         self._segment = None
+        # The grasp's yaw, as APPROACH would aim it: CLOSE and LIFT starts keep it (CARRY and
+        # APPROACH set their own on entry).
+        self._yaw = self._grasp_yaw(state.pouch_pos, state.pouch_yaw)
         self._enter(first, state)
         if in_jaws:
             self.attempts = 1
@@ -302,9 +305,10 @@ class ScriptedExpert:
             else:
                 self._retry(state)
 
-    def holds(self, state: SceneState) -> bool:
-        """The bag is within 3 cm of the pinch point of the commanded joints."""
-        return bool(np.linalg.norm(state.pouch_pos - self._pinch()) < 0.03)
+    def holds(self, state: SceneState, q: NDArray[np.float64] | None = None) -> bool:
+        """The bag is within 3 cm of the pinch point of the arm joints ``q`` (default: the commanded ones)."""
+        pinch = self._pinch() if q is None else self.ik.forward(np.asarray(q, dtype=float)[:5])[0]
+        return bool(np.linalg.norm(state.pouch_pos - pinch) < 0.03)
 
     def _retry(self, state: SceneState) -> None:
         if self.attempts >= self.max_attempts:

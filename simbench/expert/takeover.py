@@ -80,16 +80,14 @@ def run_takeover_episode(
     if pouch_in_mug(state):
         return None, Takeover(t, "", "in_mug")
     expert = ScriptedExpert(sim.model)
-    expert.reset(np.random.default_rng([seed, 7]), state)
-    near = expert.holds(state)  # the bag within 3 cm of the pinch point of the joints as they are
+    near = expert.holds(state, q=state.qpos)  # the bag within 3 cm of the pinch point of the joints as they are
     lifted = float(state.pouch_pos[2]) - env.pouch_start_z >= HOLD_LIFT_M
     if finish_grasp:
         shut = near and float(state.qpos[5]) < JAW_ON_BAG_RAD
         start = Phase.LIFT if shut and lifted else Phase.CLOSE if shut else Phase.APPROACH
     else:
         start = Phase.CARRY if near and lifted else Phase.APPROACH
-    if start is not Phase.APPROACH:
-        expert.reset(np.random.default_rng([seed, 7]), state, start=start)
+    expert.reset(np.random.default_rng([seed, 7]), state, start=start)
     phase = start.value
     episode = finish_with_expert(sim, expert, seed, record_every, noise_std_rad=noise_std_rad, noise_tau_s=noise_tau_s)
     if episode.success and episode.attempts == 0:

@@ -38,7 +38,10 @@ def _resolved(path: Path) -> dict[str, Any]:
 
 def collect(sweep_dir: Path) -> list[dict[str, Any]]:
     rows = []
-    for job in sorted(p for p in sweep_dir.iterdir() if p.is_dir() and (p / ".hydra" / "config.yaml").exists()):
+    # Hydra names a job's directory after its overrides, so a value with "/" in it (a model path)
+    # nests the directory: jobs are found at any depth.
+    for job in sorted(p.parent.parent for p in sweep_dir.glob("**/.hydra/config.yaml")):
+        name = job.relative_to(sweep_dir).as_posix()
         cfg = _resolved(job / ".hydra" / "config.yaml")
         hydra_cfg = yaml.safe_load((job / ".hydra" / "hydra.yaml").read_text()) if (job / ".hydra" / "hydra.yaml").exists() else {}
         choices = ((hydra_cfg or {}).get("hydra", {}).get("runtime", {}) or {}).get("choices", {}) or {}
@@ -50,7 +53,7 @@ def collect(sweep_dir: Path) -> list[dict[str, Any]]:
         policy = cfg.get("policy") or {}
         sched = cfg.get("scheduler") or {}
         row = {
-            "job": job.name,
+            "job": name,
             "status": status.get("status"),
             "policy": policy.get("name"),
             "scheduler": sched.get("name"),
@@ -61,7 +64,7 @@ def collect(sweep_dir: Path) -> list[dict[str, Any]]:
             "error": status.get("error", ""),
         }
         row.update({k: metrics.get(k) for k in COLUMNS if k in metrics})
-        row["timeline"] = f"{job.name}/timeline.png" if (job / "timeline.png").exists() else None
+        row["timeline"] = f"{name}/timeline.png" if (job / "timeline.png").exists() else None
         rows.append(row)
     return rows
 

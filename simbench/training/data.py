@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -80,18 +81,25 @@ def dataset_stats(ds: Any, stats: dict[str, dict[str, Any]] | None = None) -> di
 
 @dataclass
 class _Part:
-    """One dataset's frames before they are joined: arrays plus episode ranges (local indices)."""
+    """One dataset's episode structure, before any image is decoded (local frame indices)."""
 
     ds: Any
-    state: NDArray[np.float32]
-    action: NDArray[np.float32]
-    images: NDArray[np.uint8]
     ranges: NDArray[np.int64]
-    keep: NDArray[np.int64]
+    stride: int
+    """Every ``stride``-th frame of an episode is a sample."""
+
+    @cached_property
+    def keep(self) -> NDArray[np.int64]:
+        """Sample frames (local indices)."""
+        return np.concatenate([np.arange(a, b, self.stride) for a, b in self.ranges])
+
+    @property
+    def n(self) -> int:
+        return int(self.ranges[-1, 1])
 
 
-def _read_part(root: Path, cameras: tuple[str, ...], image_size: tuple[int, int], max_episodes: int | None,
-               frame_stride: int) -> _Part:
+def _open_part(root: Path, cameras: tuple[str, ...], max_episodes: int | None, frame_stride: int) -> _Part:
+    """Open a dataset (metadata and parquet only) and check it has the cameras."""
     if not (root / "meta" / "info.json").is_file():
         raise ConfigError(f"dataset not found: {root} has no meta/info.json; record one with 'python -m simbench record'")
     from simbench.dataset import load_dataset
@@ -103,19 +111,20 @@ def _read_part(root: Path, cameras: tuple[str, ...], image_size: tuple[int, int]
     ranges = np.asarray(ds.episode_ranges, dtype=np.int64)
     if max_episodes is not None:
         ranges = ranges[:max_episodes]
-    n = int(ranges[-1, 1])
+    return _Part(ds, ranges, frame_stride)
+
+
+def _decode_images(part: _Part, cameras: tuple[str, ...], image_size: tuple[int, int], out: NDArray[np.uint8]) -> None:
+    """Resize the part's sample frames into ``out`` (its rows of the joined image array), in place:
+    several datasets fill one preallocated array instead of being copied together afterwards."""
     # No ds.cache_images(): it would write every full-resolution frame to disk; decoding episode by
     # episode (the reader keeps the current episode) is enough for one pass.
-    keep = np.concatenate([np.arange(a, b, frame_stride) for a, b in ranges])
-    row = np.full(n, -1, dtype=np.int64)
-    row[keep] = np.arange(len(keep))
-    h, w = image_size
-    images = np.empty((len(keep), len(cameras), h, w, 3), dtype=np.uint8)
     for ci, cam in enumerate(cameras):
-        for a, b in ranges:  # episode by episode keeps peak memory at one full-res episode
-            idx = np.arange(a, b, frame_stride)
-            images[row[idx], ci] = resize_image(ds.frames(cam, idx), (h, w))
-    return _Part(ds, np.asarray(ds.state[:n], dtype=np.float32), np.asarray(ds.action[:n], dtype=np.float32), images, ranges, keep)
+        row = 0  # samples are stored episode after episode, in the order of ``keep``
+        for a, b in part.ranges:  # episode by episode keeps peak memory at one full-res episode
+            idx = np.arange(a, b, part.stride)
+            out[row : row + len(idx), ci] = resize_image(part.ds.frames(cam, idx), image_size)
+            row += len(idx)
 
 
 def load_training_data(
@@ -153,15 +162,15 @@ def load_training_data(
         raise ConfigError("dataset=[] names no dataset; give a path or a list of paths")
     parts: list[_Part] = []
     left = max_episodes
-    for root in roots:
+    for root in roots:  # open and check every dataset before minutes of decoding
         if left is not None and left <= 0:
             break
-        parts.append(_read_part(root, cameras, image_size, left, frame_stride))
+        parts.append(_open_part(root, cameras, left, frame_stride))
         left = None if left is None else left - len(parts[-1].ranges)
         if parts[-1].ds.fps != parts[0].ds.fps:
             raise ConfigError(f"dataset={[str(r) for r in roots]}: {root} is {parts[-1].ds.fps} fps, {roots[0]} {parts[0].ds.fps}; "
                               "datasets trained together must share fps")
-    offsets = np.cumsum([0] + [len(p.state) for p in parts])
+    offsets = np.cumsum([0] + [p.n for p in parts])
     ranges = np.concatenate([p.ranges + off for p, off in zip(parts, offsets)])
     keep = np.concatenate([p.keep + off for p, off in zip(parts, offsets)])
     n = int(offsets[-1])
@@ -172,7 +181,12 @@ def load_training_data(
         episode_index[a:b] = e
     image_row = np.full(n, -1, dtype=np.int64)
     image_row[keep] = np.arange(len(keep))
-    images = parts[0].images if len(parts) == 1 else np.concatenate([p.images for p in parts])
+    size = (int(image_size[0]), int(image_size[1]))
+    images = np.empty((len(keep), len(cameras), *size, 3), dtype=np.uint8)
+    first_row = 0
+    for part in parts:
+        _decode_images(part, cameras, size, images[first_row : first_row + len(part.keep)])
+        first_row += len(part.keep)
     rng = np.random.default_rng(seed)
     n_ep = len(ranges)
     n_val = max(1, int(round(val_fraction * n_ep))) if n_ep >= 2 and val_fraction > 0 else 0
@@ -183,7 +197,7 @@ def load_training_data(
     except KeyError as err:
         raise ConfigError(f"dataset={[str(r) for r in roots]}: cannot pool their stats ({err.args[0]}); re-record them") from None
     stats = dataset_stats(parts[0].ds, raw_stats)
-    state = np.concatenate([p.state for p in parts])
+    state = np.concatenate([np.asarray(p.ds.state[: p.n], dtype=np.float32) for p in parts])
     if state_dim is not None:
         if state.shape[1] < state_dim:
             raise ConfigError(f"policy.state_dim={state_dim} but the dataset's observation.state has {state.shape[1]} values")
@@ -191,7 +205,7 @@ def load_training_data(
         stats["observation.state"] = {k: v[:state_dim] for k, v in stats["observation.state"].items()}
     return TrainingData(
         state=state,
-        action=np.concatenate([p.action for p in parts]),
+        action=np.concatenate([np.asarray(p.ds.action[: p.n], dtype=np.float32) for p in parts]),
         images=images,
         episode_index=episode_index,
         episode_end=episode_end,

@@ -108,6 +108,17 @@ def record_and_print(results: dict[str, dict[str, Any]], name: str, res: dict[st
           f"{res['episodes']} episodes, {res.get('wall_s', 0.0):.0f} s", flush=True)
 
 
+def score_into(results: dict[str, dict[str, Any]], name: str, policy: ChunkPolicy, env: SchedulerEnv, n_action_steps: int,
+               episodes: int | None = None, seed: int = 0, repeats: int = 1, progress: bool = False) -> dict[str, Any]:
+    """One table row: :func:`evaluate` ``policy`` (timed), then :func:`record_and_print` it into
+    ``results`` (paired against the first row: the same starts)."""
+    t0 = time.time()
+    res = evaluate(policy, env, n_action_steps, episodes, seed, progress=progress, repeats=repeats)
+    res["wall_s"] = time.time() - t0
+    record_and_print(results, name, res)
+    return res
+
+
 def protocol_passes(plan_length: int, episodes: int | None) -> tuple[int, int | None]:
     """(passes, episodes per pass) that give ``episodes`` in all: more episodes than the protocol
     holds means more passes over it (each with its own start seeds), not a silent cap at one pass."""
@@ -256,10 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             cfg["threads"] = args.threads
         policy = resolve(POLICY_RUNTIMES, "policy.runtime", cfg.get("runtime", "onnx")).from_config(cfg, env)
         n_steps = args.n_action_steps or int(cfg.get("n_action_steps", policy.actions_per_chunk))
-        t0 = time.time()
-        res = evaluate(policy, env, n_steps, args.episodes, args.seed, progress=True, repeats=args.repeats)
-        res["wall_s"] = time.time() - t0
-        record_and_print(results, name, res)
+        score_into(results, name, policy, env, n_steps, args.episodes, args.seed, args.repeats, progress=True)
     if args.json:
         write_json(Path(args.json), results)
     env.close()

@@ -256,7 +256,7 @@ def train(
     rng = np.random.default_rng(cfg.seed)
     step, best_success, best_val = 0, None, None
     history: list[dict[str, float]] = []
-    data_meta = {"fps": data.fps, "cameras": list(data.cameras), "dataset": cfg.dataset if isinstance(cfg.dataset, list) else str(cfg.dataset)}
+    data_meta = {"fps": data.fps, "cameras": list(data.cameras), "dataset": cfg.dataset}  # a path or a list (__post_init__)
 
     resuming = cfg.resume and last_path.is_file()
     if cfg.init_from and not resuming:  # a resumed fine-tune continues from its own last.pt

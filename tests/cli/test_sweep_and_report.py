@@ -55,6 +55,19 @@ def test_report_table_and_plots(tmp_path: Path) -> None:
     assert simbench("report", str(tmp_path / "missing")).returncode == 2
 
 
+def test_report_finds_jobs_whose_override_values_hold_a_slash(tmp_path: Path) -> None:
+    """Hydra nests such a job's directory (``policy.model_path=act/`` + ``act_int8.onnx``)."""
+    sweep = tmp_path / "s"
+    out = simbench("run", "-m", "+policy=act_int8", "policy.model_path=act/act_int8.onnx,act/act_fp32.onnx", "env=timing",
+                   "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr
+    assert not list(sweep.glob("*/status.json"))  # nested one level deeper
+    assert simbench("report", str(sweep)).returncode == 0
+    rows = list(csv.DictReader((sweep / "summary.csv").open()))
+    assert sorted(r["job"].rsplit("/", 1)[-1] for r in rows) == ["act_fp32.onnx", "act_int8.onnx"]
+    assert {r["status"] for r in rows} == {"complete"}
+
+
 def test_pareto_front() -> None:
     pts = [(0.3, 0.8), (2.8, 0.96), (0.5, 0.7), (1.0, 0.9), (3.0, 0.9)]
     assert pareto_front(pts) == [(0.3, 0.8), (1.0, 0.9), (2.8, 0.96)]

@@ -83,3 +83,22 @@ def test_two_datasets_train_as_one(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_empty_dataset_list_is_a_config_error(fake_root: Path) -> None:
     with pytest.raises(ConfigError, match=r"dataset=\[\]"):
         load_training_data([], ("top",), (4, 4))
+
+
+def test_datasets_of_different_fps_fail_before_any_frame_is_decoded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    decoded: list[str] = []
+
+    def fake(root: Path) -> FakeDataset:
+        ds = FakeDataset(Path(root))
+        ds.fps = 30 if Path(root).name == "a" else 15
+        frames = ds.frames
+        ds.frames = lambda cam, idx: (decoded.append(cam), frames(cam, idx))[1]  # type: ignore[method-assign]
+        return ds
+
+    for name in ("a", "b"):
+        (tmp_path / name / "meta").mkdir(parents=True)
+        (tmp_path / name / "meta" / "info.json").write_text("{}")
+    monkeypatch.setitem(vars(simbench.dataset), "load_dataset", fake)
+    with pytest.raises(ConfigError, match="must share fps"):
+        load_training_data([str(tmp_path / "a"), str(tmp_path / "b")], ("top",), (4, 4))
+    assert decoded == []
