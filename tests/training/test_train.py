@@ -141,6 +141,22 @@ def test_finetune_recipe_composes_into_valid_configs() -> None:
     assert train_cfg.init_from.startswith(stage1["out_dir"]) and train_cfg.out_dir != stage1["out_dir"]
 
 
+def test_dagger_recipe_fine_tunes_the_takeover_model_on_its_data_plus_a_round() -> None:
+    """conf/recipe/act_dagger.yaml (the shipped model) starts from +recipe=act_takeover's best.pt, keeps
+    its model sizes and data and adds one round of takeovers: a config slip here would silently train
+    something other than what the README measured."""
+    from simbench.cli.train import compose_config
+    from simbench.policies.act import ACTConfig
+
+    cfg = compose_config("train", ["+policy=act", "+recipe=act_dagger"])
+    stage1 = compose_config("train", ["+policy=act", "+recipe=act_takeover"])
+    assert ACTConfig.from_dict(cfg.pop("policy")) == ACTConfig.from_dict(stage1.pop("policy"))
+    train_cfg, stage1_cfg = TrainConfig.from_dict(cfg), TrainConfig.from_dict(stage1)
+    assert train_cfg.init_from == f"{stage1_cfg.out_dir}/checkpoints/best.pt" and train_cfg.out_dir != stage1_cfg.out_dir
+    assert list(train_cfg.dataset)[:-1] == list(stage1_cfg.dataset) and len(train_cfg.dataset) == 3
+    assert train_cfg.lr < stage1_cfg.lr and train_cfg.steps < stage1_cfg.steps
+
+
 def test_ema_recipe_composes_into_valid_configs() -> None:
     """conf/recipe/act_ema.yaml continues stage 1 with a weight average and keeps the model sizes."""
     from simbench.cli.train import compose_config
