@@ -2,6 +2,7 @@
 
 A sweep directory holds one sub-directory per job (Hydra multirun), each with ``status.json``,
 ``metrics.json`` and ``.hydra/config.yaml``. Failed jobs appear in the table with their error.
+Jobs that differ only in ``seed=`` are also pooled into one row each (``summary_by_seed.csv``).
 """
 
 from __future__ import annotations
@@ -65,8 +66,43 @@ def collect(sweep_dir: Path) -> list[dict[str, Any]]:
         }
         row.update({k: metrics.get(k) for k in COLUMNS if k in metrics})
         row["timeline"] = f"{name}/timeline.png" if (job / "timeline.png").exists() else None
+        row["overrides"] = list(((hydra_cfg or {}).get("hydra", {}).get("overrides", {}) or {}).get("task") or [])
         rows.append(row)
     return rows
+
+
+SEED_COLUMNS = ["jobs", "seeds", "episodes", "success_rate", "success_per_seed", "lifted_rate", "stall_fraction"]
+
+
+def _seed(row: dict[str, Any]) -> tuple[int, str]:
+    value = next(o for o in row["overrides"] if o.startswith("seed="))[len("seed="):]
+    return (int(value), value) if value.lstrip("-").isdigit() else (0, value)
+
+
+def pool_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per configuration run with several ``seed=`` overrides (complete jobs only): rates
+    weighted by episodes, stall share averaged. 30 episodes cannot rank two configurations a few
+    points apart (a standard error of ~9 points); seeds pooled can, and this is where they are."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for r in rows:
+        if r["status"] == "complete" and any(o.startswith("seed=") for o in r["overrides"]):
+            groups.setdefault(tuple(o for o in r["overrides"] if not o.startswith("seed=")), []).append(r)
+    pooled = []
+    for key, rs in sorted(groups.items()):
+        if len(rs) < 2:
+            continue
+        rs = sorted(rs, key=_seed)
+        eps = [r.get("episodes") or 0 for r in rs]
+        row: dict[str, Any] = {"jobs": ",".join(key), "seeds": len(rs), "episodes": sum(eps)}
+        for k in ("success_rate", "lifted_rate"):
+            if sum(eps) and all(r.get(k) is not None for r in rs):
+                row[k] = sum(r[k] * e for r, e in zip(rs, eps)) / sum(eps)
+        if all(r.get("success_rate") is not None for r in rs):
+            row["success_per_seed"] = " ".join(f"{r['success_rate']:.3f}" for r in rs)
+        if all(r.get("stall_fraction") is not None for r in rs):
+            row["stall_fraction"] = sum(r["stall_fraction"] for r in rs) / len(rs)
+        pooled.append(row)
+    return pooled
 
 
 def _fmt(v: Any) -> str:
@@ -154,10 +190,19 @@ def write_report(sweep_dir: Path) -> dict[str, Path]:
     failed = [r for r in rows if r["status"] != "complete"]
     if failed:
         md += ["", "Failed or incomplete jobs:", *[f"- `{r['job']}`: {r['status']} {r['error']}" for r in failed]]
+    pooled = pool_seeds(rows)
+    if pooled:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=SEED_COLUMNS)
+        w.writeheader()
+        w.writerows(pooled)
+        write_text(sweep_dir / "summary_by_seed.csv", buf.getvalue())
+        md += ["", "Pooled over seeds:", "", "| " + " | ".join(SEED_COLUMNS) + " |", "|" + "---|" * len(SEED_COLUMNS)]
+        md += ["| " + " | ".join(_fmt(r.get(c)) for c in SEED_COLUMNS) + " |" for r in pooled]
     write_text(sweep_dir / "summary.md", "\n".join(md) + "\n")
     plots = _plots(rows, sweep_dir)
-    body = [f"<h1>simbench sweep: {html.escape(sweep_dir.name)}</h1>", f"<p>{len(rows)} jobs, {len(failed)} failed or incomplete. "
-            '<a href="summary.csv">summary.csv</a> · <a href="summary.md">summary.md</a></p>']
+    body = [f"<h1>simbench sweep: {html.escape(sweep_dir.name)}</h1>", (f"<p>{len(rows)} jobs, {len(failed)} failed or incomplete. "
+            '<a href="summary.csv">summary.csv</a> · <a href="summary.md">summary.md</a></p>')]
     body += [f'<img src="{p}" style="max-width:100%">' for p in plots]
     body.append("<table border=1 cellpadding=3 style='border-collapse:collapse;font-size:12px'><tr>" + "".join(f"<th>{c}</th>" for c in COLUMNS[1:-1]) + "<th>timeline</th></tr>")
     for r in rows:

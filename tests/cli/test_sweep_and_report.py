@@ -6,7 +6,9 @@ import csv
 import json
 from pathlib import Path
 
-from simbench.reporting.sweep_report import pareto_front
+import pytest
+
+from simbench.reporting.sweep_report import pareto_front, pool_seeds
 from tests.cli.test_run_cli import simbench
 
 
@@ -66,6 +68,32 @@ def test_report_finds_jobs_whose_override_values_hold_a_slash(tmp_path: Path) ->
     rows = list(csv.DictReader((sweep / "summary.csv").open()))
     assert sorted(r["job"].rsplit("/", 1)[-1] for r in rows) == ["act_fp32.onnx", "act_int8.onnx"]
     assert {r["status"] for r in rows} == {"complete"}
+
+
+def test_pool_seeds_weights_rates_by_episodes_and_orders_seeds_numerically() -> None:
+    def row(seed: int, success: float, episodes: int, stall: float, model: str = "a") -> dict:
+        return {"status": "complete", "overrides": ["+policy=act_int8", f"seed={seed}", f"policy.model_path={model}"],
+                "success_rate": success, "lifted_rate": 1.0, "episodes": episodes, "stall_fraction": stall}
+
+    rows = [row(10, 0.5, 10, 0.2), row(2, 0.8, 30, 0.4), row(0, 0.9, 30, 0.1, model="b"),
+            {**row(3, 0.0, 30, 0.9), "status": "failed"}]
+    (pooled,) = pool_seeds(rows)  # model b has one seed and the failed job does not count: nothing to pool
+    assert pooled["jobs"] == "+policy=act_int8,policy.model_path=a" and pooled["seeds"] == 2 and pooled["episodes"] == 40
+    assert pooled["success_rate"] == pytest.approx((0.5 * 10 + 0.8 * 30) / 40)
+    assert pooled["success_per_seed"] == "0.800 0.500"  # seed 2 before seed 10
+    assert pooled["stall_fraction"] == pytest.approx(0.3)
+
+
+def test_report_pools_seeds_of_a_sweep(tmp_path: Path) -> None:
+    sweep = tmp_path / "s"
+    out = simbench("run", "-m", "+policy=act_int8", "seed=0,1", "env=timing", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr
+    assert simbench("report", str(sweep)).returncode == 0
+    jobs = list(csv.DictReader((sweep / "summary.csv").open()))
+    (pooled,) = list(csv.DictReader((sweep / "summary_by_seed.csv").open()))
+    assert pooled["jobs"].startswith("+policy=act_int8,env=timing,") and "seed=" not in pooled["jobs"] and pooled["seeds"] == "2"
+    assert float(pooled["stall_fraction"]) == pytest.approx(sum(float(j["stall_fraction"]) for j in jobs) / 2)
+    assert "Pooled over seeds" in (sweep / "summary.md").read_text()
 
 
 def test_pareto_front() -> None:
