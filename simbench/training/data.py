@@ -89,9 +89,14 @@ class _Part:
     """Every ``stride``-th frame of an episode is a sample."""
 
     @cached_property
+    def samples(self) -> list[NDArray[np.int64]]:
+        """Sample frames per episode (local indices): the one place the stride rule lives."""
+        return [np.arange(a, b, self.stride) for a, b in self.ranges]
+
+    @cached_property
     def keep(self) -> NDArray[np.int64]:
-        """Sample frames (local indices)."""
-        return np.concatenate([np.arange(a, b, self.stride) for a, b in self.ranges])
+        """Sample frames, episode after episode (local indices)."""
+        return np.concatenate(self.samples)
 
     @property
     def n(self) -> int:
@@ -121,8 +126,7 @@ def _decode_images(part: _Part, cameras: tuple[str, ...], image_size: tuple[int,
     # episode (the reader keeps the current episode) is enough for one pass.
     for ci, cam in enumerate(cameras):
         row = 0  # samples are stored episode after episode, in the order of ``keep``
-        for a, b in part.ranges:  # episode by episode keeps peak memory at one full-res episode
-            idx = np.arange(a, b, part.stride)
+        for idx in part.samples:  # episode by episode keeps peak memory at one full-res episode
             out[row : row + len(idx), ci] = resize_image(part.ds.frames(cam, idx), image_size)
             row += len(idx)
 
