@@ -6,9 +6,10 @@ while the small per-token ops of a tiny transformer (softmax, layer norm, reshap
 do not speed up at all. So this benchmark builds ACTs of several sizes with random weights,
 exports each to ONNX, applies the shipped ``int8`` recipe (conf/export.yaml, calibrated on random
 images), and times both on the same inputs, interleaved call by call, in one run. Sizes: the
-shipped default (conf/policy/act.yaml), the shipped ACT with a backbone twice as wide
-(the README's overfitting experiment), the reference ACT (ResNet-18 widths, dim 512), and the
-reference at the shipped image size.
+default that ``+policy=act`` trains (conf/policy/act.yaml), that ACT with a backbone twice as wide
+(the README's overfitting experiment), the shipped ACT (``+recipe=act_wide``: also 2 blocks per
+stage), the reference ACT (ResNet-18 widths, dim 512) at the default image size, and the
+reference at 240x320.
 
     python benchmarks/bench_int8_by_size.py [--calls 100] [--threads 1] [--json results/bench_int8_by_size.json]
 """
@@ -31,9 +32,15 @@ REFERENCE = {  # the reference ACT (conf/policy/act.yaml's header comment)
 
 
 def sizes(default: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    from omegaconf import OmegaConf
+
+    from simbench.paths import CONF_DIR
+
+    wide = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "recipe" / "act_wide.yaml"))["policy"]  # type: ignore[index]
     return {
-        "shipped (conf/policy/act.yaml)": default,
+        "default (conf/policy/act.yaml)": default,
         "backbone 64/128/256": {**default, "backbone_channels": [64, 128, 256]},
+        "shipped (+recipe=act_wide)": {**default, **wide},
         "reference widths, shipped images": {**default, **REFERENCE},
         "reference, 240x320 images": {**default, **REFERENCE, "image_size": [240, 320]},
     }

@@ -89,6 +89,9 @@ class TrainConfig:
     """Fine-tune: start from this checkpoint's weights (same shapes; the optimizer, schedule and step
     start fresh). Lets a second stage change what has no weights (dropout, lr, data) without paying
     for the first stage again."""
+    init_grow: bool = False
+    """With ``init_from``: the checkpoint's backbone may be narrower and shallower than the policy's;
+    it is grown into it without changing the network's outputs (``training.grow``, Net2Net)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.dataset, (list, tuple)):
@@ -260,8 +263,15 @@ def train(
 
     resuming = cfg.resume and last_path.is_file()
     if cfg.init_from and not resuming:  # a resumed fine-tune continues from its own last.pt
-        init_weights(policy, cfg.init_from)
-        print(f"initialised from {cfg.init_from}")
+        if cfg.init_grow:
+            from simbench.training.grow import grow_from
+
+            grow_from(policy, cfg.init_from, cfg.seed)
+            print(f"initialised from {cfg.init_from}, backbone grown to {list(policy_cfg.backbone_channels)} "
+                  f"x {policy_cfg.backbone_blocks_per_stage} blocks")
+        else:
+            init_weights(policy, cfg.init_from)
+            print(f"initialised from {cfg.init_from}")
     if cfg.ema_decay > 0:  # after init_from: the average starts from the weights training starts from
         ema = AveragedModel(policy, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
     if resuming:
