@@ -11,7 +11,7 @@ default that ``+policy=act`` trains (conf/policy/act.yaml), that ACT with a back
 stage), the reference ACT (ResNet-18 widths, dim 512) at the default image size, and the
 reference at 240x320.
 
-    python benchmarks/bench_int8_by_size.py [--calls 100] [--threads 1] [--json results/bench_int8_by_size.json]
+    python benchmarks/bench_int8_by_size.py [--calls 100] [--threads 1] [--sizes standard|candidates] [--json results/bench_int8_by_size.json]
 """
 
 from __future__ import annotations
@@ -31,16 +31,28 @@ REFERENCE = {  # the reference ACT (conf/policy/act.yaml's header comment)
 }
 
 
-def sizes(default: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    from omegaconf import OmegaConf
+def sizes(default: dict[str, Any], which: str) -> dict[str, dict[str, Any]]:
+    """``standard``: the README's table; ``candidates``: the backbones timed when choosing the shipped
+    one (each against the default and the shipped size, in the same run)."""
+    from simbench.cli.train import compose_config
 
-    from simbench.paths import CONF_DIR
+    shipped = compose_config("train", ["+policy=act", "+recipe=act_wide"])["policy"]
+    if which == "candidates":
+        def bb(channels: list[int], blocks: int) -> dict[str, Any]:
+            return {**default, "backbone_channels": channels, "backbone_blocks_per_stage": blocks}
 
-    wide = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "recipe" / "act_wide.yaml"))["policy"]  # type: ignore[index]
+        return {
+            "default (conf/policy/act.yaml)": default,
+            "backbone 32/64/128 x 2": bb([32, 64, 128], 2),
+            "backbone 48/96/192 x 2": bb([48, 96, 192], 2),
+            "backbone 96/192/384 x 1": bb([96, 192, 384], 1),
+            "backbone 64/128/256/512 x 1 (4 stages)": bb([64, 128, 256, 512], 1),
+            "shipped (+recipe=act_wide)": shipped,
+        }
     return {
         "default (conf/policy/act.yaml)": default,
         "backbone 64/128/256": {**default, "backbone_channels": [64, 128, 256]},
-        "shipped (+recipe=act_wide)": {**default, **wide},
+        "shipped (+recipe=act_wide)": shipped,
         "reference widths, shipped images": {**default, **REFERENCE},
         "reference, 240x320 images": {**default, **REFERENCE, "image_size": [240, 320]},
     }
@@ -51,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--sizes", choices=("standard", "candidates"), default="standard")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
 
@@ -69,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, node in sizes(default).items():
+        for label, node in sizes(default, args.sizes).items():
             cfg = ACTConfig.from_dict(node)
             policy = ACTPolicy(cfg)
             fp32 = export_onnx(policy, Path(tmp) / "fp32.onnx", fps=30)

@@ -5,7 +5,9 @@ training step of the small default ACT, so whether a recipe keeps dropout decide
 hour buys. Same model (``conf/policy/act.yaml``), same random batch, same optimizer; the two
 settings alternate in blocks so both see the same machine load.
 
-    python benchmarks/bench_train_step.py [--batch 16] [--steps 15] [--rounds 3] [--threads 2]
+    python benchmarks/bench_train_step.py [--batch 16] [--steps 15] [--rounds 3] [--threads 2] [--recipe act_wide]
+
+``--recipe NAME`` times the model sizes that ``+recipe=NAME`` trains (conf/recipe/) instead of the default.
 """
 
 from __future__ import annotations
@@ -23,18 +25,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=15, help="timed steps per block")
     parser.add_argument("--rounds", type=int, default=3, help="alternating blocks per setting")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--recipe", default=None, help="time the sizes of +recipe=NAME (conf/recipe/)")
     args = parser.parse_args(argv)
 
     import torch
 
-    from simbench.config.build import load_option
+    from simbench.cli.train import compose_config
     from simbench.policies.act import ACTConfig, ACTPolicy
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    node = load_option("policy", "act")
-    assert node is not None
-    base = ACTConfig.from_dict(node)
+    base = ACTConfig.from_dict(compose_config("train", ["+policy=act", *([f"+recipe={args.recipe}"] if args.recipe else [])])["policy"])
     b, chunk = args.batch, base.chunk_size
     h, w = base.image_size
     batch = {"state": torch.randn(b, base.state_dim),

@@ -25,8 +25,6 @@ projection (``feature_proj``) reads the last stage, so its input channels are sp
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import Tensor
 
@@ -59,10 +57,10 @@ def check_growable(small: ACTConfig, big: ACTConfig) -> None:
         )
 
 
-def _split(channel_map: Tensor, n_old: int, gen: torch.Generator) -> Tensor:
+def _split(channel_map: Tensor, gen: torch.Generator) -> Tensor:
     """Per new input channel, its share of the original channel's weights (shares of one original sum to 1)."""
     r = 0.5 + torch.rand(len(channel_map), generator=gen, dtype=torch.float64)
-    total = torch.zeros(n_old, dtype=torch.float64).index_add_(0, channel_map, r)
+    total = torch.zeros(int(channel_map.max()) + 1, dtype=torch.float64).index_add_(0, channel_map, r)
     return (r / total[channel_map]).to(torch.float32)
 
 
@@ -82,7 +80,7 @@ class _Grower:
         if out_map is not None:
             w = w[out_map]
         if in_map is not None:
-            w = w[:, in_map] * _split(in_map, self.src[src_key + ".weight"].shape[1], self.gen).view(1, -1, 1, 1)
+            w = w[:, in_map] * _split(in_map, self.gen).view(1, -1, 1, 1)
         self.dst[dst_key + ".weight"] = w.clone()
         if src_key + ".bias" in self.src:
             bias = self.src[src_key + ".bias"]
@@ -126,8 +124,7 @@ def grow_policy(source: ACTPolicy, target: ACTPolicy, seed: int = 0) -> None:
             if s + "shortcut.0.weight" in src:
                 g.conv(s + "shortcut.0", d + "shortcut.0", stream, out)
                 g.bn(s + "shortcut.1", d + "shortcut.1", out)
-            stream = out
-        stream = out
+            stream = out  # block 0 (always an old one) moves the input onto the stage's stream
     g.conv("model.feature_proj", "model.feature_proj", stream, None)
 
     for key, value in src.items():  # everything outside the backbone: same shapes, copied
@@ -139,9 +136,20 @@ def grow_policy(source: ACTPolicy, target: ACTPolicy, seed: int = 0) -> None:
     target.load_state_dict(dst)
 
 
-def grow_from(target: ACTPolicy, path: str | Path, seed: int = 0) -> None:
-    """``init_from`` + ``init_grow``: the checkpoint at ``path`` grown into ``target``."""
-    from simbench.training.trainer import load_checkpoint
-
-    source, _ = load_checkpoint(path)
-    grow_policy(source, target, seed)
+@torch.no_grad()
+def output_gap(source: ACTPolicy, target: ACTPolicy, seed: int = 0, n: int = 4) -> float:
+    """Largest |action| difference between the two policies' chunks on ``n`` random observations
+    (eval mode; each policy's mode is restored): the proof, printed at every grown start, that
+    growing kept the function."""
+    gen = torch.Generator().manual_seed(seed)
+    cfg = source.config
+    state = torch.randn(n, cfg.state_dim, generator=gen)
+    images = torch.randint(0, 256, (n, len(cfg.cameras), *cfg.image_size, 3), generator=gen, dtype=torch.uint8)
+    chunks = []
+    for policy in (source, target):
+        was_training = policy.training
+        policy.eval()
+        device = next(policy.parameters()).device
+        chunks.append(policy.predict_action_chunk(state.to(device), images.to(device)).cpu())
+        policy.train(was_training)
+    return float((chunks[0] - chunks[1]).abs().max())

@@ -204,17 +204,27 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[ACTPol
     return policy, ckpt
 
 
-def init_weights(policy: ACTPolicy, path: str | Path) -> None:
+def init_weights(policy: ACTPolicy, path: str | Path, grow: bool = False, seed: int = 0) -> None:
     """Copy a checkpoint's weights into ``policy`` (ConfigError when the file or the shapes do not fit).
 
-    Normalization buffers come along: a fine-tuned model keeps the statistics it was trained with."""
+    Normalization buffers come along: a fine-tuned model keeps the statistics it was trained with.
+    ``grow``: the checkpoint's backbone may be narrower and shallower (``training.grow``); the line
+    printed then carries the largest action difference the growing left (float rounding, ~1e-6)."""
     source, _ = load_checkpoint(path)
+    if grow:
+        from simbench.training.grow import grow_policy, output_gap
+
+        grow_policy(source, policy, seed)
+        print(f"initialised from {path}, backbone grown to {list(policy.config.backbone_channels)} x "
+              f"{policy.config.backbone_blocks_per_stage} blocks: max |action difference| {output_gap(source, policy, seed):.1e}")
+        return
     own = policy.state_dict()
     theirs = source.state_dict()
     bad = sorted(k for k in own if k not in theirs or theirs[k].shape != own[k].shape)
     if bad:
         raise ConfigError(f"init_from={str(path)!r} does not fit policy: parameter {bad[0]!r} differs; model sizes must match")
     policy.load_state_dict(theirs)
+    print(f"initialised from {path}")
 
 
 @torch.no_grad()
@@ -263,15 +273,7 @@ def train(
 
     resuming = cfg.resume and last_path.is_file()
     if cfg.init_from and not resuming:  # a resumed fine-tune continues from its own last.pt
-        if cfg.init_grow:
-            from simbench.training.grow import grow_from
-
-            grow_from(policy, cfg.init_from, cfg.seed)
-            print(f"initialised from {cfg.init_from}, backbone grown to {list(policy_cfg.backbone_channels)} "
-                  f"x {policy_cfg.backbone_blocks_per_stage} blocks")
-        else:
-            init_weights(policy, cfg.init_from)
-            print(f"initialised from {cfg.init_from}")
+        init_weights(policy, cfg.init_from, grow=cfg.init_grow, seed=cfg.seed)
     if cfg.ema_decay > 0:  # after init_from: the average starts from the weights training starts from
         ema = AveragedModel(policy, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
     if resuming:
