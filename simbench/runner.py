@@ -2,7 +2,8 @@
 
 Files in the run directory (each written atomically; ``status.json`` last):
 ``metrics.json`` (flat keys, :mod:`simbench.metrics`), ``episodes.csv`` (one row per episode),
-``timeline.parquet`` (:mod:`simbench.reporting.timeline`), ``timeline.png``, ``status.json``
+``timeline.parquet`` (:mod:`simbench.reporting.timeline`), ``timeline.png``, ``summary.txt`` (the
+terminal summary), ``status.json``
 (``complete`` or ``failed`` with the error line), which lets a resumed sweep skip finished runs.
 """
 
@@ -27,6 +28,8 @@ from simbench.reporting.timeline import plot_timeline, write_timeline
 from simbench.scheduler.episode import EpisodeResult, simulate_episode
 
 STATUS_FILE = "status.json"
+SUMMARY_FILE = "summary.txt"
+"""The terminal summary, saved beside the metrics it prints."""
 
 
 def is_complete(out_dir: Path) -> bool:
@@ -45,10 +48,11 @@ def run(
     plots: bool = True,
     plot_window_s: float = 20.0,
     video_episodes: int = 0,
+    summary_to_console: bool = True,
 ) -> dict[str, Any]:
     """Simulate every episode and write the run directory; returns the metrics."""
     env = resolve(ENVS, "env", spec.env["name"]).from_config(spec.env)
-    if spec.policy.get("timing_only"):
+    if spec.policy.get("timing_only") and summary_to_console:
         print(f"note: env={spec.env['name']} has no cameras: {meta.get('policy')} runs timing-only (chunks of its shape, no network)")
     if video_episodes and not isinstance(env, FrameSource):
         env.close()
@@ -75,6 +79,7 @@ def run(
         env.close()
     metrics = summarize(results, spec.settings, has_success)
     metrics.update({k: meta[k] for k in ("policy", "scheduler", "latency", "seed") if k in meta})
+    metrics["latency_source"] = spec.latency.describe()
     rows = [episode_row(i, r, spec.settings, has_success) for i, r in enumerate(results)]
     out_dir.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
@@ -87,9 +92,12 @@ def run(
         title = f"{meta.get('policy')} | {meta.get('scheduler')} | latency {meta.get('latency')} | first {min(plot_window_s, results[0].sim_time_s):.0f} s of episode 0"
         plot_timeline(out_dir / "timeline.png", results[0], spec.settings.dt, plot_window_s, title)
     write_json(out_dir / "metrics.json", metrics)
-    write_json(out_dir / STATUS_FILE, {"status": "complete"})
-    print(summary_table(meta, metrics))
+    summary = summary_table(meta, metrics)
     if has_success:
-        print(published_table({**meta, "arch": spec.policy.get("arch"), "precision": spec.policy.get("precision")}, metrics))
-    print(f"  results     {out_dir}")
+        summary += "\n" + published_table({**meta, "arch": spec.policy.get("arch"), "precision": spec.policy.get("precision")}, metrics)
+    summary += f"\n  results     {out_dir}"
+    write_text(out_dir / SUMMARY_FILE, summary + "\n")
+    write_json(out_dir / STATUS_FILE, {"status": "complete"})
+    if summary_to_console:
+        print(summary)
     return metrics

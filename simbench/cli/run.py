@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 from simbench import runner
 from simbench.atomic_io import write_json
 from simbench.cli.compose import check_all
-from simbench.config.build import available, build_run_spec
+from simbench.config.build import available, build_run_spec, runnable_policies
 from simbench.errors import ConfigError
 from simbench.paths import CONF_DIR
 
@@ -32,10 +32,11 @@ HELP = f"""usage: python -m simbench run +policy=NAME [overrides] [-m]
 
 Simulate a policy under a latency model and write results under results/.
 
-  +policy=NAME            one of: {', '.join(available('policy'))}
+  +policy=NAME            one of: {', '.join(runnable_policies())}
   scheduler=NAME          {', '.join(available('scheduler'))}  (scheduler.fps, .threshold, .aggregate, .similarity_eps)
   latency=NAME            {', '.join(available('latency'))}  (latency.value, latency.path, latency.scale ...)
   env=NAME                {', '.join(available('env'))}
+  policy.actions_per_chunk=N  actions each inference returns (<= the model's chunk; the key to sweep)
   seed=N, episodes=N      seed; only the first N episodes of the env's protocol
   -m                      sweep: comma-separated values run every combination
 
@@ -61,7 +62,12 @@ def _job(cfg: DictConfig) -> None:
     }
     try:
         spec = build_run_spec(cfg)
-        runner.run(spec, out_dir, meta, progress=bool(cfg.progress), plots=bool(cfg.plots), video_episodes=int(cfg.video_episodes))
+        # A multi-job launcher runs jobs side by side on one console: no progress bars and no
+        # summary tables there (each is in its job's summary.txt), one line per finished job.
+        metrics = runner.run(spec, out_dir, meta, progress=bool(cfg.progress) and not multirun, plots=bool(cfg.plots),
+                             video_episodes=int(cfg.video_episodes), summary_to_console=not multirun)
+        if multirun:
+            print(job_line(hc.job.override_dirname or out_dir.name, metrics), flush=True)
     except Exception as err:
         if not multirun:
             if isinstance(err, ConfigError):
@@ -72,6 +78,12 @@ def _job(cfg: DictConfig) -> None:
         line = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         write_json(out_dir / runner.STATUS_FILE, {"status": "failed", "error": line, "traceback": traceback.format_exc()})
         print(f"FAILED {out_dir}: {line}", file=sys.stderr)
+
+
+def job_line(name: str, m: dict) -> str:
+    """The one line a sweep prints per finished job."""
+    success = f"success {100 * m['success_rate']:.1f}% of {m['episodes']}" if m.get("success_rate") is not None else f"{m['episodes']} episodes"
+    return f"done {name}: {success}, stall share {100 * m['stall_fraction']:.1f}%, latency p50 {m['latency_p50_s']:.3f} s"
 
 
 _deferred_errors: list[ConfigError] = []

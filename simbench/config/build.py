@@ -29,6 +29,26 @@ def available(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
+def runnable_policies() -> list[str]:
+    """Policies ``run`` accepts: configs that say how many actions a chunk holds. Training-only
+    configs (``conf/policy/act.yaml``: model sizes for ``simbench train``) have no
+    ``actions_per_chunk`` and are not listed."""
+    return [name for name in available("policy") if "actions_per_chunk" in OmegaConf.load(CONF_DIR / "policy" / f"{name}.yaml")]
+
+
+def _check_model_chunk(policy: Mapping[str, Any], chunk_size: int) -> None:
+    """A policy backed by an ONNX file predicts the file's ``chunk_size``; another value cannot be
+    honoured (the number of actions the server returns is ``policy.actions_per_chunk``)."""
+    from simbench.policies.onnx_policy import model_metadata, resolve_model_path
+
+    path = resolve_model_path(policy.get("model_path"))
+    predicted = model_metadata(path).get("simbench.chunk_size")
+    if predicted is not None and int(predicted) != chunk_size:
+        raise bad_value("policy.chunk_size", chunk_size,
+                        f"the model {path.name} predicts {predicted} actions per inference; "
+                        f"to return fewer per chunk set policy.actions_per_chunk (<= {predicted}) instead")
+
+
 def load_option(group: str, name: str) -> dict[str, Any] | None:
     """``conf/<group>/<name>.yaml`` as a resolved dict, None when there is no such option (for tools
     outside the Hydra app: evaluation, benchmarks)."""
@@ -93,7 +113,7 @@ def _stages(policy: Mapping[str, Any], policy_name: str) -> tuple[Stage, ...]:
 def build_run_spec(cfg: DictConfig) -> RunSpec:
     """Validate the composed config; raises :class:`ConfigError` on the first bad value."""
     if "policy" not in cfg or cfg.policy is None:
-        raise ConfigError(f"no policy given; add +policy=NAME with NAME one of: {', '.join(available('policy'))}")
+        raise ConfigError(f"no policy given; add +policy=NAME with NAME one of: {', '.join(runnable_policies())}")
     policy: dict[str, Any] = OmegaConf.to_container(cfg.policy, resolve=True)  # type: ignore[assignment]
     env: dict[str, Any] = OmegaConf.to_container(cfg.env, resolve=True)  # type: ignore[assignment]
     sched: dict[str, Any] = OmegaConf.to_container(cfg.scheduler, resolve=True)  # type: ignore[assignment]
@@ -124,8 +144,19 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
             raise bad_value(f"scheduler.{key}", sched[key], "must be >= 0")
 
     name = str(policy.get("name"))
+    if "actions_per_chunk" not in policy:
+        raise ConfigError(f"policy={name} is a training config (python -m simbench train +policy={name}); "
+                          f"run takes one of: {', '.join(runnable_policies())}")
     if policy.get("runtime", "timing") not in POLICY_RUNTIMES:
         raise unknown_name("policy.runtime", policy.get("runtime"), POLICY_RUNTIMES)
+    if policy.get("runtime", "timing") == "timing" and env.get("cameras"):
+        # A physics env scores what the policy does; a policy with no model would only report the
+        # 0% success of holding still, which reads like a finding. Timing envs are where it belongs.
+        raise ConfigError(f"policy={name} has no model (runtime=timing) and env={env.get('name')} needs one to act; "
+                          f"use env=timing for its timing, or a policy with a model: "
+                          f"{', '.join(p for p in runnable_policies() if p.startswith('act_'))}")
+    if policy.get("runtime") == "onnx":
+        _check_model_chunk(policy, _integer(policy, "chunk_size", "policy", 1))
     if policy.get("runtime") in ("onnx", "ensemble", "torch") and not env.get("cameras"):
         # A camera-less env cannot feed a vision model: the policy runs timing-only (chunks of its
         # shape, its latency profile), which is what timing sweeps over real policy names want.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -14,6 +14,14 @@ class LatencySource(Protocol):
 
     def sample(self, rng: np.random.Generator) -> float:
         """Total seconds for one inference."""
+
+    def describe(self) -> dict[str, Any]:
+        """Where the latencies come from, as JSON-ready data (``metrics.json``'s ``latency_source``).
+
+        ``kind`` is one of ``published`` (a figure from a reference: ``figure``, ``source``),
+        ``assumed`` (no figure of its own: ``borrows`` names whose, ``why``), ``host`` (measured on
+        this machine), ``trace`` (``path``, ``rows``; ``board`` and ``model_sha256`` when the trace
+        says), ``board`` (a live board) or ``distribution`` (parameters a user chose)."""
 
 
 @runtime_checkable
@@ -35,6 +43,9 @@ class MeasuredLatency:
 
     def __init__(self, scale: float = 1.0) -> None:
         self.scale = scale
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "host", "what": "predict_chunk timed on this machine", "scale": self.scale}
 
     def sample(self, rng: np.random.Generator) -> float:  # pragma: no cover - never called
         raise RuntimeError("host latency is measured by the scheduler, not sampled")

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 
 from simbench.errors import bad_value
+
+
+class _Describe:
+    """``describe()`` for the parametric sources: their name and parameters, chosen by the user."""
+
+    name: ClassVar[str] = ""
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "distribution", "name": self.name, **asdict(self)}  # type: ignore[call-overload]
 
 
 def _positive(key: str, value: float, allow_zero: bool = True) -> float:
@@ -18,7 +28,10 @@ def _positive(key: str, value: float, allow_zero: bool = True) -> float:
 
 
 @dataclass(frozen=True)
-class ConstantLatency:
+class ConstantLatency(_Describe):
+    """Every inference takes ``value`` seconds."""
+
+    name: ClassVar[str] = "constant"
     value: float
 
     def __post_init__(self) -> None:
@@ -29,9 +42,10 @@ class ConstantLatency:
 
 
 @dataclass(frozen=True)
-class NormalLatency:
+class NormalLatency(_Describe):
     """Normal(mean, std) truncated below at ``min`` (a latency is never negative)."""
 
+    name: ClassVar[str] = "normal"
     mean: float
     std: float
     min: float = 0.0
@@ -46,9 +60,10 @@ class NormalLatency:
 
 
 @dataclass(frozen=True)
-class LognormalLatency:
+class LognormalLatency(_Describe):
     """exp(Normal(log median, sigma)): the right-skewed shape measured latencies usually have."""
 
+    name: ClassVar[str] = "lognormal"
     median: float
     sigma: float
 
@@ -61,7 +76,8 @@ class LognormalLatency:
 
 
 @dataclass(frozen=True)
-class UniformLatency:
+class UniformLatency(_Describe):
+    name: ClassVar[str] = "uniform"
     low: float
     high: float
 

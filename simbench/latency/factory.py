@@ -10,7 +10,7 @@ import numpy as np
 
 from simbench.errors import bad_value, unknown_name
 from simbench.latency.base import LatencySource, MeasuredLatency
-from simbench.latency.device_profile import DeviceProfileLatency
+from simbench.latency.device_profile import DeviceProfileLatency, profile_provenance
 from simbench.latency.distributions import ConstantLatency, LognormalLatency, NormalLatency, UniformLatency
 from simbench.latency.trace import TraceLatency
 
@@ -25,6 +25,9 @@ class Scaled:
     def sample(self, rng: np.random.Generator) -> float:
         return self.scale * self.source.sample(rng)
 
+    def describe(self) -> dict[str, Any]:
+        return {**self.source.describe(), "scale": self.scale}
+
     def __getattr__(self, name: str) -> Any:  # component traces keep their per-stage API
         return getattr(self.source, name)
 
@@ -37,7 +40,8 @@ def _build(cfg: Mapping[str, Any], policy: str) -> LatencySource:
         "lognormal": lambda: LognormalLatency(float(cfg["median"]), float(cfg["sigma"])),
         "uniform": lambda: UniformLatency(float(cfg["low"]), float(cfg["high"])),
         "trace": lambda: TraceLatency(str(cfg["path"]), str(cfg.get("column", "latency_s"))),
-        "imx95": lambda: DeviceProfileLatency.for_policy(cfg["profiles"], policy, float(cfg.get("jitter", 0.0))),
+        "imx95": lambda: DeviceProfileLatency.for_policy(cfg["profiles"], policy, float(cfg.get("jitter", 0.0)),
+                                                  provenance=profile_provenance(cfg, policy)),
         "host": lambda: MeasuredLatency(),
     }
     if name not in builders:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow.csv as pacsv
@@ -45,6 +46,14 @@ class TraceLatency:
         self.components: tuple[str, ...] = component_names
         self._columns = {n: columns[n] for n in component_names}
         self._row = 0
+        self.path = path
+        self.column = column
+        self.provenance: dict[str, Any] = {}
+        """What the trace says about itself (``board``, ``model_sha256``...), merged into :meth:`describe`."""
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "trace", "path": str(self.path), "rows": int(len(self.total)), "column": self.column,
+                **self.provenance}
 
     def sample(self, rng: np.random.Generator) -> float:
         self._row = int(rng.integers(len(self.total)))

@@ -13,6 +13,7 @@ the chunk is resampled to; default the env's ``fps``, else 60), ``actions_per_ch
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,19 @@ def resolve_model_path(model_path: str | Path | None) -> Path:
     if not path.is_file():
         raise ConfigError(f"policy.model_path={str(model_path)!r} not found (relative paths are looked up in {MODELS_DIR})")
     return path
+
+
+@lru_cache(maxsize=32)
+def model_metadata(path: Path) -> dict[str, str]:
+    """The ``simbench.*`` metadata an export wrote into the ONNX file, read without building a
+    session (config validation reads ``simbench.chunk_size`` before any run starts)."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as err:  # noqa: BLE001 - onnx raises several types for unreadable files
+        raise ConfigError(f"cannot read ONNX model {path}: {str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__}") from None
+    return {p.key: p.value for p in model.metadata_props}
 
 
 DISABLED_ORT_OPTIMIZERS: tuple[str, ...] = ("SkipLayerNormFusion",)
@@ -140,4 +154,4 @@ class OnnxChunkPolicy:
         return resample_chunk(self.predict_chunk_raw(observation), self.model_fps, self.control_fps, self.actions_per_chunk)
 
 
-__all__ = ["DISABLED_ORT_OPTIMIZERS", "OnnxChunkPolicy", "load_session", "resolve_model_path"]
+__all__ = ["DISABLED_ORT_OPTIMIZERS", "OnnxChunkPolicy", "load_session", "model_metadata", "resolve_model_path"]

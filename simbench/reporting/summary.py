@@ -15,11 +15,30 @@ def _fmt(value: Any, unit: str = "", pct: bool = False) -> str:
     return f"{value}{unit}"
 
 
+def describe_latency_source(d: dict[str, Any]) -> str:
+    """One line for a latency source's :meth:`describe` (the summary's ``latency from`` row)."""
+    kind = d.get("kind", "?")
+    scale = f", x{d['scale']:g}" if d.get("scale", 1.0) != 1.0 else ""
+    if kind == "published":
+        return f"published figure: {d.get('figure')} [{d.get('source')}], jitter {d.get('jitter')}{scale}"
+    if kind == "assumed":
+        borrowed = f"borrows {d['borrows']}'s figure" if d.get("borrows") else "no figure borrowed"
+        return f"assumed: {d.get('median_s')} s for {d.get('policy')}, {borrowed} ({d.get('why')}){scale}"
+    if kind == "host":
+        return f"host measurement: {d.get('what', 'timed on this machine')}{scale}"
+    if kind == "trace":
+        extra = "".join(f", {k} {d[k]}" for k in ("board", "model_sha256") if d.get(k))
+        return f"trace {d.get('path')} ({d.get('rows')} rows{extra}){scale}"
+    params = ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("kind", "name", "scale"))
+    return f"{kind}: {d.get('name', '')}({params}){scale}"
+
+
 def summary_table(meta: dict[str, Any], m: dict[str, Any]) -> str:
     rows = [
         ("policy", meta.get("policy")),
         ("scheduler", f"{meta.get('scheduler')} (fps {meta.get('fps')}, threshold {meta.get('threshold')}, {meta.get('aggregate')})"),
         ("latency", f"{meta.get('latency')}: mean {_fmt(m['latency_mean_s'], ' s')}, p95 {_fmt(m['latency_p95_s'], ' s')}"),
+        ("latency from", describe_latency_source(m["latency_source"]) if m.get("latency_source") else "-"),
         ("episodes", f"{m['episodes']} ({_fmt(m['sim_time_s'], ' s')} simulated)"),
         ("success", f"{_fmt(m['success_rate'], pct=True)} (test {_fmt(m['success_test'], pct=True)}, val {_fmt(m['success_val'], pct=True)})"
                     + (f"; bag lifted in {_fmt(m['lifted_rate'], pct=True)}" if m.get("lifted_rate") is not None else "")),

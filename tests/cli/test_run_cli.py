@@ -75,6 +75,14 @@ def test_same_config_and_seed_give_identical_metrics(tmp_path: Path) -> None:
         (("+policy=act_int8", "scheduler.nope=1"), "scheduler.nope"),
         (("+policy=act_int8", "policy.runtime=nope"), "policy.runtime='nope'"),
         (("-m", "+policy=act_int8,act_fp32", "scheduler.threshold=0.2,7"), "scheduler.threshold=7"),
+        # training-only config: no actions_per_chunk, so not a run config
+        (("+policy=act",), "policy=act is a training config"),
+        # no model in a physics env: refused, not reported as 0% success
+        (("+policy=smolvla_fp32",), "policy=smolvla_fp32 has no model"),
+        (("+policy=smolvla_mixed", "env=teabag_mug"), "policy=smolvla_mixed has no model"),
+        # a chunk size the model cannot honour, in the scene and in a timing sweep
+        (("+policy=act_int8", "policy.chunk_size=25"), "policy.chunk_size=25 is not allowed; the model act_int8.onnx predicts 100"),
+        (("-m", "+policy=act_int8", "env=timing", "policy.chunk_size=25,50,100"), "policy.chunk_size=25"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
@@ -84,6 +92,58 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, args: t
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], out.stderr
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_run_help_lists_only_runnable_policies() -> None:
+    out = simbench("run", "--help")
+    listed = next(line for line in out.stdout.splitlines() if "+policy=NAME" in line and "one of:" in line).split("one of:")[1]
+    names = [n.strip() for n in listed.split(",")]
+    assert "act" not in names and {"act_int8", "act_fp32", "scripted", "smolvla_fp32"} <= set(names)
+    assert "policy.actions_per_chunk" in out.stdout
+
+
+def test_smolvla_runs_timing_only_where_there_is_no_physics(tmp_path: Path) -> None:
+    out = simbench("run", "+policy=smolvla_mixed", "env=timing", "env.duration_s=20", "plots=false", f"results_dir={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    metrics = json.loads((run_dir(tmp_path) / "metrics.json").read_text())
+    assert metrics["success_rate"] is None
+    assert metrics["latency_source"]["kind"] == "published" and "6.15 s" in metrics["latency_source"]["figure"]
+
+
+@pytest.mark.parametrize(
+    ("policy", "kind", "needle"),
+    [
+        ("act_int8", "published", "published figure: ACT optimized 0.32 s"),
+        ("act_fp16", "assumed", "assumed: 2.86 s for act_fp16, borrows act_fp32's figure"),
+        ("act_int4", "assumed", "borrows act_int8's figure"),
+    ],
+)
+def test_latency_source_is_in_metrics_summary_and_summary_file(tmp_path: Path, policy: str, kind: str, needle: str) -> None:
+    out = simbench("run", f"+policy={policy}", "env=timing", "env.duration_s=10", "plots=false", f"results_dir={tmp_path}")
+    assert out.returncode == 0, out.stderr
+    d = run_dir(tmp_path)
+    source = json.loads((d / "metrics.json").read_text())["latency_source"]
+    assert source["kind"] == kind and source["policy"] == policy and source["jitter"] == 0.05
+    line = next(line for line in out.stdout.splitlines() if "latency from" in line)
+    assert needle in line
+    # the terminal summary is saved in the run directory, word for word
+    assert (d / "summary.txt").read_text().strip() in out.stdout
+    assert "OpenGL" not in out.stdout + out.stderr
+
+
+def test_latency_source_of_a_trace_and_a_distribution(tmp_path: Path) -> None:
+    trace = tmp_path / "board.csv"
+    trace.write_text("latency_s\n0.5\n0.4\n")
+    out = simbench("run", "+policy=act_int8", "latency=trace", f"latency.path={trace}", "latency.scale=2", "env=timing",
+                   "env.duration_s=5", "plots=false", f"results_dir={tmp_path / 't'}")
+    assert out.returncode == 0, out.stderr
+    source = json.loads((run_dir(tmp_path / "t") / "metrics.json").read_text())["latency_source"]
+    assert source == {"kind": "trace", "path": str(trace), "rows": 2, "column": "latency_s", "scale": 2.0}
+    out = simbench("run", "+policy=act_int8", "latency=lognormal", "env=timing", "env.duration_s=5", "plots=false",
+                   f"results_dir={tmp_path / 'd'}")
+    source = json.loads((run_dir(tmp_path / "d") / "metrics.json").read_text())["latency_source"]
+    assert source == {"kind": "distribution", "name": "lognormal", "median": 0.3, "sigma": 0.1}
+    assert "latency from  distribution: lognormal(median=0.3, sigma=0.1)" in out.stdout
 
 
 def test_sweep_runs_every_combination_and_resumes(tmp_path: Path) -> None:
@@ -122,6 +182,9 @@ def test_default_run_is_the_scene_protocol_with_the_shipped_int8_model(tmp_path:
     assert 0.0 <= m["success_rate"] <= 1.0
     assert 0.28 < m["latency_p50_s"] < 0.36 and m["inference_count"] > 0
     assert (run_dir(tmp_path) / "videos" / "episode_000.mp4").stat().st_size > 0
+    # run.log holds no PyOpenGL chatter; the summary is saved beside the metrics
+    assert "OpenGL" not in (run_dir(tmp_path) / "run.log").read_text()
+    assert "success" in (run_dir(tmp_path) / "summary.txt").read_text()
 
 
 @pytest.mark.slow

@@ -12,15 +12,33 @@ from simbench.reporting.sweep_report import pareto_front, pool_seeds
 from tests.cli.test_run_cli import simbench
 
 
+def _plain_onnx(path: Path) -> Path:
+    """A valid ONNX file that is not a simbench export (no ``simbench.*`` metadata)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "plain", [x], [y])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
 def test_failed_job_is_recorded_and_the_others_finish(tmp_path: Path) -> None:
     sweep = tmp_path / "s"
-    # the model file is looked up when the job starts: one job fails at run time, the other runs
-    out = simbench("run", "-m", "+policy=act_int8", "policy.runtime=timing,onnx", "policy.model_path=no_such_model.onnx", "env=teabag_mug", "env.time_limit_s=2", "episodes=1", "plots=false", f"hydra.sweep.dir={sweep}")
+    plain = _plain_onnx(tmp_path / "plain.onnx")
+    # the session is built when the job starts: the plain file fails there, the shipped model runs
+    out = simbench("run", "-m", "+policy=act_int8", f"policy.model_path=act/act_int8.onnx,{plain}", "env=teabag_mug",
+                   "env.time_limit_s=2", "episodes=1", "plots=false", f"hydra.sweep.dir={sweep}")
     assert out.returncode == 0, out.stderr
-    status = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/status.json")}
+    status = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("**/status.json")}
     assert sorted(s["status"] for s in status.values()) == ["complete", "failed"]
     failed = next(s for s in status.values() if s["status"] == "failed")
-    assert "no_such_model.onnx" in failed["error"]
+    assert "not a simbench ACT export" in failed["error"]
+    # a sweep's console holds one line per finished job, no per-job tables or progress bars
+    done = [line for line in out.stdout.splitlines() if line.startswith("done ")]
+    assert len(done) == 1 and "success" in done[0] and "stall share" in done[0]
+    assert "scheduler    async" not in out.stdout
     report = simbench("report", str(sweep))
     assert report.returncode == 0, report.stderr
     assert "failed" in (sweep / "summary.md").read_text()
@@ -28,7 +46,7 @@ def test_failed_job_is_recorded_and_the_others_finish(tmp_path: Path) -> None:
 
 def test_interrupted_sweep_resumes_only_the_missing_runs(tmp_path: Path) -> None:
     sweep = tmp_path / "s"
-    args = ("run", "-m", "+policy=act_int8", "policy.chunk_size=25,50,100", "env=timing", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    args = ("run", "-m", "+policy=act_int8", "policy.actions_per_chunk=25,50,100", "env=timing", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
     assert simbench(*args).returncode == 0
     jobs = sorted(p.parent for p in sweep.glob("*/status.json"))
     assert len(jobs) == 3
@@ -43,7 +61,7 @@ def test_interrupted_sweep_resumes_only_the_missing_runs(tmp_path: Path) -> None
 
 def test_report_table_and_plots(tmp_path: Path) -> None:
     sweep = tmp_path / "s"
-    out = simbench("run", "-m", "+policy=act_fp32,act_int8", "policy.chunk_size=50,100", "scheduler.threshold=0.2,0.5", "env=timing", "env.duration_s=30", "plots=false", f"hydra.sweep.dir={sweep}")
+    out = simbench("run", "-m", "+policy=act_fp32,act_int8", "policy.actions_per_chunk=50,100", "scheduler.threshold=0.2,0.5", "env=timing", "env.duration_s=30", "plots=false", f"hydra.sweep.dir={sweep}")
     assert out.returncode == 0, out.stderr
     assert simbench("report", str(sweep)).returncode == 0
     rows = list(csv.DictReader((sweep / "summary.csv").open()))

@@ -9,12 +9,12 @@ from simbench.cli.compose import compose_run
 from simbench.config.build import build_run_spec
 
 
-@pytest.mark.parametrize(("chunk_size", "expected"), [(100, 50), (50, 50), (25, 25)])
-def test_act_n_action_steps_follows_a_shorter_chunk(chunk_size: int, expected: int) -> None:
-    cfg = compose_run("config", ["+policy=act_int8", "scheduler=sync", "env=timing", f"policy.chunk_size={chunk_size}"])
+@pytest.mark.parametrize(("actions_per_chunk", "expected"), [(100, 50), (50, 50), (25, 25)])
+def test_act_n_action_steps_follows_a_shorter_chunk(actions_per_chunk: int, expected: int) -> None:
+    cfg = compose_run("config", ["+policy=act_int8", "scheduler=sync", "env=timing", f"policy.actions_per_chunk={actions_per_chunk}"])
     spec = build_run_spec(cfg)
     assert spec.settings.n_action_steps == expected
-    assert spec.settings.actions_per_chunk == chunk_size
+    assert spec.settings.actions_per_chunk == actions_per_chunk
 
 
 def test_min_resolver_closed_form() -> None:

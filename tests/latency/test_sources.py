@@ -75,3 +75,40 @@ def test_bad_parameters_raise_one_line(cfg: dict) -> None:
     with pytest.raises(ConfigError) as err:
         make_latency(cfg, "act_int8")
     assert "\n" not in str(err.value)
+
+
+def test_every_imx95_profile_says_whether_its_figure_is_published_or_assumed() -> None:
+    """conf/latency/imx95.yaml lists each profile exactly once, under published or assumed, and an
+    assumed one borrows a published figure with the same median (or nothing, for 0 s)."""
+    from simbench.config.build import load_option
+
+    cfg = load_option("latency", "imx95")
+    assert cfg is not None
+    published, assumed = cfg["published"], cfg["assumed"]
+    assert set(published) | set(assumed) == set(cfg["profiles"]) and not set(published) & set(assumed)
+    assert {"act_fp16", "act_int4", "act_int8_dynamic", "act_mixed"} <= set(assumed)
+    for name, entry in assumed.items():
+        if entry["borrows"] is not None:
+            assert entry["borrows"] in published and cfg["profiles"][name] == cfg["profiles"][entry["borrows"]]
+    for name in cfg["profiles"]:
+        d = make_latency(cfg, name).describe()
+        assert d["kind"] == ("published" if name in published else "assumed") and d["median_s"] == cfg["profiles"][name]
+    assert make_latency(cfg, "act_int8").describe()["figure"] == published["act_int8"]
+    assert make_latency(cfg, "act_int8").describe()["source"] == "nxp-imx95.md"
+
+
+def test_describe_of_every_source_kind(tmp_path: Path) -> None:
+    assert make_latency({"name": "constant", "value": 0.25}, "x").describe() == {"kind": "distribution", "name": "constant", "value": 0.25}
+    assert make_latency({"name": "uniform", "low": 0.1, "high": 0.2, "scale": 3.0}, "x").describe() == {
+        "kind": "distribution", "name": "uniform", "low": 0.1, "high": 0.2, "scale": 3.0}
+    assert make_latency({"name": "host", "scale": 0.5}, "x").describe()["kind"] == "host"
+    assert make_latency({"name": "host", "scale": 0.5}, "x").describe()["scale"] == 0.5
+    # a profile added by an override is assumed, borrowing nothing
+    d = make_latency({**IMX95, "profiles": {"mine": 0.4}}, "mine").describe()
+    assert d["kind"] == "assumed" and d["borrows"] is None and d["median_s"] == 0.4
+    trace = tmp_path / "t.csv"
+    trace.write_text("latency_s\n0.1\n0.2\n0.3\n")
+    src = make_latency({"name": "trace", "path": str(trace)}, "x")
+    assert src.describe() == {"kind": "trace", "path": str(trace), "rows": 3, "column": "latency_s"}
+    src.provenance.update(board="imx95-evk", model_sha256="ab" * 32)  # what a board trace's sidecar adds
+    assert src.describe()["board"] == "imx95-evk"
