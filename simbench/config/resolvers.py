@@ -2,7 +2,7 @@
 
 ``${min:a,b}`` exists so a policy can say "execute 50 ticks per inference, or the whole chunk when
 a sweep makes the chunk shorter" (``n_action_steps: ${min:50,${.actions_per_chunk}}``): without it a
-chunk-size sweep (``policy.chunk_size=25,50,100``) would stop at the first chunk shorter than 50.
+chunk-size sweep (``policy.actions_per_chunk=25,50,100``) would stop at the first chunk shorter than 50.
 """
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """Timeline table (``timeline.parquet``) and its Gantt picture (``timeline.png``).
 
 One long table for every episode: inference stages per compute unit, merges (queue size before and
-after), stalls. The picture shows the first ``window_s`` seconds of the first episode: busy time per
+after), stalls; :data:`COLUMNS` (and ``docs/timeline.md``) says what each column holds. The picture shows the first ``window_s`` seconds of the first episode: busy time per
 compute unit, the robot executing or stalled, and the queue size. The queue between two merges is
 reconstructed exactly: it drops by one action per tick until it is empty.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,20 @@ from simbench.scheduler.recorder import INFERENCE, MERGE, STALL, TimelineRows
 UNIT_COLORS = {"cpu": "#1f77b4", "npu": "#2ca02c", "gpu": "#9467bd", "link": "#8c564b"}
 
 
+COLUMNS: dict[str, str] = {
+    "episode": "episode index within the run (0-based, the order of episodes.csv)",
+    "kind": "inference (one pipeline stage of one inference) | merge (a chunk merged into the queue) | stall (no action)",
+    "name": "inference: the stage name from policy.pipeline; merge or stall otherwise",
+    "unit": "inference: compute unit (cpu, npu, gpu, link); robot for merges and stalls",
+    "inference_id": "the inference the row belongs to (its stages and its merge share it); -1 for stalls",
+    "start_s": "start, simulated seconds since the episode began (merge: when the chunk arrived)",
+    "end_s": "end, simulated seconds (merge: the control tick that merged it)",
+    "value": "stall: length in control ticks; merge: queue size before the merge; inference: 0",
+    "value2": "merge: queue size after the merge; otherwise 0",
+}
+"""What each column holds (docs/timeline.md); stored in the file's schema metadata as ``simbench.columns``."""
+
+
 def timeline_table(results: Sequence[EpisodeResult]) -> pa.Table:
     cols: dict[str, list] = {k: [] for k in ("episode", *TimelineRows.__dataclass_fields__)}
     for i, r in enumerate(results):
@@ -30,7 +45,8 @@ def timeline_table(results: Sequence[EpisodeResult]) -> pa.Table:
         cols["episode"] += [i] * n
         for k in TimelineRows.__dataclass_fields__:
             cols[k] += getattr(tl, k)
-    return pa.table(cols)
+    assert list(cols) == list(COLUMNS), "COLUMNS must describe every timeline column"
+    return pa.table(cols).replace_schema_metadata({"simbench.columns": json.dumps(COLUMNS)})
 
 
 def write_timeline(path: Path, results: Sequence[EpisodeResult]) -> None:

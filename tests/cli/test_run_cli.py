@@ -46,6 +46,16 @@ def test_run_writes_metrics_timeline_and_summary(tmp_path: Path) -> None:
     for name in ("timeline.parquet", "timeline.png", "episodes.csv", "status.json"):
         assert (d / name).stat().st_size > 0
     assert "stall share" in out.stdout
+    # timeline.parquet describes its own columns, and they mean what they say
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(d / "timeline.parquet")
+    described = json.loads(table.schema.metadata[b"simbench.columns"])
+    assert list(described) == table.column_names
+    tl = table.to_pandas()
+    assert tl[tl.kind == "stall"].value.sum() == metrics["stall_ticks"]
+    merges = tl[tl.kind == "merge"]
+    assert len(merges) > 0 and (merges.value2 >= 1).all() and (merges.end_s >= merges.start_s).all()
 
 
 def test_same_config_and_seed_give_identical_metrics(tmp_path: Path) -> None:
