@@ -11,6 +11,7 @@ import csv
 import html
 import io
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,35 @@ def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]
     return front
 
 
+def binomial_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval for a success rate (95% at z = 1.96). 30 episodes at 0.9 give
+    0.74-0.97: about +-9 points, which is why one 30-episode run cannot rank close configurations."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def stall_panels(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The (line-grouping key, x key) panels worth drawing: one per parameter that took more than
+    one value among chunk size and threshold. A parameter that did not vary gets no panel."""
+    varied = [k for k in ("actions_per_chunk", "threshold") if len({r.get(k) for r in rows}) > 1]
+    other = {"actions_per_chunk": "threshold", "threshold": "actions_per_chunk"}
+    return [(other[x], x) for x in varied]
+
+
+def _distinct_ticks(values: list[float], min_ratio: float = 1.15) -> list[float]:
+    """Sorted values, dropping any within ``min_ratio`` of the previous kept one (labels that would overlap)."""
+    ticks: list[float] = []
+    for v in sorted(set(values)):
+        if not ticks or v >= ticks[-1] * min_ratio:
+            ticks.append(v)
+    return ticks
+
+
 def _lines(ax: Any, rows: list[dict[str, Any]], fixed: str, x_key: str) -> None:
     """Stall share against ``x_key``, one line per (policy, scheduler, ``fixed`` value)."""
     groups: dict[tuple, list] = {}
@@ -131,6 +161,8 @@ def _lines(ax: Any, rows: list[dict[str, Any]], fixed: str, x_key: str) -> None:
     for (pol, sch, value), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
         rs = sorted(rs, key=lambda r: r[x_key])
         ax.plot([r[x_key] for r in rs], [r["stall_fraction"] for r in rs], marker="o", label=f"{pol} {sch} {label}={value}")
+    xs = sorted({r[x_key] for r in rows})
+    ax.set_xticks(xs, [f"{x:g}" for x in xs])  # the swept values themselves, not a dense float scale
 
 
 def _plots(rows: list[dict[str, Any]], out: Path) -> list[str]:
@@ -138,35 +170,47 @@ def _plots(rows: list[dict[str, Any]], out: Path) -> list[str]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
     made = []
     ok = [r for r in rows if r["status"] == "complete"]
     pts = [(r["latency_p50_s"], r["success_rate"], r) for r in ok if r.get("latency_p50_s") is not None and r.get("success_rate") is not None]
     if pts:
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig, ax = plt.subplots(figsize=(7.5, 5))
+        labels: dict[tuple[str, float], tuple[float, float, list[str]]] = {}  # points that (nearly) coincide share one label
         for x, y, r in pts:
-            ax.scatter(x, y, s=30)
-            ax.annotate(f"{r['policy']} {r['scheduler']} H={r['actions_per_chunk']}", (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+            n = int(r.get("episodes") or 0)
+            lo, hi = binomial_interval(round(y * n), n)
+            ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt="o", markersize=5, capsize=3, elinewidth=1)
+            labels.setdefault((f"{x:.2g}", round(y, 2)), (x, y, []))[2].append(f"{r['policy']} {r['scheduler']} H={r['actions_per_chunk']}")
+        for x, y, names in labels.values():
+            ax.annotate("\n".join(names), (x, y), fontsize=8, xytext=(5, 4), textcoords="offset points")
         front = pareto_front([(x, y) for x, y, _ in pts])
         ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black", linewidth=1, label="Pareto front")
-        ax.set_xlabel("median inference latency (s)")
-        ax.set_ylabel("success rate")
+        ax.set_xlabel("median inference latency (s)", fontsize=10)
+        ax.set_ylabel("success rate", fontsize=10)
         ax.set_xscale("log")
-        ax.legend(fontsize=7)
+        # Label the latencies that occur (a log axis's own minor labels collide: "3x10^-1 4x10^-1").
+        ax.xaxis.set_major_locator(FixedLocator(_distinct_ticks([x for x, _, _ in pts])))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2g} s"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylim(-0.02, 1.02)
+        episodes = sorted({int(r.get("episodes") or 0) for _, _, r in pts})
+        ax.set_title(f"bars: 95% binomial (Wilson) intervals, {'/'.join(map(str, episodes))} episodes per point", fontsize=9)
+        ax.legend(fontsize=8)
         fig.tight_layout()
         write_with(out / "success_vs_latency.png", lambda p: fig.savefig(p, dpi=110, format="png"))
         plt.close(fig)
         made.append("success_vs_latency.png")
     stall = [r for r in ok if r.get("stall_fraction") is not None and r.get("actions_per_chunk") is not None]
-    if stall:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-        for ax, fixed, x_key in ((axes[0], "threshold", "actions_per_chunk"), (axes[1], "actions_per_chunk", "threshold")):
+    panels = stall_panels(stall)
+    if panels:
+        fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8), squeeze=False)
+        for ax, (fixed, x_key) in zip(axes[0], panels):
             _lines(ax, stall, fixed, x_key)
-        axes[0].set_xlabel("actions per chunk")
-        axes[1].set_xlabel("threshold g")
-        for ax in axes:
+            ax.set_xlabel("actions per chunk" if x_key == "actions_per_chunk" else "threshold g")
             ax.set_ylabel("stall share")
-            ax.legend(fontsize=6)
+            ax.legend(fontsize=7)
         fig.tight_layout()
         write_with(out / "stall_vs_chunk_threshold.png", lambda p: fig.savefig(p, dpi=110, format="png"))
         plt.close(fig)

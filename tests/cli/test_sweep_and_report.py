@@ -117,3 +117,23 @@ def test_report_pools_seeds_of_a_sweep(tmp_path: Path) -> None:
 def test_pareto_front() -> None:
     pts = [(0.3, 0.8), (2.8, 0.96), (0.5, 0.7), (1.0, 0.9), (3.0, 0.9)]
     assert pareto_front(pts) == [(0.3, 0.8), (1.0, 0.9), (2.8, 0.96)]
+
+
+def test_binomial_interval_is_wilsons() -> None:
+    from simbench.reporting.sweep_report import binomial_interval
+
+    lo, hi = binomial_interval(27, 30)
+    assert lo == pytest.approx(0.7438, abs=1e-3) and hi == pytest.approx(0.9654, abs=1e-3)
+    assert binomial_interval(0, 30)[0] == 0.0 and binomial_interval(30, 30)[1] == 1.0
+    lo, hi = binomial_interval(15, 30)
+    assert hi - lo == pytest.approx(0.33, abs=0.01)  # at 0.5 and 30 episodes: +-17 points
+
+
+def test_stall_plot_draws_only_what_varied() -> None:
+    from simbench.reporting.sweep_report import stall_panels
+
+    row = lambda h, g: {"actions_per_chunk": h, "threshold": g}  # noqa: E731
+    assert stall_panels([row(25, 0.2), row(50, 0.2), row(100, 0.2)]) == [("threshold", "actions_per_chunk")]
+    assert stall_panels([row(100, 0.2), row(100, 0.5)]) == [("actions_per_chunk", "threshold")]
+    assert len(stall_panels([row(50, 0.2), row(100, 0.5)])) == 2
+    assert stall_panels([row(100, 0.2), row(100, 0.2)]) == []
