@@ -24,7 +24,7 @@ from simbench.errors import bad_value
 from simbench.registry import ENVS, POLICY_RUNTIMES, resolve
 from simbench.reporting.summary import published_table, summary_table
 from simbench.reporting.episode_video import EpisodeVideo, FrameSource
-from simbench.reporting.timeline import plot_timeline, write_timeline
+from simbench.reporting.timeline import plot_timeline, stall_window, write_timeline
 from simbench.scheduler.episode import EpisodeResult, simulate_episode
 
 STATUS_FILE = "status.json"
@@ -89,8 +89,12 @@ def run(
     write_text(out_dir / "episodes.csv", buf.getvalue())
     write_timeline(out_dir / "timeline.parquet", results)
     if plots:
-        title = f"{meta.get('policy')} | {meta.get('scheduler')} | latency {meta.get('latency')} | first {min(plot_window_s, results[0].sim_time_s):.0f} s of episode 0"
-        plot_timeline(out_dir / "timeline.png", results[0], spec.settings.dt, plot_window_s, title)
+        episode, start, shown = stall_window(results, plot_window_s)
+        end = min(start + plot_window_s, results[episode].sim_time_s)
+        total = sum(r.recorder.stall_events for r in results)
+        title = (f"{meta.get('policy')} | {meta.get('scheduler')} | latency {meta.get('latency')} | episode {episode}, "
+                 f"{start:.1f}-{end:.1f} s: the window with the most stalls ({shown} of the run's {total})")
+        plot_timeline(out_dir / "timeline.png", results[episode], spec.settings.dt, plot_window_s, title, start)
     write_json(out_dir / "metrics.json", metrics)
     summary = summary_table(meta, metrics)
     if has_success:

@@ -77,31 +77,50 @@ def queue_curve(tl: TimelineRows, dt: float, end_s: float) -> tuple[np.ndarray, 
     return np.asarray(xs), np.asarray(ys)
 
 
-def plot_timeline(path: Path, result: EpisodeResult, dt: float, window_s: float, title: str) -> None:
+def stall_window(results: Sequence[EpisodeResult], window_s: float) -> tuple[int, float, int]:
+    """The ``window_s`` window with the most stall events: (episode, start_s, stalls in it).
+
+    Candidate windows start at a stall (pulled back so the window fits in its episode); the first
+    of equal windows wins. With no stall anywhere it is the start of episode 0."""
+    best = (0, 0.0, 0)
+    for i, r in enumerate(results):
+        tl = r.recorder.timeline
+        starts = sorted(s for k, s in zip(tl.kind, tl.start_s) if k == STALL)
+        latest = max(r.sim_time_s - window_s, 0.0)
+        for s in starts:
+            t0 = min(s, latest)
+            n = sum(1 for x in starts if t0 <= x < t0 + window_s)
+            if n > best[2]:
+                best = (i, t0, n)
+    return best
+
+
+def plot_timeline(path: Path, result: EpisodeResult, dt: float, window_s: float, title: str, start_s: float = 0.0) -> None:
+    """Gantt of ``[start_s, start_s + window_s]`` of one episode (clipped to the episode)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     tl = result.recorder.timeline
-    end = min(window_s, result.sim_time_s)
+    end = min(start_s + window_s, result.sim_time_s)
     units = sorted({u for k, u in zip(tl.kind, tl.unit) if k == INFERENCE})
     lanes = units + ["robot"]
     fig, (ax, axq) = plt.subplots(2, 1, figsize=(11, 4.2), sharex=True, gridspec_kw={"height_ratios": [2.2, 1]})
     for kind, name, unit, iid, s, e in zip(tl.kind, tl.name, tl.unit, tl.inference_id, tl.start_s, tl.end_s):
-        if s > end:
+        if s > end or e < start_s:
             continue
         if kind == INFERENCE:
             y = lanes.index(unit)
             ax.broken_barh([(s, e - s)], (y - 0.35, 0.7), facecolors=UNIT_COLORS.get(unit, "grey"), edgecolors="white", linewidth=0.5)
-            if (e - s) > end / 25:
-                ax.text((s + min(e, end)) / 2, y, name, ha="center", va="center", fontsize=6, color="white", clip_on=True)
+            if (e - s) > (end - start_s) / 25:
+                ax.text((max(s, start_s) + min(e, end)) / 2, y, name, ha="center", va="center", fontsize=6, color="white", clip_on=True)
         elif kind == STALL:
             ax.broken_barh([(s, e - s)], (len(units) - 0.35, 0.7), facecolors="#d62728")
     # executing = everything in the robot lane that is not a stall
-    ax.broken_barh([(0, end)], (len(units) - 0.35, 0.7), facecolors="#bbbbbb", zorder=0)
+    ax.broken_barh([(start_s, end - start_s)], (len(units) - 0.35, 0.7), facecolors="#bbbbbb", zorder=0)
     for kind, e in zip(tl.kind, tl.end_s):
-        if kind == MERGE and e <= end:
+        if kind == MERGE and start_s <= e <= end:
             ax.axvline(e, color="black", linewidth=0.4, alpha=0.4)
     ax.set_yticks(range(len(lanes)), [f"{u} (busy)" for u in units] + ["robot (grey: executing, red: stall)"])
     ax.set_title(title, fontsize=9)
@@ -109,7 +128,7 @@ def plot_timeline(path: Path, result: EpisodeResult, dt: float, window_s: float,
     axq.plot(xs, ys, color="black", linewidth=1)
     axq.set_ylabel("queue")
     axq.set_xlabel("simulated time (s); vertical lines: chunk merges")
-    axq.set_xlim(0, end)
+    axq.set_xlim(start_s, end)
     fig.tight_layout()
     write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)

@@ -34,3 +34,23 @@ def test_video_of_an_episode(tmp_path: Path) -> None:
     assert len(frames) == 4 * 30  # 60 Hz control, 30 fps video
     # the first 0.5 s the arm waits for the first chunk: red border on those frames
     assert frames[0][-1, 48, 0] > 150 and frames[-1][-1, 48, 0] < 100
+
+
+def test_timeline_window_is_the_one_with_the_most_stalls() -> None:
+    """timeline.png shows the window holding most stalls, wherever it is in the run."""
+    from types import SimpleNamespace
+
+    from simbench.reporting.timeline import stall_window
+    from simbench.scheduler.recorder import STALL, TimelineRows
+
+    def episode(stalls: list[float], length: float = 60.0) -> SimpleNamespace:
+        tl = TimelineRows()
+        for s in stalls:
+            tl.add(STALL, "stall", "robot", -1, s, s + 0.1, 6.0)
+        return SimpleNamespace(recorder=SimpleNamespace(timeline=tl), sim_time_s=length)
+
+    results = [episode([1.0]), episode([30.0, 35.0, 41.0, 49.9, 55.0]), episode([])]
+    # episode 1: [30, 50) holds 4 stalls, more than any other 20 s window of the run
+    assert stall_window(results, 20.0) == (1, 30.0, 4)
+    assert stall_window(results, 100.0) == (1, 0.0, 5)  # longer than the episode: its start
+    assert stall_window([episode([])], 20.0) == (0, 0.0, 0)
