@@ -1,6 +1,7 @@
 """``python -m simbench look``: see what the scene and the expert do.
 
-Writes ``contact_sheet.png`` (rows: start, grasp, release; columns: the cameras) and
+Writes ``contact_sheet.png`` (rows: start, grasp, release, each labelled with its time; columns:
+the cameras, each titled) and
 ``episode.mp4`` (the cameras side by side) for one expert episode, from ``conf/look.yaml``.
 """
 
@@ -43,6 +44,35 @@ def parse_config(argv: list[str]) -> dict[str, Any]:
     return cfg
 
 
+def write_contact_sheet(path: Path, rows: list[tuple[str, list[np.ndarray]]], cameras: tuple[str, ...]) -> None:
+    """A grid of camera images: one row per moment (labelled with its name and time), one column per
+    camera (titled with its name), so the sheet reads without the command that made it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from simbench.atomic_io import write_with
+
+    h, w = rows[0][1][0].shape[:2]
+    scale = 2.2 / h  # inches per pixel: tiles about 2.2 in high
+    fig, axes = plt.subplots(len(rows), len(cameras), figsize=(len(cameras) * w * scale + 0.8, len(rows) * h * scale + 0.5),
+                             squeeze=False)
+    for r, (label, images) in enumerate(rows):
+        for c, (camera, image) in enumerate(zip(cameras, images)):
+            ax = axes[r][c]
+            ax.imshow(image)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(f"camera: {camera}", fontsize=10)
+            if c == 0:
+                ax.set_ylabel(label, fontsize=10)
+    fig.tight_layout()
+    write_with(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+    plt.close(fig)
+
+
 def look(cfg: dict[str, Any]) -> tuple[Path, Path, bool]:
     os.environ.setdefault("MUJOCO_GL", "egl")
     import imageio.v2 as imageio
@@ -63,10 +93,9 @@ def look(cfg: dict[str, Any]) -> tuple[Path, Path, bool]:
     rows = []
     for name, t in moments.items():
         i = min(n - 1, int(round(t * fps)))
-        rows.append(np.concatenate([ep.images[c][i] for c in cams], axis=1))
-    sheet = np.concatenate(rows, axis=0)
+        rows.append((f"{name} (t = {i / fps:.1f} s)", [ep.images[c][i] for c in cams]))
     sheet_path = out / "contact_sheet.png"
-    imageio.imwrite(sheet_path, sheet)
+    write_contact_sheet(sheet_path, rows, cams)
     video_path = out / "episode.mp4"
     frames = np.concatenate([ep.images[c] for c in cams], axis=2)
     imageio.mimwrite(video_path, list(frames), fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=2, ffmpeg_log_level="error")

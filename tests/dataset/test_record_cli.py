@@ -79,3 +79,21 @@ def test_takeover_recording(tmp_path: Path) -> None:
     assert (ds.extra["start"] == "takeover").all() and not ds.extra["recovery"].any()
     # Switches land on replanning points (50 ticks at 60 Hz) at or after 1 s, at most one chunk past 2 s.
     assert ((ds.extra["takeover_s"] >= 1.0 - 1e-6) & (ds.extra["takeover_s"] <= 2.0 + 50 / 60)).all()
+
+
+def test_contact_sheet_has_camera_titles_and_row_labels(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib.axes
+    import numpy as np
+
+    from simbench.cli.look import write_contact_sheet
+
+    titles: list[str] = []
+    ylabels: list[str] = []
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_title", lambda self, t, **kw: titles.append(t))
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_ylabel", lambda self, t, **kw: ylabels.append(t))
+    tile = np.zeros((120, 160, 3), np.uint8)
+    rows = [("start (t = 0.0 s)", [tile, tile]), ("grasp (t = 3.1 s)", [tile, tile])]
+    write_contact_sheet(tmp_path / "sheet.png", rows, ("top", "gripper"))
+    assert titles == ["camera: top", "camera: gripper"]
+    assert ylabels == ["start (t = 0.0 s)", "grasp (t = 3.1 s)"]
+    assert (tmp_path / "sheet.png").stat().st_size > 0
