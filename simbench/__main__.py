@@ -7,15 +7,11 @@ Each subcommand is a module under ``simbench.cli`` with ``main(argv) -> int``. U
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 
 # Headless rendering on CPUs (Mesa llvmpipe) unless the user chose another backend.
 os.environ.setdefault("MUJOCO_GL", "egl")
-# PyOpenGL (under MuJoCo's renderer) logs "No OpenGL_accelerate module loaded" at INFO on every run;
-# it says nothing about the run, so only its warnings and errors get through.
-logging.getLogger("OpenGL").setLevel(logging.WARNING)
 
 from simbench.errors import USAGE_EXIT_CODE, ConfigError
 

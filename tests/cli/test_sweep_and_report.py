@@ -39,6 +39,7 @@ def test_failed_job_is_recorded_and_the_others_finish(tmp_path: Path) -> None:
     done = [line for line in out.stdout.splitlines() if line.startswith("done ")]
     assert len(done) == 1 and "success" in done[0] and "stall share" in done[0]
     assert "scheduler    async" not in out.stdout
+    assert "OpenGL" not in out.stdout + out.stderr
     report = simbench("report", str(sweep))
     assert report.returncode == 0, report.stderr
     assert "failed" in (sweep / "summary.md").read_text()
