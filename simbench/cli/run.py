@@ -33,6 +33,7 @@ HELP = f"""usage: python -m simbench run +policy=NAME [overrides] [-m]
 Simulate a policy under a latency model and write results under results/.
 
   +policy=NAME            one of: {', '.join(runnable_policies())}
+                          (smolvla_*: published timing, no model: env=timing only)
   scheduler=NAME          {', '.join(available('scheduler'))}  (scheduler.fps, .threshold, .aggregate, .similarity_eps)
   latency=NAME            {', '.join(available('latency'))}  (latency.value, latency.path, latency.scale ...)
   env=NAME                {', '.join(available('env'))}
