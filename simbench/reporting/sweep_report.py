@@ -23,7 +23,7 @@ from simbench.atomic_io import write_text, write_with
 from simbench.errors import bad_value
 
 COLUMNS = [
-    "job", "status", "policy", "scheduler", "latency", "actions_per_chunk", "threshold", "aggregate",
+    "job", "status", "policy", "scheduler", "latency", "latency_source", "actions_per_chunk", "threshold", "aggregate",
     "latency_p50_s", "success_rate", "success_test", "success_val", "lifted_rate", "stall_fraction", "completion_time_mean_s",
     "action_age_mean_s", "boundary_jump_mean", "inference_count", "episodes", "error",
 ]
@@ -66,6 +66,8 @@ def collect(sweep_dir: Path) -> list[dict[str, Any]]:
             "error": status.get("error", ""),
         }
         row.update({k: metrics.get(k) for k in COLUMNS if k in metrics})
+        # the kind only (published, assumed, host, trace...): the details are in the job's metrics.json
+        row["latency_source"] = (metrics.get("latency_source") or {}).get("kind")
         row["timeline"] = f"{name}/timeline.png" if (job / "timeline.png").exists() else None
         row["overrides"] = list(((hydra_cfg or {}).get("hydra", {}).get("overrides", {}) or {}).get("task") or [])
         rows.append(row)

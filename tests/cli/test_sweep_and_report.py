@@ -68,6 +68,7 @@ def test_report_table_and_plots(tmp_path: Path) -> None:
     rows = list(csv.DictReader((sweep / "summary.csv").open()))
     assert len(rows) == 8 and {r["policy"] for r in rows} == {"act_fp32", "act_int8"}
     assert {r["actions_per_chunk"] for r in rows} == {"50", "100"}
+    assert {r["latency_source"] for r in rows} == {"published"}  # act_fp32 and act_int8 have published figures
     fp32 = [float(r["stall_fraction"]) for r in rows if r["policy"] == "act_fp32"]
     int8 = [float(r["stall_fraction"]) for r in rows if r["policy"] == "act_int8"]
     assert min(fp32) > max(int8)  # 2.86 s stalls far more than 0.32 s

@@ -20,7 +20,7 @@ def _python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           cwd=cwd)
 
 
-def test_onnx_policy_predicts_without_torch(tmp_path: Path) -> None:
+def test_onnx_policy_predicts_without_torch() -> None:
     code = """
 import numpy as np
 from simbench.policies.onnx_policy import OnnxChunkPolicy
