@@ -1,7 +1,8 @@
 """Atomic result files: write to a temporary name in the same directory, then rename.
 
 A run killed mid-write leaves either the old file or the new one, never half of one, so a resumed
-sweep can trust any ``status.json`` it finds.
+sweep can trust any ``status.json`` it finds. The file gets the permissions a plain ``open`` would
+give (``0666`` less the umask), not ``mkstemp``'s private ``0600``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,13 @@ from pathlib import Path
 from typing import Any
 
 
+def umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path to write; it replaces ``path`` only if the block succeeds."""
@@ -23,6 +31,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
