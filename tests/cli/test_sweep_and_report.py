@@ -12,15 +12,35 @@ from simbench.reporting.sweep_report import pareto_front, pool_seeds
 from tests.cli.test_run_cli import simbench
 
 
-def test_failed_job_is_recorded_and_the_others_finish(tmp_path: Path) -> None:
+def _fail_for(monkeypatch: pytest.MonkeyPatch, policy: str, exc: BaseException) -> None:
+    """Make every run of ``policy`` fail once it has started (a fault the up-front checks cannot see)."""
+    import simbench.runner as runner
+
+    real = runner.simulate_episode
+
+    def simulate(settings, env, pol, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if pol.name == policy:
+            raise exc
+        return real(settings, env, pol, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "simulate_episode", simulate)
+
+
+def test_failed_job_is_recorded_the_others_finish_and_the_sweep_exits_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from simbench.__main__ import main
+
     sweep = tmp_path / "s"
-    # the model file is looked up when the job starts: one job fails at run time, the other runs
-    out = simbench("run", "-m", "+policy=act_int8", "policy.runtime=timing,onnx", "policy.model_path=no_such_model.onnx", "env=teabag_mug", "env.time_limit_s=2", "episodes=1", "plots=false", f"hydra.sweep.dir={sweep}")
-    assert out.returncode == 0, out.stderr
+    _fail_for(monkeypatch, "act_fp32", RuntimeError("board fell over"))
+    code = main(["run", "-m", "+policy=act_int8,act_fp32", "env=timing", "env.duration_s=2", "plots=false", "progress=false",
+                 f"hydra.sweep.dir={sweep}"])
+    err = capsys.readouterr().err
+    assert code == 1
     status = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/status.json")}
     assert sorted(s["status"] for s in status.values()) == ["complete", "failed"]
-    failed = next(s for s in status.values() if s["status"] == "failed")
-    assert "no_such_model.onnx" in failed["error"]
+    failed_job = next(j for j, s in status.items() if s["status"] == "failed")
+    assert "board fell over" in status[failed_job]["error"]
+    assert "1 of 2 jobs complete" in err and f"{failed_job}: failed: RuntimeError: board fell over" in err
     report = simbench("report", str(sweep))
     assert report.returncode == 0, report.stderr
     assert "failed" in (sweep / "summary.md").read_text()
@@ -57,17 +77,22 @@ def test_report_table_and_plots(tmp_path: Path) -> None:
     assert simbench("report", str(tmp_path / "missing")).returncode == 2
 
 
-def test_report_finds_jobs_whose_override_values_hold_a_slash(tmp_path: Path) -> None:
-    """Hydra nests such a job's directory (``policy.model_path=act/`` + ``act_int8.onnx``)."""
+def test_job_folders_are_flat_bounded_and_hold_their_overrides(tmp_path: Path) -> None:
+    """A value with "/" or "../" stays inside the sweep folder; a long override cannot exceed NAME_MAX."""
     sweep = tmp_path / "s"
-    out = simbench("run", "-m", "+policy=act_int8", "policy.model_path=act/act_int8.onnx,act/act_fp32.onnx", "env=timing",
-                   "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    long_pipeline = "[" + ",".join(f"{{name:stage_with_a_long_name_{i},unit:cpu,share:0.25}}" for i in range(4)) + "]"
+    out = simbench("run", "-m", "+policy=act_int8", "policy.model_path=act/act_int8.onnx,act/../act/act_fp32.onnx", "env=timing",
+                   f"policy.pipeline={long_pipeline}", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
     assert out.returncode == 0, out.stderr
-    assert not list(sweep.glob("*/status.json"))  # nested one level deeper
+    jobs = sorted(p.parent for p in sweep.glob("*/status.json"))
+    assert len(jobs) == 2 and all(len(j.name) < 200 and "/" not in j.name for j in jobs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]  # nothing outside the sweep folder
+    for job in jobs:
+        overrides = (job / ".hydra" / "overrides.yaml").read_text()
+        assert "policy.model_path=act/" in overrides and "stage_with_a_long_name_3" in overrides
     assert simbench("report", str(sweep)).returncode == 0
     rows = list(csv.DictReader((sweep / "summary.csv").open()))
-    assert sorted(r["job"].rsplit("/", 1)[-1] for r in rows) == ["act_fp32.onnx", "act_int8.onnx"]
-    assert {r["status"] for r in rows} == {"complete"}
+    assert {r["status"] for r in rows} == {"complete"} and len(rows) == 2
 
 
 def test_pool_seeds_weights_rates_by_episodes_and_orders_seeds_numerically() -> None:
