@@ -15,7 +15,10 @@ from omegaconf import OmegaConf
 
 
 def _min(*values: float) -> float:
-    return min(values)
+    """The smallest number; a value that is not a number passes through unchanged, so validation
+    reports the key the user set (``policy.actions_per_chunk='abc'``) instead of a resolver error."""
+    odd = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, float))]
+    return odd[0] if odd else min(values)
 
 
 def _job_dir(override_dirname: object) -> str:

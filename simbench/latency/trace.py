@@ -32,6 +32,8 @@ class TraceLatency:
             table = pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(path)
         except Exception as err:
             raise ConfigError(f"latency.path={str(path)!r} could not be read: {str(err).splitlines()[0]}") from err
+        if column not in table.column_names and column != "latency_s":
+            raise bad_value("latency.column", column, f"not in {path.name}; columns: {', '.join(table.column_names)}")
         columns = {}
         for name in table.column_names:
             kind = table.schema.field(name).type
