@@ -179,12 +179,11 @@ def test_a_second_run_into_the_same_run_dir_gets_its_own(tmp_path: Path, capsys:
 
 
 def test_a_locked_sweep_job_is_not_touched(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from simbench.run_dir import RunDirBusy, job_dirname, locked
+    from simbench.run_dir import RunDirBusy, locked
 
     sweep = tmp_path / "s"
     assert main(["run", "-m", *TIMING, f"hydra.sweep.dir={sweep}"]) == 0
     (job,) = [p.parent for p in sweep.glob("*/status.json")]
-    assert job.name == job_dirname(job.name.rsplit("-", 1)[0].replace("duration_s", "env.duration_s")) or job.name.endswith(job.name[-10:])
     (job / "status.json").unlink()
     with locked(job):  # another process would hold it like this while it writes
         with pytest.raises(RunDirBusy):

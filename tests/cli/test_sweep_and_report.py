@@ -124,3 +124,23 @@ def test_report_pools_seeds_of_a_sweep(tmp_path: Path) -> None:
 def test_pareto_front() -> None:
     pts = [(0.3, 0.8), (2.8, 0.96), (0.5, 0.7), (1.0, 0.9), (3.0, 0.9)]
     assert pareto_front(pts) == [(0.3, 0.8), (1.0, 0.9), (2.8, 0.96)]
+
+
+def test_report_flags_unreadable_jobs_and_reports_the_rest(tmp_path: Path) -> None:
+    """Issue #25 items 6 and 15: a truncated metrics.json, "complete" without metrics and a corrupt
+    config are flagged; the other jobs are reported as usual."""
+    sweep = tmp_path / "s"
+    out = simbench("run", "-m", "+policy=act_int8", "seed=1,2,3,4", "env=timing", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr
+    jobs = sorted(p.parent for p in sweep.glob("*/status.json"))
+    (jobs[0] / "metrics.json").write_text('{"ticks": 3')  # truncated
+    (jobs[1] / "metrics.json").unlink()  # complete without metrics
+    (jobs[2] / ".hydra" / "config.yaml").write_text("policy: [unclosed\n")  # corrupt
+    report = simbench("report", str(sweep))
+    assert report.returncode == 0, report.stderr
+    rows = {r["job"]: r for r in csv.DictReader((sweep / "summary.csv").open())}
+    assert rows[jobs[0].name]["status"] == "unreadable" and "metrics.json unreadable" in rows[jobs[0].name]["error"]
+    assert rows[jobs[1].name]["status"] == "unreadable" and "metrics.json missing" in rows[jobs[1].name]["error"]
+    assert rows[jobs[2].name]["status"] == "unreadable" and "config.yaml unreadable" in rows[jobs[2].name]["error"]
+    assert rows[jobs[3].name]["status"] == "complete" and float(rows[jobs[3].name]["stall_fraction"]) >= 0
+    assert "unreadable" in (sweep / "summary.md").read_text()
