@@ -30,6 +30,11 @@ MAX_CHUNK = 10_000
 """Largest chunk (actions per inference); ACT uses 100. 1e9 asked for 45 GB before it was bounded."""
 MAX_ACTION_DIM = 1_000
 MAX_EPISODES = 100_000
+MAX_RUN_S = 1_000_000.0
+"""Most simulated seconds in one run (episode length x env.episodes): results stay in memory until
+the run is written, ~1.3 GB per million simulated seconds."""
+MAX_TICKS = 100_000_000
+"""Most control ticks in one episode (env duration x scheduler.fps)."""
 
 
 def available(group: str) -> list[str]:
@@ -202,6 +207,12 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     episodes = cfg.get("episodes")
     if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1):
         raise bad_value("episodes", episodes, "must be a positive integer or null (the whole protocol)")
+    if duration * fps > MAX_TICKS:
+        raise bad_value("scheduler.fps", sched["fps"], f"with {duration:g} s episodes makes over {MAX_TICKS:,} control ticks per episode")
+    n_eps = min(int(env.get("episodes", 1)), episodes or MAX_EPISODES)
+    if duration * n_eps > MAX_RUN_S:
+        raise bad_value("env.episodes", env.get("episodes"), f"x {duration:g} s episodes is over {MAX_RUN_S:,.0f} simulated seconds in one run "
+                        "(results are held in memory); split it into several runs (seed=...) or shorten the episodes")
     videos = cfg.get("video_episodes", 0)
     if isinstance(videos, bool) or not isinstance(videos, int) or videos < 0:
         raise bad_value("video_episodes", videos, "must be an integer >= 0")

@@ -66,6 +66,8 @@ BAD = [
     (("latency=lognormal", "latency.sigma=1000"), "latency.sigma=1000"),
     # item 16
     (("latency=host",), "latency='host'"),
+    (("env.duration_s=100000", "env.episodes=11"), "env.episodes=11"),
+    (("scheduler.fps=1000000", "env.duration_s=1000"), "scheduler.fps=1000000"),
     # item 5: checks made by the env and the model, now before anything is written
     (("policy.threads=0",), "policy.threads=0"),
 ]
@@ -197,7 +199,7 @@ def test_a_locked_sweep_job_is_not_touched(tmp_path: Path, capsys: pytest.Captur
 # item 9: Ctrl-C
 def test_ctrl_c_writes_an_interrupted_status_one_line_exit_130(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "simbench", "run", "+policy=act_int8", "env=timing", "env.duration_s=100000",
-                             "env.episodes=20", "plots=false", "progress=false", f"results_dir={tmp_path}"],
+                             "env.episodes=10", "plots=false", "progress=false", f"results_dir={tmp_path}"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob("runs/*/.hydra/config.yaml")) and time.monotonic() < deadline:
