@@ -213,8 +213,9 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
             ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file for the user
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-        detail = next((lines[i + 1] for i, line in enumerate(lines[:-1]) if line.endswith("WeightsUnpickler error:")),
-                      lines[0][:120] if lines else type(err).__name__)
+        # torch's own reason: the line after its boilerplate (e.g. "unsupported GLOBAL posix.system")
+        useful = [ln for ln in lines if not ln.startswith(("Weights only load failed", "Please file an issue", "Check the documentation"))]
+        detail = (useful[0] if useful else lines[0] if lines else type(err).__name__)[:160]
         why = ("is not a checkpoint the safe loader accepts (only tensors, numbers, strings and containers; "
                f"nothing in it was run): {detail}" if "Weights only load failed" in str(err)
                else f"is not a readable torch file ({type(err).__name__}: {detail})")
