@@ -261,3 +261,12 @@ def test_a_run_on_a_full_tmpfs_leaves_a_failed_record_or_says_disk_full(tmp_path
             assert "disk full" in out.stderr
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_metrics_json_is_strict_json(tmp_path: Path) -> None:
+    """Item 7: no NaN or Infinity in a result file, whatever a metric computes."""
+    from simbench.atomic_io import write_json
+
+    write_json(tmp_path / "m.json", {"ok": 0.5, "nan": float("nan"), "inf": [float("inf")]})
+    assert json.loads((tmp_path / "m.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}")) == {
+        "ok": 0.5, "nan": None, "inf": [None]}
