@@ -41,6 +41,10 @@ def main(argv: list[str]) -> int:
     unknown = sorted(set(cfg) - allowed)
     if unknown:
         raise ConfigError(f"unknown export option {unknown[0]!r}; valid: {', '.join(sorted(allowed))}")
+    for key, minimum in (("calibration_frames", 1), ("eval_frames", 1), ("seed", 0), ("threads", 1), ("frame_stride", 1)):
+        value = cfg.get(key, minimum)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise bad_value(key, value, f"must be an integer >= {minimum}")
     max_parity = cfg.get("max_parity", 1e-3)
     if isinstance(max_parity, bool) or not isinstance(max_parity, (int, float)) or not math.isfinite(max_parity) or max_parity <= 0:
         raise bad_value("max_parity", max_parity, "must be a finite number > 0 (largest allowed |onnxruntime - torch|)")

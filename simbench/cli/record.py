@@ -137,6 +137,10 @@ def parse_config(argv: list[str]) -> RecordConfig:
     for key in ("max_tries", "workers"):
         if not isinstance(cfg[key], int) or cfg[key] < 1:
             raise bad_value(key, cfg[key], "must be an integer >= 1")
+    if isinstance(cfg.get("seed"), bool) or not isinstance(cfg.get("seed"), int) or cfg["seed"] < 0:
+        raise bad_value("seed", cfg.get("seed"), "must be an integer >= 0")
+    if not isinstance(cfg.get("progress"), bool):
+        raise bad_value("progress", cfg.get("progress"), "must be true or false")
     output = cfg.get("output")
     if not isinstance(output, str) or not output.strip():
         raise bad_value("output", output, "give a directory path for the dataset")

@@ -218,6 +218,9 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         raise bad_value("video_episodes", videos, "must be an integer >= 0")
     if videos and not env.get("cameras"):
         raise bad_value("video_episodes", videos, f"needs an env with cameras; env={env.get('name')} has none (use env=teabag_mug)")
+    for key in ("progress", "plots"):
+        if not isinstance(cfg.get(key, True), bool):
+            raise bad_value(key, cfg.get(key), "must be true or false")
     results_dir = cfg.get("results_dir")
     if not isinstance(results_dir, str) or not results_dir.strip():
         raise bad_value("results_dir", results_dir, "must be a directory path, not empty (runs are written below it)")

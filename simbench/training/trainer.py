@@ -115,9 +115,15 @@ class TrainConfig:
             self.dataset = [str(d) for d in self.dataset]
         elif not isinstance(self.dataset, str):
             raise bad_value("dataset", self.dataset, "give a path or a non-empty list of paths")
-        for key in ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads", "frame_stride"):
-            if int(getattr(self, key)) < 1:
-                raise bad_value(f"train.{key}", getattr(self, key), "must be >= 1")
+        for key in ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads", "frame_stride",
+                    "val_every", "eval_every", "eval_episodes", "eval_seed", "seed", "warmup_steps", "augment_shift_px"):
+            value = getattr(self, key)
+            minimum = 1 if key in ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads", "frame_stride", "val_every") else 0
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise bad_value(f"train.{key}", value, f"must be an integer >= {minimum}")
+        for key in ("resume", "progress", "init_grow"):
+            if not isinstance(getattr(self, key), bool):
+                raise bad_value(key, getattr(self, key), "must be true or false")
         if self.device not in ("auto", "cpu", "cuda"):
             raise bad_value("device", self.device, "choose auto, cpu or cuda")
         if not 0 <= self.val_fraction < 1:

@@ -270,3 +270,25 @@ def test_metrics_json_is_strict_json(tmp_path: Path) -> None:
     write_json(tmp_path / "m.json", {"ok": 0.5, "nan": float("nan"), "inf": [float("inf")]})
     assert json.loads((tmp_path / "m.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}")) == {
         "ok": 0.5, "nan": None, "inf": [None]}
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["run", *TIMING, "progress=maybe"], "progress='maybe'"),
+        (["run", *TIMING, "plots=abc"], "plots='abc'"),
+        (["record", "seed=abc"], "seed='abc'"),
+        (["record", "progress=maybe"], "progress='maybe'"),
+        (["train", "steps=abc"], "train.steps='abc'"),
+        (["train", "resume=maybe"], "resume='maybe'"),
+        (["export", "eval_frames=abc"], "eval_frames='abc'"),
+        (["export", "replace=maybe"], "replace='maybe'"),
+    ],
+)
+def test_every_subcommand_checks_types_before_work(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
+    out = tmp_path / "out"
+    key = {"run": "results_dir", "record": "output", "train": "out_dir", "export": "out_dir"}[argv[0]]
+    assert main([*argv, f"{key}={out}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and needle in err, err
+    assert not out.exists()
