@@ -68,6 +68,13 @@ def _check_numbers(cfg: Mapping[str, Any], key: str) -> None:
             raise bad_value(f"{key}.{name}", value, "must be a number")
         if not math.isfinite(value) or not 0 <= value <= limit:
             raise bad_value(f"{key}.{name}", value, f"must be finite, >= 0 and <= {limit:g}")
+    if "profiles" in cfg:
+        profiles = cfg["profiles"]
+        if not isinstance(profiles, Mapping):
+            raise bad_value(f"{key}.profiles", profiles, "give a mapping of policy name -> median seconds")
+        for name, value in profiles.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= MAX_LATENCY_S:
+                raise bad_value(f"{key}.profiles.{name}", value, f"must be a number of seconds in [0, {MAX_LATENCY_S:g}]")
 
 
 def make_latency(cfg: Mapping[str, Any], policy: str, key: str = "latency") -> LatencySource:

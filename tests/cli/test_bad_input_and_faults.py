@@ -66,6 +66,7 @@ BAD = [
     (("latency=lognormal", "latency.sigma=1000"), "latency.sigma=1000"),
     # item 16
     (("latency=host",), "latency='host'"),
+    (("latency.profiles=5",), "latency.profiles=5"),
     (("env.duration_s=100000", "env.episodes=11"), "env.episodes=11"),
     (("scheduler.fps=1000000", "env.duration_s=1000"), "scheduler.fps=1000000"),
     # item 5: checks made by the env and the model, now before anything is written
@@ -129,11 +130,12 @@ def test_an_onnx_file_whose_metadata_does_not_match_its_graph_is_refused_up_fron
     assert not results.exists()
 
 
-@pytest.mark.parametrize("key", ["results_dir", "hydra.run.dir"])
+@pytest.mark.parametrize("key", ["results_dir", "hydra.run.dir", "hydra.sweep.dir"])
 def test_an_output_directory_under_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str) -> None:
     f = tmp_path / "file"
     f.write_text("x")
-    assert main(["run", *TIMING, f"{key}={f / 'sub'}"]) == 2
+    sweep = ["-m"] if key == "hydra.sweep.dir" else []
+    assert main(["run", *sweep, *TIMING, f"{key}={f / 'sub'}"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and f"{key}=" in err and "under a file" in err
     assert f.read_text() == "x"
