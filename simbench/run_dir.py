@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from simbench.errors import ConfigError, bad_value
+from simbench.errors import bad_value
 
 LOCK_FILE = ".lock"
 PREFIX_CHARS = 120
@@ -93,4 +93,4 @@ def is_empty_run_dir(path: Path) -> bool:
     return path.is_dir() and all(p.name in (".hydra", "run.log", LOCK_FILE) for p in path.iterdir())
 
 
-__all__ = ["ConfigError", "RunDirBusy", "check_dir_path", "is_empty_run_dir", "job_dirname", "locked", "reserve"]
+__all__ = ["RunDirBusy", "check_dir_path", "is_empty_run_dir", "job_dirname", "locked", "reserve"]

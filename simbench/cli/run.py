@@ -110,14 +110,14 @@ def _record_failure(out_dir: Path, err: BaseException, status: str) -> None:
         try:  # a few bytes may still fit where the traceback did not
             (out_dir / runner.STATUS_FILE).write_text(json.dumps({"status": status, "error": line}))
         except OSError:
-            why = "disk full" if write_err.errno == errno.ENOSPC else os_error_line(write_err)
+            why = "disk full" if write_err.errno == errno.ENOSPC else _os_error_line(write_err)
             print(f"FAILED {out_dir}: {line}; status.json could not be written ({why})", file=sys.stderr)
             return
     if status != "interrupted":
         print(f"FAILED {out_dir}: {line} (details in {runner.STATUS_FILE})", file=sys.stderr)
 
 
-def os_error_line(err: OSError) -> str:
+def _os_error_line(err: OSError) -> str:
     return f"{type(err).__name__}: {err.strerror or err}"
 
 
@@ -145,7 +145,7 @@ def main(argv: list[str]) -> int:
         try:
             target.mkdir(parents=True, exist_ok=True)  # resuming: the same directory on purpose
         except OSError as err:
-            raise ConfigError(f"{key}={str(target)!r} cannot be created ({os_error_line(err)})") from None
+            raise ConfigError(f"{key}={str(target)!r} cannot be created ({_os_error_line(err)})") from None
     else:
         target = reserve(target, key if given else "results_dir")
     argv = [a for a in argv if not a.startswith(f"{key}=")] + [f"{key}={_quote(str(target))}"]
