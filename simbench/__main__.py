@@ -1,19 +1,23 @@
 """``python -m simbench <subcommand> [hydra overrides]``.
 
 Each subcommand is a module under ``simbench.cli`` with ``main(argv) -> int``. User mistakes raise
-:class:`simbench.errors.ConfigError` and end here as one line on stderr with exit code 2.
+:class:`simbench.errors.ConfigError` and end here as one line on stderr with exit code 2; Ctrl-C
+(SIGINT) ends in one line and exit code 130 (what a shell reports for a SIGINT), SIGTERM likewise
+(143) after the same clean-up.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
+import threading
 
 # Headless rendering on CPUs (Mesa llvmpipe) unless the user chose another backend.
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from simbench.errors import USAGE_EXIT_CODE, ConfigError
+from simbench.errors import INTERRUPTED_EXIT_CODE, USAGE_EXIT_CODE, ConfigError, Terminated
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("simbench.cli.run", "simulate a policy under a latency model (Hydra app; -m sweeps)"),
@@ -41,12 +45,26 @@ def main(argv: list[str] | None = None) -> int:
     if name not in SUBCOMMANDS:
         print(f"error: unknown subcommand {name!r}; choose one of: {', '.join(SUBCOMMANDS)}", file=sys.stderr)
         return USAGE_EXIT_CODE
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if threading.current_thread() is threading.main_thread() else None
     try:
         module = importlib.import_module(SUBCOMMANDS[name][0])
         return int(module.main(rest) or 0)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return USAGE_EXIT_CODE
+    except KeyboardInterrupt:
+        print(f"interrupted: simbench {name} stopped (Ctrl-C); nothing half-written was kept", file=sys.stderr)
+        return INTERRUPTED_EXIT_CODE
+    except Terminated:
+        print(f"terminated: simbench {name} stopped (SIGTERM); nothing half-written was kept", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 if __name__ == "__main__":

@@ -1,18 +1,27 @@
 """Atomic result files: write to a temporary name in the same directory, then rename.
 
 A run killed mid-write leaves either the old file or the new one, never half of one, so a resumed
-sweep can trust any ``status.json`` it finds.
+sweep can trust any ``status.json`` it finds. The file gets the permissions a plain ``open`` would
+give (``0666`` less the umask), not ``mkstemp``'s private ``0600``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+
+def umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager
@@ -23,6 +32,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -34,8 +44,21 @@ def write_text(path: Path, text: str) -> None:
         tmp.write_text(text)
 
 
+def finite_json(data: Any) -> Any:
+    """``data`` with NaN and infinities as None: JSON has no spelling for them (``NaN`` and
+    ``Infinity`` are Python's, and other readers reject the file)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: finite_json(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [finite_json(v) for v in data]
+    return data
+
+
 def write_json(path: Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=True, allow_nan=True) + "\n")
+    """Strict JSON (non-finite numbers become null), written atomically."""
+    write_text(path, json.dumps(finite_json(data), indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 def write_with(path: Path, writer: Callable[[Path], None]) -> None:

@@ -10,6 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 USAGE_EXIT_CODE = 2
+INTERRUPTED_EXIT_CODE = 130
+"""Exit code after Ctrl-C (128 + SIGINT), as shells report it."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so the same clean-up as for Ctrl-C runs (a BaseException
+    like KeyboardInterrupt, so ``except Exception`` blocks do not swallow it)."""
 
 
 class ConfigError(ValueError):

@@ -40,6 +40,23 @@ def is_complete(out_dir: Path) -> bool:
         return False
 
 
+def preflight(specs: list[RunSpec]) -> None:
+    """Build each distinct env and policy of ``specs`` once and close them, before anything is
+    written: what only they can check (the model file and its metadata, the env's cameras and
+    control rate) fails here, as one ConfigError line, instead of inside a started run."""
+    seen: set[str] = set()
+    for spec in specs:
+        key = json.dumps([spec.env, spec.policy], sort_keys=True, default=str)
+        if key in seen:
+            continue
+        seen.add(key)
+        env = resolve(ENVS, "env", spec.env["name"]).from_config(spec.env)
+        try:
+            resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.get("runtime", "timing")).from_config(spec.policy, env)
+        finally:
+            env.close()
+
+
 def run(
     spec: RunSpec,
     out_dir: Path,

@@ -50,13 +50,28 @@ def expand(overrides: list[str], multirun: bool) -> list[list[str]]:
     return [combo for batch in BasicSweeper.split_arguments(parsed, None) for combo in batch]
 
 
-def compose_run(config_name: str, overrides: list[str]) -> DictConfig:
-    """Compose ``conf/<config_name>.yaml`` with overrides (hydra/* launcher overrides dropped)."""
+def compose_run(config_name: str, overrides: list[str], output_dir_key: str | None = None) -> DictConfig:
+    """Compose ``conf/<config_name>.yaml`` with overrides (hydra/* launcher overrides dropped).
+
+    ``output_dir_key`` (``hydra.run.dir`` or ``hydra.sweep.dir``): also resolve that Hydra path, as
+    Hydra would, and return it under the config's ``_output_dir`` key."""
     job_overrides = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+    dir_overrides = [o for o in overrides if o.startswith(("hydra.run.dir=", "hydra.sweep.dir="))]
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-            cfg = compose(config_name=config_name, overrides=job_overrides)
+            if output_dir_key is None:
+                cfg = compose(config_name=config_name, overrides=job_overrides)
+            else:
+                from hydra.core.hydra_config import HydraConfig
+                from omegaconf import open_dict
+
+                cfg = compose(config_name=config_name, overrides=job_overrides + dir_overrides, return_hydra_config=True)
+                HydraConfig.instance().set_config(cfg)
+                out = str(OmegaConf.select(cfg, output_dir_key))
+                with open_dict(cfg):
+                    del cfg["hydra"]
+                    cfg["_output_dir"] = out
             # Resolve now (inside the Hydra context) so interpolation errors surface here.
             OmegaConf.to_container(cfg, resolve=True)
             return cfg
@@ -70,9 +85,13 @@ def compose_run(config_name: str, overrides: list[str]) -> DictConfig:
         GlobalHydra.instance().clear()
 
 
-def check_all(config_name: str, overrides: list[str], multirun: bool, build: Callable[[DictConfig], Any]) -> int:
-    """Compose and build every run; returns how many runs the command line makes."""
-    combos = expand(overrides, multirun)
-    for combo in combos:
-        build(compose_run(config_name, combo))
-    return len(combos)
+def check_all(config_name: str, overrides: list[str], multirun: bool, build: Callable[[DictConfig], Any]) -> list[Any]:
+    """Compose and build every run; returns what ``build`` returned for each, in order."""
+    return [build(compose_run(config_name, combo)) for combo in expand(overrides, multirun)]
+
+
+def output_dir(config_name: str, overrides: list[str], multirun: bool) -> str:
+    """The directory Hydra would write to: ``hydra.run.dir``, or ``hydra.sweep.dir`` with ``-m``."""
+    combo = expand(overrides, multirun)[0]
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    return str(compose_run(config_name, combo, output_dir_key=key)["_output_dir"])

@@ -3,17 +3,30 @@
 Prints, and writes to ``<out_dir>/export_report.json``: the largest |ONNX Runtime - torch| action
 difference of the fp32 export on held-out recorded frames, and for each variant its size and its
 action error against fp32 ONNX on the same frames. Options: conf/export.yaml.
+
+Everything is built in a staging directory beside ``out_dir`` and moved there only once the fp32
+parity is within ``max_parity``; a failed check (NaN included) writes nothing and exits 1. An
+``out_dir`` that already holds files is left alone (the export goes to ``out_dir-2``, ``-3``...)
+unless ``replace=true``: the shipped models are replaced only when asked for.
 """
 
 from __future__ import annotations
 
+import math
+import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from simbench.errors import ConfigError
+from simbench.errors import ConfigError, bad_value
+
+
+class ParityFailed(RuntimeError):
+    """The fp32 export does not reproduce the torch policy within ``max_parity``."""
 
 
 def main(argv: list[str]) -> int:
@@ -24,10 +37,24 @@ def main(argv: list[str]) -> int:
 
     cfg = compose_config("export", argv)
     allowed = {"checkpoint", "dataset", "out_dir", "prefix", "calibration_frames", "eval_frames", "seed", "threads",
-               "variants", "frame_stride"}
+               "variants", "frame_stride", "replace", "max_parity"}
     unknown = sorted(set(cfg) - allowed)
     if unknown:
         raise ConfigError(f"unknown export option {unknown[0]!r}; valid: {', '.join(sorted(allowed))}")
+    for key, minimum in (("calibration_frames", 1), ("eval_frames", 1), ("seed", 0), ("threads", 1), ("frame_stride", 1)):
+        value = cfg.get(key, minimum)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise bad_value(key, value, f"must be an integer >= {minimum}")
+    max_parity = cfg.get("max_parity", 1e-3)
+    if isinstance(max_parity, bool) or not isinstance(max_parity, (int, float)) or not math.isfinite(max_parity) or max_parity <= 0:
+        raise bad_value("max_parity", max_parity, "must be a finite number > 0 (largest allowed |onnxruntime - torch|)")
+    replace = cfg.get("replace", False)
+    if not isinstance(replace, bool):
+        raise bad_value("replace", replace, "must be true or false")
+    from simbench.run_dir import check_dir_path
+
+    out_dir = Path(str(cfg.get("out_dir") or ""))
+    check_dir_path(out_dir, "out_dir")
     from simbench.atomic_io import write_json
     from simbench.export.quantize import recipes_from_config
     from simbench.training.trainer import load_checkpoint
@@ -40,13 +67,40 @@ def main(argv: list[str]) -> int:
 
     data = load_training_data(cfg["dataset"], policy.config.cameras, policy.config.image_size, seed=int(cfg["seed"]),
                               frame_stride=int(cfg.get("frame_stride", 3)), state_dim=policy.config.state_dim)
-    report = export_all(policy, int(ckpt.get("fps", data.fps)), data, recipes, Path(cfg["out_dir"]), cfg)
-    report["checkpoint"] = {"path": str(cfg["checkpoint"]), "step": ckpt.get("step"), "val_loss": ckpt.get("val_loss"),
-                            "success": ckpt.get("success")}
-    out = Path(cfg["out_dir"]) / "export_report.json"
-    write_json(out, report)  # atomic: a crash never leaves half a report next to the models
-    print(f"report: {out}")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        report = export_all(policy, int(ckpt.get("fps", data.fps)), data, recipes, staging, cfg)
+        report["checkpoint"] = {"path": str(cfg["checkpoint"]), "step": ckpt.get("step"), "val_loss": ckpt.get("val_loss"),
+                                "success": ckpt.get("success")}
+        final = _publish(staging, out_dir, replace, report, write_json)
+    except ParityFailed as err:
+        print(f"error: {err}; nothing written", file=sys.stderr)
+        return 1
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    print(f"report: {final / 'export_report.json'}")
     return 0
+
+
+def _publish(staging: Path, out_dir: Path, replace: bool, report: dict, write_json) -> Path:
+    """Move the staged files to ``out_dir`` (replace) or to a directory of their own; returns it."""
+    from simbench.atomic_io import umask
+    from simbench.run_dir import reserve
+
+    if replace or not out_dir.exists() or not any(out_dir.iterdir()):
+        final = out_dir
+        final.mkdir(parents=True, exist_ok=True)
+    else:
+        final = reserve(out_dir, "out_dir")
+        print(f"note: out_dir={str(out_dir)!r} holds files; writing to {final} (replace=true writes into {out_dir})")
+    for variant in report["variants"].values():
+        variant["path"] = str(final / Path(variant["path"]).name)
+    write_json(staging / "export_report.json", report)  # atomic: never half a report next to the models
+    for item in sorted(staging.iterdir()):
+        os.chmod(item, 0o666 & ~umask())
+        os.replace(item, final / item.name)
+    return final
 
 
 def export_all(policy, fps: int, data, recipes, out_dir: Path, cfg: dict) -> dict:
@@ -70,7 +124,10 @@ def export_all(policy, fps: int, data, recipes, out_dir: Path, cfg: dict) -> dic
     torch_out = run_torch(policy, data.state[eval_idx], data.images_of(eval_idx))
     fp32_out = run_onnx(fp32_path, eval_feeds, threads)
     parity = max_abs_diff(fp32_out, torch_out)
-    print(f"fp32 export {fp32_path}: max |onnxruntime - torch| = {parity:.3g} over {len(eval_idx)} held-out frames")
+    print(f"fp32 export: max |onnxruntime - torch| = {parity:.3g} over {len(eval_idx)} held-out frames")
+    limit = float(cfg.get("max_parity", 1e-3))
+    if not parity <= limit:  # NaN fails too
+        raise ParityFailed(f"fp32 export parity max |onnxruntime - torch| = {parity} exceeds max_parity={limit:g}")
     report: dict = {"parity_max_abs_diff": parity, "eval_frames": len(eval_idx), "calibration_frames": len(calib_idx),
                     "fps": fps, "variants": {}}
     print(f"{'variant':<14}{'recipe':<52}{'size MB':>8}{'max|d|':>9}{'mean|d|':>9}{'rel sprd':>8}{'build s':>8}")

@@ -137,8 +137,18 @@ def parse_config(argv: list[str]) -> RecordConfig:
     for key in ("max_tries", "workers"):
         if not isinstance(cfg[key], int) or cfg[key] < 1:
             raise bad_value(key, cfg[key], "must be an integer >= 1")
+    if isinstance(cfg.get("seed"), bool) or not isinstance(cfg.get("seed"), int) or cfg["seed"] < 0:
+        raise bad_value("seed", cfg.get("seed"), "must be an integer >= 0")
+    if not isinstance(cfg.get("progress"), bool):
+        raise bad_value("progress", cfg.get("progress"), "must be true or false")
+    output = cfg.get("output")
+    if not isinstance(output, str) or not output.strip():
+        raise bad_value("output", output, "give a directory path for the dataset")
+    from simbench.dataset.writer import check_output
+
+    check_output(Path(output))
     return RecordConfig(
-        output=Path(cfg["output"]),
+        output=Path(output),
         clusters=clusters,
         episodes_per_cluster=n,
         recovery_share=float(share),
@@ -248,12 +258,11 @@ def _slot_seed(seed: int, slot: Slot, attempt: int) -> int:
 
 
 def record(cfg: RecordConfig) -> dict[str, Any]:
-    from tqdm import tqdm
-
-    from simbench.dataset.writer import DatasetWriter, EpisodeBuffer
+    """Record into a staging directory beside ``cfg.output``; the dataset replaces ``cfg.output``
+    only once complete (an interrupted recording leaves the old one as it was)."""
+    from simbench.dataset.writer import DatasetWriter
 
     slots = cfg.slots()
-    writer = DatasetWriter(cfg.output, cfg.fps, cfg.cameras, (*cfg.image_size, 3))
     record_every = 60 // cfg.fps
     noise = cfg.action_noise
     jobs = [(s, cfg.seed, cfg.max_tries, record_every, noise.std_rad if noise.perturbs(s.index) else 0.0, noise.tau_s)
@@ -266,6 +275,15 @@ def record(cfg: RecordConfig) -> dict[str, Any]:
             _build_driver(probe, cfg.takeover)
         finally:
             probe.close()
+    with DatasetWriter(cfg.output, cfg.fps, cfg.cameras, (*cfg.image_size, 3)) as writer:
+        return _record_into(writer, cfg, slots, jobs)
+
+
+def _record_into(writer: Any, cfg: RecordConfig, slots: list[Slot], jobs: list[tuple[Slot, int, int, int, float, float]]) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from simbench.dataset.writer import EpisodeBuffer
+
     t0 = time.perf_counter()
     kept, discarded, missing, perturbed = 0, 0, 0, 0
     per_cluster: dict[int, list[int]] = {}

@@ -1,18 +1,30 @@
 """``python -m simbench run [+policy=NAME] [overrides] [-m]``: the Hydra app.
 
 Every run on the command line (each combination of a ``-m`` sweep) is composed and validated before
-Hydra starts, so a bad override ends in one line, exit code 2 and nothing under ``results/``. Inside
-a sweep, a job that fails at run time is recorded as failed (``status.json``) and the others go on;
-a job whose directory already holds a complete result is skipped, so re-running an interrupted sweep
-with the same ``hydra.sweep.dir`` resumes it.
+Hydra starts, its env and policy built once and closed (the model file, its metadata, the env's
+cameras), so a bad override ends in one line, exit code 2 and nothing under ``results/``.
+
+Run directories (:mod:`simbench.run_dir`): a single run's directory is created exclusively before
+Hydra starts (``-2``, ``-3``... when the name exists) and locked while the run writes; a sweep
+without an explicit ``hydra.sweep.dir`` gets a fresh one the same way. Inside a sweep, a job that
+fails is recorded as failed (``status.json``) and the others go on; a job whose directory already
+holds a complete result is skipped, so re-running an interrupted sweep with the same
+``hydra.sweep.dir`` resumes it. A sweep with failed jobs prints them and exits 1.
+
+Exit codes: 0 all runs complete; 1 a run or sweep job failed (``status.json`` says why); 2 bad
+input (nothing written); 130 Ctrl-C (the run's ``status.json`` says ``interrupted``).
 """
 
 from __future__ import annotations
 
+import errno
+import json
 import logging
+import shutil
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -21,10 +33,11 @@ from omegaconf import DictConfig
 
 from simbench import runner
 from simbench.atomic_io import write_json
-from simbench.cli.compose import check_all
+from simbench.cli.compose import check_all, output_dir
 from simbench.config.build import available, build_run_spec, runnable_policies
-from simbench.errors import ConfigError
+from simbench.errors import ConfigError, Terminated
 from simbench.paths import CONF_DIR
+from simbench.run_dir import RunDirBusy, check_dir_path, is_empty_run_dir, locked, reserve
 
 log = logging.getLogger("simbench")
 
@@ -49,9 +62,6 @@ def _job(cfg: DictConfig) -> None:
     out_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
     choices = hc.runtime.choices
-    if multirun and runner.is_complete(out_dir):
-        print(f"skip (complete): {out_dir}")
-        return
     meta = {
         "policy": choices.get("policy"),
         "scheduler": choices.get("scheduler"),
@@ -62,23 +72,33 @@ def _job(cfg: DictConfig) -> None:
         "aggregate": cfg.scheduler.aggregate,
     }
     try:
-        spec = build_run_spec(cfg)
-        # A multi-job launcher runs jobs side by side on one console: no progress bars and no
-        # summary tables there (each is in its job's summary.txt), one line per finished job.
-        metrics = runner.run(spec, out_dir, meta, progress=bool(cfg.progress) and not multirun, plots=bool(cfg.plots),
-                             video_episodes=int(cfg.video_episodes), summary_to_console=not multirun)
-        if multirun:
-            print(job_line(hc.job.override_dirname or out_dir.name, metrics), flush=True)
-    except Exception as err:
-        if not multirun:
-            if isinstance(err, ConfigError):
-                _deferred_errors.append(err)  # re-raised once Hydra returns: one line, exit 2
+        with locked(out_dir):
+            if multirun and runner.is_complete(out_dir):
+                print(f"skip (complete): {out_dir}")
                 return
-            raise
-        # In a sweep a failed job is recorded and the others go on.
-        line = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        write_json(out_dir / runner.STATUS_FILE, {"status": "failed", "error": line, "traceback": traceback.format_exc()})
-        print(f"FAILED {out_dir}: {line}", file=sys.stderr)
+            try:
+                spec = build_run_spec(cfg)
+                # A multi-job launcher runs jobs side by side on one console: no progress bars and no
+                # summary tables there (each is in its job's summary.txt), one line per finished job.
+                metrics = runner.run(spec, out_dir, meta, progress=bool(cfg.progress) and not multirun, plots=bool(cfg.plots),
+                                     video_episodes=int(cfg.video_episodes), summary_to_console=not multirun)
+                if multirun:
+                    print(job_line(hc.job.override_dirname or out_dir.name, metrics), flush=True)
+            except ConfigError as err:
+                if not multirun:
+                    if is_empty_run_dir(out_dir):
+                        shutil.rmtree(out_dir, ignore_errors=True)  # ours (made exclusively): nothing written
+                    _outcome["config_error"] = err  # re-raised once Hydra returns: one line, exit 2
+                    return
+                _record_failure(out_dir, err, "failed")
+            except (KeyboardInterrupt, Terminated) as err:
+                _record_failure(out_dir, err, "interrupted")
+                raise
+            except Exception as err:  # noqa: BLE001 - any fault becomes a failed record, the sweep goes on
+                _record_failure(out_dir, err, "failed")
+    except RunDirBusy as err:
+        print(f"FAILED {out_dir}: {err}; not touched", file=sys.stderr)
+        _outcome["failed"] = True
 
 
 def job_line(name: str, m: dict) -> str:
@@ -87,7 +107,35 @@ def job_line(name: str, m: dict) -> str:
     return f"done {name}: {success}, stall share {100 * m['stall_fraction']:.1f}%, latency p50 {m['latency_p50_s']:.3f} s"
 
 
-_deferred_errors: list[ConfigError] = []
+def _record_failure(out_dir: Path, err: BaseException, status: str) -> None:
+    """Write ``status.json`` (failed or interrupted, with the reason) and say it in one line.
+
+    When even that write fails (a full disk), the line says so instead: the run has no
+    ``status.json``, so a resumed sweep runs it again."""
+    text = str(err).splitlines()[0] if str(err) else ""
+    line = "interrupted" if status == "interrupted" else f"{type(err).__name__}: {text}"
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        line = f"disk full: {text}"
+    _outcome["failed"] = True
+    try:
+        write_json(out_dir / runner.STATUS_FILE, {"status": status, "error": line, "traceback": traceback.format_exc()})
+    except OSError as write_err:
+        try:  # a few bytes may still fit where the traceback did not
+            (out_dir / runner.STATUS_FILE).write_text(json.dumps({"status": status, "error": line}))
+        except OSError:
+            why = "disk full" if write_err.errno == errno.ENOSPC else _os_error_line(write_err)
+            print(f"FAILED {out_dir}: {line}; status.json could not be written ({why})", file=sys.stderr)
+            return
+    if status != "interrupted":
+        print(f"FAILED {out_dir}: {line} (details in {runner.STATUS_FILE})", file=sys.stderr)
+
+
+def _os_error_line(err: OSError) -> str:
+    return f"{type(err).__name__}: {err.strerror or err}"
+
+
+_outcome: dict[str, Any] = {}
+"""What the jobs of this process ended in (a ConfigError to re-raise, whether any failed)."""
 _hydra_main = hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")(_job)
 
 
@@ -100,13 +148,55 @@ def main(argv: list[str]) -> int:
     flags = [a for a in argv if a.startswith("-") and a not in ("-m", "--multirun")]
     if flags:
         raise ConfigError(f"unknown option(s) {' '.join(flags)}; run takes Hydra overrides and -m")
-    check_all("config", overrides, multirun, build_run_spec)
+    specs = check_all("config", overrides, multirun, build_run_spec)
+    runner.preflight(specs)
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    given = any(o.startswith(f"{key}=") for o in overrides)
+    target = Path(output_dir("config", overrides, multirun))
+    check_dir_path(target, key if given else "results_dir")
+    if multirun and given:
+        try:
+            target.mkdir(parents=True, exist_ok=True)  # resuming: the same directory on purpose
+        except OSError as err:
+            raise ConfigError(f"{key}={str(target)!r} cannot be created ({_os_error_line(err)})") from None
+    else:
+        target = reserve(target, key if given else "results_dir")
+    argv = [a for a in argv if not a.startswith(f"{key}=")] + [f"{key}={_quote(str(target))}"]
+    _outcome.clear()
     saved = sys.argv
     sys.argv = ["simbench-run", *argv]
     try:
         _hydra_main()
     finally:
         sys.argv = saved
-    if _deferred_errors:
-        raise _deferred_errors.pop()
-    return 0
+    if "config_error" in _outcome:
+        raise _outcome.pop("config_error")
+    if multirun:
+        return _sweep_summary(target, len(specs))
+    return 1 if _outcome.get("failed") else 0
+
+
+def _quote(value: str) -> str:
+    """A Hydra override value that is taken literally (quoted; ``\\`` and ``'`` escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _sweep_summary(sweep_dir: Path, expected: int) -> int:
+    """Print the jobs that did not complete; 1 when there are any (CI can tell without reading files)."""
+    statuses: dict[str, str] = {}
+    for cfg in sorted(sweep_dir.glob("**/.hydra/config.yaml")):
+        job = cfg.parent.parent
+        try:
+            status = json.loads((job / runner.STATUS_FILE).read_text())
+            statuses[job.relative_to(sweep_dir).as_posix()] = f"{status.get('status')}: {status.get('error', '')}".rstrip(": ")
+        except (OSError, ValueError):
+            statuses[job.relative_to(sweep_dir).as_posix()] = "incomplete: no status.json"
+    bad = {job: s for job, s in statuses.items() if s != "complete"}
+    complete = len(statuses) - len(bad)
+    if not bad and not _outcome.get("failed") and complete >= expected:
+        print(f"sweep {sweep_dir}: {complete} jobs complete")
+        return 0
+    print(f"sweep {sweep_dir}: {complete} of {max(expected, len(statuses))} jobs complete, {len(bad)} not:", file=sys.stderr)
+    for job, s in bad.items():
+        print(f"  {job}: {s}", file=sys.stderr)
+    return 1

@@ -23,6 +23,19 @@ from simbench.scheduler.settings import SchedulerSettings, Stage
 
 SCHEDULER_MODES = ("async", "sync")
 
+MAX_EPISODE_S = 100_000.0
+"""Longest simulated episode (~28 h): a timing episode this long takes seconds of CPU and ~130 MB;
+1e7 s took ~15 min and 1e12 s would take days and grow memory ~1.3 GB per million seconds."""
+MAX_CHUNK = 10_000
+"""Largest chunk (actions per inference); ACT uses 100. 1e9 asked for 45 GB before it was bounded."""
+MAX_ACTION_DIM = 1_000
+MAX_EPISODES = 100_000
+MAX_RUN_S = 1_000_000.0
+"""Most simulated seconds in one run (episode length x env.episodes): results stay in memory until
+the run is written, ~1.3 GB per million simulated seconds."""
+MAX_TICKS = 100_000_000
+"""Most control ticks in one episode (env duration x scheduler.fps)."""
+
 
 def available(group: str) -> list[str]:
     """Options of a config group: the YAML files in ``conf/<group>/``."""
@@ -83,18 +96,59 @@ def _number(cfg: Mapping[str, Any], key: str, prefix: str) -> float:
     return number
 
 
-def _integer(cfg: Mapping[str, Any], key: str, prefix: str, minimum: int) -> int:
+def _integer(cfg: Mapping[str, Any], key: str, prefix: str, minimum: int, maximum: int | None = None) -> int:
     value = cfg.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise bad_value(f"{prefix}.{key}", value, f"must be an integer >= {minimum}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum is not None and value > maximum):
+        allowed = f"must be an integer >= {minimum}" + (f" and <= {maximum:,}" if maximum is not None else "")
+        raise bad_value(f"{prefix}.{key}", value, allowed)
     return value
 
 
+def _boolean(cfg: Mapping[str, Any], key: str, prefix: str, default: bool) -> bool:
+    value = cfg.get(key, default)
+    if not isinstance(value, bool):
+        raise bad_value(f"{prefix}.{key}", value, "must be true or false")
+    return value
+
+
+def _check_env(env: Mapping[str, Any]) -> float:
+    """Types and ranges of the env keys (the env itself checks what only it knows, e.g. which
+    control rates divide its physics rate); returns the simulated seconds per episode."""
+    for key in ("duration_s", "time_limit_s", "control_hz", "success_dwell_s"):
+        if key in env:
+            value = _number(env, key, "env")
+            limit = 1_000.0 if key == "control_hz" else MAX_EPISODE_S
+            if not 0 < value <= limit:
+                raise bad_value(f"env.{key}", env[key], f"must be > 0 and <= {limit:,.0f}")
+    if "episodes" in env:
+        _integer(env, "episodes", "env", 1, MAX_EPISODES)
+    if "action_dim" in env:
+        _integer(env, "action_dim", "env", 1, MAX_ACTION_DIM)
+    if "cameras" in env:
+        cams = env["cameras"]
+        if not isinstance(cams, list) or not cams or not all(isinstance(c, str) for c in cams):
+            raise bad_value("env.cameras", cams, "give a non-empty list of camera names")
+    if "image_size" in env:
+        size = env["image_size"]
+        if not isinstance(size, list) or len(size) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in size):
+            raise bad_value("env.image_size", size, "give [height, width] as two integers")
+    key = "duration_s" if "duration_s" in env else "time_limit_s"
+    if key not in env:
+        raise ConfigError(f"env={env.get('name')!r} sets neither env.duration_s nor env.time_limit_s (simulated seconds per episode)")
+    return float(env[key])
+
+
 def _stages(policy: Mapping[str, Any], policy_name: str) -> tuple[Stage, ...]:
-    raw = policy.get("pipeline") or [{"name": "model", "unit": "cpu", "share": 1.0}]
+    raw = policy.get("pipeline", None)
+    if raw is None:
+        raw = [{"name": "model", "unit": "cpu", "share": 1.0}]
+    elif not isinstance(raw, list) or not raw:
+        raise bad_value("policy.pipeline", raw, "give a non-empty list of stages ({name, unit, share}), or leave it out for one stage")
     stages = []
     for i, st in enumerate(raw):
         key = f"policy.pipeline[{i}]"
+        if not isinstance(st, dict):
+            raise bad_value(key, st, "give a stage as {name, unit, share[, repeat, latency]}")
         unit = st.get("unit", "cpu")
         if unit not in ("cpu", "npu", "gpu", "link"):
             raise unknown_name(f"{key}.unit", unit, ("cpu", "npu", "gpu", "link"))
@@ -102,7 +156,7 @@ def _stages(policy: Mapping[str, Any], policy_name: str) -> tuple[Stage, ...]:
         if share < 0:
             raise bad_value(f"{key}.share", share, "must be >= 0")
         repeat = _integer(st, "repeat", key, 1) if "repeat" in st else 1
-        own = make_latency(st["latency"], policy_name) if st.get("latency") else None
+        own = make_latency(st["latency"], policy_name, key=f"{key}.latency") if st.get("latency") else None
         stages.append(Stage(str(st.get("name", f"stage{i}")), unit, share, repeat, own))
     total_share = sum(s.share for s in stages if s.latency is None)
     if stages and any(s.latency is None for s in stages) and not math.isclose(total_share, 1.0, abs_tol=1e-6):
@@ -162,29 +216,45 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         # shape, its latency profile), which is what timing sweeps over real policy names want.
         policy["runtime"] = "timing"
         policy["timing_only"] = True
-    chunk_size = _integer(policy, "chunk_size", "policy", 1)
+    chunk_size = _integer(policy, "chunk_size", "policy", 1, MAX_CHUNK)
     actions_per_chunk = _integer(policy, "actions_per_chunk", "policy", 1)
     if actions_per_chunk > chunk_size:
         raise bad_value("policy.actions_per_chunk", actions_per_chunk, f"must be <= policy.chunk_size ({chunk_size})")
     n_action_steps = _integer(policy, "n_action_steps", "policy", 1)
     if n_action_steps > actions_per_chunk:
         raise bad_value("policy.n_action_steps", n_action_steps, f"must be <= policy.actions_per_chunk ({actions_per_chunk})")
-    action_dim = _integer(policy, "action_dim", "policy", 1)
+    action_dim = _integer(policy, "action_dim", "policy", 1, MAX_ACTION_DIM)
+    if "threads" in policy:
+        _integer(policy, "threads", "policy", 1, 256)
 
     latency = make_latency(latency_cfg, name)
+    if latency_cfg.get("name") == "host" and policy.get("runtime", "timing") == "timing":
+        why = f"env={env.get('name')} has no cameras, so {name} runs timing-only" if policy.get("timing_only") else f"policy {name} has runtime=timing"
+        raise bad_value("latency", "host", f"times the real policy call, and {why}: there is no model to time; "
+                        "use env=teabag_mug with an onnx policy, or another latency source")
     stages = _stages(policy, name)
 
-    duration = env.get("duration_s", env.get("time_limit_s"))
-    if duration is None or float(duration) <= 0:
-        raise bad_value("env.duration_s", duration, "must be > 0 (simulated seconds per episode)")
+    duration = _check_env(env)
     episodes = cfg.get("episodes")
     if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1):
         raise bad_value("episodes", episodes, "must be a positive integer or null (the whole protocol)")
+    if duration * fps > MAX_TICKS:
+        raise bad_value("scheduler.fps", sched["fps"], f"with {duration:g} s episodes makes over {MAX_TICKS:,} control ticks per episode")
+    n_eps = min(int(env.get("episodes", 1)), episodes or MAX_EPISODES)
+    if duration * n_eps > MAX_RUN_S:
+        raise bad_value("env.episodes", env.get("episodes"), f"x {duration:g} s episodes is over {MAX_RUN_S:,.0f} simulated seconds in one run "
+                        "(results are held in memory); split it into several runs (seed=...) or shorten the episodes")
     videos = cfg.get("video_episodes", 0)
     if isinstance(videos, bool) or not isinstance(videos, int) or videos < 0:
         raise bad_value("video_episodes", videos, "must be an integer >= 0")
     if videos and not env.get("cameras"):
         raise bad_value("video_episodes", videos, f"needs an env with cameras; env={env.get('name')} has none (use env=teabag_mug)")
+    for key in ("progress", "plots"):
+        if not isinstance(cfg.get(key, True), bool):
+            raise bad_value(key, cfg.get(key), "must be true or false")
+    results_dir = cfg.get("results_dir")
+    if not isinstance(results_dir, str) or not results_dir.strip():
+        raise bad_value("results_dir", results_dir, "must be a directory path, not empty (runs are written below it)")
     seed = cfg.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise bad_value("seed", seed, "must be an integer >= 0")
@@ -200,7 +270,7 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         temporal_ensemble_m=te_m,
         similarity_eps=eps,
         n_action_steps=n_action_steps,
-        pipelined=bool(sched.get("pipelined", False)),
+        pipelined=_boolean(sched, "pipelined", "scheduler", False),
         capture_delay_s=float(sched.get("capture_delay_s", 0.0)),
         actuation_delay_s=float(sched.get("actuation_delay_s", 0.0)),
         stages=stages,

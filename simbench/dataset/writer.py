@@ -4,7 +4,12 @@ One parquet file of frames (``data/chunk-000/file-000.parquet``), one mp4 per ca
 episodes concatenated (``videos/<key>/chunk-000/file-000.mp4``, h264 yuv420p, which every
 decoder reads), the episodes table with each episode's frame range, video time range and
 per-episode stats, ``meta/tasks.parquet``, ``meta/stats.json``, and ``meta/info.json`` written
-**last**: its presence marks a complete dataset (an interrupted recording leaves none).
+**last**: its presence marks a complete dataset.
+
+Nothing is written into the target directory itself until the end: the dataset is built in a hidden
+staging directory beside it (``.<name>.partial-*``) and renamed into place by :meth:`finalize`, so an
+interrupted recording leaves the previous dataset untouched. :func:`check_output` refuses a target
+that is a file or a non-empty directory other than a dataset: recording never deletes anything else.
 
 Episodes are added one at a time in order; videos are encoded as they arrive, so memory holds one
 episode's frames at most.
@@ -13,7 +18,9 @@ episode's frames at most.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +32,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
+from simbench.atomic_io import umask
 from simbench.dataset.stats import image_stats, to_json, vector_stats
+from simbench.errors import bad_value
 
 CODEBASE_VERSION = "v3.0"
 DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
@@ -46,7 +55,33 @@ class EpisodeBuffer:
     """Scalars stored as extra episode columns (``cluster``, ``recovery``, ``seed``...)."""
 
 
+def is_dataset(root: Path) -> bool:
+    """A complete dataset this writer (or LeRobot v3) made: ``meta/info.json`` with a codebase version."""
+    try:
+        info = json.loads((root / INFO_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(info, dict) and str(info.get("codebase_version", "")).startswith("v")
+
+
+def check_output(root: Path, key: str = "output") -> None:
+    """Refuse a target the writer may not replace (ConfigError naming ``key``): a file, a directory
+    under a file, or a non-empty directory that is not a dataset (a home directory, a typo)."""
+    for parent in [root, *root.parents]:
+        if parent.exists() and not parent.is_dir():
+            what = "is a file" if parent == root else f"is under a file ({parent})"
+            raise bad_value(key, str(root), f"{what}; give a directory for the dataset")
+    if root.is_dir() and any(root.iterdir()) and not is_dataset(root):
+        raise bad_value(key, str(root), "is a non-empty directory that is not a dataset (no meta/info.json); "
+                        "recording replaces only a dataset: give a new or empty directory")
+
+
 class DatasetWriter:
+    """Build a dataset in a staging directory; :meth:`finalize` moves it to ``root``.
+
+    Use as a context manager: leaving the block with an exception (Ctrl-C included) removes the
+    staging directory and leaves ``root`` as it was."""
+
     def __init__(
         self,
         root: str | Path,
@@ -54,24 +89,22 @@ class DatasetWriter:
         cameras: tuple[str, ...],
         image_shape: tuple[int, int, int],
         robot_type: str = "so101_follower",
-        overwrite: bool = True,
     ) -> None:
         self.root = Path(root)
-        if self.root.exists():
-            if not overwrite:
-                raise FileExistsError(self.root)
-            shutil.rmtree(self.root)
-        (self.root / "meta").mkdir(parents=True)
+        check_output(self.root)
         h, w, _ = image_shape
         if h % 2 or w % 2:
             raise ValueError("image height and width must be even for yuv420p video")
+        self.root.parent.mkdir(parents=True, exist_ok=True)
+        self.staging = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.partial-", dir=self.root.parent))
+        (self.staging / "meta").mkdir()
         self.fps = int(fps)
         self.cameras = tuple(cameras)
         self.image_shape = (int(h), int(w), 3)
         self.robot_type = robot_type
         self._writers: dict[str, Any] = {}
         for cam in self.cameras:
-            path = self.root / VIDEO_PATH.format(video_key=f"observation.images.{cam}", chunk_index=0, file_index=0)
+            path = self.staging / VIDEO_PATH.format(video_key=f"observation.images.{cam}", chunk_index=0, file_index=0)
             path.parent.mkdir(parents=True, exist_ok=True)
             self._writers[cam] = imageio.get_writer(
                 str(path), fps=self.fps, codec="libx264", pixelformat="yuv420p", macro_block_size=2,
@@ -82,6 +115,23 @@ class DatasetWriter:
         self._tasks: dict[str, int] = {}
         self._n_frames = 0
         self._image_sums: dict[str, list[dict[str, NDArray[np.float64]]]] = {c: [] for c in self.cameras}
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None:
+            self.abort()
+
+    def abort(self) -> None:
+        """Drop what was staged; ``root`` is untouched."""
+        for writer in self._writers.values():
+            try:
+                writer.close()
+            except Exception:  # noqa: BLE001 - the staging directory goes anyway
+                pass
+        self._writers.clear()
+        shutil.rmtree(self.staging, ignore_errors=True)
 
     def add_episode(self, ep: EpisodeBuffer) -> int:
         """Append an episode; returns its index."""
@@ -140,18 +190,36 @@ class DatasetWriter:
         return index
 
     def finalize(self, extra_info: dict[str, Any] | None = None) -> Path:
-        """Close videos, write tables and stats, then ``meta/info.json`` (the completion marker)."""
+        """Close videos, write tables and stats, then ``meta/info.json`` (the completion marker), and
+        move the staged dataset to ``root`` (a dataset already there is replaced only now)."""
         for writer in self._writers.values():
             writer.close()
+        self._writers.clear()
+        self._write_tables(extra_info)
+        os.chmod(self.staging, 0o777 & ~umask())  # mkdtemp makes it 0700
+        old = None
+        if self.root.exists():
+            if any(self.root.iterdir()):
+                check_output(self.root)  # still a dataset: it may be replaced
+                old = Path(tempfile.mkdtemp(prefix=f".{self.root.name}.old-", dir=self.root.parent))
+                os.replace(self.root, old / "dataset")
+            else:
+                self.root.rmdir()
+        os.replace(self.staging, self.root)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.root
+
+    def _write_tables(self, extra_info: dict[str, Any] | None) -> None:
         frames = pd.concat(self._frames, ignore_index=True)
-        data_path = self.root / DATA_PATH.format(chunk_index=0, file_index=0)
+        data_path = self.staging / DATA_PATH.format(chunk_index=0, file_index=0)
         data_path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pandas(frames, preserve_index=False), data_path, compression="snappy")
-        episodes_path = self.root / "meta/episodes/chunk-000/file-000.parquet"
+        episodes_path = self.staging / "meta/episodes/chunk-000/file-000.parquet"
         episodes_path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pandas(pd.DataFrame(self._episodes), preserve_index=False), episodes_path)
         tasks = pd.DataFrame({"task_index": list(self._tasks.values())}, index=pd.Index(list(self._tasks), name="task"))
-        pq.write_table(pa.Table.from_pandas(tasks), self.root / "meta/tasks.parquet")
+        pq.write_table(pa.Table.from_pandas(tasks), self.staging / "meta/tasks.parquet")
         stats = {
             "observation.state": vector_stats(np.stack(frames["observation.state"].to_numpy())),
             "action": vector_stats(np.stack(frames["action"].to_numpy())),
@@ -163,11 +231,10 @@ class DatasetWriter:
         }
         for cam, per_episode in self._image_sums.items():
             stats[f"observation.images.{cam}"] = _merge_image_stats(per_episode)
-        (self.root / "meta/stats.json").write_text(json.dumps(to_json(stats), indent=2))
+        (self.staging / "meta/stats.json").write_text(json.dumps(to_json(stats), indent=2))
         info = self._info()
         info.update(extra_info or {})
-        (self.root / INFO_FILE).write_text(json.dumps(info, indent=2))
-        return self.root
+        (self.staging / INFO_FILE).write_text(json.dumps(info, indent=2))
 
     def _info(self) -> dict[str, Any]:
         h, w, c = self.image_shape

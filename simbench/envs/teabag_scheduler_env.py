@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from simbench.envs.base import EpisodeOutcome, Observation
 from simbench.envs.teabag_mug import TeaBagMugEnv, Snapshot
 from simbench.envs.workspace import TRAINING_CLUSTERS, VALIDATION_CLUSTER
-from simbench.errors import bad_value
+from simbench.errors import ConfigError, bad_value
 
 TEST_STARTS_PER_CLUSTER = 2
 VAL_STARTS = 10
@@ -44,15 +44,19 @@ class TeaBagSchedulerEnv:
         size = cfg.get("image_size", (96, 128))
         if len(size) != 2:
             raise bad_value("env.image_size", size, "give [height, width]")
-        env = TeaBagMugEnv(
-            cameras=cameras,
-            image_height=int(size[0]),
-            image_width=int(size[1]),
-            control_hz=float(cfg.get("control_hz", 60.0)),
-            time_limit_s=float(cfg.get("time_limit_s", 20.0)),
-            success_dwell_s=float(cfg.get("success_dwell_s", 0.5)),
-            include_velocity=False,
-        )
+        try:
+            env = TeaBagMugEnv(
+                cameras=cameras,
+                image_height=int(size[0]),
+                image_width=int(size[1]),
+                control_hz=float(cfg.get("control_hz", 60.0)),
+                time_limit_s=float(cfg.get("time_limit_s", 20.0)),
+                success_dwell_s=float(cfg.get("success_dwell_s", 0.5)),
+                include_velocity=False,
+            )
+        except ConfigError as err:  # the scene names its own keys; in a run config they sit under env.
+            text = str(err).replace("image size=", "image_size=")
+            raise ConfigError(text if text.startswith("env.") else f"env.{text}") from None
         return cls(env)
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -51,12 +52,44 @@ def _build(cfg: Mapping[str, Any], policy: str) -> LatencySource:
 
 LATENCY_SOURCES = ("constant", "normal", "lognormal", "uniform", "trace", "imx95", "host")
 
+MAX_LATENCY_S = 3_600.0
+"""Largest latency parameter (seconds) a source may be given."""
+MAX_SIGMA = 3.0
+"""Largest lognormal sigma / jitter: at 3 the 99.9th percentile is already ~10,000x the median;
+sigma 1000 overflowed inside SimPy."""
+MAX_SCALE = 1_000.0
+_SECONDS = ("value", "mean", "std", "min", "median", "low", "high")
 
-def make_latency(cfg: Mapping[str, Any], policy: str) -> LatencySource:
-    """Build the source for ``policy`` (device profiles are picked by the policy's name)."""
+
+def _check_numbers(cfg: Mapping[str, Any], key: str) -> None:
+    """Every numeric parameter a number, finite, >= 0 and bounded; messages name ``key.param``."""
+    bounds = {**{k: MAX_LATENCY_S for k in _SECONDS}, "sigma": MAX_SIGMA, "jitter": MAX_SIGMA, "scale": MAX_SCALE}
+    for name, limit in bounds.items():
+        if name not in cfg:
+            continue
+        value = cfg[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad_value(f"{key}.{name}", value, "must be a number")
+        if not math.isfinite(value) or not 0 <= value <= limit:
+            raise bad_value(f"{key}.{name}", value, f"must be finite, >= 0 and <= {limit:g}")
+    if "profiles" in cfg:
+        profiles = cfg["profiles"]
+        if not isinstance(profiles, Mapping):
+            raise bad_value(f"{key}.profiles", profiles, "give a mapping of policy name -> median seconds")
+        for name, value in profiles.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= MAX_LATENCY_S:
+                raise bad_value(f"{key}.profiles.{name}", value, f"must be a number of seconds in [0, {MAX_LATENCY_S:g}]")
+
+
+def make_latency(cfg: Mapping[str, Any], policy: str, key: str = "latency") -> LatencySource:
+    """Build the source for ``policy`` (device profiles are picked by the policy's name); ``key``
+    is where ``cfg`` sits in the config (a pipeline stage's own latency), for error messages."""
+    if not isinstance(cfg, Mapping):
+        raise bad_value(key, cfg, "give a latency mapping with a name (constant, normal, lognormal, uniform, trace, imx95, host)")
+    _check_numbers(cfg, key)
     scale = float(cfg.get("scale", 1.0))
     if not scale > 0:
-        raise bad_value("latency.scale", scale, "must be > 0")
+        raise bad_value(f"{key}.scale", scale, "must be > 0")
     source = _build(cfg, policy)
     if isinstance(source, MeasuredLatency):
         source.scale = scale

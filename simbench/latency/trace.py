@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -32,11 +33,19 @@ class TraceLatency:
             table = pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(path)
         except Exception as err:
             raise ConfigError(f"latency.path={str(path)!r} could not be read: {str(err).splitlines()[0]}") from err
-        columns = {name: np.asarray(table.column(name).to_numpy(), dtype=np.float64) for name in table.column_names}
+        if column not in table.column_names and column != "latency_s":
+            raise bad_value("latency.column", column, f"not in {path.name}; columns: {', '.join(table.column_names)}")
+        columns = {}
+        for name in table.column_names:
+            kind = table.schema.field(name).type
+            if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+                columns[name] = np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+            else:
+                raise bad_value("latency.path", str(path), f"column {name!r} is not numeric (a trace holds latencies in seconds only)")
         component_names = tuple(n for n in columns if n != column)
         if column in columns:
             total = columns[column]
-        elif component_names:
+        elif component_names and column == "latency_s":  # a per-component trace: the total is their sum
             total = np.sum([columns[n] for n in component_names], axis=0)
         else:
             raise bad_value("latency.column", column, f"not in {path.name}; columns: {', '.join(columns)}")

@@ -97,6 +97,18 @@ def _env_fps(env: Any, default: float = 60.0) -> float:
     return default
 
 
+def _check_graph(session: Any, path: Path, cameras: tuple[str, ...], image_size: tuple[int, ...], state_dim: int) -> None:
+    """The graph's inputs are the ones its metadata promises (else the first inference would fail mid-run)."""
+    expected = {"observation.state": [state_dim], **{f"observation.images.{c}": [*image_size, 3] for c in cameras}}
+    inputs = {i.name: i.shape for i in session.get_inputs()}
+    if set(inputs) != set(expected):
+        raise bad_value("policy.model_path", str(path), f"has inputs {sorted(inputs)} but its metadata promises {sorted(expected)}; re-run 'python -m simbench export'")
+    for name, dims in expected.items():
+        got = [d for d in inputs[name][1:]]  # after the batch dimension
+        if len(got) != len(dims) or any(isinstance(g, int) and g != d for g, d in zip(got, dims)):
+            raise bad_value("policy.model_path", str(path), f"input {name} has shape {inputs[name]}, metadata says (batch, {', '.join(map(str, dims))})")
+
+
 class OnnxChunkPolicy:
     """ChunkPolicy over an ONNX Runtime session; deterministic (ACT's latent is zero at inference)."""
 
@@ -109,12 +121,18 @@ class OnnxChunkPolicy:
         meta = self.session.get_modelmeta().custom_metadata_map
         if meta.get("simbench.arch") != "act":
             raise ConfigError(f"{self.path} is not a simbench ACT export (no simbench.arch=act metadata); re-run 'python -m simbench export'")
-        self.cameras = tuple(meta["simbench.cameras"].split(","))
-        self.image_size = tuple(int(v) for v in meta["simbench.image_size"].split(","))
-        self.state_dim = int(meta["simbench.state_dim"])
-        self.action_dim = int(meta["simbench.action_dim"])
-        self.chunk_size = int(meta["simbench.chunk_size"])
-        self.model_fps = float(meta["simbench.fps"])
+        try:
+            self.cameras = tuple(meta["simbench.cameras"].split(","))
+            self.image_size = tuple(int(v) for v in meta["simbench.image_size"].split(","))
+            self.state_dim = int(meta["simbench.state_dim"])
+            self.action_dim = int(meta["simbench.action_dim"])
+            self.chunk_size = int(meta["simbench.chunk_size"])
+            self.model_fps = float(meta["simbench.fps"])
+        except (KeyError, ValueError) as err:
+            raise bad_value("policy.model_path", str(self.path), f"has unreadable simbench metadata ({type(err).__name__}: {err}); re-run 'python -m simbench export'") from None
+        if len(self.image_size) != 2 or self.model_fps <= 0 or min(self.state_dim, self.action_dim, self.chunk_size) < 1:
+            raise bad_value("policy.model_path", str(self.path), "has inconsistent simbench metadata (image_size, fps, dims); re-run 'python -m simbench export'")
+        _check_graph(self.session, self.path, self.cameras, self.image_size, self.state_dim)
         self.precision = meta.get("simbench.precision", "?")
         self.config = json.loads(meta.get("simbench.config", "{}"))
         self.control_fps = float(control_fps)
@@ -134,7 +152,7 @@ class OnnxChunkPolicy:
             cfg.get("model_path"), name=str(cfg.get("name", "act")), actions_per_chunk=cfg.get("actions_per_chunk"),
             threads=int(cfg.get("threads", 1)), control_fps=float(cfg.get("fps") or _env_fps(env)),
         )
-        if "action_dim" in cfg and int(cfg["action_dim"]) != policy.action_dim:
+        if "action_dim" in cfg and cfg["action_dim"] != policy.action_dim:
             raise ConfigError(f"policy.action_dim={cfg['action_dim']} but {policy.path} predicts {policy.action_dim}")
         return policy
 

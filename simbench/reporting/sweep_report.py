@@ -1,7 +1,9 @@
 """Summarise a sweep directory: one table (markdown + CSV), plots, and one page linking them.
 
 A sweep directory holds one sub-directory per job (Hydra multirun), each with ``status.json``,
-``metrics.json`` and ``.hydra/config.yaml``. Failed jobs appear in the table with their error.
+``metrics.json`` and ``.hydra/config.yaml``. Failed jobs appear in the table with their error; a job
+whose files cannot be read (a truncated ``metrics.json``, a corrupt config, ``complete`` without
+metrics) is flagged as ``unreadable`` with the reason, and the other jobs are reported as usual.
 Jobs that differ only in ``seed=`` are also pooled into one row each (``summary_by_seed.csv``).
 """
 
@@ -38,22 +40,43 @@ def _resolved(path: Path) -> dict[str, Any]:
         return yaml.safe_load(path.read_text()) or {}
 
 
+def _read_mapping(path: Path, load: Any) -> tuple[dict[str, Any], str]:
+    """(the file as a dict, "") or ({}, why it could not be read)."""
+    try:
+        data = load(path)
+    except FileNotFoundError:
+        return {}, f"{path.name} missing"
+    except Exception as err:  # noqa: BLE001 - any unreadable file is flagged, the report goes on
+        return {}, f"{path.name} unreadable ({type(err).__name__})"
+    if not isinstance(data, dict):
+        return {}, f"{path.name} unreadable (not a mapping)"
+    return data, ""
+
+
 def collect(sweep_dir: Path) -> list[dict[str, Any]]:
     rows = []
-    # Hydra names a job's directory after its overrides, so a value with "/" in it (a model path)
-    # nests the directory: jobs are found at any depth.
+    # Jobs are found at any depth (sweeps made before job folders were flat nest a "/" in a value).
     for job in sorted(p.parent.parent for p in sweep_dir.glob("**/.hydra/config.yaml")):
         name = job.relative_to(sweep_dir).as_posix()
-        cfg = _resolved(job / ".hydra" / "config.yaml")
-        hydra_cfg = yaml.safe_load((job / ".hydra" / "hydra.yaml").read_text()) if (job / ".hydra" / "hydra.yaml").exists() else {}
+        problems = []
+        cfg, why = _read_mapping(job / ".hydra" / "config.yaml", _resolved)
+        problems += [why] if why else []
+        hydra_cfg, _ = _read_mapping(job / ".hydra" / "hydra.yaml", lambda p: yaml.safe_load(p.read_text()))
         choices = ((hydra_cfg or {}).get("hydra", {}).get("runtime", {}) or {}).get("choices", {}) or {}
-        try:
-            status = json.loads((job / "status.json").read_text())
-        except (OSError, ValueError):
-            status = {"status": "incomplete"}
-        metrics = json.loads((job / "metrics.json").read_text()) if (job / "metrics.json").exists() and status.get("status") == "complete" else {}
+        status, why = _read_mapping(job / "status.json", lambda p: json.loads(p.read_text()))
+        if not status:
+            status = {"status": "incomplete"} if why.endswith("missing") else {"status": "unreadable", "error": why}
+        metrics: dict[str, Any] = {}
+        if status.get("status") == "complete":
+            metrics, why = _read_mapping(job / "metrics.json", lambda p: json.loads(p.read_text()))
+            problems += [why] if why else []
+        if problems:
+            status = {"status": "unreadable", "error": "; ".join(problems)}
         policy = cfg.get("policy") or {}
         sched = cfg.get("scheduler") or {}
+        if not isinstance(policy, dict) or not isinstance(sched, dict):
+            policy, sched = {}, {}
+            status = {"status": "unreadable", "error": "config.yaml has no policy/scheduler mappings"}
         row = {
             "job": name,
             "status": status.get("status"),
@@ -69,7 +92,7 @@ def collect(sweep_dir: Path) -> list[dict[str, Any]]:
         # the kind only (published, assumed, host, trace...): the details are in the job's metrics.json
         row["latency_source"] = (metrics.get("latency_source") or {}).get("kind")
         row["timeline"] = f"{name}/timeline.png" if (job / "timeline.png").exists() else None
-        row["overrides"] = list(((hydra_cfg or {}).get("hydra", {}).get("overrides", {}) or {}).get("task") or [])
+        row["overrides"] = [str(o) for o in (((hydra_cfg or {}).get("hydra", {}).get("overrides", {}) or {}).get("task") or [])]
         rows.append(row)
     return rows
 

@@ -18,6 +18,11 @@ between evaluations were mostly the evaluation's own noise.
 A checkpoint is a plain dict: ``arch`` ("act"), ``config`` (ACTConfig as a dict), ``state_dict``,
 ``fps`` (dataset frames per second: the rate of the predicted actions), ``cameras``, ``step``,
 ``val_loss``, ``success``, and for ``last.pt`` the optimizer and RNG states.
+
+Checkpoints are read with ``torch.load(weights_only=True)``: tensors, containers, numbers and
+strings only. Unpickling anything else (a class, a function: what a crafted file uses to run code)
+is refused, so loading a checkpoint from elsewhere (``export checkpoint=``, ``train init_from=``)
+never executes it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -94,15 +100,30 @@ class TrainConfig:
     it is grown into it without changing the network's outputs (``training.grow``, Net2Net)."""
 
     def __post_init__(self) -> None:
+        for key in ("lr", "lr_backbone", "weight_decay", "grad_clip_norm", "val_fraction", "ema_decay"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise bad_value(key, value, "must be a finite number")
+        for key in ("lr", "lr_backbone", "weight_decay"):
+            if getattr(self, key) < 0:
+                raise bad_value(key, getattr(self, key), "must be >= 0")
+        if self.grad_clip_norm <= 0:
+            raise bad_value("grad_clip_norm", self.grad_clip_norm, "must be > 0")
         if isinstance(self.dataset, (list, tuple)):
             if not self.dataset or not all(isinstance(d, str) for d in self.dataset):
                 raise bad_value("dataset", self.dataset, "give a path or a non-empty list of paths")
             self.dataset = [str(d) for d in self.dataset]
         elif not isinstance(self.dataset, str):
             raise bad_value("dataset", self.dataset, "give a path or a non-empty list of paths")
-        for key in ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads", "frame_stride"):
-            if int(getattr(self, key)) < 1:
-                raise bad_value(f"train.{key}", getattr(self, key), "must be >= 1")
+        for key in ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads", "frame_stride",
+                    "val_every", "eval_every", "eval_episodes", "eval_seed", "seed", "warmup_steps", "augment_shift_px"):
+            value = getattr(self, key)
+            minimum = 1 if key in ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads", "frame_stride", "val_every") else 0
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise bad_value(f"train.{key}", value, f"must be an integer >= {minimum}")
+        for key in ("resume", "progress", "init_grow"):
+            if not isinstance(getattr(self, key), bool):
+                raise bad_value(key, getattr(self, key), "must be true or false")
         if self.device not in ("auto", "cpu", "cuda"):
             raise bad_value("device", self.device, "choose auto, cpu or cuda")
         if not 0 <= self.val_fraction < 1:
@@ -117,6 +138,10 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown train option {unknown[0]!r}; valid: {', '.join(sorted(names))}")
         return cls(**data)
+
+
+class NonFiniteLoss(ConfigError):
+    """The loss became NaN or infinite: training stops instead of saving broken weights."""
 
 
 @dataclass
@@ -182,18 +207,37 @@ def save_checkpoint(path: Path, policy: ACTPolicy, data_meta: dict[str, Any], ex
     tmp.replace(path)  # atomic: an interrupted save never leaves a half-written checkpoint
 
 
-def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[ACTPolicy, dict[str, Any]]:
-    """Checkpoint -> (ACTPolicy in eval mode, the checkpoint dict). Raises ConfigError on bad files."""
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", key: str = "checkpoint") -> dict[str, Any]:
+    """The checkpoint dict, loaded without executing anything (``weights_only=True``); ConfigError
+    naming ``key`` when the file is missing, unreadable, holds code, or is not an ACT checkpoint."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"checkpoint not found: {path}")
+        raise bad_value(key, str(path), "no such file")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=False)
+        with warnings.catch_warnings():  # torch warns about a foreign pickle protocol before refusing it
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        raise ConfigError(f"checkpoint {path} is not a readable torch file ({type(err).__name__})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("arch") != "act" or "state_dict" not in ckpt:
-        arch = ckpt.get("arch") if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ConfigError(f"checkpoint {path} is not an ACT checkpoint (arch={arch!r}); train one with 'python -m simbench train +policy=act'")
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        # torch's own reason: the line after its boilerplate (e.g. "unsupported GLOBAL posix.system")
+        useful = [ln for ln in lines if not ln.startswith(("Weights only load failed", "Please file an issue", "Check the documentation"))]
+        detail = (useful[0] if useful else lines[0] if lines else type(err).__name__)[:160]
+        why = ("is not a checkpoint the safe loader accepts (only tensors, numbers, strings and containers; "
+               f"nothing in it was run): {detail}" if "Weights only load failed" in str(err)
+               else f"is not a readable torch file ({type(err).__name__}: {detail})")
+        raise bad_value(key, str(path), why) from None
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or ckpt.get("arch") != "act":
+        found = f"arch={ckpt.get('arch')!r}" if isinstance(ckpt, dict) and "arch" in ckpt else (
+            "a dict without arch/state_dict" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}")
+        raise bad_value(key, str(path), f"is not an ACT checkpoint (found {found}; expected arch='act' with a state_dict); "
+                        "train one with 'python -m simbench train +policy=act'")
+    return ckpt
+
+
+def load_checkpoint(path: str | Path, map_location: str = "cpu", key: str = "checkpoint") -> tuple[ACTPolicy, dict[str, Any]]:
+    """Checkpoint -> (ACTPolicy in eval mode, the checkpoint dict). Raises ConfigError on bad files."""
+    path = Path(path)
+    ckpt = read_checkpoint(path, map_location, key)
     policy = ACTPolicy(ACTConfig.from_dict(ckpt["config"]))
     try:
         policy.load_state_dict(ckpt["state_dict"])
@@ -210,7 +254,7 @@ def init_weights(policy: ACTPolicy, path: str | Path, grow: bool = False, seed: 
     Normalization buffers come along: a fine-tuned model keeps the statistics it was trained with.
     ``grow``: the checkpoint's backbone may be narrower and shallower (``training.grow``); the line
     printed then carries the largest action difference the growing left (float rounding, ~1e-6)."""
-    source, _ = load_checkpoint(path)
+    source, _ = load_checkpoint(path, key="init_from")
     if grow:
         from simbench.training.grow import grow_policy, output_gap
 
@@ -277,7 +321,7 @@ def train(
     if cfg.ema_decay > 0:  # after init_from: the average starts from the weights training starts from
         ema = AveragedModel(policy, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True)
     if resuming:
-        ckpt = torch.load(last_path, map_location=device, weights_only=False)
+        ckpt = read_checkpoint(last_path, device, key="resume (last.pt)")
         # Through from_dict: a field added since the checkpoint was written takes its default.
         if ACTConfig.from_dict(ckpt.get("config") or {}).to_dict() != policy_cfg.to_dict():
             raise ConfigError(
@@ -322,6 +366,11 @@ def train(
         batch["images"] = shift_augment(batch["images"], cfg.augment_shift_px, gen)
         batch = {k: v.to(device) for k, v in batch.items()}
         loss, info = policy(batch)
+        if not torch.isfinite(loss):
+            bar.close()
+            raise NonFiniteLoss(
+                f"training loss is {float(loss.detach())} at step {step + 1} (lr={cfg.lr}, lr_backbone={cfg.lr_backbone}); "
+                f"stopped before saving it; checkpoints so far are in {ckpt_dir}")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip_norm)
@@ -369,4 +418,4 @@ def train(
     return TrainResult(step, val, best_success, best_path, last_path, history, time.time() - t0)
 
 
-__all__ = ["TrainConfig", "TrainResult", "init_weights", "load_checkpoint", "save_checkpoint", "train", "validation_loss"]
+__all__ = ["NonFiniteLoss", "TrainConfig", "TrainResult", "read_checkpoint", "init_weights", "load_checkpoint", "save_checkpoint", "train", "validation_loss"]

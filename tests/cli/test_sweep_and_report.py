@@ -12,34 +12,40 @@ from simbench.reporting.sweep_report import pareto_front, pool_seeds
 from tests.cli.test_run_cli import simbench
 
 
-def _plain_onnx(path: Path) -> Path:
-    """A valid ONNX file that is not a simbench export (no ``simbench.*`` metadata)."""
-    import onnx
-    from onnx import TensorProto, helper
+def _fail_for(monkeypatch: pytest.MonkeyPatch, policy: str, exc: BaseException) -> None:
+    """Make every run of ``policy`` fail once it has started (a fault the up-front checks cannot see)."""
+    import simbench.runner as runner
 
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "plain", [x], [y])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
-    return path
+    real = runner.simulate_episode
+
+    def simulate(settings, env, pol, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if pol.name == policy:
+            raise exc
+        return real(settings, env, pol, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "simulate_episode", simulate)
 
 
-def test_failed_job_is_recorded_and_the_others_finish(tmp_path: Path) -> None:
+def test_failed_job_is_recorded_the_others_finish_and_the_sweep_exits_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from simbench.__main__ import main
+
     sweep = tmp_path / "s"
-    plain = _plain_onnx(tmp_path / "plain.onnx")
-    # the session is built when the job starts: the plain file fails there, the shipped model runs
-    out = simbench("run", "-m", "+policy=act_int8", f"policy.model_path=act/act_int8.onnx,{plain}", "env=teabag_mug",
-                   "env.time_limit_s=2", "episodes=1", "plots=false", f"hydra.sweep.dir={sweep}")
-    assert out.returncode == 0, out.stderr
-    status = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("**/status.json")}
-    assert sorted(s["status"] for s in status.values()) == ["complete", "failed"]
-    failed = next(s for s in status.values() if s["status"] == "failed")
-    assert "not a simbench ACT export" in failed["error"]
+    _fail_for(monkeypatch, "act_fp32", RuntimeError("board fell over"))
+    code = main(["run", "-m", "+policy=act_int8,act_fp32", "env=timing", "env.duration_s=2", "plots=false", "progress=false",
+                 f"hydra.sweep.dir={sweep}"])
+    captured = capsys.readouterr()
+    err = captured.err
+    assert code == 1
     # a sweep's console holds one line per finished job, no per-job tables or progress bars
-    done = [line for line in out.stdout.splitlines() if line.startswith("done ")]
-    assert len(done) == 1 and "success" in done[0] and "stall share" in done[0]
-    assert "scheduler    async" not in out.stdout
-    assert "OpenGL" not in out.stdout + out.stderr
+    done = [line for line in captured.out.splitlines() if line.startswith("done ")]
+    assert len(done) == 1 and "stall share" in done[0]
+    assert "scheduler    async" not in captured.out
+    status = {p.parent.name: json.loads(p.read_text()) for p in sweep.glob("*/status.json")}
+    assert sorted(s["status"] for s in status.values()) == ["complete", "failed"]
+    failed_job = next(j for j, s in status.items() if s["status"] == "failed")
+    assert "board fell over" in status[failed_job]["error"]
+    assert "1 of 2 jobs complete" in err and f"{failed_job}: failed: RuntimeError: board fell over" in err
     report = simbench("report", str(sweep))
     assert report.returncode == 0, report.stderr
     assert "failed" in (sweep / "summary.md").read_text()
@@ -77,17 +83,22 @@ def test_report_table_and_plots(tmp_path: Path) -> None:
     assert simbench("report", str(tmp_path / "missing")).returncode == 2
 
 
-def test_report_finds_jobs_whose_override_values_hold_a_slash(tmp_path: Path) -> None:
-    """Hydra nests such a job's directory (``policy.model_path=act/`` + ``act_int8.onnx``)."""
+def test_job_folders_are_flat_bounded_and_hold_their_overrides(tmp_path: Path) -> None:
+    """A value with "/" or "../" stays inside the sweep folder; a long override cannot exceed NAME_MAX."""
     sweep = tmp_path / "s"
-    out = simbench("run", "-m", "+policy=act_int8", "policy.model_path=act/act_int8.onnx,act/act_fp32.onnx", "env=timing",
-                   "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    long_pipeline = "[" + ",".join(f"{{name:stage_with_a_long_name_{i},unit:cpu,share:0.25}}" for i in range(4)) + "]"
+    out = simbench("run", "-m", "+policy=act_int8", "policy.model_path=act/act_int8.onnx,act/../act/act_fp32.onnx", "env=timing",
+                   f"policy.pipeline={long_pipeline}", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
     assert out.returncode == 0, out.stderr
-    assert not list(sweep.glob("*/status.json"))  # nested one level deeper
+    jobs = sorted(p.parent for p in sweep.glob("*/status.json"))
+    assert len(jobs) == 2 and all(len(j.name) < 200 and "/" not in j.name for j in jobs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]  # nothing outside the sweep folder
+    for job in jobs:
+        overrides = (job / ".hydra" / "overrides.yaml").read_text()
+        assert "policy.model_path=act/" in overrides and "stage_with_a_long_name_3" in overrides
     assert simbench("report", str(sweep)).returncode == 0
     rows = list(csv.DictReader((sweep / "summary.csv").open()))
-    assert sorted(r["job"].rsplit("/", 1)[-1] for r in rows) == ["act_fp32.onnx", "act_int8.onnx"]
-    assert {r["status"] for r in rows} == {"complete"}
+    assert {r["status"] for r in rows} == {"complete"} and len(rows) == 2
 
 
 def test_pool_seeds_weights_rates_by_episodes_and_orders_seeds_numerically() -> None:
@@ -139,3 +150,23 @@ def test_stall_plot_draws_only_what_varied() -> None:
     assert stall_panels([row(100, 0.2), row(100, 0.5)]) == [("actions_per_chunk", "threshold")]
     assert len(stall_panels([row(50, 0.2), row(100, 0.5)])) == 2
     assert stall_panels([row(100, 0.2), row(100, 0.2)]) == []
+
+
+def test_report_flags_unreadable_jobs_and_reports_the_rest(tmp_path: Path) -> None:
+    """Issue #25 items 6 and 15: a truncated metrics.json, "complete" without metrics and a corrupt
+    config are flagged; the other jobs are reported as usual."""
+    sweep = tmp_path / "s"
+    out = simbench("run", "-m", "+policy=act_int8", "seed=1,2,3,4", "env=timing", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr
+    jobs = sorted(p.parent for p in sweep.glob("*/status.json"))
+    (jobs[0] / "metrics.json").write_text('{"ticks": 3')  # truncated
+    (jobs[1] / "metrics.json").unlink()  # complete without metrics
+    (jobs[2] / ".hydra" / "config.yaml").write_text("policy: [unclosed\n")  # corrupt
+    report = simbench("report", str(sweep))
+    assert report.returncode == 0, report.stderr
+    rows = {r["job"]: r for r in csv.DictReader((sweep / "summary.csv").open())}
+    assert rows[jobs[0].name]["status"] == "unreadable" and "metrics.json unreadable" in rows[jobs[0].name]["error"]
+    assert rows[jobs[1].name]["status"] == "unreadable" and "metrics.json missing" in rows[jobs[1].name]["error"]
+    assert rows[jobs[2].name]["status"] == "unreadable" and "config.yaml unreadable" in rows[jobs[2].name]["error"]
+    assert rows[jobs[3].name]["status"] == "complete" and float(rows[jobs[3].name]["stall_fraction"]) >= 0
+    assert "unreadable" in (sweep / "summary.md").read_text()

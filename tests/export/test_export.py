@@ -208,7 +208,7 @@ def test_export_cli_bad_inputs(trained, tmp_path: Path, capsys: pytest.CaptureFi
     torch.save({"arch": "smolvla"}, other)
     for args, needle in [
         ([f"checkpoint={other}"], "not an ACT checkpoint"),
-        ([f"checkpoint={tmp_path / 'none.pt'}"], "checkpoint not found"),
+        ([f"checkpoint={tmp_path / 'none.pt'}"], "no such file"),
         ([f"checkpoint={ckpt}", f"dataset={tmp_path / 'nodata'}", f"out_dir={tmp_path / 'o'}"], "dataset not found"),
         (["variants.int8.components.backbone=int9"], "int9"),
     ]:
@@ -239,3 +239,64 @@ def test_export_cli_end_to_end(trained, tmp_path: Path, monkeypatch: pytest.Monk
     for name in report["variants"]:
         assert OnnxChunkPolicy(out / f"act_{name}.onnx", actions_per_chunk=20).precision == name
     assert "max |onnxruntime - torch|" in capsys.readouterr().out
+
+
+def _fake_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    import simbench.dataset
+    from simbench.training.synthetic import FakeDataset
+
+    root = tmp_path / "ds"
+    (root / "meta").mkdir(parents=True)
+    (root / "meta" / "info.json").write_text("{}")
+    monkeypatch.setitem(vars(simbench.dataset), "load_dataset", lambda r: FakeDataset(Path(r), episodes=6, length=30))
+    return root
+
+
+@pytest.mark.parametrize("parity", ["tight", "nan"])
+def test_export_failing_parity_writes_nothing_and_exits_1(trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str], parity: str) -> None:
+    """Issue #25 item 14: a parity above max_parity, or NaN, is a failed export, not a shipped one."""
+    import simbench.export.parity as parity_mod
+
+    _, _, _, _, ckpt = trained
+    root = _fake_dataset(tmp_path, monkeypatch)
+    args = ["max_parity=1e-12"] if parity == "tight" else []
+    if parity == "nan":
+        monkeypatch.setattr(parity_mod, "max_abs_diff", lambda a, b: float("nan"))
+    out = tmp_path / "models"
+    code = cli(["export", f"checkpoint={ckpt}", f"dataset={root}", f"out_dir={out}", "calibration_frames=8", "eval_frames=4",
+                "variants={fp32:{precision:fp32}}", *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1 and "exceeds max_parity" in err[0] and "nothing written" in err[0]
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no staging directory left either
+
+
+def test_export_never_overwrites_a_directory_that_holds_files_unless_told(trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    _, _, _, _, ckpt = trained
+    root = _fake_dataset(tmp_path, monkeypatch)
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "act_fp32.onnx").write_bytes(b"the shipped model")
+    base = [f"checkpoint={ckpt}", f"dataset={root}", f"out_dir={shipped}", "calibration_frames=8", "eval_frames=4",
+            "variants={fp32:{precision:fp32}}"]
+    assert cli(["export", *base]) == 0
+    assert (shipped / "act_fp32.onnx").read_bytes() == b"the shipped model"
+    report = json.loads((tmp_path / "shipped-2" / "export_report.json").read_text())
+    assert report["variants"]["fp32"]["path"] == str(tmp_path / "shipped-2" / "act_fp32.onnx")
+    assert cli(["export", *base, "replace=true"]) == 0
+    assert (shipped / "act_fp32.onnx").read_bytes() != b"the shipped model"
+    assert cli(["export", *base, "max_parity=nan"]) == 2
+    assert "max_parity=nan" in capsys.readouterr().err
+
+
+def test_export_default_out_dir_is_not_the_shipped_models() -> None:
+    from omegaconf import OmegaConf
+
+    from simbench.paths import CONF_DIR, MODELS_DIR
+
+    cfg = OmegaConf.load(CONF_DIR / "export.yaml")
+    assert Path(cfg.out_dir).resolve() != (MODELS_DIR / "act").resolve() and cfg.replace is False
