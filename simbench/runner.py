@@ -53,9 +53,14 @@ def run(
     if video_episodes and not isinstance(env, FrameSource):
         env.close()
         raise bad_value("video_episodes", video_episodes, f"needs an env with cameras; env={spec.env['name']} has none")
+    policy = None
     try:
         runtime = spec.policy.get("runtime", "timing")
-        policy = resolve(POLICY_RUNTIMES, "policy.runtime", runtime).from_config(spec.policy, env)
+        open_policy = getattr(spec.latency, "open_policy", None)  # latency=board: the policy runs on the board
+        if open_policy is not None:
+            policy = open_policy(spec.policy, env)
+        else:
+            policy = resolve(POLICY_RUNTIMES, "policy.runtime", runtime).from_config(spec.policy, env)
         plan = env.episode_plan()
         if spec.episodes is not None:
             plan = plan[: spec.episodes]
@@ -73,8 +78,14 @@ def run(
         has_success = bool(getattr(env, "has_success", True))
     finally:
         env.close()
+        close = getattr(policy, "close", None)
+        if callable(close):
+            close()
     metrics = summarize(results, spec.settings, has_success)
     metrics.update({k: meta[k] for k in ("policy", "scheduler", "latency", "seed") if k in meta})
+    describe = getattr(spec.latency, "describe", None)
+    if callable(describe):
+        metrics["latency_source"] = describe()
     rows = [episode_row(i, r, spec.settings, has_success) for i, r in enumerate(results)]
     out_dir.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
@@ -89,6 +100,11 @@ def run(
     write_json(out_dir / "metrics.json", metrics)
     write_json(out_dir / STATUS_FILE, {"status": "complete"})
     print(summary_table(meta, metrics))
+    source = metrics.get("latency_source") or {}
+    if source.get("board"):
+        sha = source.get("model_sha256")
+        print(f"  latencies   from board {source['board']}" + (f", model sha256 {str(sha)[:16]}..." if isinstance(sha, str) else "")
+              + ("" if source.get("reproducible", True) else " (live board: not reproducible bit for bit)"))
     if has_success:
         print(published_table({**meta, "arch": spec.policy.get("arch"), "precision": spec.policy.get("precision")}, metrics))
     print(f"  results     {out_dir}")

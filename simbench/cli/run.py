@@ -23,7 +23,7 @@ from simbench import runner
 from simbench.atomic_io import write_json
 from simbench.cli.compose import check_all
 from simbench.config.build import available, build_run_spec
-from simbench.errors import ConfigError
+from simbench.errors import ConfigError, RunFault
 from simbench.paths import CONF_DIR
 
 log = logging.getLogger("simbench")
@@ -67,6 +67,12 @@ def _job(cfg: DictConfig) -> None:
             if isinstance(err, ConfigError):
                 _deferred_errors.append(err)  # re-raised once Hydra returns: one line, exit 2
                 return
+            if isinstance(err, RunFault):  # a board fault: failed record with the reason, exit 1
+                write_json(out_dir / runner.STATUS_FILE, {"status": "failed", "error": f"{type(err).__name__}: {err}"})
+                print(f"error: {err}", file=sys.stderr)
+                print(f"  failed run recorded: {out_dir / runner.STATUS_FILE}", file=sys.stderr)
+                _faults.append(err)
+                return
             raise
         # In a sweep a failed job is recorded and the others go on.
         line = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
@@ -75,6 +81,7 @@ def _job(cfg: DictConfig) -> None:
 
 
 _deferred_errors: list[ConfigError] = []
+_faults: list[RunFault] = []
 _hydra_main = hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")(_job)
 
 
@@ -96,4 +103,7 @@ def main(argv: list[str]) -> int:
         sys.argv = saved
     if _deferred_errors:
         raise _deferred_errors.pop()
+    if _faults:
+        _faults.clear()
+        return 1
     return 0

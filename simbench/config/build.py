@@ -90,6 +90,19 @@ def _stages(policy: Mapping[str, Any], policy_name: str) -> tuple[Stage, ...]:
     return tuple(stages)
 
 
+def _board_latency(cfg: DictConfig, latency_cfg: Mapping[str, Any]) -> LatencySource:
+    """``latency=board``: validated here, connected only when the run starts (simbench.hil)."""
+    from simbench.hil.board import parse_board
+    from simbench.hil.board_policy import BoardLatency
+
+    scale = _number(latency_cfg, "scale", "latency") if "scale" in latency_cfg else 1.0
+    if scale <= 0:
+        raise bad_value("latency.scale", scale, "must be > 0")
+    if "board" not in cfg or cfg.board is None:
+        raise ConfigError("latency=board needs board=NAME (loopback or lab; conf/board/)")
+    return BoardLatency(parse_board(OmegaConf.to_container(cfg.board, resolve=True)), scale)  # type: ignore[arg-type]
+
+
 def build_run_spec(cfg: DictConfig) -> RunSpec:
     """Validate the composed config; raises :class:`ConfigError` on the first bad value."""
     if "policy" not in cfg or cfg.policy is None:
@@ -124,6 +137,12 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
             raise bad_value(f"scheduler.{key}", sched[key], "must be >= 0")
 
     name = str(policy.get("name"))
+    board_latency = latency_cfg.get("name") == "board"
+    if board_latency:  # checked before a camera-less env turns the policy timing-only
+        if policy.get("runtime") != "onnx" or not policy.get("model_path"):
+            raise bad_value("latency", "board", f"needs a policy with an ONNX model (runtime: onnx); {name} has runtime {policy.get('runtime')}")
+        if not env.get("cameras"):
+            raise bad_value("latency", "board", f"needs an env with cameras to send the board; env={env.get('name')} has none (use env=teabag_mug)")
     if policy.get("runtime", "timing") not in POLICY_RUNTIMES:
         raise unknown_name("policy.runtime", policy.get("runtime"), POLICY_RUNTIMES)
     if policy.get("runtime") in ("onnx", "ensemble", "torch") and not env.get("cameras"):
@@ -140,7 +159,7 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         raise bad_value("policy.n_action_steps", n_action_steps, f"must be <= policy.actions_per_chunk ({actions_per_chunk})")
     action_dim = _integer(policy, "action_dim", "policy", 1)
 
-    latency = make_latency(latency_cfg, name)
+    latency = _board_latency(cfg, latency_cfg) if board_latency else make_latency(latency_cfg, name)
     stages = _stages(policy, name)
 
     duration = env.get("duration_s", env.get("time_limit_s"))

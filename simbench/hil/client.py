@@ -21,8 +21,10 @@ from simbench_agent.protocol import (
 )
 from simbench_agent.session import SessionSpec
 
+from simbench.errors import RunFault
 
-class BoardError(RuntimeError):
+
+class BoardError(RunFault):
     """The board could not do what was asked; the message is one line. ``code`` is the agent's or ours."""
 
     def __init__(self, message: str, code: str = "board") -> None:
