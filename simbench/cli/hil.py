@@ -22,7 +22,7 @@ from simbench.config.build import available
 from simbench.errors import ConfigError, unknown_name
 from simbench.hil.board import BoardConnection, parse_board
 from simbench.hil.client import BoardError
-from simbench.hil.measure import RECORD_NAME, TRACE_NAME, board_summary, measure, model_components, parse_settings
+from simbench.hil.measure import RECORD_NAME, TRACE_NAME, board_summary, measure, model_components, parse_settings, scene_inputs
 
 ACTIONS = ("info", "measure")
 FAULT_EXIT_CODE = 1
@@ -32,6 +32,7 @@ HELP = f"""usage: python -m simbench hil info|measure [overrides]
   hil info    board=NAME                 the board's facts (CPU, kernel, ONNX Runtime, providers, governor, temperature)
   hil measure +policy=NAME board=NAME    benchmark the policy's ONNX model on the board -> trace.csv + trace.json
               hil.count=N hil.min_duration_s=S hil.warmup=N hil.out=DIR hil.model=PATH (any ONNX file)
+              hil.inputs=generated|scene (declared shapes, or a rendered tea-bag scene observation)
 
   board=NAME  {', '.join(available('board'))}  (board.address, board.port, board.token_file, board.providers,
               board.threads, board.timeout_s)
@@ -88,7 +89,12 @@ def main(argv: list[str]) -> int:
     threads = board.threads or int((policy or {}).get("threads", 1) or 1)
     precision = (policy or {}).get("precision") if hil.get("model") in (None, "") else None
     command = "python -m simbench hil " + " ".join(shlex.quote(a) for a in argv)
-    record = measure(board, components, settings, (policy or {}).get("name"), precision, threads, command)
+    inputs, note = None, "generated from the models' declared shapes (seed 0)"
+    if settings.inputs == "scene":
+        seed = int(cfg.get("seed", 0))
+        inputs = scene_inputs(components, seed)
+        note = f"scene: the first frame of teabag_mug episode 0 (seed {seed}), preprocessed as the host policy does"
+    record = measure(board, components, settings, (policy or {}).get("name"), precision, threads, command, inputs, note)
     out = settings.out
     if not record["complete"]:
         print(f"error: {record['error']}", file=sys.stderr)

@@ -135,10 +135,17 @@ class BoardClient:
                            dict(reply["metadata"]), list(reply["providers"]), dict(reply["session"]))
 
     def bench(self, models: list[tuple[str, str]], warmup: int, min_count: int, min_duration_s: float,
-              max_count: int, max_duration_s: float) -> Iterator[dict[str, Any]]:
-        """Stream of ``batch`` events then one ``done`` event; each must arrive within the timeout."""
-        self._send({"op": "bench", "models": [{"name": n, "sha256": s} for n, s in models], "warmup": warmup,
-                    "min_count": min_count, "min_duration_s": min_duration_s, "max_count": max_count, "max_duration_s": max_duration_s})
+              max_count: int, max_duration_s: float,
+              inputs: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> Iterator[dict[str, Any]]:
+        """Stream of ``batch`` events then one ``done`` event; each must arrive within the timeout.
+
+        ``inputs``: per component, the tensors to time on (default: generated from declared shapes)."""
+        request: dict[str, Any] = {"op": "bench", "models": [{"name": n, "sha256": s} for n, s in models], "warmup": warmup,
+                                   "min_count": min_count, "min_duration_s": min_duration_s, "max_count": max_count,
+                                   "max_duration_s": max_duration_s}
+        if inputs:
+            request["inputs"] = {name: encode_tensors(feed) for name, feed in inputs.items()}
+        self._send(request)
         while True:
             event = self._receive(self.timeout_s)
             yield event

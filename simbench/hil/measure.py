@@ -22,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from simbench.atomic_io import write_json
-from simbench.errors import ConfigError, bad_value
+import numpy as np
+
+from simbench.errors import ConfigError, bad_value, unknown_name
 from simbench.hil.board import BoardConfig, BoardConnection
 from simbench.hil.client import BoardError, LoadedModel
 from simbench.hil.spec import host_session_spec
@@ -30,6 +32,9 @@ from simbench.hil.spec import host_session_spec
 TRACE_NAME = "trace.csv"
 RECORD_NAME = "trace.json"
 RECORD_KIND = "simbench.hil.measure"
+
+
+INPUT_KINDS = ("generated", "scene")
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,7 @@ class MeasureSettings:
     max_count: int
     max_duration_s: float
     out: Path
+    inputs: str = "generated"
 
 
 def _int(cfg: Mapping[str, Any], key: str, minimum: int) -> int:
@@ -66,8 +72,44 @@ def parse_settings(cfg: Mapping[str, Any], default_out: Path) -> MeasureSettings
     if max_duration < min_duration:
         raise bad_value("hil.max_duration_s", max_duration, f"must be >= hil.min_duration_s ({min_duration:g})")
     out = cfg.get("out")
+    inputs = cfg.get("inputs", "generated")
+    if inputs not in INPUT_KINDS:
+        raise unknown_name("hil.inputs", inputs, INPUT_KINDS)
     return MeasureSettings(count, min_duration, _int(cfg, "warmup", 0), max_count, max_duration,
-                           Path(str(out)) if out not in (None, "") else default_out)
+                           Path(str(out)) if out not in (None, "") else default_out, str(inputs))
+
+
+def scene_inputs(components: list[tuple[str, Path]], seed: int) -> dict[str, dict[str, np.ndarray]]:
+    """A real observation for each component: the tea-bag scene's first frame (episode 0 of its
+    protocol), preprocessed as the host's ONNX policy does. Needs simbench ACT exports (their
+    metadata names the cameras, image size and state size)."""
+    import onnx
+
+    from simbench.config.build import load_option
+    from simbench.policies.act.runtime_common import observation_inputs
+    from simbench.registry import ENVS, resolve
+
+    metas = {}
+    for name, path in components:
+        meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        if meta.get("simbench.arch") != "act":
+            raise bad_value("hil.inputs", "scene", f"needs simbench ACT exports; {path.name} has no simbench.arch=act metadata (use hil.inputs=generated)")
+        metas[name] = meta
+    env_cfg = load_option("env", "teabag_mug")
+    assert env_cfg is not None
+    env = resolve(ENVS, "env", "teabag_mug").from_config(env_cfg)
+    try:
+        env.reset(seed, env.episode_plan()[0])
+        observation = env.observation(env.snapshot())
+    finally:
+        env.close()
+    feeds = {}
+    for name, meta in metas.items():
+        cameras = tuple(meta["simbench.cameras"].split(","))
+        size = tuple(int(v) for v in meta["simbench.image_size"].split(","))
+        state, images = observation_inputs(observation, cameras, size, int(meta["simbench.state_dim"]))  # type: ignore[arg-type]
+        feeds[name] = dict(zip(["observation.state", *[f"observation.images.{c}" for c in cameras]], [state, *images]))
+    return feeds
 
 
 def model_components(policy: Mapping[str, Any] | None, model: Any) -> list[tuple[str, Path]]:
@@ -120,7 +162,8 @@ def board_summary(facts: Mapping[str, Any], where: str | None = None) -> str:
 
 
 def measure(board: BoardConfig, components: list[tuple[str, Path]], settings: MeasureSettings, policy_name: str | None,
-            precision: str | None, threads: int, command: str) -> dict[str, Any]:
+            precision: str | None, threads: int, command: str, inputs: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+            inputs_note: str = "generated from the models' declared shapes (seed 0)") -> dict[str, Any]:
     """Run the benchmark and write trace + record; returns the record (``complete`` false on a fault)."""
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
@@ -133,7 +176,7 @@ def measure(board: BoardConfig, components: list[tuple[str, Path]], settings: Me
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": command,
         "board_config": {"name": board.kind, "address": board.address, "port": board.port},
         "policy": policy_name, "threads": threads, "providers_requested": list(board.providers),
-        "warmup": settings.warmup, "min_count": settings.count, "min_duration_s": settings.min_duration_s,
+        "warmup": settings.warmup, "min_count": settings.count, "min_duration_s": settings.min_duration_s, "inputs": inputs_note,
         "reproducible": False, "note": "measured on a live board: timings vary run to run; replay the trace for reproducible runs",
     }
     loaded: list[LoadedModel] = []
@@ -151,7 +194,7 @@ def measure(board: BoardConfig, components: list[tuple[str, Path]], settings: Me
                     loaded.append(conn.client.load(path, spec))
                 _describe_models(record, components, loaded, precision)
                 for event in conn.client.bench([(n, m.sha256) for n, m in zip(names, loaded)], settings.warmup, settings.count,
-                                               settings.min_duration_s, settings.max_count, settings.max_duration_s):
+                                               settings.min_duration_s, settings.max_count, settings.max_duration_s, inputs):
                     thermal += event.get("thermal") or []
                     if event.get("event") == "batch":
                         per = [event["latencies"][n] for n in names]
@@ -189,4 +232,4 @@ def _describe_models(record: dict[str, Any], components: list[tuple[str, Path]],
     record["session"] = loaded[0].session if loaded else None
 
 
-__all__ = ["MeasureSettings", "RECORD_NAME", "TRACE_NAME", "board_summary", "measure", "model_components", "parse_settings"]
+__all__ = ["INPUT_KINDS", "MeasureSettings", "RECORD_NAME", "TRACE_NAME", "board_summary", "measure", "model_components", "parse_settings", "scene_inputs"]

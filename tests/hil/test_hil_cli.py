@@ -98,6 +98,14 @@ def test_components_measured_and_replayed_per_component(tmp_path: Path) -> None:
     assert src["components"] == ["backbone", "transformer"]
 
 
+def test_measure_on_a_rendered_scene_observation(tmp_path: Path) -> None:
+    out = tmp_path / "scene"
+    res = simbench("hil", "measure", "+policy=act_int8", "hil.count=64", "hil.warmup=1", "hil.inputs=scene", f"hil.out={out}")
+    assert res.returncode == 0, res.stderr
+    record = json.loads((out / "trace.json").read_text())
+    assert record["inputs"].startswith("scene:") and record["rows"] >= 64
+
+
 def test_live_board_episodes_name_the_board(tmp_path: Path) -> None:
     res = simbench("run", "+policy=act_int8", "latency=board", "board=loopback", "episodes=1", "env.time_limit_s=6", "plots=false",
                    "progress=false", f"results_dir={tmp_path}")
@@ -192,6 +200,7 @@ def test_timeout_is_a_failed_record_not_a_hang(tmp_path: Path) -> None:
     (["hil", "measure", "+policy=smolvla_mixed", "hil.out=OUT"], "policy.model_path=None"),
     (["hil", "measure", "hil.model=/nonexistent.onnx", "hil.out=OUT"], "hil.model='/nonexistent.onnx'"),
     (["hil", "frobnicate"], "hil='frobnicate' is unknown"),
+    (["hil", "measure", "+policy=act_int8", "hil.inputs=random", "hil.out=OUT"], "hil.inputs='random' is unknown"),
     (["run", "+policy=act_int8", "latency=board", "env=timing", "results_dir=OUT"], "needs an env with cameras"),
     (["run", "+policy=scripted", "latency=board", "results_dir=OUT"], "needs a policy with an ONNX model"),
 ])
