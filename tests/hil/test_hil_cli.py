@@ -155,6 +155,10 @@ def test_unreachable_board(tmp_path: Path) -> None:
     port = free_port()
     res = simbench("hil", "info", "board=lab", "board.address=127.0.0.1", f"board.port={port}", f"board.token_file={token}")
     assert res.returncode == 1 and "unreachable" in one_error_line(res)
+    res = simbench("run", "+policy=act_int8", "latency=board", "board=lab", "board.address=127.0.0.1", f"board.port={port}",
+                   f"board.token_file={token}", "episodes=1", "plots=false", f"results_dir={tmp_path / 'r'}")
+    assert res.returncode == 1 and "unreachable" in one_error_line(res)
+    assert json.loads((run_dir(tmp_path / "r") / "status.json").read_text())["status"] == "failed"
 
 
 def test_drop_mid_measure_keeps_partial_trace(tmp_path: Path) -> None:

@@ -93,8 +93,9 @@ class Agent:
             self.fault_kind, self.fault_after = kind, int(n)
 
     def facts(self) -> dict[str, Any]:
-        facts = dict(self._facts or board_facts(self.cfg.name))
-        self._facts = facts
+        if self._facts is None:
+            self._facts = board_facts(self.cfg.name)  # static facts, read once
+        facts = dict(self._facts)
         facts.update(thermal_sample())  # current temperature and frequency
         facts.pop("t", None)
         facts.update(agent_version=__version__, max_message_bytes=self.cfg.max_message_bytes, max_model_bytes=self.cfg.max_model_bytes)
