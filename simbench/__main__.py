@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("simbench.cli.train", "train a policy (ACT) on a recorded dataset"),
     "export": ("simbench.cli.export", "export a trained policy to ONNX and build precision variants"),
     "report": ("simbench.cli.report", "summarise a sweep directory: tables and plots"),
+    "hil": ("simbench.cli.hil", "hardware in the loop: a board's facts, measure a model on it (docs/hil.md)"),
 }
 
 

@@ -23,6 +23,13 @@ class ConfigError(ValueError):
     """A configuration value a user set is not allowed. The message is one line."""
 
 
+class RunFault(RuntimeError):
+    """Something outside the user's config failed mid-run (a board dropped, timed out, crashed).
+
+    Not a usage error: the run ends with a failed record (``status.json``) naming the reason and
+    exit code 1, never a traceback or a hang. The message is one line."""
+
+
 def bad_value(key: str, value: object, allowed: str) -> ConfigError:
     """Build the standard one-line message: which key, which value, what is allowed."""
     return ConfigError(f"{key}={value!r} is not allowed; {allowed}")

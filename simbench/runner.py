@@ -74,9 +74,14 @@ def run(
     if video_episodes and not isinstance(env, FrameSource):
         env.close()
         raise bad_value("video_episodes", video_episodes, f"needs an env with cameras; env={spec.env['name']} has none")
+    policy = None
     try:
         runtime = spec.policy.get("runtime", "timing")
-        policy = resolve(POLICY_RUNTIMES, "policy.runtime", runtime).from_config(spec.policy, env)
+        open_policy = getattr(spec.latency, "open_policy", None)  # latency=board: the policy runs on the board
+        if open_policy is not None:
+            policy = open_policy(spec.policy, env)
+        else:
+            policy = resolve(POLICY_RUNTIMES, "policy.runtime", runtime).from_config(spec.policy, env)
         plan = env.episode_plan()
         if spec.episodes is not None:
             plan = plan[: spec.episodes]
@@ -94,6 +99,9 @@ def run(
         has_success = bool(getattr(env, "has_success", True))
     finally:
         env.close()
+        close = getattr(policy, "close", None)
+        if callable(close):
+            close()
     metrics = summarize(results, spec.settings, has_success)
     metrics.update({k: meta[k] for k in ("policy", "scheduler", "latency", "seed") if k in meta})
     metrics["latency_source"] = spec.latency.describe()

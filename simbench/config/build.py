@@ -164,6 +164,19 @@ def _stages(policy: Mapping[str, Any], policy_name: str) -> tuple[Stage, ...]:
     return tuple(stages)
 
 
+def _board_latency(cfg: DictConfig, latency_cfg: Mapping[str, Any]) -> LatencySource:
+    """``latency=board``: validated here, connected only when the run starts (simbench.hil)."""
+    from simbench.hil.board import parse_board
+    from simbench.hil.board_policy import BoardLatency
+
+    scale = _number(latency_cfg, "scale", "latency") if "scale" in latency_cfg else 1.0
+    if scale <= 0:
+        raise bad_value("latency.scale", scale, "must be > 0")
+    if "board" not in cfg or cfg.board is None:
+        raise ConfigError("latency=board needs board=NAME (loopback or lab; conf/board/)")
+    return BoardLatency(parse_board(OmegaConf.to_container(cfg.board, resolve=True)), scale)  # type: ignore[arg-type]
+
+
 def build_run_spec(cfg: DictConfig) -> RunSpec:
     """Validate the composed config; raises :class:`ConfigError` on the first bad value."""
     if "policy" not in cfg or cfg.policy is None:
@@ -201,6 +214,12 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     if "actions_per_chunk" not in policy:
         raise ConfigError(f"policy={name} is a training config (python -m simbench train +policy={name}); "
                           f"run takes one of: {', '.join(runnable_policies())}")
+    board_latency = latency_cfg.get("name") == "board"
+    if board_latency:  # checked before a camera-less env turns the policy timing-only
+        if policy.get("runtime") != "onnx" or not policy.get("model_path"):
+            raise bad_value("latency", "board", f"needs a policy with an ONNX model (runtime: onnx); {name} has runtime {policy.get('runtime')}")
+        if not env.get("cameras"):
+            raise bad_value("latency", "board", f"needs an env with cameras to send the board; env={env.get('name')} has none (use env=teabag_mug)")
     if policy.get("runtime", "timing") not in POLICY_RUNTIMES:
         raise unknown_name("policy.runtime", policy.get("runtime"), POLICY_RUNTIMES)
     if policy.get("runtime", "timing") == "timing" and env.get("cameras"):
@@ -227,7 +246,7 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     if "threads" in policy:
         _integer(policy, "threads", "policy", 1, 256)
 
-    latency = make_latency(latency_cfg, name)
+    latency = _board_latency(cfg, latency_cfg) if board_latency else make_latency(latency_cfg, name)
     if latency_cfg.get("name") == "host" and policy.get("runtime", "timing") == "timing":
         why = f"env={env.get('name')} has no cameras, so {name} runs timing-only" if policy.get("timing_only") else f"policy {name} has runtime=timing"
         raise bad_value("latency", "host", f"times the real policy call, and {why}: there is no model to time; "

@@ -4,10 +4,15 @@ A trace is what a board run leaves behind: one row per inference, a ``latency_s`
 optionally one column per pipeline component (``backbone``, ``transformer``...). Resampling rows
 whole keeps the correlation between components that a real board shows (a slow frame is slow in
 every stage).
+
+A trace written by ``python -m simbench hil measure`` has its record beside it (``trace.json`` next
+to ``trace.csv``: board facts, model sha256, precision...); :meth:`TraceLatency.describe` reports it,
+so a run's metrics say which board and model its latencies came from.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -57,12 +62,7 @@ class TraceLatency:
         self._row = 0
         self.path = path
         self.column = column
-        self.provenance: dict[str, Any] = {}
-        """What the trace says about itself (``board``, ``model_sha256``...), merged into :meth:`describe`."""
-
-    def describe(self) -> dict[str, Any]:
-        return {"kind": "trace", "path": str(self.path), "rows": int(len(self.total)), "column": self.column,
-                **self.provenance}
+        self.record = read_record(path)
 
     def sample(self, rng: np.random.Generator) -> float:
         self._row = int(rng.integers(len(self.total)))
@@ -71,3 +71,29 @@ class TraceLatency:
     def sample_components(self, rng: np.random.Generator) -> Mapping[str, float]:
         """Components of the row the last :meth:`sample` drew (call ``sample`` first)."""
         return {n: float(col[self._row]) for n, col in self._columns.items()}
+
+    def describe(self) -> dict[str, Any]:
+        """Where these latencies came from: the file, and the board and model when a record is beside it."""
+        info: dict[str, Any] = {"kind": "trace", "path": str(self.path), "rows": int(len(self.total)), "column": self.column,
+                                "components": list(self.components)}
+        rec = self.record
+        if rec is not None:
+            info.update({
+                "board": rec.get("board_summary"), "board_name": (rec.get("board") or {}).get("name"),
+                "model_sha256": rec.get("model_sha256"), "precision": rec.get("precision"),
+                "execution_provider": rec.get("execution_provider"), "threads": rec.get("threads"),
+                "measured": rec.get("date"), "complete": rec.get("complete"), "record": str(self.path.with_suffix(".json")),
+            })
+        return info
+
+
+def read_record(trace_path: Path) -> dict[str, Any] | None:
+    """The ``hil measure`` record beside a trace (same name, ``.json``), or None when there is none."""
+    sidecar = trace_path.with_suffix(".json")
+    if not sidecar.is_file():
+        return None
+    try:
+        record = json.loads(sidecar.read_text())
+    except (OSError, ValueError) as err:
+        raise bad_value("latency.path", str(trace_path), f"its record {sidecar.name} is not readable JSON ({type(err).__name__})") from None
+    return record if isinstance(record, dict) and record.get("kind") == "simbench.hil.measure" else None

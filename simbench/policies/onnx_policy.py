@@ -113,11 +113,12 @@ class OnnxChunkPolicy:
     """ChunkPolicy over an ONNX Runtime session; deterministic (ACT's latent is zero at inference)."""
 
     def __init__(self, model_path: str | Path, name: str = "act", actions_per_chunk: int | None = None,
-                 threads: int = 1, control_fps: float = 60.0) -> None:
+                 threads: int = 1, control_fps: float = 60.0, session: Any = None) -> None:
         if threads < 1:
             raise bad_value("policy.threads", threads, "must be >= 1")
         self.path = resolve_model_path(model_path)
-        self.session = load_session(self.path, threads)
+        # ``session``: anything with ORT's run/get_modelmeta, e.g. the board's (simbench.hil.board_policy)
+        self.session = session if session is not None else load_session(self.path, threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         if meta.get("simbench.arch") != "act":
             raise ConfigError(f"{self.path} is not a simbench ACT export (no simbench.arch=act metadata); re-run 'python -m simbench export'")

@@ -27,10 +27,18 @@ def describe_latency_source(d: dict[str, Any]) -> str:
     if kind == "host":
         return f"host measurement: {d.get('what', 'timed on this machine')}{scale}"
     if kind == "trace":
-        extra = "".join(f", {k} {d[k]}" for k in ("board", "model_sha256") if d.get(k))
-        return f"trace {d.get('path')} ({d.get('rows')} rows{extra}){scale}"
+        return f"trace {d.get('path')} ({d.get('rows')} rows{_board_and_model(d)}){scale}"
+    if kind == "board":
+        return f"live board {d.get('board') or d.get('address')}{_board_and_model(d)}{scale} (not reproducible bit for bit)"
     params = ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("kind", "name", "scale"))
     return f"{kind}: {d.get('name', '')}({params}){scale}"
+
+
+def _board_and_model(d: dict[str, Any]) -> str:
+    """``, board B, model sha256 0123...`` for a source that knows the board and the model it timed."""
+    board = f", board {d['board']}" if d.get("board") and d.get("kind") != "board" else ""
+    sha = d.get("model_sha256")
+    return board + (f", model sha256 {sha[:16]}..." if isinstance(sha, str) else "")
 
 
 def summary_table(meta: dict[str, Any], m: dict[str, Any]) -> str:

@@ -148,7 +148,7 @@ def test_latency_source_of_a_trace_and_a_distribution(tmp_path: Path) -> None:
                    "env.duration_s=5", "plots=false", f"results_dir={tmp_path / 't'}")
     assert out.returncode == 0, out.stderr
     source = json.loads((run_dir(tmp_path / "t") / "metrics.json").read_text())["latency_source"]
-    assert source == {"kind": "trace", "path": str(trace), "rows": 2, "column": "latency_s", "scale": 2.0}
+    assert source == {"kind": "trace", "path": str(trace), "rows": 2, "column": "latency_s", "components": [], "scale": 2.0}
     out = simbench("run", "+policy=act_int8", "latency=lognormal", "env=timing", "env.duration_s=5", "plots=false",
                    f"results_dir={tmp_path / 'd'}")
     source = json.loads((run_dir(tmp_path / "d") / "metrics.json").read_text())["latency_source"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +111,9 @@ def test_describe_of_every_source_kind(tmp_path: Path) -> None:
     trace = tmp_path / "t.csv"
     trace.write_text("latency_s\n0.1\n0.2\n0.3\n")
     src = make_latency({"name": "trace", "path": str(trace)}, "x")
-    assert src.describe() == {"kind": "trace", "path": str(trace), "rows": 3, "column": "latency_s"}
-    src.provenance.update(board="imx95-evk", model_sha256="ab" * 32)  # what a board trace's sidecar adds
-    assert src.describe()["board"] == "imx95-evk"
+    assert src.describe() == {"kind": "trace", "path": str(trace), "rows": 3, "column": "latency_s", "components": []}
+    # a board trace's record beside it (written by ``hil measure``) names the board and the model
+    trace.with_suffix(".json").write_text(json.dumps({"kind": "simbench.hil.measure", "board_summary": "imx95-evk",
+                                                      "model_sha256": "ab" * 32}))
+    src = make_latency({"name": "trace", "path": str(trace)}, "x")
+    assert src.describe()["board"] == "imx95-evk" and src.describe()["model_sha256"] == "ab" * 32

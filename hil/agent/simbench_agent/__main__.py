@@ -1,0 +1,3 @@
+from simbench_agent.cli import main
+import sys
+sys.exit(main())

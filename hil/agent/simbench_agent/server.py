@@ -1,0 +1,369 @@
+"""The agent: a small threaded TCP server answering a fixed set of requests.
+
+Per connection: the first frame must be ``hello`` with the token (compared in constant time) and
+the protocol version; then ``load`` (a model by sha256, with its bytes unless the board has it
+cached), ``bench`` (a streamed benchmark), ``infer`` (one observation in, outputs and the
+board-measured latency out), ``bye``. Sizes are bounded (frame cap, model cap, tensor elements,
+connections), every socket read has a timeout, and one ONNX Runtime call runs at a time so timings
+do not disturb each other.
+
+:class:`Connection` turns frame bodies into replies without touching a socket, which is what the
+property tests fuzz; :class:`AgentServer` moves frames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import socket
+import socketserver
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field as dc_field
+from pathlib import Path
+from typing import Any
+
+from simbench_agent import __version__
+from simbench_agent.facts import board_facts, sample as thermal_sample
+from simbench_agent.protocol import (
+    DEFAULT_MAX_MESSAGE_BYTES, OPS, PROTOCOL_VERSION, ConnectionClosed, ProtocolError, decode_tensors, encode_tensor, field,
+    float_field, int_field, read_frame, send, sha256_field, unpack,
+)
+from simbench_agent.session import SessionSpec, build_session, describe_io, generated_inputs
+from simbench_agent.stats import summarize
+
+
+class RequestError(ProtocolError):
+    """A well-formed request the agent cannot honour; the connection stays open."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class AgentConfig:
+    token: str
+    name: str = dc_field(default_factory=socket.gethostname)
+    cache_dir: Path = Path.home() / ".cache" / "simbench-agent"
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_model_bytes: int = 32 * 1024 * 1024
+    max_connections: int = 4
+    max_sessions: int = 8
+    hello_timeout_s: float = 10.0
+    idle_timeout_s: float = 300.0
+    slowdown: float = 1.0
+    """Fault injection: every timed run is stretched to ``slowdown`` x its duration (>= 1)."""
+    fault: str | None = None
+    """Fault injection: ``drop:N`` closes the connection, ``crash:N`` exits the process, after N work replies."""
+
+
+@dataclass
+class Loaded:
+    session: Any
+    spec: SessionSpec
+    path: Path
+
+
+class Agent:
+    """State shared by connections: the model cache, loaded sessions, the run lock."""
+
+    def __init__(self, cfg: AgentConfig) -> None:
+        if len(cfg.token) < 16:
+            raise ValueError("the token must be at least 16 characters")
+        if not cfg.slowdown >= 1.0:
+            raise ValueError("slowdown must be >= 1")
+        self.cfg = cfg
+        self.models_dir = Path(cfg.cache_dir) / "models"
+        self.models_dir.mkdir(parents=True, exist_ok=True)
+        self.sessions: OrderedDict[str, Loaded] = OrderedDict()
+        self.run_lock = threading.Lock()
+        self.state_lock = threading.Lock()
+        self.work_replies = 0
+        self._facts: dict[str, Any] | None = None
+        self.fault_kind, self.fault_after = None, 0
+        if cfg.fault:
+            kind, _, n = cfg.fault.partition(":")
+            if kind not in ("drop", "crash") or not n.isdigit():
+                raise ValueError(f"fault={cfg.fault!r}; use drop:N or crash:N")
+            self.fault_kind, self.fault_after = kind, int(n)
+
+    def facts(self) -> dict[str, Any]:
+        if self._facts is None:
+            self._facts = board_facts(self.cfg.name)  # static facts, read once
+        facts = dict(self._facts)
+        facts.update(thermal_sample())  # current temperature and frequency
+        facts.pop("t", None)
+        facts.update(agent_version=__version__, max_message_bytes=self.cfg.max_message_bytes, max_model_bytes=self.cfg.max_model_bytes)
+        return facts
+
+    def timed_run(self, session: Any, feed: dict[str, Any]) -> tuple[list[Any], float]:
+        """One ``session.run`` and its seconds (stretched by the slowdown fault when set)."""
+        t0 = time.perf_counter()
+        outputs = session.run(None, feed)
+        elapsed = time.perf_counter() - t0
+        if self.cfg.slowdown > 1.0:
+            time.sleep(elapsed * (self.cfg.slowdown - 1.0))
+            elapsed = time.perf_counter() - t0
+        return outputs, elapsed
+
+    def count_work_reply(self) -> str | None:
+        """The fault to inject now, if any."""
+        with self.state_lock:
+            self.work_replies += 1
+            if self.fault_kind and self.work_replies > self.fault_after:
+                return self.fault_kind
+        return None
+
+    def session(self, sha: str) -> Loaded:
+        with self.state_lock:
+            loaded = self.sessions.get(sha)
+        if loaded is None:
+            raise RequestError(f"model {sha[:12]} is not loaded; send load first", "not_loaded")
+        return loaded
+
+
+class Connection:
+    """One client's conversation: frame bodies in, reply maps out (no socket here)."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self.authed = False
+        self.done = False
+
+    def handle(self, body: bytes) -> Iterator[dict[str, Any]]:
+        """Replies to one frame body. Never raises for anything the peer sent."""
+        try:
+            message = unpack(body)
+            op = field(message, "op", str)
+            if op not in OPS:
+                raise ProtocolError(f"op {op[:32]!r} is unknown; ops: {', '.join(OPS)}")
+            if not self.authed:
+                yield self._hello(message, op)
+                return
+            if op == "hello":
+                raise RequestError("already authenticated", "protocol")
+            if op == "bye":
+                self.done = True
+                yield {"ok": True}
+                return
+            yield from {"load": self._load, "bench": self._bench, "infer": self._infer}[op](message)
+        except RequestError as err:
+            yield {"ok": False, "code": err.code, "error": str(err)}
+        except ProtocolError as err:  # malformed: answer, then close (the stream cannot be trusted)
+            self.done = True
+            yield {"ok": False, "code": "protocol", "error": str(err)}
+        except Exception as err:  # noqa: BLE001 - ONNX Runtime errors on bad inputs and the like
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0][:300]
+            yield {"ok": False, "code": "runtime", "error": f"{type(err).__name__}: {first}"}
+
+    def _hello(self, message: dict[str, Any], op: str) -> dict[str, Any]:
+        self.done = True  # unless everything below checks out
+        if op != "hello":
+            return {"ok": False, "code": "auth", "error": "the first message must be hello with a token"}
+        token = message.get("token")
+        if not isinstance(token, str) or not hmac.compare_digest(token.encode("utf-8", "surrogatepass"), self.agent.cfg.token.encode()):
+            return {"ok": False, "code": "auth", "error": "token refused"}
+        version = message.get("version")
+        if version != PROTOCOL_VERSION or isinstance(version, bool):
+            return {"ok": False, "code": "version",
+                    "error": f"protocol version {version!r} is not supported; this agent (simbench-agent {__version__}) speaks version "
+                             f"{PROTOCOL_VERSION}: install the same simbench-agent version on host and board"}
+        self.done = False
+        self.authed = True
+        return {"ok": True, "version": PROTOCOL_VERSION, "facts": self.agent.facts()}
+
+    # -- load ---------------------------------------------------------------------------------------
+
+    def _load(self, message: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        agent = self.agent
+        sha = sha256_field(message)
+        spec = SessionSpec.from_wire(field(message, "session", dict, required=False, default={}))
+        model = field(message, "model", bytes, required=False)
+        path = agent.models_dir / f"{sha}.onnx"
+        cached = model is None
+        if model is not None:
+            if len(model) > agent.cfg.max_model_bytes:
+                raise RequestError(f"model of {len(model)} bytes exceeds this board's limit of {agent.cfg.max_model_bytes} bytes "
+                                   "(simbench-agent serve --max-model-bytes)", "too_large")
+            if hashlib.sha256(model).hexdigest() != sha:
+                raise RequestError("model bytes do not match their sha256", "hash_mismatch")
+            tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
+            tmp.write_bytes(model)
+            os.replace(tmp, path)
+        elif not path.is_file():
+            raise RequestError(f"model {sha[:12]} is not cached on this board; send its bytes", "not_cached")
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != sha:
+            path.unlink()
+            raise RequestError(f"cached model {sha[:12]} was corrupt and is removed; send its bytes", "not_cached")
+        with agent.run_lock:
+            t0 = time.perf_counter()
+            try:
+                session = build_session(str(path), spec)
+            except ProtocolError as err:
+                raise RequestError(str(err), "provider") from None
+            load_s = time.perf_counter() - t0
+        with agent.state_lock:
+            agent.sessions[sha] = Loaded(session, spec, path)
+            agent.sessions.move_to_end(sha)
+            while len(agent.sessions) > agent.cfg.max_sessions:
+                agent.sessions.popitem(last=False)
+        meta = session.get_modelmeta()
+        yield {
+            "ok": True, "sha256": sha, "cached": cached, "load_s": load_s, "size_bytes": path.stat().st_size,
+            "inputs": describe_io(session.get_inputs()), "outputs": describe_io(session.get_outputs()),
+            "metadata": dict(meta.custom_metadata_map), "providers": list(session.get_providers()), "session": spec.to_wire(),
+        }
+
+    # -- bench --------------------------------------------------------------------------------------
+
+    def _bench(self, message: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        agent = self.agent
+        models = field(message, "models", list)
+        if not 1 <= len(models) <= 8:
+            raise ProtocolError("field 'models' must list 1 to 8 components")
+        components: list[tuple[str, Loaded]] = []
+        for m in models:
+            if not isinstance(m, dict):
+                raise ProtocolError("each of 'models' must be a map with name and sha256")
+            name = field(m, "name", str)
+            if not 0 < len(name) <= 64 or name in dict(components):
+                raise ProtocolError("component names must be unique, 1 to 64 characters")
+            components.append((name, agent.session(sha256_field(m))))
+        warmup = int_field(message, "warmup", 0, 100_000, default=10)
+        min_count = int_field(message, "min_count", 1, 10_000_000, default=100)
+        min_duration = float_field(message, "min_duration_s", 0.0, 86_400.0, default=0.0)
+        max_count = int_field(message, "max_count", 1, 10_000_000, default=1_000_000)
+        max_duration = float_field(message, "max_duration_s", 0.001, 86_400.0, default=3600.0)
+        batch_s = float_field(message, "batch_s", 0.01, 10.0, default=0.25)
+        sent = field(message, "inputs", dict, required=False, default={})
+        feeds = []
+        for name, loaded in components:
+            if name in sent:
+                feeds.append(decode_tensors(sent[name], f"inputs[{name!r}]"))
+            else:
+                feeds.append(generated_inputs(loaded.session, seed=int_field(message, "seed", 0, 2**31, default=0)))
+        unknown = set(sent) - {n for n, _ in components}
+        if unknown:
+            raise ProtocolError(f"inputs for unknown component(s) {sorted(unknown)}")
+        names = [n for n, _ in components]
+        with agent.run_lock:
+            for _ in range(warmup):
+                for (_, loaded), feed in zip(components, feeds):
+                    agent.timed_run(loaded.session, feed)
+            every: dict[str, list[float]] = {n: [] for n in names}
+            batch: dict[str, list[float]] = {n: [] for n in names}
+            thermal = [thermal_sample()]
+            t_start = last_batch = last_sample = time.perf_counter()
+            count = 0
+            while True:
+                for (name, loaded), feed in zip(components, feeds):
+                    _, seconds = agent.timed_run(loaded.session, feed)
+                    batch[name].append(seconds)
+                count += 1
+                now = time.perf_counter()
+                elapsed = now - t_start
+                finished = (count >= min_count and elapsed >= min_duration) or count >= max_count or elapsed >= max_duration
+                if now - last_sample >= 0.5:
+                    thermal.append(thermal_sample())
+                    last_sample = now
+                if finished or now - last_batch >= batch_s:
+                    for n in names:
+                        every[n] += batch[n]
+                    if agent.count_work_reply() is not None:
+                        self._inject_fault()
+                        return
+                    yield {"ok": True, "event": "batch", "latencies": batch, "thermal": thermal}
+                    batch = {n: [] for n in names}
+                    thermal = []
+                    last_batch = time.perf_counter()
+                if finished:
+                    break
+        totals = [sum(v) for v in zip(*(every[n] for n in names))]
+        yield {
+            "ok": True, "event": "done", "count": count, "warmup": warmup, "duration_s": elapsed,
+            "stats": summarize(totals), "components": {n: summarize(every[n]) for n in names} if len(names) > 1 else {},
+            "facts": agent.facts(),
+        }
+
+    # -- infer --------------------------------------------------------------------------------------
+
+    def _infer(self, message: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        agent = self.agent
+        loaded = agent.session(sha256_field(message))
+        feed = decode_tensors(field(message, "inputs", dict))
+        with agent.run_lock:
+            outputs, seconds = agent.timed_run(loaded.session, feed)
+        if agent.count_work_reply() is not None:
+            self._inject_fault()
+            return
+        yield {"ok": True, "outputs": [encode_tensor(o) for o in outputs], "latency_s": seconds}
+
+    def _inject_fault(self) -> None:
+        if self.agent.fault_kind == "crash":
+            print("simbench-agent: injected crash", file=sys.stderr, flush=True)
+            os._exit(70)
+        self.done = True  # drop: close without a reply
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: AgentServer
+
+    def handle(self) -> None:
+        agent = self.server.agent
+        sock: socket.socket = self.request
+        peer = f"{self.client_address[0]}:{self.client_address[1]}"
+        if not self.server.slots.acquire(blocking=False):
+            self._try_send(sock, {"ok": False, "code": "busy", "error": f"the agent serves {agent.cfg.max_connections} connections at most"})
+            return
+        try:
+            conn = Connection(agent)
+            while not conn.done:
+                sock.settimeout(agent.cfg.idle_timeout_s if conn.authed else agent.cfg.hello_timeout_s)
+                try:
+                    body = read_frame(sock, agent.cfg.max_message_bytes)
+                except ProtocolError as err:  # oversized or empty frame: the stream is unusable
+                    self._try_send(sock, {"ok": False, "code": "protocol", "error": str(err)})
+                    log(f"closed {peer}: {err}")
+                    return
+                except (ConnectionClosed, OSError):
+                    return
+                for reply in conn.handle(body):
+                    if not reply.get("ok"):
+                        log(f"{peer}: {reply.get('code')}: {reply.get('error')}")
+                    send(sock, reply, agent.cfg.max_message_bytes)
+        except OSError:
+            return  # peer went away mid-reply
+        finally:
+            self.server.slots.release()
+
+    @staticmethod
+    def _try_send(sock: socket.socket, reply: dict[str, Any]) -> None:
+        try:
+            sock.settimeout(2.0)
+            send(sock, reply)
+        except OSError:
+            pass
+
+
+class AgentServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self, address: str, port: int, agent: Agent) -> None:
+        self.agent = agent
+        self.slots = threading.BoundedSemaphore(agent.cfg.max_connections)
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        self.address_family = family
+        super().__init__((address, port), _Handler)
+
+
+def log(line: str) -> None:
+    print(f"simbench-agent: {line}", file=sys.stderr, flush=True)
+
+
+__all__ = ["Agent", "AgentConfig", "AgentServer", "Connection", "RequestError"]

@@ -1,0 +1,235 @@
+"""``hil measure``: benchmark a policy's ONNX model(s) on a board; write a trace and its record.
+
+Output directory (``hil.out``):
+
+* ``trace.csv``: one row per timed inference, column ``latency_s`` (seconds), plus one column per
+  component when the policy is several graphs (``latency_s`` is then their sum). Rows are appended
+  as the board streams them, so a run that fails midway keeps what was measured.
+* ``trace.json``: the record: board facts, model sha256(s), precision, execution provider, threads,
+  versions, date, count, p50/p90/p99, the early-stopping p90/p99, temperature/frequency samples,
+  ``complete`` (false with ``error`` when the run failed; the trace is then partial).
+
+``latency=trace latency.path=DIR/trace.csv`` replays the trace and reads the record beside it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simbench.atomic_io import write_json
+import numpy as np
+
+from simbench.errors import ConfigError, bad_value, unknown_name
+from simbench.hil.board import BoardConfig, BoardConnection
+from simbench.hil.client import BoardError, LoadedModel
+from simbench.hil.spec import host_session_spec
+
+TRACE_NAME = "trace.csv"
+RECORD_NAME = "trace.json"
+RECORD_KIND = "simbench.hil.measure"
+
+
+INPUT_KINDS = ("generated", "scene")
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    count: int
+    min_duration_s: float
+    warmup: int
+    max_count: int
+    max_duration_s: float
+    out: Path
+    inputs: str = "generated"
+
+
+def _int(cfg: Mapping[str, Any], key: str, minimum: int) -> int:
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise bad_value(f"hil.{key}", value, f"must be an integer >= {minimum}")
+    return value
+
+
+def _seconds(cfg: Mapping[str, Any], key: str, minimum: float) -> float:
+    value = cfg.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= minimum or value == float("inf"):
+        raise bad_value(f"hil.{key}", value, f"must be a finite number >= {minimum:g}")
+    return float(value)
+
+
+def parse_settings(cfg: Mapping[str, Any], default_out: Path) -> MeasureSettings:
+    count = _int(cfg, "count", 1)
+    max_count = _int(cfg, "max_count", 1)
+    if max_count < count:
+        raise bad_value("hil.max_count", max_count, f"must be >= hil.count ({count})")
+    min_duration = _seconds(cfg, "min_duration_s", 0.0)
+    max_duration = _seconds(cfg, "max_duration_s", 0.001)
+    if max_duration < min_duration:
+        raise bad_value("hil.max_duration_s", max_duration, f"must be >= hil.min_duration_s ({min_duration:g})")
+    out = cfg.get("out")
+    inputs = cfg.get("inputs", "generated")
+    if inputs not in INPUT_KINDS:
+        raise unknown_name("hil.inputs", inputs, INPUT_KINDS)
+    return MeasureSettings(count, min_duration, _int(cfg, "warmup", 0), max_count, max_duration,
+                           Path(str(out)) if out not in (None, "") else default_out, str(inputs))
+
+
+def scene_inputs(components: list[tuple[str, Path]], seed: int) -> dict[str, dict[str, np.ndarray]]:
+    """A real observation for each component: the tea-bag scene's first frame (episode 0 of its
+    protocol), preprocessed as the host's ONNX policy does. Needs simbench ACT exports (their
+    metadata names the cameras, image size and state size)."""
+    import onnx
+
+    from simbench.config.build import load_option
+    from simbench.policies.act.runtime_common import observation_inputs
+    from simbench.registry import ENVS, resolve
+
+    metas = {}
+    for name, path in components:
+        meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+        if meta.get("simbench.arch") != "act":
+            raise bad_value("hil.inputs", "scene", f"needs simbench ACT exports; {path.name} has no simbench.arch=act metadata (use hil.inputs=generated)")
+        metas[name] = meta
+    env_cfg = load_option("env", "teabag_mug")
+    assert env_cfg is not None
+    env = resolve(ENVS, "env", "teabag_mug").from_config(env_cfg)
+    try:
+        env.reset(seed, env.episode_plan()[0])
+        observation = env.observation(env.snapshot())
+    finally:
+        env.close()
+    feeds = {}
+    for name, meta in metas.items():
+        cameras = tuple(meta["simbench.cameras"].split(","))
+        size = tuple(int(v) for v in meta["simbench.image_size"].split(","))
+        state, images = observation_inputs(observation, cameras, size, int(meta["simbench.state_dim"]))  # type: ignore[arg-type]
+        feeds[name] = dict(zip(["observation.state", *[f"observation.images.{c}" for c in cameras]], [state, *images]))
+    return feeds
+
+
+def model_components(policy: Mapping[str, Any] | None, model: Any) -> list[tuple[str, Path]]:
+    """(component name, ONNX path) to measure: ``hil.model`` (a path or a list) or the policy's model."""
+    from simbench.policies.onnx_policy import resolve_model_path
+
+    if model not in (None, ""):
+        paths = list(model) if isinstance(model, (list, tuple)) else [model]
+        found = []
+        for p in paths:
+            path = Path(str(p)).expanduser()
+            if not path.is_file():
+                raise bad_value("hil.model", str(p), "must be an existing ONNX file")
+            found.append(path)
+        if len(paths) == 1:
+            return [("model", found[0])]
+        names = [p.stem for p in found]
+        if len(set(names)) != len(names):
+            raise bad_value("hil.model", [str(p) for p in paths], "component files need distinct names (their stems name the trace columns)")
+        return list(zip(names, found))
+    if policy is None:
+        raise ConfigError("nothing to measure; add +policy=NAME (a policy with an ONNX model) or hil.model=PATH")
+    components = policy.get("components")
+    if components:
+        return [(str(n), resolve_model_path(p)) for n, p in dict(components).items()]
+    if not policy.get("model_path"):
+        raise bad_value("policy.model_path", policy.get("model_path"),
+                        f"policy {policy.get('name')} has no ONNX model to measure; give hil.model=PATH")
+    return [("model", resolve_model_path(policy["model_path"]))]
+
+
+def _versions(facts: Mapping[str, Any]) -> dict[str, Any]:
+    import onnxruntime as ort
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        simbench_version = version("simbench")
+    except PackageNotFoundError:  # pragma: no cover - source tree without install
+        simbench_version = "unknown"
+    from simbench_agent.protocol import PROTOCOL_VERSION
+
+    return {"protocol": PROTOCOL_VERSION, "agent": facts.get("agent_version"), "onnxruntime_board": facts.get("onnxruntime"),
+            "onnxruntime_host": ort.__version__, "simbench": simbench_version, "python_host": platform.python_version()}
+
+
+def board_summary(facts: Mapping[str, Any], where: str | None = None) -> str:
+    """One line naming a board: name, CPU, cores, runtime (used in metrics and summaries)."""
+    text = f"{facts.get('name')} ({facts.get('cpu_model')}, {facts.get('cpu_cores')} cores, {facts.get('machine')}, onnxruntime {facts.get('onnxruntime')})"
+    return f"{text} at {where}" if where else text
+
+
+def measure(board: BoardConfig, components: list[tuple[str, Path]], settings: MeasureSettings, policy_name: str | None,
+            precision: str | None, threads: int, command: str, inputs: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+            inputs_note: str = "generated from the models' declared shapes (seed 0)") -> dict[str, Any]:
+    """Run the benchmark and write trace + record; returns the record (``complete`` false on a fault)."""
+    out = settings.out
+    out.mkdir(parents=True, exist_ok=True)
+    trace_path, record_path = out / TRACE_NAME, out / RECORD_NAME
+    names = [n for n, _ in components]
+    columns = ["latency_s", *names] if len(names) > 1 else ["latency_s"]
+    spec = host_session_spec(threads, board.providers)
+    record: dict[str, Any] = {
+        "kind": RECORD_KIND, "format": 1, "complete": False, "error": None, "trace": TRACE_NAME, "rows": 0,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": command,
+        "board_config": {"name": board.kind, "address": board.address, "port": board.port},
+        "policy": policy_name, "threads": threads, "providers_requested": list(board.providers),
+        "warmup": settings.warmup, "min_count": settings.count, "min_duration_s": settings.min_duration_s, "inputs": inputs_note,
+        "reproducible": False, "note": "measured on a live board: timings vary run to run; replay the trace for reproducible runs",
+    }
+    loaded: list[LoadedModel] = []
+    thermal: list[dict[str, Any]] = []
+    rows = 0
+    with open(trace_path, "w", encoding="utf-8") as trace:
+        trace.write(",".join(columns) + "\n")
+        trace.flush()
+        try:
+            with BoardConnection(board) as conn:
+                record["board"] = conn.client.facts
+                record["board_summary"] = board_summary(conn.client.facts, conn.where)
+                record["versions"] = _versions(conn.client.facts)
+                for name, path in components:
+                    loaded.append(conn.client.load(path, spec))
+                _describe_models(record, components, loaded, precision)
+                for event in conn.client.bench([(n, m.sha256) for n, m in zip(names, loaded)], settings.warmup, settings.count,
+                                               settings.min_duration_s, settings.max_count, settings.max_duration_s, inputs):
+                    thermal += event.get("thermal") or []
+                    if event.get("event") == "batch":
+                        per = [event["latencies"][n] for n in names]
+                        for values in zip(*per):
+                            row = [sum(values), *values] if len(names) > 1 else [values[0]]
+                            trace.write(",".join(repr(float(v)) for v in row) + "\n")
+                            rows += 1
+                        trace.flush()
+                    else:
+                        record.update(count=event["count"], duration_s=event["duration_s"], stats=event["stats"],
+                                      components_stats=event["components"], board_after=event.get("facts"))
+                        record.update({k: event["stats"].get(k) for k in ("p50_s", "p90_s", "p99_s", "mean_s")})
+                record["complete"] = True
+        except BoardError as err:
+            record["error"] = str(err)
+            record["error_code"] = err.code
+    record["rows"] = rows
+    record["thermal"] = thermal
+    if not record["complete"]:
+        record["note"] = f"INCOMPLETE: the run failed after {rows} inferences; the trace holds those only"
+    write_json(record_path, record)
+    return record
+
+
+def _describe_models(record: dict[str, Any], components: list[tuple[str, Path]], loaded: list[LoadedModel], precision: str | None) -> None:
+    meta_precision = loaded[0].metadata.get("simbench.precision") if loaded else None
+    record["precision"] = precision or meta_precision or "unknown"
+    record["components"] = [
+        {"name": n, "path": str(p), "sha256": m.sha256, "size_bytes": m.size_bytes, "uploaded": m.uploaded, "load_s": m.load_s,
+         "providers": m.providers, "inputs": m.inputs, "outputs": m.outputs} for (n, p), m in zip(components, loaded)
+    ]
+    record["model_sha256"] = loaded[0].sha256 if len(loaded) == 1 else {n: m.sha256 for (n, _), m in zip(components, loaded)}
+    record["model"] = str(components[0][1]) if len(components) == 1 else {n: str(p) for n, p in components}
+    record["execution_provider"] = loaded[0].providers[0] if loaded else None
+    record["session"] = loaded[0].session if loaded else None
+
+
+__all__ = ["INPUT_KINDS", "MeasureSettings", "RECORD_NAME", "TRACE_NAME", "board_summary", "measure", "model_components", "parse_settings", "scene_inputs"]
