@@ -5,10 +5,15 @@ Hydra starts, so a bad override ends in one line, exit code 2 and nothing under 
 a sweep, a job that fails at run time is recorded as failed (``status.json``) and the others go on;
 a job whose directory already holds a complete result is skipped, so re-running an interrupted sweep
 with the same ``hydra.sweep.dir`` resumes it.
+
+Each run returns its ``objective`` (:func:`simbench.metrics.constrained_objective`), read back from
+``metrics.json`` for a skipped run: a search sweeper (``hydra/sweeper=optuna``, ``+search=NAME``)
+gets the same value from a resumed sweep as from the first, and None (a failed trial) for a failed run.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import traceback
@@ -24,6 +29,7 @@ from simbench.atomic_io import write_json
 from simbench.cli.compose import check_all
 from simbench.config.build import available, build_run_spec
 from simbench.errors import ConfigError
+from simbench.metrics import constrained_objective
 from simbench.paths import CONF_DIR
 
 log = logging.getLogger("simbench")
@@ -42,14 +48,22 @@ Simulate a policy under a latency model and write results under results/.
 Configs: {CONF_DIR}"""
 
 
-def _job(cfg: DictConfig) -> None:
+def _objective(cfg: DictConfig, metrics: dict) -> float | None:
+    obj = cfg.get("objective") or {}
+    return constrained_objective(metrics, str(obj.get("metric", "success_rate")), obj.get("max_stall_fraction"))
+
+
+def _job(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     out_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
     choices = hc.runtime.choices
     if multirun and runner.is_complete(out_dir):
         print(f"skip (complete): {out_dir}")
-        return
+        try:
+            return _objective(cfg, json.loads((out_dir / "metrics.json").read_text()))
+        except (OSError, ValueError):
+            return None
     meta = {
         "policy": choices.get("policy"),
         "scheduler": choices.get("scheduler"),
@@ -61,17 +75,19 @@ def _job(cfg: DictConfig) -> None:
     }
     try:
         spec = build_run_spec(cfg)
-        runner.run(spec, out_dir, meta, progress=bool(cfg.progress), plots=bool(cfg.plots), video_episodes=int(cfg.video_episodes))
+        metrics = runner.run(spec, out_dir, meta, progress=bool(cfg.progress), plots=bool(cfg.plots), video_episodes=int(cfg.video_episodes))
     except Exception as err:
         if not multirun:
             if isinstance(err, ConfigError):
                 _deferred_errors.append(err)  # re-raised once Hydra returns: one line, exit 2
-                return
+                return None
             raise
         # In a sweep a failed job is recorded and the others go on.
         line = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
         write_json(out_dir / runner.STATUS_FILE, {"status": "failed", "error": line, "traceback": traceback.format_exc()})
         print(f"FAILED {out_dir}: {line}", file=sys.stderr)
+        return None
+    return _objective(cfg, metrics)
 
 
 _deferred_errors: list[ConfigError] = []

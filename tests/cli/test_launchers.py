@@ -1,0 +1,158 @@
+"""Sweeps on real engines: Hydra's submitit launcher (its local executor, the job code a SLURM
+cluster runs) and simbench's Ray launcher against a Ray cluster started here on 127.0.0.1.
+
+For each: a job that fails is recorded and the others complete, re-running the command resumes
+(complete jobs are not run again, the missing one is), and ``report`` reads the result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_run_cli import simbench
+
+# 4 jobs: the ONNX runtime looks the model file up when the job starts, so runtime=onnx fails at run
+# time (not while the command line is checked); runtime=timing completes
+FAILING_SWEEP = ("+policy=act_int8", "policy.runtime=timing,onnx", "policy.model_path=no_such_model.onnx", "env=teabag_mug",
+                 "env.time_limit_s=2", "episodes=1", "plots=false", "progress=false", "seed=0,1")
+
+
+def statuses(sweep: Path) -> dict[Path, dict]:
+    return {p.parent: json.loads(p.read_text()) for p in sweep.glob("**/status.json") if ".submitit" not in p.parts}
+
+
+def check_failure_resume_report(sweep: Path, launcher: list[str]) -> None:
+    args = ("run", "-m", *FAILING_SWEEP, *launcher, f"hydra.sweep.dir={sweep}")
+    out = simbench(*args)
+    first = statuses(sweep)
+    assert sorted(s["status"] for s in first.values()) == ["complete", "complete", "failed", "failed"], out.stderr[-2000:]
+    for job, s in first.items():
+        assert (s["status"] == "failed") == ("policy.runtime=onnx" in job.name)
+        if s["status"] == "failed":
+            assert "no_such_model.onnx" in s["error"]
+    # an interrupted job: no status.json (written last); the other complete job must not run again
+    redo, kept = sorted(j for j, s in first.items() if s["status"] == "complete")
+    (redo / "status.json").unlink()
+    (redo / "metrics.json").unlink()
+    kept_stamp = (kept / "metrics.json").stat().st_mtime_ns
+    simbench(*args)
+    second = statuses(sweep)
+    assert second.keys() == first.keys()
+    assert [second[j]["status"] for j in sorted(second)] == [first[j]["status"] for j in sorted(first)]
+    assert json.loads((redo / "metrics.json").read_text())["episodes"] == 1
+    assert (kept / "metrics.json").stat().st_mtime_ns == kept_stamp
+    report = simbench("report", str(sweep))
+    assert report.returncode == 0, report.stderr
+    summary = (sweep / "summary.csv").read_text().splitlines()
+    assert len(summary) == 1 + 4 and sum(",failed," in line for line in summary) == 2
+    assert "no_such_model.onnx" in (sweep / "summary.md").read_text()
+
+
+def test_issue_command_runs_four_jobs_on_submitit_local(tmp_path: Path) -> None:
+    sweep = tmp_path / "s"
+    out = simbench("run", "-m", "+policy=act_fp32,act_int8", "scheduler=sync,async", "env=timing", "env.duration_s=60",
+                   "hydra/launcher=submitit_local", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr
+    assert [s["status"] for s in statuses(sweep).values()] == ["complete"] * 4
+    assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 4  # one submitit task (process) per job
+
+
+@pytest.mark.parametrize("launcher", [["hydra/launcher=submitit_local"],
+                                      ["hydra/launcher=submitit_local_batched", "hydra.launcher.jobs_per_task=3"]],
+                         ids=["submitit_local", "submitit_local_batched"])
+def test_submitit_local_failure_resume_report(tmp_path: Path, launcher: list[str]) -> None:
+    check_failure_resume_report(tmp_path / "s", launcher)
+
+
+def test_batched_submitit_runs_several_jobs_per_task(tmp_path: Path) -> None:
+    sweep = tmp_path / "s"
+    out = simbench("run", "-m", "+policy=act_int8", "seed=0,1,2,3,4", "env=timing", "env.duration_s=5", "plots=false",
+                   "hydra/launcher=submitit_local_batched", "hydra.launcher.jobs_per_task=2", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr
+    assert [s["status"] for s in statuses(sweep).values()] == ["complete"] * 5
+    assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 3  # 2 + 2 + 1
+    assert "5 jobs in 3 tasks" in out.stderr + out.stdout
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def ray_head() -> Iterator[str]:
+    """A real Ray head on 127.0.0.1 (2 CPUs), stopped with everything it started."""
+    pytest.importorskip("ray")
+    ray_cli = Path(sys.executable).with_name("ray")
+    temp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
+    port = _free_port()
+    log = (temp / "head.log").open("w")
+    head = subprocess.Popen([str(ray_cli), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+                             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while "Ray runtime started" not in (temp / "head.log").read_text():
+            assert head.poll() is None and time.monotonic() < deadline, (temp / "head.log").read_text()[-2000:]
+            time.sleep(0.5)
+        yield f"127.0.0.1:{port}"
+    finally:
+        for sig, wait_s in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(head.pid, sig)  # the head's own process group: GCS, raylet, workers
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline and _group_alive(head.pid):
+                time.sleep(0.5)
+        head.wait(timeout=10)
+        log.close()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def test_ray_failure_resume_report(tmp_path: Path, ray_head: str) -> None:
+    check_failure_resume_report(tmp_path / "s", ["hydra/launcher=ray", f"hydra.launcher.address={ray_head}", "hydra.launcher.jobs_per_task=2"])
+
+
+def test_ray_runs_the_jobs_on_the_cluster(tmp_path: Path, ray_head: str) -> None:
+    sweep = tmp_path / "s"
+    out = simbench("run", "-m", "+policy=act_fp32,act_int8", "scheduler=sync,async", "env=timing", "env.duration_s=20", "plots=false",
+                   "hydra/launcher=ray", f"hydra.launcher.address={ray_head}", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr
+    assert [s["status"] for s in statuses(sweep).values()] == ["complete"] * 4
+    assert f"4 jobs in 4 tasks" in out.stderr + out.stdout and "cluster CPUs 2" in out.stderr + out.stdout
+    assert "(run_batch pid=" in out.stdout + out.stderr  # the jobs' output came back from Ray workers
+
+
+@pytest.mark.slow
+def test_ray_large_sweep_and_report(tmp_path: Path, ray_head: str) -> None:
+    """200 timing-only jobs, 25 per Ray task; the report lists them all."""
+    sweep = tmp_path / "s"
+    out = simbench("run", "-m", "+policy=act_fp32,act_int8", "scheduler.threshold=0.1,0.2,0.3,0.4,0.5", "policy.actions_per_chunk=20,40,60,80,100",
+                   "seed=0,1,2,3", "env=timing", "env.duration_s=5", "plots=false", "progress=false",
+                   "hydra/launcher=ray", f"hydra.launcher.address={ray_head}", "hydra.launcher.jobs_per_task=25", f"hydra.sweep.dir={sweep}")
+    assert out.returncode == 0, out.stderr
+    assert len(statuses(sweep)) == 200
+    assert simbench("report", str(sweep)).returncode == 0
+    assert len((sweep / "summary.csv").read_text().splitlines()) == 201
