@@ -104,6 +104,9 @@ def main(argv: list[str]) -> int:
     if flags:
         raise ConfigError(f"unknown option(s) {' '.join(flags)}; run takes Hydra overrides and -m")
     check_all("config", overrides, multirun, build_run_spec)
+    if multirun and not any(o.lstrip("+~").split("=")[0] in ("hydra/sweeper", "search") for o in overrides):
+        # every run is checked: Hydra's basic sweeper need not compose each job once more up front
+        argv = [*argv, "hydra/sweeper=simbench_basic"]
     saved = sys.argv
     sys.argv = ["simbench-run", *argv]
     try:

@@ -8,14 +8,6 @@ For each: a job that fails is recorded and the others complete, re-running the c
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,6 +59,7 @@ def test_issue_command_runs_four_jobs_on_submitit_local(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert [s["status"] for s in statuses(sweep).values()] == ["complete"] * 4
     assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 4  # one submitit task (process) per job
+    assert "hydra/sweeper: simbench_basic" in (sweep / "multirun.yaml").read_text()  # checked once, before Hydra
 
 
 @pytest.mark.parametrize("launcher", [["hydra/launcher=submitit_local"],
@@ -86,49 +79,14 @@ def test_batched_submitit_runs_several_jobs_per_task(tmp_path: Path) -> None:
     assert "5 jobs in 3 tasks" in out.stderr + out.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def ray_head() -> Iterator[str]:
     """A real Ray head on 127.0.0.1 (2 CPUs), stopped with everything it started."""
     pytest.importorskip("ray")
-    ray_cli = Path(sys.executable).with_name("ray")
-    temp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
-    port = _free_port()
-    log = (temp / "head.log").open("w")
-    head = subprocess.Popen([str(ray_cli), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
-                             "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while "Ray runtime started" not in (temp / "head.log").read_text():
-            assert head.poll() is None and time.monotonic() < deadline, (temp / "head.log").read_text()[-2000:]
-            time.sleep(0.5)
-        yield f"127.0.0.1:{port}"
-    finally:
-        for sig, wait_s in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(head.pid, sig)  # the head's own process group: GCS, raylet, workers
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + wait_s
-            while time.monotonic() < deadline and _group_alive(head.pid):
-                time.sleep(0.5)
-        head.wait(timeout=10)
-        log.close()
-        shutil.rmtree(temp, ignore_errors=True)
+    from hydra_plugins.simbench_launchers.ray_head import ray_head as start_head
 
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
+    with start_head(num_cpus=2) as address:
+        yield address
 
 
 def test_ray_failure_resume_report(tmp_path: Path, ray_head: str) -> None:
@@ -141,7 +99,7 @@ def test_ray_runs_the_jobs_on_the_cluster(tmp_path: Path, ray_head: str) -> None
                    "hydra/launcher=ray", f"hydra.launcher.address={ray_head}", f"hydra.sweep.dir={sweep}")
     assert out.returncode == 0, out.stderr
     assert [s["status"] for s in statuses(sweep).values()] == ["complete"] * 4
-    assert f"4 jobs in 4 tasks" in out.stderr + out.stdout and "cluster CPUs 2" in out.stderr + out.stdout
+    assert "4 jobs in 4 tasks" in out.stderr + out.stdout and "cluster CPUs 2" in out.stderr + out.stdout
     assert "(run_batch pid=" in out.stdout + out.stderr  # the jobs' output came back from Ray workers
 
 
