@@ -41,10 +41,10 @@ class _Batched(BaseSubmititLauncher):
         job_id = str(submitit.JobEnvironment().job_id)
         return run_batch(jobs, self.hydra_context, self.config, self.task_function, singleton_state, job_id=job_id)
 
-    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+    def executor(self) -> Any:
+        """The submitit executor with this config's parameters, passed as Hydra's launcher passes them."""
         import submitit
 
-        assert self.config is not None
         params = dict(self.params)
         executor = submitit.AutoExecutor(
             cluster=self._EXECUTOR,
@@ -53,6 +53,11 @@ class _Batched(BaseSubmititLauncher):
         )
         base = set(OmegaConf.structured(LocalQueueConf).keys())
         executor.update_parameters(**{k if k in base else f"{self._EXECUTOR}_{k}": v for k, v in params.items() if k != "_target_"})
+        return executor
+
+    def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
+        assert self.config is not None
+        executor = self.executor()
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         batches = split([(initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides)], self.jobs_per_task)
         log.info(f"Submitit '{self._EXECUTOR}' sweep: {len(job_overrides)} jobs in {len(batches)} tasks of <= {self.jobs_per_task}; "

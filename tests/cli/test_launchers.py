@@ -8,6 +8,7 @@ For each: a job that fails is recorded and the others complete, re-running the c
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,3 +115,30 @@ def test_ray_large_sweep_and_report(tmp_path: Path, ray_head: str) -> None:
     assert len(statuses(sweep)) == 200
     assert simbench("report", str(sweep)).returncode == 0
     assert len((sweep / "summary.csv").read_text().splitlines()) == 201
+
+
+def test_slurm_example_config_makes_the_sbatch_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """conf/hydra/launcher/slurm_example.yaml through submitit's own sbatch writer (nothing submitted:
+    there is no SLURM here; submitit only looks for an ``srun`` executable on PATH)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.simbench_launchers.submitit_batched import SlurmBatchedLauncher
+    from simbench.paths import CONF_DIR
+
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "srun").write_text("#!/bin/sh\nexit 1\n")
+    (tmp_path / "bin" / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
+        cfg = compose(config_name="config", overrides=["+policy=act_int8", "hydra/launcher=slurm_example", f"hydra.sweep.dir={tmp_path}"],
+                      return_hydra_config=True)
+    params = OmegaConf.to_container(cfg.hydra.launcher, resolve=False)
+    assert params.pop("_target_").endswith("SlurmBatchedLauncher")
+    params.update(submitit_folder=str(tmp_path / ".submitit" / "%j"), name="simbench")  # Hydra resolves these at launch
+    launcher = SlurmBatchedLauncher(**params)
+    assert launcher.jobs_per_task == 25
+    sbatch = launcher.executor()._executor._make_submission_file_text("python -u -m submitit.core._submit DIR", "uid")
+    for line in ("#SBATCH --partition=cpu", "#SBATCH --cpus-per-task=1", "#SBATCH --mem=4GB", "#SBATCH --time=60",
+                 "source ~/venvs/simbench/bin/activate"):
+        assert line in sbatch
