@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -58,12 +59,15 @@ def main() -> int:
     ap.add_argument("--per-process-jobs", type=int, default=20, help="jobs for Hydra's submitit_local (one process each, all at once)")
     ap.add_argument("--launchers", nargs="*", default=None)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--keep", type=Path, default=None, help="write the sweeps under this directory and keep them (default: a temporary one)")
     args = ap.parse_args()
     per_task = -(-args.jobs // args.workers)  # one task per worker
     table = launchers(args.jobs, args.workers, per_task)
     names = args.launchers or list(table)
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_launchers_") as tmp:
+        if args.keep:
+            tmp = str(args.keep)
         for name in names:
             n = args.per_process_jobs if name == "submitit_local" else args.jobs
             launcher = table[name]
@@ -73,17 +77,20 @@ def main() -> int:
 
                 head = ray_head(num_cpus=args.workers)
             with head as address:
-                launcher = [a.replace("ADDRESS", address) for a in launcher]
-                wall, done = run_sweep(n, args.duration_s, launcher, Path(tmp) / name)
-            rows.append({"launcher": name, "args": " ".join(launcher), "jobs": n, "complete": done, "wall_s": wall, "jobs_per_s": done / wall})
+                load = os.getloadavg()[0]
+                wall, done = run_sweep(n, args.duration_s, [a.replace("ADDRESS", address) for a in launcher], Path(tmp) / name)
+                load = (load + os.getloadavg()[0]) / 2  # other users' work shows here too: a shared machine
+            rows.append({"launcher": name, "args": " ".join(launcher), "jobs": n, "complete": done, "wall_s": wall,
+                         "jobs_per_s": done / wall, "load_avg": load})
             print(f"{name}: {done}/{n} jobs in {wall:.1f} s = {done / wall:.2f} jobs/s", file=sys.stderr)
     ref = next((r["jobs_per_s"] for r in rows if r["launcher"] == "joblib"), None)
     print(f"\n{args.jobs}-job timing-only sweep (env.duration_s={args.duration_s:g}), {args.workers} workers; "
           f"`python benchmarks/bench_launchers.py --jobs {args.jobs}`\n")
-    print("| launcher | overrides | jobs | wall (s) | jobs/s | vs joblib |\n|---|---|---|---|---|---|")
+    print(f"{os.cpu_count()} CPUs; load: the 1-minute load average at start and end of each sweep, averaged\n")
+    print("| launcher | overrides | jobs | wall (s) | jobs/s | vs joblib | load |\n|---|---|---|---|---|---|---|")
     for r in rows:
         ratio = f"{r['jobs_per_s'] / ref:.2f}x" if ref else "-"
-        print(f"| {r['launcher']} | `{r['args'] or '(default)'}` | {r['complete']}/{r['jobs']} | {r['wall_s']:.1f} | {r['jobs_per_s']:.2f} | {ratio} |")
+        print(f"| {r['launcher']} | `{r['args'] or '(default)'}` | {r['complete']}/{r['jobs']} | {r['wall_s']:.1f} | {r['jobs_per_s']:.2f} | {ratio} | {r['load_avg']:.1f} |")
     if args.out:
         args.out.write_text(json.dumps({"jobs": args.jobs, "duration_s": args.duration_s, "workers": args.workers, "rows": rows}, indent=1))
     return 0
