@@ -75,6 +75,8 @@ def compose_run(config_name: str, overrides: list[str]) -> DictConfig:
         text = str(err)
         if text.startswith("Could not override") and "To append" in text:
             raise _not_a_key(text.split("'")[1]) from None
+        if "hydra/sweeper/optuna" in text:
+            raise ConfigError(f'{_first_line(err)} (the Optuna sweeper is an extra: pip install -e ".[optuna]")') from None
         raise ConfigError(_first_line(err)) from None
     finally:
         GlobalHydra.instance().clear()
