@@ -40,9 +40,10 @@ def ray_head(num_cpus: int = 2, start_timeout_s: float = 60.0) -> Iterator[str]:
     temp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray's socket paths must fit in 107 bytes
     port = _free_port()
     log_path = temp / "head.log"
+    ray_cli = Path(sys.executable).with_name("ray")  # this interpreter's Ray, not another one on PATH
     with log_path.open("w") as log:
         head = subprocess.Popen(
-            [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
+            [str(ray_cli) if ray_cli.exists() else (shutil.which("ray") or "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
              f"--num-cpus={num_cpus}", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
