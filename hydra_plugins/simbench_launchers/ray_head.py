@@ -26,7 +26,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _alive(pgid: int) -> bool:
+def _alive(pgid: int, head: subprocess.Popen) -> bool:
+    head.poll()  # reap the head itself: a zombie still counts as a member of its group
     try:
         os.killpg(pgid, 0)
         return True
@@ -55,12 +56,12 @@ def ray_head(num_cpus: int = 2, start_timeout_s: float = 60.0) -> Iterator[str]:
             time.sleep(0.25)
         yield f"127.0.0.1:{port}"
     finally:
-        for sig, wait_s in ((signal.SIGTERM, 20.0), (signal.SIGKILL, 10.0)):
-            if not _alive(head.pid):
+        for sig, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 10.0)):  # a throwaway cluster: no state to save
+            if not _alive(head.pid, head):
                 break
             os.killpg(head.pid, sig)
             deadline = time.monotonic() + wait_s
-            while time.monotonic() < deadline and _alive(head.pid):
+            while time.monotonic() < deadline and _alive(head.pid, head):
                 time.sleep(0.25)
         head.wait(timeout=10)
         shutil.rmtree(temp, ignore_errors=True)
