@@ -114,3 +114,17 @@ def success_metrics(results: Sequence[EpisodeResult], has_success: bool) -> dict
         "completion_time_mean_s": float(np.mean(done)) if done else None,
         "lifted_rate": float(np.mean(lifted)) if lifted else None,  # grasped at all: separates missed grasps from misplaced bags
     }
+
+
+def constrained_objective(metrics: dict[str, Any], metric: str, max_stall_fraction: float | None) -> float | None:
+    """What a search sweeper maximizes: ``metrics[metric]`` for a run whose stall share is below
+    ``max_stall_fraction``, else minus its stall share, which ranks every run over the budget below
+    every run within it (and the less-stalling first). None when the run has no such metric (a
+    timing-only env has no ``success_rate``)."""
+    value = metrics.get(metric)
+    stall = metrics.get("stall_fraction")
+    if value is None or stall is None:
+        return None
+    if max_stall_fraction is not None and stall >= max_stall_fraction:
+        return -float(stall)
+    return float(value)

@@ -4,10 +4,16 @@ Hydra makes the run directory before the task function runs, so a bad override c
 task would already have written under ``results/``. The ``run`` subcommand therefore composes each
 run of the command line here first (every combination of a ``-m`` sweep), turns Hydra's multi-line
 errors into one line, and only then hands the command line to Hydra.
+
+A sweep composes with Hydra once per distinct set of config-group choices (``+policy=``,
+``scheduler=``, ...) and sets each run's plain ``key=value`` overrides on a copy, as Hydra's own
+override step does (``OmegaConf.update``): checking a 1,000-run grid takes seconds, not the ~0.1 s
+of a Hydra compose per run.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -15,9 +21,10 @@ from hydra import compose, initialize_config_dir
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override, OverrideType
 from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from simbench.config.build import available
 from simbench.errors import ConfigError, unknown_name
@@ -50,6 +57,10 @@ def expand(overrides: list[str], multirun: bool) -> list[list[str]]:
     return [combo for batch in BasicSweeper.split_arguments(parsed, None) for combo in batch]
 
 
+def _not_a_key(key: str) -> ConfigError:
+    return ConfigError(f"{key} is not a config key (to add a new key use +{key}=VALUE)")
+
+
 def compose_run(config_name: str, overrides: list[str], output_dir_key: str | None = None) -> DictConfig:
     """Compose ``conf/<config_name>.yaml`` with overrides (hydra/* launcher overrides dropped).
 
@@ -78,16 +89,49 @@ def compose_run(config_name: str, overrides: list[str], output_dir_key: str | No
     except (HydraException, OmegaConfBaseException) as err:
         text = str(err)
         if text.startswith("Could not override") and "To append" in text:
-            key = text.split("'")[1]
-            raise ConfigError(f"{key} is not a config key (to add a new key use +{key}=VALUE)") from None
+            raise _not_a_key(text.split("'")[1]) from None
+        if "hydra/sweeper/optuna" in text:
+            raise ConfigError(f'{_first_line(err)} (the Optuna sweeper is an extra: pip install -e ".[optuna]")') from None
         raise ConfigError(_first_line(err)) from None
     finally:
         GlobalHydra.instance().clear()
 
 
+def _settable(ov: Override) -> bool:
+    """A plain ``key=value`` of an existing key (not a group choice, ``+``, ``++``, ``~`` or hydra.*)."""
+    key = ov.key_or_group
+    return (ov.type == OverrideType.CHANGE and ov.package is None and not ov.is_sweep_override() and "/" not in key
+            and not key.startswith("hydra") and not (CONF_DIR / key).is_dir())
+
+
+def _with_values(base: DictConfig, overrides: list[Override]) -> DictConfig:
+    """``base`` with plain ``key=value`` overrides applied the way Hydra applies them."""
+    cfg = copy.deepcopy(base)
+    try:
+        for ov in overrides:
+            try:
+                OmegaConf.update(cfg, ov.key_or_group, ov.value(), merge=True)  # struct config: no new keys
+            except (ConfigAttributeError, ConfigKeyError):
+                raise _not_a_key(ov.key_or_group) from None
+        OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as err:
+        raise ConfigError(_first_line(err)) from None
+    return cfg
+
+
 def check_all(config_name: str, overrides: list[str], multirun: bool, build: Callable[[DictConfig], Any]) -> list[Any]:
     """Compose and build every run; returns what ``build`` returned for each, in order."""
-    return [build(compose_run(config_name, combo)) for combo in expand(overrides, multirun)]
+    combos = expand(overrides, multirun)
+    parser = OverridesParser.create()
+    bases: dict[tuple[str, ...], DictConfig] = {}
+    built: list[Any] = []
+    for combo in combos:
+        parsed = parser.parse_overrides(combo)
+        composed = tuple(str(ov.input_line) for ov in parsed if not _settable(ov))
+        if composed not in bases:
+            bases[composed] = compose_run(config_name, list(composed))
+        built.append(build(_with_values(bases[composed], [ov for ov in parsed if _settable(ov)])))
+    return built
 
 
 def output_dir(config_name: str, overrides: list[str], multirun: bool) -> str:

@@ -13,6 +13,10 @@ holds a complete result is skipped, so re-running an interrupted sweep with the 
 
 Exit codes: 0 all runs complete; 1 a run or sweep job failed (``status.json`` says why); 2 bad
 input (nothing written); 130 Ctrl-C (the run's ``status.json`` says ``interrupted``).
+
+Each run returns its ``objective`` (:func:`simbench.metrics.constrained_objective`), read back from
+``metrics.json`` for a skipped run: a search sweeper (``hydra/sweeper=optuna``, ``+search=NAME``)
+gets the same value from a resumed sweep as from the first, and None (a failed trial) for a failed run.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from simbench.atomic_io import write_json
 from simbench.cli.compose import check_all, output_dir
 from simbench.config.build import available, build_run_spec, runnable_policies
 from simbench.errors import ConfigError, Terminated
+from simbench.metrics import constrained_objective
 from simbench.paths import CONF_DIR
 from simbench.run_dir import RunDirBusy, check_dir_path, is_empty_run_dir, locked, reserve
 
@@ -57,7 +62,12 @@ Simulate a policy under a latency model and write results under results/.
 Configs: {CONF_DIR}"""
 
 
-def _job(cfg: DictConfig) -> None:
+def _objective(cfg: DictConfig, metrics: dict) -> float | None:
+    obj = cfg.get("objective") or {}
+    return constrained_objective(metrics, str(obj.get("metric", "success_rate")), obj.get("max_stall_fraction"))
+
+
+def _job(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     out_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
@@ -75,7 +85,10 @@ def _job(cfg: DictConfig) -> None:
         with locked(out_dir):
             if multirun and runner.is_complete(out_dir):
                 print(f"skip (complete): {out_dir}")
-                return
+                try:
+                    return _objective(cfg, json.loads((out_dir / "metrics.json").read_text()))
+                except (OSError, ValueError):
+                    return None
             try:
                 spec = build_run_spec(cfg)
                 # A multi-job launcher runs jobs side by side on one console: no progress bars and no
@@ -84,12 +97,13 @@ def _job(cfg: DictConfig) -> None:
                                      video_episodes=int(cfg.video_episodes), summary_to_console=not multirun)
                 if multirun:
                     print(job_line(hc.job.override_dirname or out_dir.name, metrics), flush=True)
+                return _objective(cfg, metrics)
             except ConfigError as err:
                 if not multirun:
                     if is_empty_run_dir(out_dir):
                         shutil.rmtree(out_dir, ignore_errors=True)  # ours (made exclusively): nothing written
                     _outcome["config_error"] = err  # re-raised once Hydra returns: one line, exit 2
-                    return
+                    return None
                 _record_failure(out_dir, err, "failed")
             except (KeyboardInterrupt, Terminated) as err:
                 _record_failure(out_dir, err, "interrupted")
@@ -99,6 +113,7 @@ def _job(cfg: DictConfig) -> None:
     except RunDirBusy as err:
         print(f"FAILED {out_dir}: {err}; not touched", file=sys.stderr)
         _outcome["failed"] = True
+    return None  # a failed run: a failed trial for a search sweeper
 
 
 def job_line(name: str, m: dict) -> str:
@@ -163,6 +178,9 @@ def main(argv: list[str]) -> int:
         target = reserve(target, key if given else "results_dir")
     argv = [a for a in argv if not a.startswith(f"{key}=")] + [f"{key}={_quote(str(target))}"]
     _outcome.clear()
+    if multirun and not any(o.lstrip("+~").split("=")[0] in ("hydra/sweeper", "search") for o in overrides):
+        # every run is checked: Hydra's basic sweeper need not compose each job once more up front
+        argv = [*argv, "hydra/sweeper=simbench_basic"]
     saved = sys.argv
     sys.argv = ["simbench-run", *argv]
     try:

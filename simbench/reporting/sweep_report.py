@@ -5,6 +5,10 @@ A sweep directory holds one sub-directory per job (Hydra multirun), each with ``
 whose files cannot be read (a truncated ``metrics.json``, a corrupt config, ``complete`` without
 metrics) is flagged as ``unreadable`` with the reason, and the other jobs are reported as usual.
 Jobs that differ only in ``seed=`` are also pooled into one row each (``summary_by_seed.csv``).
+
+A large sweep stays readable: ``summary.csv`` holds every job, while ``summary.md`` and
+``index.html`` open with the job counts, list failures once per distinct error, and show the
+``TOP_N`` best jobs (by success, then least stall) and best pooled configurations, not all of them.
 """
 
 from __future__ import annotations
@@ -131,6 +135,41 @@ def pool_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return pooled
 
 
+TOP_N = 25  # job / pooled rows shown in summary.md and index.html beyond which a sweep is summarised
+
+
+def rank(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Best first: complete before failed, higher success, then lower stall share (then job order)."""
+    def key(r: dict[str, Any]) -> tuple:
+        success, stall = r.get("success_rate"), r.get("stall_fraction")
+        return (r.get("status") != "complete", -(success if success is not None else -1.0), stall if stall is not None else float("inf"))
+    return sorted(rows, key=key)
+
+
+def failure_groups(rows: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """Jobs that did not complete, grouped by status and error line, largest group first."""
+    groups: dict[str, list[str]] = {}
+    for r in rows:
+        if r["status"] != "complete":
+            groups.setdefault(f"{r['status']}: {r['error']}" if r.get("error") else str(r["status"]), []).append(r["job"])
+    return sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+
+
+def _counts(rows: list[dict[str, Any]]) -> str:
+    by: dict[str, int] = {}
+    for r in rows:
+        by[str(r["status"])] = by.get(str(r["status"]), 0) + 1
+    return f"{len(rows)} jobs: " + ", ".join(f"{n} {status}" for status, n in sorted(by.items(), key=lambda kv: (kv[0] != "complete", kv[0])))
+
+
+def _failure_lines(rows: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for reason, jobs in failure_groups(rows):
+        shown = ", ".join(f"`{j}`" for j in jobs[:3]) + (f" and {len(jobs) - 3} more (summary.csv)" if len(jobs) > 3 else "")
+        lines.append(f"- {len(jobs)} × {reason}: {shown}")
+    return lines
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return ""
@@ -184,8 +223,11 @@ def _lines(ax: Any, rows: list[dict[str, Any]], fixed: str, x_key: str) -> None:
         groups.setdefault((r["policy"], r["scheduler"], r[fixed]), []).append(r)
     label = "g" if fixed == "threshold" else "H"
     for (pol, sch, value), rs in sorted(groups.items(), key=lambda kv: str(kv[0])):
-        rs = sorted(rs, key=lambda r: r[x_key])
-        ax.plot([r[x_key] for r in rs], [r["stall_fraction"] for r in rs], marker="o", label=f"{pol} {sch} {label}={value}")
+        by_x: dict[Any, list[float]] = {}
+        for r in rs:  # jobs at the same x (seeds, other overrides) are averaged into one point
+            by_x.setdefault(r[x_key], []).append(r["stall_fraction"])
+        xs = sorted(by_x)
+        ax.plot(xs, [sum(by_x[x]) / len(by_x[x]) for x in xs], marker="o", label=f"{pol} {sch} {label}={value}")
     xs = sorted({r[x_key] for r in rows})
     ax.set_xticks(xs, [f"{x:g}" for x in xs])  # the swept values themselves, not a dense float scale
 
@@ -206,8 +248,11 @@ def _plots(rows: list[dict[str, Any]], out: Path) -> list[str]:
         for x, y, r in pts:
             n = int(r.get("episodes") or 0)
             lo, hi = binomial_interval(round(y * n), n)
-            ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt="o", markersize=5, capsize=3, elinewidth=1)
-            labels.setdefault((f"{x:.2g}", round(y, 2)), (x, y, []))[2].append(f"{r['policy']} {r['scheduler']} H={r['actions_per_chunk']}")
+            small = len(pts) <= TOP_N
+            ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt="o", markersize=5 if small else 2, capsize=3 if small else 0,
+                        elinewidth=1 if small else 0.5)
+            if small:  # labels on hundreds of points are unreadable; summary.csv names them
+                labels.setdefault((f"{x:.2g}", round(y, 2)), (x, y, []))[2].append(f"{r['policy']} {r['scheduler']} H={r['actions_per_chunk']}")
         for x, y, names in labels.values():
             ax.annotate("\n".join(names), (x, y), fontsize=8, xytext=(5, 4), textcoords="offset points")
         front = pareto_front([(x, y) for x, y, _ in pts])
@@ -235,7 +280,8 @@ def _plots(rows: list[dict[str, Any]], out: Path) -> list[str]:
             _lines(ax, stall, fixed, x_key)
             ax.set_xlabel("actions per chunk" if x_key == "actions_per_chunk" else "threshold g")
             ax.set_ylabel("stall share")
-            ax.legend(fontsize=7)
+            if len(ax.get_lines()) <= 16:
+                ax.legend(fontsize=7)
         fig.tight_layout()
         write_with(out / "stall_vs_chunk_threshold.png", lambda p: fig.savefig(p, dpi=110, format="png"))
         plt.close(fig)
@@ -254,11 +300,16 @@ def write_report(sweep_dir: Path) -> dict[str, Path]:
     w.writeheader()
     w.writerows(rows)
     write_text(sweep_dir / "summary.csv", buf.getvalue())
-    md = ["| " + " | ".join(COLUMNS[1:-1]) + " |", "|" + "---|" * (len(COLUMNS) - 2)]
-    md += ["| " + " | ".join(_fmt(r.get(c)) for c in COLUMNS[1:-1]) + " |" for r in rows]
+    ranked = rank(rows)
+    shown = ranked if len(rows) <= TOP_N else ranked[:TOP_N]
+    md = [_counts(rows) + ". Every job: summary.csv.", ""]
     failed = [r for r in rows if r["status"] != "complete"]
     if failed:
-        md += ["", "Failed or incomplete jobs:", *[f"- `{r['job']}`: {r['status']} {r['error']}" for r in failed]]
+        md += ["Failed or incomplete jobs:", *_failure_lines(rows), ""]
+    if len(shown) < len(rows):
+        md += [f"Best {len(shown)} of {len(rows)} jobs (success, then least stall):", ""]
+    md += ["| " + " | ".join(COLUMNS[:-1]) + " |", "|" + "---|" * (len(COLUMNS) - 1)]
+    md += ["| " + " | ".join(_fmt(r.get(c)) for c in COLUMNS[:-1]) + " |" for r in shown]
     pooled = pool_seeds(rows)
     if pooled:
         buf = io.StringIO()
@@ -266,17 +317,25 @@ def write_report(sweep_dir: Path) -> dict[str, Path]:
         w.writeheader()
         w.writerows(pooled)
         write_text(sweep_dir / "summary_by_seed.csv", buf.getvalue())
-        md += ["", "Pooled over seeds:", "", "| " + " | ".join(SEED_COLUMNS) + " |", "|" + "---|" * len(SEED_COLUMNS)]
-        md += ["| " + " | ".join(_fmt(r.get(c)) for c in SEED_COLUMNS) + " |" for r in pooled]
+        best = rank([{**p, "status": "complete"} for p in pooled])[:TOP_N]
+        title = "Pooled over seeds:" if len(best) == len(pooled) else f"Pooled over seeds, best {len(best)} of {len(pooled)} (all: summary_by_seed.csv):"
+        md += ["", title, "", "| " + " | ".join(SEED_COLUMNS) + " |", "|" + "---|" * len(SEED_COLUMNS)]
+        md += ["| " + " | ".join(_fmt(r.get(c)) for c in SEED_COLUMNS) + " |" for r in best]
     write_text(sweep_dir / "summary.md", "\n".join(md) + "\n")
     plots = _plots(rows, sweep_dir)
-    body = [f"<h1>simbench sweep: {html.escape(sweep_dir.name)}</h1>", (f"<p>{len(rows)} jobs, {len(failed)} failed or incomplete. "
-            '<a href="summary.csv">summary.csv</a> · <a href="summary.md">summary.md</a></p>')]
+    body = [f"<h1>simbench sweep: {html.escape(sweep_dir.name)}</h1>", (f"<p>{html.escape(_counts(rows))}. "
+            '<a href="summary.csv">summary.csv</a> (every job) · <a href="summary.md">summary.md</a></p>')]
+    if failed:
+        body.append("<p>Failed or incomplete jobs:</p><ul>" + "".join(
+            f"<li>{len(jobs)} × {html.escape(reason)}: {html.escape(', '.join(jobs[:3]))}{' …' if len(jobs) > 3 else ''}</li>"
+            for reason, jobs in failure_groups(rows)) + "</ul>")
     body += [f'<img src="{p}" style="max-width:100%">' for p in plots]
-    body.append("<table border=1 cellpadding=3 style='border-collapse:collapse;font-size:12px'><tr>" + "".join(f"<th>{c}</th>" for c in COLUMNS[1:-1]) + "<th>timeline</th></tr>")
-    for r in rows:
+    if len(shown) < len(rows):
+        body.append(f"<p>Best {len(shown)} of {len(rows)} jobs (success, then least stall):</p>")
+    body.append("<table border=1 cellpadding=3 style='border-collapse:collapse;font-size:12px'><tr>" + "".join(f"<th>{c}</th>" for c in COLUMNS[:-1]) + "<th>timeline</th></tr>")
+    for r in shown:
         link = f'<a href="{html.escape(r["timeline"])}">png</a>' if r.get("timeline") else ""
-        body.append("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in COLUMNS[1:-1]) + f"<td>{link}</td></tr>")
+        body.append("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in COLUMNS[:-1]) + f"<td>{link}</td></tr>")
     body.append("</table>")
     write_text(sweep_dir / "index.html", "<!doctype html><meta charset=utf-8><title>simbench report</title>\n" + "\n".join(body) + "\n")
     return {"csv": sweep_dir / "summary.csv", "md": sweep_dir / "summary.md", "html": sweep_dir / "index.html"}

@@ -1,0 +1,30 @@
+"""The up-front check of a sweep composes once per group choice and sets plain values itself: it must
+build exactly the configs Hydra composes, and reject what Hydra rejects."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from simbench.cli.compose import check_all, compose_run, expand
+from simbench.config.build import build_run_spec
+from simbench.errors import ConfigError
+
+
+def test_check_all_builds_the_configs_hydra_composes() -> None:
+    overrides = ["+policy=act_fp32,act_int8", "policy.chunk_size=50,100", "scheduler=sync,async", "scheduler.threshold=0.3",
+                 "env=timing", "latency.scale=1.5", "policy.model_path=act/x.onnx", "hydra/launcher=joblib"]
+    seen: list = []
+    assert check_all("config", overrides, True, seen.append) == 8
+    for combo, cfg in zip(expand(overrides, True), seen, strict=True):
+        hydra_cfg = OmegaConf.to_container(compose_run("config", combo), resolve=True)
+        assert OmegaConf.to_container(cfg, resolve=True) == hydra_cfg
+        assert hydra_cfg["policy"]["actions_per_chunk"] == hydra_cfg["policy"]["chunk_size"]  # interpolation follows the override
+
+
+@pytest.mark.parametrize("override, message", [("policy.chunk_sizee=5,6", "policy.chunk_sizee is not a config key"),
+                                               ("policy.actions_per_chunk=50,200", "must be <= policy.chunk_size"),
+                                               ("scheduler.threshold=0.5,2", "must be in [0, 1]")])
+def test_check_all_rejects_a_bad_value_anywhere_in_the_grid(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+        check_all("config", ["+policy=act_int8", "env=timing", override], True, build_run_spec)
