@@ -202,7 +202,9 @@ def test_a_locked_sweep_job_is_not_touched(tmp_path: Path, capsys: pytest.Captur
 def test_ctrl_c_writes_an_interrupted_status_one_line_exit_130(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "simbench", "run", "+policy=act_int8", "env=timing", "env.duration_s=100000",
                              "env.episodes=10", "plots=false", "progress=false", f"results_dir={tmp_path}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # as from a terminal: a background job (nohup, CI runners) inherits SIGINT ignored
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob("runs/*/.hydra/config.yaml")) and time.monotonic() < deadline:
         time.sleep(0.1)

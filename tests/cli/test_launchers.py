@@ -16,10 +16,11 @@ import pytest
 
 from tests.cli.test_run_cli import simbench
 
-# 4 jobs: the ONNX runtime looks the model file up when the job starts, so runtime=onnx fails at run
-# time (not while the command line is checked); runtime=timing completes
-FAILING_SWEEP = ("+policy=act_int8", "policy.runtime=timing,onnx", "policy.model_path=no_such_model.onnx", "env=teabag_mug",
+# 4 jobs: with latency=board each job starts a loopback board agent that drops the connection at the
+# first inference (a fault no up-front check can see), so those jobs fail at run time; latency=constant completes
+FAILING_SWEEP = ("+policy=act_int8", "latency=constant,board", "board=loopback", "board.fault=drop:0", "env=teabag_mug",
                  "env.time_limit_s=2", "episodes=1", "plots=false", "progress=false", "seed=0,1")
+FAULT = "BoardError"
 
 
 def statuses(sweep: Path) -> dict[Path, dict]:
@@ -32,9 +33,9 @@ def check_failure_resume_report(sweep: Path, launcher: list[str]) -> None:
     first = statuses(sweep)
     assert sorted(s["status"] for s in first.values()) == ["complete", "complete", "failed", "failed"], out.stderr[-2000:]
     for job, s in first.items():
-        assert (s["status"] == "failed") == ("policy.runtime=onnx" in job.name)
+        assert (s["status"] == "failed") == ("latency=board" in job.name)
         if s["status"] == "failed":
-            assert "no_such_model.onnx" in s["error"]
+            assert FAULT in s["error"]
     # an interrupted job: no status.json (written last); the other complete job must not run again
     redo, kept = sorted(j for j, s in first.items() if s["status"] == "complete")
     (redo / "status.json").unlink()
@@ -50,7 +51,7 @@ def check_failure_resume_report(sweep: Path, launcher: list[str]) -> None:
     assert report.returncode == 0, report.stderr
     summary = (sweep / "summary.csv").read_text().splitlines()
     assert len(summary) == 1 + 4 and sum(",failed," in line for line in summary) == 2
-    assert "no_such_model.onnx" in (sweep / "summary.md").read_text()
+    assert FAULT in (sweep / "summary.md").read_text()
 
 
 def test_issue_command_runs_four_jobs_on_submitit_local(tmp_path: Path) -> None:

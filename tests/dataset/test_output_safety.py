@@ -104,7 +104,8 @@ def test_sigint_during_rerecording_keeps_the_old_dataset(tmp_path: Path) -> None
     before = _tree(root)
     cmd = [sys.executable, "-m", "simbench", "record", f"output={root}", "clusters=[4]", "episodes_per_cluster=40",
            "image_size=[32,48]", "workers=1", "progress=false"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # not inherited as ignored
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".set.partial-*/videos")) and time.monotonic() < deadline:
         time.sleep(0.1)
