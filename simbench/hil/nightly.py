@@ -250,7 +250,7 @@ def report(s: NightlySettings, board: BoardConfig, command: str, variants: dict[
               f"- verdict: {p['verdict']}",
               "- run directory: `protocol/` (metrics.json, episodes.csv, timeline.parquet, timeline.png)", ""]
     path = s.out / f"nightly_{date}.md"
-    write_text(path, "\n".join(lines))
+    write_text(path, "\n".join(lines) + "\n")
     return path
 
 

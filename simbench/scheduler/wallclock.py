@@ -15,7 +15,9 @@ observation (with the scene, physics steps in real time while the board computes
 Otherwise the agent's ``stub`` op sleeps a latency the host drew from the run's latency source with
 the episode's seeded generator (the DES draws the same sequence), with the policy's real
 observation payload on the wire and a chunk of the right shape back; the actions merged are the
-host policy's (a timing policy's plan with env=timing), so only time is borrowed from the stub.
+host policy's (a timing policy's plan with env=timing: microseconds, computed on the server thread
+before the request, so a host ONNX policy's compute would add to the latency: use latency=board
+for the scene), so only time is borrowed from the stub.
 
 Threads, not ``simpy.rt.RealtimeEnvironment``: the server's network call blocks for the whole
 inference, and a RealtimeEnvironment is one thread that can only wait between events: a blocking
