@@ -44,7 +44,12 @@ CASES: dict[str, dict[str, Any]] = {
     "A040": {"fps": 60, "chunk": 100, "g": 0.2, "latency": ["latency=constant", "latency.value=0.40"]},
     "A100": {"fps": 60, "chunk": 100, "g": 0.2, "latency": ["latency=constant", "latency.value=1.0"]},
     "A286": {"fps": 60, "chunk": 100, "g": 0.2, "latency": ["latency=constant", "latency.value=2.86"]},
-    "Alog": {"fps": 60, "chunk": 100, "g": 0.2, "latency": ["latency=lognormal", "latency.median=0.32", "latency.sigma=0.25"]},
+    "Alog": {
+        "fps": 60,
+        "chunk": 100,
+        "g": 0.2,
+        "latency": ["latency=lognormal", "latency.median=0.32", "latency.sigma=0.25"],
+    },
     "C050": {"fps": 30, "chunk": 50, "g": 0.5, "latency": ["latency=constant", "latency.value=0.5"]},
     "C100": {"fps": 30, "chunk": 50, "g": 0.5, "latency": ["latency=constant", "latency.value=1.0"]},
     "D032": {"fps": 60, "chunk": 100, "g": 0.7, "latency": ["latency=constant", "latency.value=0.32"]},
@@ -53,15 +58,25 @@ CASES: dict[str, dict[str, Any]] = {
 
 
 def overrides(case: dict[str, Any], seconds: float, seed: int) -> list[str]:
-    return ["+policy=act_int8", "env=timing", f"env.duration_s={seconds}", f"scheduler.fps={case['fps']}",
-            f"scheduler.threshold={case['g']}", f"policy.actions_per_chunk={case['chunk']}", f"seed={seed}", *case["latency"]]
+    return [
+        "+policy=act_int8",
+        "env=timing",
+        f"env.duration_s={seconds}",
+        f"scheduler.fps={case['fps']}",
+        f"scheduler.threshold={case['g']}",
+        f"policy.actions_per_chunk={case['chunk']}",
+        f"seed={seed}",
+        *case["latency"],
+    ]
 
 
 def stall_share(args: list[str]) -> float:
     spec = build_run_spec(compose_run("config", args))
     env = resolve(ENVS, "env", spec.env["name"]).from_config(spec.env)
     try:
-        policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.get("runtime", "timing")).from_config(spec.policy, env)
+        policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.get("runtime", "timing")).from_config(
+            spec.policy, env
+        )
         result = simulate_episode(spec.settings, env, policy, spec.latency, spec.seed, 0, env.episode_plan()[0])
     finally:
         env.close()
@@ -88,15 +103,24 @@ def main() -> int:
     names = [c.strip() for c in args.cases.split(",") if c.strip()]
     bad = [n for n in names if n not in CASES]
     if bad or not names:
-        print(f"error: --cases={args.cases!r}: unknown case(s) {', '.join(bad) or '(none)'}; allowed: {', '.join(CASES)}", file=sys.stderr)
+        print(
+            f"error: --cases={args.cases!r}: unknown case(s) {', '.join(bad) or '(none)'}; allowed: {', '.join(CASES)}",
+            file=sys.stderr,
+        )
         return 2
     if not 1 <= args.seconds <= 3600 or not 1 <= args.repeat <= 100:
-        print(f"error: --seconds={args.seconds} must be in [1, 3600] and --repeat={args.repeat} in [1, 100]", file=sys.stderr)
+        print(
+            f"error: --seconds={args.seconds} must be in [1, 3600] and --repeat={args.repeat} in [1, 100]",
+            file=sys.stderr,
+        )
         return 2
     prof_dir = args.profile_dir or Path(tempfile.mkdtemp(prefix="simbench-fidelity-"))
     profiles: dict[tuple[int, float], Path] = {}
     rows = []
-    print(f"{'case':<6} {'fps':>4} {'chunk':>5} {'g':>4} {'latency':<30} {'real %':>14} {'DES+link %':>10} {'diff pt':>8} {'ideal %':>8}")
+    print(
+        f"{'case':<6} {'fps':>4} {'chunk':>5} {'g':>4} {'latency':<30} {'real %':>14} {'DES+link %':>10} "
+        f"{'diff pt':>8} {'ideal %':>8}"
+    )
     for name in names:
         case = CASES[name]
         key = (case["chunk"], float(case["fps"]))
@@ -111,19 +135,43 @@ def main() -> int:
         real = sum(reals) / len(reals)
         spread = f"{real:.2f}" if len(reals) == 1 else f"{real:.2f}+-{(max(reals) - min(reals)) / 2:.2f}"
         lat = " ".join(o.split("=", 1)[1] for o in case["latency"])
-        print(f"{name:<6} {case['fps']:>4} {case['chunk']:>5} {case['g']:>4} {lat:<30} {spread:>14} {des:>10.2f} "
-              f"{des - real:>+8.2f} {ideal:>8.2f}", flush=True)
-        rows.append({"case": name, "fps": case["fps"], "chunk": case["chunk"], "g": case["g"], "latency": case["latency"],
-                     "seconds": args.seconds, "seed": args.seed, "real_stall": real, "real_stall_runs": reals, "des_stall": des,
-                     "ideal_des_stall": ideal, "diff_pt": des - real, "ideal_diff_pt": ideal - real,
-                     "profile": str(profiles[key])})
+        print(
+            f"{name:<6} {case['fps']:>4} {case['chunk']:>5} {case['g']:>4} {lat:<30} {spread:>14} {des:>10.2f} "
+            f"{des - real:>+8.2f} {ideal:>8.2f}",
+            flush=True,
+        )
+        rows.append(
+            {
+                "case": name,
+                "fps": case["fps"],
+                "chunk": case["chunk"],
+                "g": case["g"],
+                "latency": case["latency"],
+                "seconds": args.seconds,
+                "seed": args.seed,
+                "real_stall": real,
+                "real_stall_runs": reals,
+                "des_stall": des,
+                "ideal_des_stall": ideal,
+                "diff_pt": des - real,
+                "ideal_diff_pt": ideal - real,
+                "profile": str(profiles[key]),
+            }
+        )
     close_connections()
     worst = max(abs(r["diff_pt"]) for r in rows)
-    print(f"worst |DES+link - real|: {worst:.2f} pt; worst |ideal - real|: {max(abs(r['ideal_diff_pt']) for r in rows):.2f} pt")
+    print(
+        f"worst |DES+link - real|: {worst:.2f} pt; "
+        f"worst |ideal - real|: {max(abs(r['ideal_diff_pt']) for r in rows):.2f} pt"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": platform.node(), "python": platform.python_version(),
-                "command": " ".join(["python", *sys.argv])}
+        meta = {
+            "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "machine": platform.node(),
+            "python": platform.python_version(),
+            "command": " ".join(["python", *sys.argv]),
+        }
         args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
     return 0
 

@@ -104,7 +104,8 @@ def wall_metrics(recs: Sequence[Any]) -> dict[str, Any]:
         v = np.concatenate([np.asarray(r.wall.get(key, []), dtype=np.float64) for r in recs])
         return float(1e3 * np.percentile(v, q)) if v.size else None
 
-    rates = [(len(r.wall["tick_s"]) - 1) / (r.wall["tick_s"][-1] - r.wall["tick_s"][0]) for r in recs if len(r.wall.get("tick_s", [])) > 1]
+    ticks = [r.wall["tick_s"] for r in recs if len(r.wall.get("tick_s", [])) > 1]
+    rates = [(len(t) - 1) / (t[-1] - t[0]) for t in ticks]
     return {"clock": "wall", "loop_fps": float(np.mean(rates)) if rates else None,
             "tick_jitter_p50_ms": pct("jitter_s", 50), "tick_jitter_p99_ms": pct("jitter_s", 99),
             "transport_p50_ms": pct("transport_s", 50), "transport_p99_ms": pct("transport_s", 99),

@@ -108,11 +108,12 @@ def agent(ssh: Any, target: Any, installed: str, agent_dir: str, python: str) ->
         ssh.put(str(local), f"{agent_dir}/token")
     ssh.run_check(f"chmod 600 {agent_dir}/token")
     address = target.get_resource("NetworkService").address
-    bind = "127.0.0.1" if address in ("127.0.0.1", "localhost") else "0.0.0.0"
-    out = ssh.run_check(
-        f"sh -c 'cd {agent_dir} && PYTHONPATH={agent_dir} nohup {python} -m simbench_agent serve --address {bind} --port {port} "
-        f"--token-file {agent_dir}/token --cache-dir {agent_dir}/cache --name nightly-board > {agent_dir}/agent.log 2>&1 "
-        f"< /dev/null & echo $!'")
+    # Bound to the address the host reaches it at (the tether), as the systemd unit does.
+    serve = (
+        f"PYTHONPATH={agent_dir} nohup {python} -m simbench_agent serve --address {address} --port {port} "
+        f"--token-file {agent_dir}/token --cache-dir {agent_dir}/cache --name nightly-board"
+    )
+    out = ssh.run_check(f"sh -c 'cd {agent_dir} && {serve} > {agent_dir}/agent.log 2>&1 < /dev/null & echo $!'")
     pid = int(out[-1].strip())
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -20,7 +20,9 @@ from pathlib import Path
 
 
 def sshd_binary() -> str | None:
-    found = shutil.which("sshd") or next((p for p in ("/usr/sbin/sshd", "/usr/local/sbin/sshd") if Path(p).is_file()), None)
+    found = shutil.which("sshd") or next(
+        (p for p in ("/usr/sbin/sshd", "/usr/local/sbin/sshd") if Path(p).is_file()), None
+    )
     return str(Path(found).resolve()) if found else None
 
 
@@ -55,13 +57,29 @@ class LocalSshd:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
         self.port = free_port()
         config = self.dir / "sshd_config"
-        config.write_text("\n".join([
-            f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {self.host_key}", f"AuthorizedKeysFile {authorized}",
-            "PasswordAuthentication no", "KbdInteractiveAuthentication no", "PubkeyAuthentication yes",
-            "PermitRootLogin prohibit-password", "StrictModes no", "UsePAM no", f"PidFile {self.dir / 'sshd.pid'}",
-            "Subsystem sftp internal-sftp", "LogLevel ERROR", "",
-        ]))
-        self.proc = subprocess.Popen([binary, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        config.write_text(
+            "\n".join(
+                [
+                    f"Port {self.port}",
+                    "ListenAddress 127.0.0.1",
+                    f"HostKey {self.host_key}",
+                    f"AuthorizedKeysFile {authorized}",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "PubkeyAuthentication yes",
+                    "PermitRootLogin prohibit-password",
+                    "StrictModes no",
+                    "UsePAM no",
+                    f"PidFile {self.dir / 'sshd.pid'}",
+                    "Subsystem sftp internal-sftp",
+                    "LogLevel ERROR",
+                    "",
+                ]
+            )
+        )
+        self.proc = subprocess.Popen(
+            [binary, "-D", "-e", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -88,11 +106,23 @@ class LocalSshd:
 
 def write_env(path: Path, port: int, username: str, keyfile: Path, address: str = "127.0.0.1") -> Path:
     """A labgrid environment with one target ``main``: NetworkService + SSHDriver."""
-    path.write_text("\n".join([
-        "targets:", "  main:", "    resources:", "      NetworkService:", f"        address: '{address}'",
-        f"        username: '{username}'", f"        port: {int(port)}", "    drivers:", "      SSHDriver:",
-        f"        keyfile: '{keyfile}'", "",
-    ]))
+    path.write_text(
+        "\n".join(
+            [
+                "targets:",
+                "  main:",
+                "    resources:",
+                "      NetworkService:",
+                f"        address: '{address}'",
+                f"        username: '{username}'",
+                f"        port: {int(port)}",
+                "    drivers:",
+                "      SSHDriver:",
+                f"        keyfile: '{keyfile}'",
+                "",
+            ]
+        )
+    )
     return path
 
 

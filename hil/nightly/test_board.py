@@ -1,6 +1,6 @@
 """The board, over labgrid: the agent installs or updates, starts, and says hello.
 
-    pytest --lg-env hil/nightly/env.yaml -m hil hil/nightly
+pytest --lg-env hil/nightly/env.yaml -m hil hil/nightly
 """
 
 from __future__ import annotations

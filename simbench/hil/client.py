@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from simbench_agent.protocol import (
-    DEFAULT_MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ConnectionClosed, ProtocolError, decode_tensor, encode_tensors, frame, read_frame,
-    receive, send, unpack,
+    DEFAULT_MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ConnectionClosed, ProtocolError, decode_tensor, encode_tensors, frame,
+    read_frame, receive, send, unpack,
 )
 from simbench_agent.session import SessionSpec
 
@@ -187,7 +187,8 @@ class BoardClient:
             self.sock.sendall(data)
             body = read_frame(self.sock, self.max_bytes)
         except TimeoutError:
-            raise BoardError(f"board {self.where} did not answer within {self.timeout_s:g} s (board.timeout_s)", "timeout") from None
+            why = f"board {self.where} did not answer within {self.timeout_s:g} s (board.timeout_s)"
+            raise BoardError(why, "timeout") from None
         except (ConnectionClosed, OSError) as err:
             raise BoardError(f"board {self.where} connection failed: {err}", "dropped") from None
         except ProtocolError as err:
@@ -196,7 +197,8 @@ class BoardClient:
         try:
             reply = unpack(body)
             if not reply.get("ok"):
-                raise BoardError(f"board {self.where} refused: {reply.get('error', 'no reason given')}", str(reply.get("code", "board")))
+                why = f"board {self.where} refused: {reply.get('error', 'no reason given')}"
+                raise BoardError(why, str(reply.get("code", "board")))
             chunk = decode_tensor(reply["chunk"], "chunk")
             agent_s = float(reply["latency_s"])
         except (KeyError, TypeError, ValueError) as err:

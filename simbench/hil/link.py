@@ -61,8 +61,15 @@ def parse_link(cfg: Mapping[str, Any], fps: float, out: Path) -> LinkSettings:
 
 def distribution(samples: list[float]) -> dict[str, Any]:
     a = np.asarray(samples, dtype=np.float64)
-    return {"n": int(a.size), "mean": float(a.mean()), "p50": float(np.percentile(a, 50)), "p90": float(np.percentile(a, 90)),
-            "p99": float(np.percentile(a, 99)), "max": float(a.max()), "samples": [float(x) for x in a]}
+    return {
+        "n": int(a.size),
+        "mean": float(a.mean()),
+        "p50": float(np.percentile(a, 50)),
+        "p90": float(np.percentile(a, 90)),
+        "p99": float(np.percentile(a, 99)),
+        "max": float(a.max()),
+        "samples": [float(x) for x in a],
+    }
 
 
 def _transports(client: BoardClient, inputs: Mapping[str, np.ndarray], shape: tuple[int, int], n: int) -> list[float]:
@@ -102,8 +109,13 @@ def loop_timing(fps: float, seconds: float) -> dict[str, Any]:
         now = time.perf_counter()
         starts.append(now)
         jitter.append(now - deadline)
-    return {"fps": fps, "achieved_fps": (n - 1) / (starts[-1] - starts[0]), "ticks": n,
-            "jitter_p50_ms": 1e3 * float(np.percentile(jitter, 50)), "jitter_p99_ms": 1e3 * float(np.percentile(jitter, 99))}
+    return {
+        "fps": fps,
+        "achieved_fps": (n - 1) / (starts[-1] - starts[0]),
+        "ticks": n,
+        "jitter_p50_ms": 1e3 * float(np.percentile(jitter, 50)),
+        "jitter_p99_ms": 1e3 * float(np.percentile(jitter, 99)),
+    }
 
 
 def measure_link(board: BoardConfig, policy: Mapping[str, Any], settings: LinkSettings, command: str) -> dict[str, Any]:
@@ -122,13 +134,21 @@ def measure_link(board: BoardConfig, policy: Mapping[str, Any], settings: LinkSe
         facts, where = client.facts, conn.where
     half = float(np.median(base)) / 2
     obs_bytes = len(frame(stub_request(inputs, shape, 0.0), 1 << 30))
-    chunk_bytes = len(frame({"ok": True, "chunk": encode_tensor(np.zeros(shape, np.float32)), "latency_s": 0.0}, 1 << 30))
+    chunk_bytes = len(
+        frame({"ok": True, "chunk": encode_tensor(np.zeros(shape, np.float32)), "latency_s": 0.0}, 1 << 30)
+    )
     from simbench.hil.measure import board_summary
 
     return {
-        "kind": PROFILE_KIND, "date": _dt.datetime.now().isoformat(timespec="seconds"), "command": command,
-        "board": board_summary(facts, where), "board_name": facts.get("name"), "board_config": board.kind,
-        "policy": policy.get("name"), "observation_bytes": obs_bytes, "chunk_bytes": chunk_bytes,
+        "kind": PROFILE_KIND,
+        "date": _dt.datetime.now().isoformat(timespec="seconds"),
+        "command": command,
+        "board": board_summary(facts, where),
+        "board_name": facts.get("name"),
+        "board_config": board.kind,
+        "policy": policy.get("name"),
+        "observation_bytes": obs_bytes,
+        "chunk_bytes": chunk_bytes,
         "observation_inputs": {k: {"dtype": v.dtype.name, "shape": list(v.shape)} for k, v in inputs.items()},
         "chunk_shape": list(shape),
         "round_trip_empty_s": distribution(base),
@@ -136,7 +156,8 @@ def measure_link(board: BoardConfig, policy: Mapping[str, Any], settings: LinkSe
         "chunk_trip_s": distribution([max(0.0, t - half) for t in down]),
         "serialize": serialization_fit(),
         "loop": loop_timing(settings.fps, settings.loop_seconds),
-        "note": "one-way trips estimated as (round trip - agent time) - median(empty round trip) / 2; serialization excluded",
+        "note": "one-way trips estimated as (round trip - agent time) - median(empty round trip) / 2; "
+        "serialization excluded",
     }
 
 
@@ -146,4 +167,12 @@ def write_link(record: dict[str, Any], out: Path) -> Path:
     return path
 
 
-__all__ = ["LinkSettings", "distribution", "loop_timing", "measure_link", "parse_link", "serialization_fit", "write_link"]
+__all__ = [
+    "LinkSettings",
+    "distribution",
+    "loop_timing",
+    "measure_link",
+    "parse_link",
+    "serialization_fit",
+    "write_link",
+]

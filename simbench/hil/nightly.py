@@ -88,7 +88,9 @@ def parse_settings(cfg: DictConfig, board: BoardConfig) -> NightlySettings:
             raise bad_value(f"nightly.{key}", v, f"must be an integer >= {lo}")
     tol = n.get("p90_tolerance")
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol <= 100:
-        raise bad_value("nightly.p90_tolerance", tol, "must be a number in [0, 100] (0.5: 50% above the baseline's p90)")
+        raise bad_value(
+            "nightly.p90_tolerance", tol, "must be a number in [0, 100] (0.5: 50% above the baseline's p90)"
+        )
     conf = n.get("success_confidence")
     if isinstance(conf, bool) or not isinstance(conf, (int, float)) or not 0.5 <= conf < 1:
         raise bad_value("nightly.success_confidence", conf, "must be a number in [0.5, 1)")
@@ -97,13 +99,29 @@ def parse_settings(cfg: DictConfig, board: BoardConfig) -> NightlySettings:
     if not isinstance(update, bool):
         raise bad_value("nightly.update_baseline", update, "must be true or false")
     if not update and not baseline.is_file():
-        raise bad_value("nightly.baseline", str(baseline), "must be an existing baseline JSON (write one with nightly.update_baseline=true)")
+        raise bad_value(
+            "nightly.baseline",
+            str(baseline),
+            "must be an existing baseline JSON (write one with nightly.update_baseline=true)",
+        )
     seed = cfg.get("seed", 0)
-    return NightlySettings(Path(str(out)), str(policy), tuple(variants), episodes, int(n["count"]), int(n["warmup"]), float(tol),
-                           float(conf), baseline, update, int(seed))
+    return NightlySettings(
+        Path(str(out)),
+        str(policy),
+        tuple(variants),
+        episodes,
+        int(n["count"]),
+        int(n["warmup"]),
+        float(tol),
+        float(conf),
+        baseline,
+        update,
+        int(seed),
+    )
 
 
 # --- statistics ---------------------------------------------------------------------------------
+
 
 def wilson(k: int, n: int, z: float) -> tuple[float, float]:
     """Wilson score interval for k successes in n trials."""
@@ -129,19 +147,37 @@ def newcombe(k1: int, n1: int, k2: int, n2: int, confidence: float) -> tuple[flo
 
 # --- the run ------------------------------------------------------------------------------------
 
+
 def measure_variants(board: BoardConfig, s: NightlySettings, command: str) -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     for name in s.variants:
         policy = load_option("policy", name) or {}
         settings = MeasureSettings(s.count, 0.0, s.warmup, max(s.count, 1_000_000), 3600.0, s.out / "variants" / name)
-        record = measure(board, model_components(policy, None), settings, name, policy.get("precision"),
-                         board.threads or int(policy.get("threads", 1) or 1), command)
-        rows[name] = {"complete": record["complete"], "error": record.get("error"), "p50_s": record.get("p50_s"),
-                      "p90_s": record.get("p90_s"), "p99_s": record.get("p99_s"), "count": record.get("count"),
-                      "precision": record.get("precision"), "trace": str(settings.out / "trace.csv"),
-                      "board": record.get("board_summary")}
-        print(f"  {name:<18} p50 {1e3 * (record.get('p50_s') or float('nan')):.3f} ms, "
-              f"p90 {1e3 * (record.get('p90_s') or float('nan')):.3f} ms", flush=True)
+        record = measure(
+            board,
+            model_components(policy, None),
+            settings,
+            name,
+            policy.get("precision"),
+            board.threads or int(policy.get("threads", 1) or 1),
+            command,
+        )
+        rows[name] = {
+            "complete": record["complete"],
+            "error": record.get("error"),
+            "p50_s": record.get("p50_s"),
+            "p90_s": record.get("p90_s"),
+            "p99_s": record.get("p99_s"),
+            "count": record.get("count"),
+            "precision": record.get("precision"),
+            "trace": str(settings.out / "trace.csv"),
+            "board": record.get("board_summary"),
+        }
+        print(
+            f"  {name:<18} p50 {1e3 * (record.get('p50_s') or float('nan')):.3f} ms, "
+            f"p90 {1e3 * (record.get('p90_s') or float('nan')):.3f} ms",
+            flush=True,
+        )
     return rows
 
 
@@ -151,21 +187,37 @@ def run_protocol(board_overrides: list[str], s: NightlySettings) -> dict[str, An
     from simbench.cli.compose import compose_run
     from simbench.config.build import build_run_spec
 
-    overrides = [f"+policy={s.policy}", "latency=board", "env=teabag_mug", f"seed={s.seed}", "progress=false", *board_overrides]
+    overrides = [
+        f"+policy={s.policy}",
+        "latency=board",
+        "env=teabag_mug",
+        f"seed={s.seed}",
+        "progress=false",
+        *board_overrides,
+    ]
     if s.episodes is not None:
         overrides.append(f"episodes={s.episodes}")
     spec = build_run_spec(compose_run("config", overrides))
     out = s.out / "protocol"
     meta = {"policy": s.policy, "scheduler": "async", "latency": "board", "seed": s.seed}
     metrics = runner.run(spec, out, meta, progress=False, plots=True, summary_to_console=False)
-    successes = int(round(metrics["success_rate"] * metrics["episodes"])) if metrics.get("success_rate") is not None else 0
-    return {"episodes": metrics["episodes"], "successes": successes, "success_rate": metrics.get("success_rate"),
-            "stall_fraction": metrics.get("stall_fraction"), "latency_p50_s": metrics.get("latency_p50_s"),
-            "run_dir": str(out), "overrides": overrides}
+    successes = (
+        int(round(metrics["success_rate"] * metrics["episodes"])) if metrics.get("success_rate") is not None else 0
+    )
+    return {
+        "episodes": metrics["episodes"],
+        "successes": successes,
+        "success_rate": metrics.get("success_rate"),
+        "stall_fraction": metrics.get("stall_fraction"),
+        "latency_p50_s": metrics.get("latency_p50_s"),
+        "run_dir": str(out),
+        "overrides": overrides,
+    }
 
 
-def compare(variants: dict[str, dict[str, Any]], protocol: dict[str, Any], baseline: dict[str, Any],
-            s: NightlySettings) -> tuple[list[str], dict[str, Any]]:
+def compare(
+    variants: dict[str, dict[str, Any]], protocol: dict[str, Any], baseline: dict[str, Any], s: NightlySettings
+) -> tuple[list[str], dict[str, Any]]:
     """Regressions (one line each) and the comparison rows for the report."""
     regressions: list[str] = []
     rows: dict[str, Any] = {"variants": {}, "protocol": {}}
@@ -182,19 +234,25 @@ def compare(variants: dict[str, dict[str, Any]], protocol: dict[str, Any], basel
             row["ratio"] = v["p90_s"] / b
             if v["p90_s"] > b * (1 + s.p90_tolerance):
                 row["verdict"] = "REGRESSION"
-                regressions.append(f"{name}: p90 latency {1e3 * v['p90_s']:.3f} ms vs baseline {1e3 * b:.3f} ms "
-                                   f"(x{row['ratio']:.2f}, tolerance x{1 + s.p90_tolerance:.2f})")
+                regressions.append(
+                    f"{name}: p90 latency {1e3 * v['p90_s']:.3f} ms vs baseline {1e3 * b:.3f} ms "
+                    f"(x{row['ratio']:.2f}, tolerance x{1 + s.p90_tolerance:.2f})"
+                )
         rows["variants"][name] = row
     bp = baseline.get("protocol")
     prow: dict[str, Any] = {"successes": protocol["successes"], "episodes": protocol["episodes"], "verdict": "ok"}
     if bp and bp.get("episodes"):
-        lo, hi = newcombe(protocol["successes"], protocol["episodes"], int(bp["successes"]), int(bp["episodes"]), s.success_confidence)
+        lo, hi = newcombe(
+            protocol["successes"], protocol["episodes"], int(bp["successes"]), int(bp["episodes"]), s.success_confidence
+        )
         prow.update(baseline_successes=bp["successes"], baseline_episodes=bp["episodes"], difference_interval=[lo, hi])
         if hi < 0:
             prow["verdict"] = "REGRESSION"
-            regressions.append(f"{s.policy} protocol: success {protocol['successes']}/{protocol['episodes']} vs baseline "
-                               f"{bp['successes']}/{bp['episodes']} (difference {100 * lo:+.1f} to {100 * hi:+.1f} pt at "
-                               f"{100 * s.success_confidence:g}% confidence)")
+            regressions.append(
+                f"{s.policy} protocol: success {protocol['successes']}/{protocol['episodes']} vs baseline "
+                f"{bp['successes']}/{bp['episodes']} (difference {100 * lo:+.1f} to {100 * hi:+.1f} pt at "
+                f"{100 * s.success_confidence:g}% confidence)"
+            )
     else:
         prow["verdict"] = "no baseline"
     rows["protocol"] = prow
@@ -223,32 +281,68 @@ def plot_p90(path: Path, variants: dict[str, dict[str, Any]], baseline: dict[str
     plt.close(fig)
 
 
-def report(s: NightlySettings, board: BoardConfig, command: str, variants: dict[str, dict[str, Any]], protocol: dict[str, Any],
-           rows: dict[str, Any], regressions: list[str], date: str) -> Path:
+def report(
+    s: NightlySettings,
+    board: BoardConfig,
+    command: str,
+    variants: dict[str, dict[str, Any]],
+    protocol: dict[str, Any],
+    rows: dict[str, Any],
+    regressions: list[str],
+    date: str,
+) -> Path:
     def ms(v: float | None) -> str:
         return "-" if v is None else f"{1e3 * v:.3f}"
 
     board_line = next((v["board"] for v in variants.values() if v.get("board")), board.label)
-    lines = [f"# Nightly HIL regression, {date}", "", f"- board: {board_line}", f"- command: `{command}`",
-             f"- baseline: `{s.baseline}`", f"- verdict: **{'REGRESSED' if regressions else 'pass'}**", ""]
+    lines = [
+        f"# Nightly HIL regression, {date}",
+        "",
+        f"- board: {board_line}",
+        f"- command: `{command}`",
+        f"- baseline: `{s.baseline}`",
+        f"- verdict: **{'REGRESSED' if regressions else 'pass'}**",
+        "",
+    ]
     if regressions:
         lines += ["## Regressions", "", *[f"- {r}" for r in regressions], ""]
-    lines += ["## Latency per variant (hil measure)", "", f"p90 tolerance: x{1 + s.p90_tolerance:.2f} the baseline's. "
-              "Traces: `variants/<name>/trace.csv` (records beside them).", "",
-              "| variant | precision | p50 ms | p90 ms | baseline p90 ms | ratio | verdict |", "|---|---|---|---|---|---|---|"]
+    lines += [
+        "## Latency per variant (hil measure)",
+        "",
+        f"p90 tolerance: x{1 + s.p90_tolerance:.2f} the baseline's. "
+        "Traces: `variants/<name>/trace.csv` (records beside them).",
+        "",
+        "| variant | precision | p50 ms | p90 ms | baseline p90 ms | ratio | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, v in variants.items():
         r = rows["variants"][name]
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
-        lines.append(f"| {name} | {v['precision']} | {ms(v['p50_s'])} | {ms(v['p90_s'])} | {ms(r['baseline_p90_s'])} | {ratio} | {r['verdict']} |")
+        lines.append(
+            f"| {name} | {v['precision']} | {ms(v['p50_s'])} | {ms(v['p90_s'])} | {ms(r['baseline_p90_s'])} "
+            f"| {ratio} | {r['verdict']} |"
+        )
     p = rows["protocol"]
     interval = p.get("difference_interval")
-    lines += ["", "![p90 per variant](nightly_p90.png)", "", f"## Protocol: {s.policy}, latency=board", "",
-              f"- success: {p['successes']}/{p['episodes']}"
-              + (f" (baseline {p['baseline_successes']}/{p['baseline_episodes']}; difference {100 * interval[0]:+.1f} to "
-                 f"{100 * interval[1]:+.1f} pt at {100 * s.success_confidence:g}% confidence)" if interval else ""),
-              f"- stall share: {100 * (protocol['stall_fraction'] or 0):.2f}%, board latency p50 {ms(protocol['latency_p50_s'])} ms",
-              f"- verdict: {p['verdict']}",
-              "- run directory: `protocol/` (metrics.json, episodes.csv, timeline.parquet, timeline.png)", ""]
+    lines += [
+        "",
+        "![p90 per variant](nightly_p90.png)",
+        "",
+        f"## Protocol: {s.policy}, latency=board",
+        "",
+        f"- success: {p['successes']}/{p['episodes']}"
+        + (
+            f" (baseline {p['baseline_successes']}/{p['baseline_episodes']}; difference {100 * interval[0]:+.1f} to "
+            f"{100 * interval[1]:+.1f} pt at {100 * s.success_confidence:g}% confidence)"
+            if interval
+            else ""
+        ),
+        f"- stall share: {100 * (protocol['stall_fraction'] or 0):.2f}%, "
+        f"board latency p50 {ms(protocol['latency_p50_s'])} ms",
+        f"- verdict: {p['verdict']}",
+        "- run directory: `protocol/` (metrics.json, episodes.csv, timeline.parquet, timeline.png)",
+        "",
+    ]
     path = s.out / f"nightly_{date}.md"
     write_text(path, "\n".join(lines) + "\n")
     return path
@@ -261,19 +355,32 @@ def run_nightly(cfg: DictConfig, board: BoardConfig, board_overrides: list[str],
     command = "hil/nightly/run " + " ".join(shlex.quote(a) for a in argv)
     date = _dt.datetime.now().strftime("%Y-%m-%d")
     s.out.mkdir(parents=True, exist_ok=True)
-    print(f"nightly: {len(s.variants)} variants on {board.label}, then {s.policy}'s protocol with latency=board", flush=True)
+    print(
+        f"nightly: {len(s.variants)} variants on {board.label}, then {s.policy}'s protocol with latency=board",
+        flush=True,
+    )
     try:
         variants = measure_variants(board, s, command)
         protocol = run_protocol(board_overrides, s)
     except BoardError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(f"  protocol           success {protocol['successes']}/{protocol['episodes']}, "
-          f"stall share {100 * (protocol['stall_fraction'] or 0):.2f}%", flush=True)
+    print(
+        f"  protocol           success {protocol['successes']}/{protocol['episodes']}, "
+        f"stall share {100 * (protocol['stall_fraction'] or 0):.2f}%",
+        flush=True,
+    )
     if s.update_baseline:
-        baseline = {"kind": BASELINE_KIND, "date": date, "board": board.kind, "command": command,
-                    "variants": {n: {"p90_s": v["p90_s"], "p50_s": v["p50_s"], "count": v["count"]} for n, v in variants.items()},
-                    "protocol": {"policy": s.policy, "episodes": protocol["episodes"], "successes": protocol["successes"]}}
+        baseline = {
+            "kind": BASELINE_KIND,
+            "date": date,
+            "board": board.kind,
+            "command": command,
+            "variants": {
+                n: {"p90_s": v["p90_s"], "p50_s": v["p50_s"], "count": v["count"]} for n, v in variants.items()
+            },
+            "protocol": {"policy": s.policy, "episodes": protocol["episodes"], "successes": protocol["successes"]},
+        }
         write_json(s.baseline, baseline)
         print(f"baseline written: {s.baseline}")
     try:
@@ -283,8 +390,18 @@ def run_nightly(cfg: DictConfig, board: BoardConfig, board_overrides: list[str],
     regressions, rows = compare(variants, protocol, baseline, s)
     plot_p90(s.out / "nightly_p90.png", variants, baseline, s.p90_tolerance)
     path = report(s, board, command, variants, protocol, rows, regressions, date)
-    write_json(s.out / "nightly.json", {"date": date, "command": command, "board": board.kind, "variants": variants,
-                                        "protocol": protocol, "comparison": rows, "regressions": regressions})
+    write_json(
+        s.out / "nightly.json",
+        {
+            "date": date,
+            "command": command,
+            "board": board.kind,
+            "variants": variants,
+            "protocol": protocol,
+            "comparison": rows,
+            "regressions": regressions,
+        },
+    )
     print(f"report: {path}")
     if regressions:
         for r in regressions:
@@ -295,4 +412,13 @@ def run_nightly(cfg: DictConfig, board: BoardConfig, board_overrides: list[str],
     return 0
 
 
-__all__ = ["BASELINE_DIR", "NightlySettings", "compare", "newcombe", "parse_settings", "run_nightly", "shipped_variants", "wilson"]
+__all__ = [
+    "BASELINE_DIR",
+    "NightlySettings",
+    "compare",
+    "newcombe",
+    "parse_settings",
+    "run_nightly",
+    "shipped_variants",
+    "wilson",
+]

@@ -15,8 +15,14 @@ from typing import Any
 import numpy as np
 from simbench_agent.protocol import encode_tensor, encode_tensors, pack
 
-ORT_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
-              "tensor(uint8)": np.uint8, "tensor(int64)": np.int64, "tensor(int32)": np.int32}
+ORT_DTYPES = {
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(uint8)": np.uint8,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+}
 
 
 def observation_tensors(policy: Mapping[str, Any], seed: int = 0) -> dict[str, np.ndarray]:
@@ -30,7 +36,9 @@ def observation_tensors(policy: Mapping[str, Any], seed: int = 0) -> dict[str, n
 
         so = ort.SessionOptions()
         so.log_severity_level = 3
-        session = ort.InferenceSession(str(resolve_model_path(policy["model_path"])), so, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            str(resolve_model_path(policy["model_path"])), so, providers=["CPUExecutionProvider"]
+        )
         feed: dict[str, np.ndarray] = {}
         for arg in session.get_inputs():
             shape = [d if isinstance(d, int) and d > 0 else 1 for d in arg.shape]

@@ -49,8 +49,13 @@ class EmpiricalLatency:
 
     def describe(self) -> dict[str, Any]:
         s = self.samples
-        return {"kind": "empirical", "what": self.what, "n": int(len(s)), "p50_s": float(np.percentile(s, 50)),
-                "p99_s": float(np.percentile(s, 99))}
+        return {
+            "kind": "empirical",
+            "what": self.what,
+            "n": int(len(s)),
+            "p50_s": float(np.percentile(s, 50)),
+            "p99_s": float(np.percentile(s, 99)),
+        }
 
 
 @dataclass(frozen=True)
@@ -83,16 +88,20 @@ class Transport:
         return up, down
 
     def describe(self) -> dict[str, Any]:
-        return {"source": self.source,
-                "observation_trip": self.observation_trip.describe() if self.observation_trip is not None else None,
-                "chunk_trip": self.chunk_trip.describe() if self.chunk_trip is not None else None,
-                "serialize": None if self.serialize is None else vars(self.serialize)}
+        return {
+            "source": self.source,
+            "observation_trip": self.observation_trip.describe() if self.observation_trip is not None else None,
+            "chunk_trip": self.chunk_trip.describe() if self.chunk_trip is not None else None,
+            "serialize": None if self.serialize is None else vars(self.serialize),
+        }
 
 
 def _distribution(value: Any, key: str) -> np.ndarray:
     samples = value.get("samples") if isinstance(value, Mapping) else None
     if not isinstance(samples, list) or not samples:
-        raise bad_value("scheduler.transport_profile", key, "the profile has no samples for it (write it with hil link)")
+        raise bad_value(
+            "scheduler.transport_profile", key, "the profile has no samples for it (write it with hil link)"
+        )
     arr = np.asarray(samples, dtype=np.float64)
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise bad_value("scheduler.transport_profile", key, "its samples must be finite seconds >= 0")
@@ -103,11 +112,15 @@ def load_profile(path_value: Any) -> dict[str, Any]:
     """A ``link.json``: checked to be one, read as plain JSON (nothing evaluated)."""
     path = Path(str(path_value)).expanduser()
     if not path.is_file():
-        raise bad_value("scheduler.transport_profile", str(path), "must be an existing link.json (python -m simbench hil link)")
+        raise bad_value(
+            "scheduler.transport_profile", str(path), "must be an existing link.json (python -m simbench hil link)"
+        )
     try:
         profile = json.loads(path.read_text())
     except (OSError, ValueError) as err:
-        raise bad_value("scheduler.transport_profile", str(path), f"is not readable JSON ({type(err).__name__})") from None
+        raise bad_value(
+            "scheduler.transport_profile", str(path), f"is not readable JSON ({type(err).__name__})"
+        ) from None
     if not isinstance(profile, dict) or profile.get("kind") != PROFILE_KIND:
         raise bad_value("scheduler.transport_profile", str(path), f"is not a link profile (kind {PROFILE_KIND!r})")
     return profile
@@ -120,31 +133,46 @@ def _nonneg(cfg: Mapping[str, Any], key: str, prefix: str) -> float:
     return float(value)
 
 
-def _serialize(cfg: Any, payload: Callable[[], tuple[int, int] | None], source: Mapping[str, Any] | None) -> Serialize | None:
+def _serialize(
+    cfg: Any, payload: Callable[[], tuple[int, int] | None], source: Mapping[str, Any] | None
+) -> Serialize | None:
     if cfg is None:
         return None
     if not isinstance(cfg, Mapping):
-        raise bad_value("scheduler.serialize", cfg, "give {fixed_s, per_byte_s[, observation_bytes, chunk_bytes]} or null")
+        raise bad_value(
+            "scheduler.serialize", cfg, "give {fixed_s, per_byte_s[, observation_bytes, chunk_bytes]} or null"
+        )
     unknown = set(cfg) - {"fixed_s", "per_byte_s", "observation_bytes", "chunk_bytes", "points"}
     if unknown:
-        raise bad_value("scheduler.serialize", sorted(unknown)[0], "unknown key; allowed: fixed_s, per_byte_s, observation_bytes, chunk_bytes")
+        raise bad_value(
+            "scheduler.serialize",
+            sorted(unknown)[0],
+            "unknown key; allowed: fixed_s, per_byte_s, observation_bytes, chunk_bytes",
+        )
     sizes = []
     for i, key in enumerate(("observation_bytes", "chunk_bytes")):
         value = cfg.get(key, (source or {}).get(key))
         if value is None:
             sizes_now = payload()
             if sizes_now is None:
-                raise ConfigError(f"scheduler.serialize.{key} is required: the policy has no ONNX model to size its payloads")
+                raise ConfigError(
+                    f"scheduler.serialize.{key} is required: the policy has no ONNX model to size its payloads"
+                )
             value = sizes_now[i]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise bad_value(f"scheduler.serialize.{key}", value, "must be an integer >= 0")
         sizes.append(int(value))
-    return Serialize(_nonneg(cfg, "fixed_s", "scheduler.serialize") if "fixed_s" in cfg else 0.0,
-                     _nonneg(cfg, "per_byte_s", "scheduler.serialize") if "per_byte_s" in cfg else 0.0, sizes[0], sizes[1])
+    return Serialize(
+        _nonneg(cfg, "fixed_s", "scheduler.serialize") if "fixed_s" in cfg else 0.0,
+        _nonneg(cfg, "per_byte_s", "scheduler.serialize") if "per_byte_s" in cfg else 0.0,
+        sizes[0],
+        sizes[1],
+    )
 
 
-def make_transport(sched: Mapping[str, Any], policy_name: str,
-                   payload: Callable[[], tuple[int, int] | None] = lambda: None) -> tuple[Transport | None, float | None]:
+def make_transport(
+    sched: Mapping[str, Any], policy_name: str, payload: Callable[[], tuple[int, int] | None] = lambda: None
+) -> tuple[Transport | None, float | None]:
     """(transport or None when ideal, loop_fps or None) from the scheduler node."""
     profile = load_profile(sched["transport_profile"]) if sched.get("transport_profile") not in (None, "") else None
     trips: dict[str, LatencySource | None] = {}
@@ -164,7 +192,12 @@ def make_transport(sched: Mapping[str, Any], policy_name: str,
     if loop_fps is None and profile is not None:
         loop_fps = (profile.get("loop") or {}).get("achieved_fps")
     if loop_fps is not None:
-        if isinstance(loop_fps, bool) or not isinstance(loop_fps, (int, float)) or not math.isfinite(loop_fps) or loop_fps <= 0:
+        if (
+            isinstance(loop_fps, bool)
+            or not isinstance(loop_fps, (int, float))
+            or not math.isfinite(loop_fps)
+            or loop_fps <= 0
+        ):
             raise bad_value("scheduler.loop_fps", loop_fps, "must be a number > 0 or null (the nominal fps)")
         loop_fps = float(loop_fps)
     if all(v is None for v in trips.values()) and serialize is None:
@@ -173,4 +206,12 @@ def make_transport(sched: Mapping[str, Any], policy_name: str,
     return Transport(trips["observation_trip"], trips["chunk_trip"], serialize, source), loop_fps
 
 
-__all__ = ["EmpiricalLatency", "PROFILE_KIND", "Serialize", "TRANSPORT_KEYS", "Transport", "load_profile", "make_transport"]
+__all__ = [
+    "EmpiricalLatency",
+    "PROFILE_KIND",
+    "Serialize",
+    "TRANSPORT_KEYS",
+    "Transport",
+    "load_profile",
+    "make_transport",
+]

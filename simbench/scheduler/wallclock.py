@@ -104,8 +104,16 @@ class _Arrived:
 class WallRuntime:
     """One episode in real time: the control loop on the calling thread, the server on its own."""
 
-    def __init__(self, settings: SchedulerSettings, env: SchedulerEnv, policy: ChunkPolicy, latency: LatencySource,
-                 rng: np.random.Generator, recorder: EpisodeRecorder, client: Any) -> None:
+    def __init__(
+        self,
+        settings: SchedulerSettings,
+        env: SchedulerEnv,
+        policy: ChunkPolicy,
+        latency: LatencySource,
+        rng: np.random.Generator,
+        recorder: EpisodeRecorder,
+        client: Any,
+    ) -> None:
         self.s = settings
         self.setup: WallSetup = settings.wall
         self.env = env
@@ -127,7 +135,9 @@ class WallRuntime:
         self.inference_count = 0
         self.t0 = 0.0
         self._actuation: list[NDArray[np.float64] | None] = []
-        self.stats: dict[str, list[float]] = {k: [] for k in ("tick_s", "jitter_s", "transport_s", "serialize_s", "agent_s")}
+        self.stats: dict[str, list[float]] = {
+            k: [] for k in ("tick_s", "jitter_s", "transport_s", "serialize_s", "agent_s")
+        }
 
     # --- control loop (this thread) ----------------------------------------------------------
     def run(self) -> None:
@@ -217,8 +227,16 @@ class WallRuntime:
                 chunk = self._infer(observation)
                 end = time.perf_counter() - self.t0
                 with self.cv:
-                    self.arrived.append(_Arrived(np.asarray(chunk[: self.s.actions_per_chunk], dtype=np.float64), obs.timestep,
-                                                 obs.time_s, start, end, self.inference_count))
+                    self.arrived.append(
+                        _Arrived(
+                            np.asarray(chunk[: self.s.actions_per_chunk], dtype=np.float64),
+                            obs.timestep,
+                            obs.time_s,
+                            start,
+                            end,
+                            self.inference_count,
+                        )
+                    )
                 self.inference_count += 1
         except BaseException as err:  # noqa: BLE001 - handed to the control thread, which re-raises it
             self.error = err
@@ -243,9 +261,16 @@ class WallRuntime:
         return chunk
 
 
-def run_wall_episode(settings: SchedulerSettings, env: SchedulerEnv, policy: ChunkPolicy, latency: LatencySource, seed: int,
-                     episode: int = 0, options: dict[str, Any] | None = None,
-                     tick_observer: Callable[[int, int, bool], None] | None = None) -> EpisodeResult:
+def run_wall_episode(
+    settings: SchedulerSettings,
+    env: SchedulerEnv,
+    policy: ChunkPolicy,
+    latency: LatencySource,
+    seed: int,
+    episode: int = 0,
+    options: dict[str, Any] | None = None,
+    tick_observer: Callable[[int, int, bool], None] | None = None,
+) -> EpisodeResult:
     """One episode on the wall clock; the result is shaped like a DES episode's."""
     env_seed, latency_rng = episode_seeds(seed, episode)
     env.reset(env_seed, options)
@@ -257,10 +282,14 @@ def run_wall_episode(settings: SchedulerSettings, env: SchedulerEnv, policy: Chu
     wall0 = time.perf_counter()
     runtime.run()
     wall = time.perf_counter() - wall0
-    return EpisodeResult(recorder, env.outcome(), runtime.tick * settings.dt, wall, runtime.inference_count, dict(options or {}))
+    return EpisodeResult(
+        recorder, env.outcome(), runtime.tick * settings.dt, wall, runtime.inference_count, dict(options or {})
+    )
 
 
-def wall_setup(cfg: Any, sched: Mapping[str, Any], policy: Mapping[str, Any], latency_cfg: Mapping[str, Any]) -> WallSetup:
+def wall_setup(
+    cfg: Any, sched: Mapping[str, Any], policy: Mapping[str, Any], latency_cfg: Mapping[str, Any]
+) -> WallSetup:
     """Validate what ``scheduler.clock=wall`` needs (one-line ConfigError) and build its payload."""
     from omegaconf import OmegaConf
 
@@ -268,9 +297,13 @@ def wall_setup(cfg: Any, sched: Mapping[str, Any], policy: Mapping[str, Any], la
     from simbench.hil.payload import chunk_shape, observation_tensors
 
     if sched.get("name") != "async":
-        raise ConfigError(f"scheduler.clock=wall runs scheduler=async (LeRobot's runtime); scheduler={sched.get('name')}")
+        raise ConfigError(
+            f"scheduler.clock=wall runs scheduler=async (LeRobot's runtime); scheduler={sched.get('name')}"
+        )
     if latency_cfg.get("name") == "host":
-        raise ConfigError("scheduler.clock=wall takes its latencies from the latency source or the board; latency=host is not one")
+        raise ConfigError(
+            "scheduler.clock=wall takes its latencies from the latency source or the board; latency=host is not one"
+        )
     if "board" not in cfg or cfg.board is None:
         raise ConfigError("scheduler.clock=wall needs board=NAME (loopback or lab; conf/board/)")
     board = parse_board(OmegaConf.to_container(cfg.board, resolve=True))  # type: ignore[arg-type]

@@ -24,20 +24,31 @@ def test_wilson_and_newcombe_match_published_values() -> None:
 
 
 def settings(tmp_path: Path) -> NightlySettings:
-    return NightlySettings(tmp_path, "act_int8", ("act_int8", "act_fp32"), None, 200, 10, 0.5, 0.95, tmp_path / "b.json", False, 0)
+    return NightlySettings(
+        tmp_path, "act_int8", ("act_int8", "act_fp32"), None, 200, 10, 0.5, 0.95, tmp_path / "b.json", False, 0
+    )
 
 
 def variant(p90: float) -> dict:
     return {"complete": True, "error": None, "p50_s": p90 / 2, "p90_s": p90, "precision": "int8"}
 
 
-BASE = {"variants": {"act_int8": {"p90_s": 0.002}, "act_fp32": {"p90_s": 0.004}}, "protocol": {"episodes": 30, "successes": 20}}
+BASE = {
+    "variants": {"act_int8": {"p90_s": 0.002}, "act_fp32": {"p90_s": 0.004}},
+    "protocol": {"episodes": 30, "successes": 20},
+}
 
 
 def test_a_slow_variant_is_named_and_a_noisy_one_is_not(tmp_path: Path) -> None:
-    regressions, rows = compare({"act_int8": variant(0.0041), "act_fp32": variant(0.0055)}, {"episodes": 30, "successes": 20},
-                                BASE, settings(tmp_path))
-    assert len(regressions) == 1 and regressions[0].startswith("act_int8: p90 latency 4.100 ms vs baseline 2.000 ms (x2.05")
+    regressions, rows = compare(
+        {"act_int8": variant(0.0041), "act_fp32": variant(0.0055)},
+        {"episodes": 30, "successes": 20},
+        BASE,
+        settings(tmp_path),
+    )
+    assert len(regressions) == 1 and regressions[0].startswith(
+        "act_int8: p90 latency 4.100 ms vs baseline 2.000 ms (x2.05"
+    )
     assert rows["variants"]["act_fp32"]["verdict"] == "ok" and rows["protocol"]["verdict"] == "ok"
 
 
@@ -50,7 +61,13 @@ def test_success_regresses_only_beyond_noise(tmp_path: Path, successes: int, reg
 
 
 def test_a_failed_measurement_is_a_regression(tmp_path: Path) -> None:
-    failed = {"complete": False, "error": "board 127.0.0.1:1 closed the connection", "p50_s": None, "p90_s": None, "precision": None}
+    failed = {
+        "complete": False,
+        "error": "board 127.0.0.1:1 closed the connection",
+        "p50_s": None,
+        "p90_s": None,
+        "precision": None,
+    }
     regressions, _ = compare({"act_int8": failed}, {"episodes": 30, "successes": 20}, BASE, settings(tmp_path))
     assert regressions == ["act_int8: measurement failed (board 127.0.0.1:1 closed the connection)"]
 
@@ -63,14 +80,17 @@ def nightly(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str
     return subprocess.run([str(RUN), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    ((), "out=DIR is required"),
-    (("nightly.variants=[act_int9]",), "nightly.variants=['act_int9']"),
-    (("nightly.p90_tolerance=-1",), "nightly.p90_tolerance=-1"),
-    (("board=loopback", "board.slowdown=0.5"), "board.slowdown=0.5"),
-    (("nightly.baseline=/nonexistent.json",), "nightly.baseline='/nonexistent.json'"),
-    (("nightly.episodes=0",), "nightly.episodes=0"),
-])
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ((), "out=DIR is required"),
+        (("nightly.variants=[act_int9]",), "nightly.variants=['act_int9']"),
+        (("nightly.p90_tolerance=-1",), "nightly.p90_tolerance=-1"),
+        (("board=loopback", "board.slowdown=0.5"), "board.slowdown=0.5"),
+        (("nightly.baseline=/nonexistent.json",), "nightly.baseline='/nonexistent.json'"),
+        (("nightly.episodes=0",), "nightly.episodes=0"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
     out = tmp_path / "out"
     r = nightly(*args, *([f"out={out}"] if args else []))
@@ -84,8 +104,13 @@ def test_nightly_on_loopback_passes_and_a_slowed_board_is_named(tmp_path: Path) 
     """Small version of the must-show: write a baseline, compare against it (exit 0), then slow the
     loopback board down (board.slowdown=3): exit 1 naming each variant's p90."""
     base = tmp_path / "baseline.json"
-    common = ["board=loopback", "nightly.episodes=1", "nightly.count=50", "nightly.variants=[act_int8,act_int4]",
-              f"nightly.baseline={base}"]
+    common = [
+        "board=loopback",
+        "nightly.episodes=1",
+        "nightly.count=50",
+        "nightly.variants=[act_int8,act_int4]",
+        f"nightly.baseline={base}",
+    ]
     first = nightly(*common, "nightly.update_baseline=true", f"out={tmp_path / 'a'}")
     assert first.returncode == 0, first.stderr[-2000:]
     reports = list((tmp_path / "a").glob("nightly_*.md"))
@@ -115,10 +140,31 @@ def test_labgrid_installs_starts_and_greets_the_agent_over_ssh(tmp_path: Path) -
     port = sshd.start()
     try:
         env_file = write_env(tmp_path / "env.yaml", port, sshd.username, sshd.keyfile)
-        env = {**os.environ, "LG_AGENT_PYTHON": sys.executable, "LG_AGENT_DIR": str(tmp_path / "board" / "simbench-agent"),
-               "LG_AGENT_PORT": "0"}
-        r = subprocess.run([sys.executable, "-m", "pytest", "--lg-env", str(env_file), "-m", "hil", "-p", "no:cacheprovider",
-                            str(ROOT / "hil" / "nightly")], capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
+        env = {
+            **os.environ,
+            "LG_AGENT_PYTHON": sys.executable,
+            "LG_AGENT_DIR": str(tmp_path / "board" / "simbench-agent"),
+            "LG_AGENT_PORT": "0",
+        }
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--lg-env",
+                str(env_file),
+                "-m",
+                "hil",
+                "-p",
+                "no:cacheprovider",
+                str(ROOT / "hil" / "nightly"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+            env=env,
+        )
     finally:
         sshd.stop()
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]

@@ -49,10 +49,16 @@ def test_stub_sleeps_and_returns_a_zero_chunk_of_the_asked_shape(authed: Connect
     assert reply["latency_s"] >= 0.02
 
 
-@pytest.mark.parametrize(("field", "value", "needle"), [
-    ("chunk", [0, 6], "'chunk' must be"), ("chunk", [10], "'chunk' must be"), ("chunk", [100_000, 100], "more than 1000000"),
-    ("sleep_s", -1.0, "'sleep_s'=-1.0"), ("sleep_s", "1", "'sleep_s' must be float"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("chunk", [0, 6], "'chunk' must be"),
+        ("chunk", [10], "'chunk' must be"),
+        ("chunk", [100_000, 100], "more than 1000000"),
+        ("sleep_s", -1.0, "'sleep_s'=-1.0"),
+        ("sleep_s", "1", "'sleep_s' must be float"),
+    ],
+)
 def test_a_bad_stub_request_is_refused_in_one_line(authed: Connection, field: str, value: object, needle: str) -> None:
     message = {**stub_request({}, (10, 6), 0.0), field: value}
     (reply,) = replies(authed, message)
@@ -71,8 +77,10 @@ def test_the_slowdown_fault_stretches_the_stub(tmp_path: Path) -> None:
 def test_payloads_are_the_policys_model_inputs_and_chunk() -> None:
     obs = observation_tensors(ACT)
     assert {k: (v.dtype.name, v.shape) for k, v in obs.items()} == {
-        "observation.state": ("float32", (1, 6)), "observation.images.top": ("uint8", (1, 96, 128, 3)),
-        "observation.images.gripper": ("uint8", (1, 96, 128, 3))}
+        "observation.state": ("float32", (1, 6)),
+        "observation.images.top": ("uint8", (1, 96, 128, 3)),
+        "observation.images.gripper": ("uint8", (1, 96, 128, 3)),
+    }
     up, down = wire_sizes(ACT)
     assert up == len(pack(stub_request(obs, (100, 6), 0.0)))
     assert 2 * 96 * 128 * 3 + 24 < up < 2 * 96 * 128 * 3 + 24 + 400
@@ -101,7 +109,9 @@ def test_link_writes_a_profile_with_distributions_and_a_serialization_fit(link: 
 
 def test_the_des_loads_the_link_profile(link: tuple[dict, Path]) -> None:
     record, path = link
-    spec = build_run_spec(compose_run("config", ["+policy=act_int8", "env=timing", f"scheduler.transport_profile={path}"]))
+    spec = build_run_spec(
+        compose_run("config", ["+policy=act_int8", "env=timing", f"scheduler.transport_profile={path}"])
+    )
     t = spec.settings.transport
     assert isinstance(t.observation_trip, EmpiricalLatency)
     assert t.serialize.observation_bytes == record["observation_bytes"]
@@ -116,7 +126,9 @@ def test_hil_link_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert json.loads(out.read_text())["observation_trip_s"]["n"] == 10
 
 
-def test_hil_link_bad_count_is_one_line_exit_2_nothing_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_hil_link_bad_count_is_one_line_exit_2_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "l.json"
     assert main(["hil", "link", "board=loopback", f"out={out}", "hil.link.count=3"]) == 2
     err = capsys.readouterr().err.strip()
@@ -125,8 +137,19 @@ def test_hil_link_bad_count_is_one_line_exit_2_nothing_written(tmp_path: Path, c
 
 
 def wall_run(*overrides: str) -> dict:
-    spec = build_run_spec(compose_run("config", ["+policy=act_int8", "env=timing", "env.duration_s=2", "scheduler.clock=wall",
-                                                 "board=loopback", *overrides]))
+    spec = build_run_spec(
+        compose_run(
+            "config",
+            [
+                "+policy=act_int8",
+                "env=timing",
+                "env.duration_s=2",
+                "scheduler.clock=wall",
+                "board=loopback",
+                *overrides,
+            ],
+        )
+    )
     env = resolve(ENVS, "env", spec.env["name"]).from_config(spec.env)
     policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy["runtime"]).from_config(spec.policy, env)
     try:

@@ -20,7 +20,14 @@ from simbench.scheduler.timed import TimedObservation
 from simbench.scheduler.transport import PROFILE_KIND, EmpiricalLatency
 
 BASE = ["+policy=act_int8", "env=timing", "env.duration_s=30", "latency=constant", "latency.value=0.4"]
-LOGNORMAL = ["+policy=act_int8", "env=timing", "env.duration_s=30", "latency=lognormal", "latency.median=0.3", "latency.sigma=0.3"]
+LOGNORMAL = [
+    "+policy=act_int8",
+    "env=timing",
+    "env.duration_s=30",
+    "latency=lognormal",
+    "latency.median=0.3",
+    "latency.sigma=0.3",
+]
 
 
 def run(*overrides: str, base: list[str] = BASE) -> tuple[dict, list[float], object]:
@@ -41,7 +48,9 @@ def test_defaults_are_ideal() -> None:
 def test_trips_delay_every_chunk_like_a_capture_delay_of_their_sum() -> None:
     """0.4 s is 24 ticks: ideal chunks land on a tick; 2 + 1 ms of trips make each land just after it."""
     ideal, lat_ideal, _ = run()
-    trips, lat_trips, res = run("scheduler.observation_trip={name:constant,value:0.002}", "scheduler.chunk_trip={name:constant,value:0.001}")
+    trips, lat_trips, res = run(
+        "scheduler.observation_trip={name:constant,value:0.002}", "scheduler.chunk_trip={name:constant,value:0.001}"
+    )
     capture, _, _ = run("scheduler.capture_delay_s=0.003")
     assert trips["stall_ticks"] == capture["stall_ticks"] > ideal["stall_ticks"]
     assert trips["inference_count"] == capture["inference_count"]
@@ -80,9 +89,16 @@ def test_loop_fps_sets_the_tick_period() -> None:
 
 
 def profile(tmp_path: Path, **extra: object) -> Path:
-    record = {"kind": PROFILE_KIND, "observation_bytes": 1000, "chunk_bytes": 100,
-              "observation_trip_s": {"samples": [0.001, 0.002]}, "chunk_trip_s": {"samples": [0.0005]},
-              "serialize": {"fixed_s": 0.0, "per_byte_s": 0.0}, "loop": {"achieved_fps": 60.0}, **extra}
+    record = {
+        "kind": PROFILE_KIND,
+        "observation_bytes": 1000,
+        "chunk_bytes": 100,
+        "observation_trip_s": {"samples": [0.001, 0.002]},
+        "chunk_trip_s": {"samples": [0.0005]},
+        "serialize": {"fixed_s": 0.0, "per_byte_s": 0.0},
+        "loop": {"achieved_fps": 60.0},
+        **extra,
+    }
     path = tmp_path / "link.json"
     path.write_text(json.dumps(record))
     return path
@@ -111,17 +127,24 @@ def test_the_filter_is_lerobots() -> None:
     assert f.accepts(obs(5, 1.0))
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (("scheduler.clock=realtime",), "scheduler.clock='realtime'"),
-    (("scheduler.transport_profile=/nonexistent/link.json",), "scheduler.transport_profile='/nonexistent/link.json'"),
-    (("scheduler.observation_trip={name:constant,value:-1}",), "scheduler.observation_trip.value=-1"),
-    (("scheduler.serialize={fixed_s:0.1,bogus:1}",), "scheduler.serialize='bogus'"),
-    (("scheduler.loop_fps=0",), "scheduler.loop_fps=0"),
-    (("scheduler.clock=wall", "scheduler=sync"), "scheduler.clock=wall runs scheduler=async"),
-    (("scheduler.clock=wall", "latency=host"), "latency='host'"),
-])
-def test_bad_transport_keys_are_one_line_exit_2_nothing_written(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                                args: tuple[str, ...], needle: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("scheduler.clock=realtime",), "scheduler.clock='realtime'"),
+        (
+            ("scheduler.transport_profile=/nonexistent/link.json",),
+            "scheduler.transport_profile='/nonexistent/link.json'",
+        ),
+        (("scheduler.observation_trip={name:constant,value:-1}",), "scheduler.observation_trip.value=-1"),
+        (("scheduler.serialize={fixed_s:0.1,bogus:1}",), "scheduler.serialize='bogus'"),
+        (("scheduler.loop_fps=0",), "scheduler.loop_fps=0"),
+        (("scheduler.clock=wall", "scheduler=sync"), "scheduler.clock=wall runs scheduler=async"),
+        (("scheduler.clock=wall", "latency=host"), "latency='host'"),
+    ],
+)
+def test_bad_transport_keys_are_one_line_exit_2_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...], needle: str
+) -> None:
     results = tmp_path / "results"
     base = [a for a in BASE if not a.startswith("latency")] if any(a.startswith("latency=") for a in args) else BASE
     assert main(["run", *base, *args, f"results_dir={results}"]) == 2

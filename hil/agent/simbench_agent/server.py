@@ -4,7 +4,8 @@ Per connection: the first frame must be ``hello`` with the token (compared in co
 the protocol version; then ``load`` (a model by sha256, with its bytes unless the board has it
 cached), ``bench`` (a streamed benchmark), ``infer`` (one observation in, outputs and the
 board-measured latency out), ``stub`` (an observation in; sleep the latency the host drew, then a
-zero chunk of the asked shape out: the wall-clock runtime's stand-in policy), ``bye``. Sizes are bounded (frame cap, model cap, tensor elements,
+zero chunk of the asked shape out: the wall-clock runtime's stand-in policy), ``bye``.
+Sizes are bounded (frame cap, model cap, tensor elements,
 connections), every socket read has a timeout, and one ONNX Runtime call runs at a time so timings
 do not disturb each other.
 
@@ -315,7 +316,8 @@ class Connection:
         decode_tensors(field(message, "inputs", dict, required=False, default={}))
         sleep_s = float_field(message, "sleep_s", 0.0, 3600.0)
         shape = field(message, "chunk", list)
-        if len(shape) != 2 or not all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 100_000 for d in shape):
+        dims_ok = all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 100_000 for d in shape)
+        if len(shape) != 2 or not dims_ok:
             raise ProtocolError("field 'chunk' must be [actions, action_dim], each in [1, 100000]")
         if shape[0] * shape[1] > 1_000_000:
             raise ProtocolError("field 'chunk' asks for more than 1000000 elements")
