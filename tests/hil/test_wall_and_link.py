@@ -182,3 +182,15 @@ def test_stub_over_a_real_connection_is_timed() -> None:
     assert reply.chunk.shape == (100, 6) and reply.agent_s >= 0.01
     assert reply.round_trip_s >= reply.agent_s and reply.transport_s >= 0 and reply.serialize_s > 0
     assert reply.request_bytes > 70_000 and reply.reply_bytes > 2400
+
+
+@pytest.mark.slow
+def test_the_scene_steps_in_real_time_while_the_board_computes_the_actions(tmp_path: Path) -> None:
+    """scheduler.clock=wall latency=board: MuJoCo stepped by the loop thread at 60 Hz, every chunk computed
+    by the loopback agent on the rendered observation (one episode, up to 20 s of wall time)."""
+    assert main(["run", "+policy=act_int8", "scheduler.clock=wall", "latency=board", "board=loopback", "episodes=1",
+                 f"results_dir={tmp_path}", "plots=false", "progress=false"]) == 0
+    m = json.loads(next(tmp_path.glob("runs/*/metrics.json")).read_text())
+    assert m["clock"] == "wall" and m["episodes"] == 1 and m["inference_count"] >= 5
+    assert m["loop_fps"] == pytest.approx(60, rel=0.05) and m["stall_fraction"] < 0.05
+    assert m["latency_source"]["kind"] == "board"
