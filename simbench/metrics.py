@@ -23,7 +23,8 @@ import numpy as np
 from simbench.scheduler.episode import EpisodeResult
 from simbench.scheduler.settings import SchedulerSettings
 
-WALL_CLOCK_KEYS = frozenset({"realtime_factor", "wall_time_s"})
+WALL_CLOCK_KEYS = frozenset({"realtime_factor", "wall_time_s", "loop_fps", "tick_jitter_p50_ms", "tick_jitter_p99_ms",
+                             "transport_p50_ms", "transport_p99_ms", "serialize_p50_ms", "serialize_p99_ms"})
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -92,7 +93,23 @@ def summarize(results: Sequence[EpisodeResult], s: SchedulerSettings, has_succes
         "realtime_factor": _ratio(sim_time, wall),
     }
     m.update(success_metrics(results, has_success))
+    if any(r.wall for r in recs):
+        m.update(wall_metrics(recs))
     return m
+
+
+def wall_metrics(recs: Sequence[Any]) -> dict[str, Any]:
+    """``scheduler.clock=wall``: achieved loop rate, tick jitter, per-message transport and serialization."""
+    def pct(key: str, q: float) -> float | None:
+        v = np.concatenate([np.asarray(r.wall.get(key, []), dtype=np.float64) for r in recs])
+        return float(1e3 * np.percentile(v, q)) if v.size else None
+
+    ticks = [r.wall["tick_s"] for r in recs if len(r.wall.get("tick_s", [])) > 1]
+    rates = [(len(t) - 1) / (t[-1] - t[0]) for t in ticks]
+    return {"clock": "wall", "loop_fps": float(np.mean(rates)) if rates else None,
+            "tick_jitter_p50_ms": pct("jitter_s", 50), "tick_jitter_p99_ms": pct("jitter_s", 99),
+            "transport_p50_ms": pct("transport_s", 50), "transport_p99_ms": pct("transport_s", 99),
+            "serialize_p50_ms": pct("serialize_s", 50), "serialize_p99_ms": pct("serialize_s", 99)}
 
 
 def success_metrics(results: Sequence[EpisodeResult], has_success: bool) -> dict[str, Any]:

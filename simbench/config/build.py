@@ -177,6 +177,28 @@ def _board_latency(cfg: DictConfig, latency_cfg: Mapping[str, Any]) -> LatencySo
     return BoardLatency(parse_board(OmegaConf.to_container(cfg.board, resolve=True)), scale)  # type: ignore[arg-type]
 
 
+def _tether(cfg: DictConfig, sched: Mapping[str, Any], policy: Mapping[str, Any], latency_cfg: Mapping[str, Any],
+            name: str) -> tuple[Any, float | None, Any]:
+    """scheduler.clock and the DES's transport keys (simbench.scheduler.transport, .wallclock)."""
+    from simbench.scheduler.transport import make_transport
+
+    clock = sched.get("clock") or "des"
+    if clock not in ("des", "wall"):
+        raise unknown_name("scheduler.clock", clock, ("des", "wall"))
+
+    def sizes() -> tuple[int, int] | None:
+        from simbench.hil.payload import wire_sizes
+
+        return wire_sizes(policy) if policy.get("model_path") else None
+
+    transport, loop_fps = make_transport(sched, name, sizes)
+    if clock == "des":
+        return transport, loop_fps, None
+    from simbench.scheduler.wallclock import wall_setup
+
+    return transport, loop_fps, wall_setup(cfg, sched, policy, latency_cfg)
+
+
 def build_run_spec(cfg: DictConfig) -> RunSpec:
     """Validate the composed config; raises :class:`ConfigError` on the first bad value."""
     if "policy" not in cfg or cfg.policy is None:
@@ -252,6 +274,7 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         raise bad_value("latency", "host", f"times the real policy call, and {why}: there is no model to time; "
                         "use env=teabag_mug with an onnx policy, or another latency source")
     stages = _stages(policy, name)
+    transport, loop_fps, wall = _tether(cfg, sched, policy, latency_cfg, name)
 
     duration = _check_env(env)
     episodes = cfg.get("episodes")
@@ -293,6 +316,10 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         capture_delay_s=float(sched.get("capture_delay_s", 0.0)),
         actuation_delay_s=float(sched.get("actuation_delay_s", 0.0)),
         stages=stages,
+        clock=sched.get("clock") or "des",
+        transport=transport,
+        loop_fps=loop_fps,
+        wall=wall,
     )
     policy.setdefault("fps", fps)
     return RunSpec(settings, latency, policy, env, seed, episodes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import socket
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from simbench_agent.protocol import (
-    DEFAULT_MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ConnectionClosed, ProtocolError, decode_tensor, encode_tensors, receive, send,
+    DEFAULT_MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ConnectionClosed, ProtocolError, decode_tensor, encode_tensors, frame,
+    read_frame, receive, send, unpack,
 )
 from simbench_agent.session import SessionSpec
 
@@ -30,6 +32,26 @@ class BoardError(RunFault):
     def __init__(self, message: str, code: str = "board") -> None:
         super().__init__(message)
         self.code = code
+
+
+@dataclass(frozen=True)
+class StubReply:
+    """One ``stub`` call, timed on the host (``perf_counter`` seconds)."""
+
+    chunk: np.ndarray
+    agent_s: float
+    """The agent's own time (its sleep) between reading the request and replying."""
+    serialize_s: float
+    """Host: packing the request plus unpacking and decoding the reply."""
+    round_trip_s: float
+    """From the first byte sent to the last byte of the reply read (serialization excluded)."""
+    request_bytes: int
+    reply_bytes: int
+
+    @property
+    def transport_s(self) -> float:
+        """Both trips over the link plus the agent's (de)serialization: round trip minus the agent's time."""
+        return max(0.0, self.round_trip_s - self.agent_s)
 
 
 @dataclass(frozen=True)
@@ -152,6 +174,38 @@ class BoardClient:
             if event.get("event") == "done":
                 return
 
+    def stub(self, request: Mapping[str, Any]) -> StubReply:
+        """A ``stub`` request (:func:`simbench.hil.payload.stub_request`), with every phase timed."""
+        t0 = time.perf_counter()
+        try:
+            data = frame(request, self.max_bytes)
+        except ProtocolError as err:
+            raise BoardError(f"cannot send to board {self.where}: {err}", "too_large") from None
+        t1 = time.perf_counter()
+        self.sock.settimeout(self.timeout_s + float(request.get("sleep_s", 0.0)))
+        try:
+            self.sock.sendall(data)
+            body = read_frame(self.sock, self.max_bytes)
+        except TimeoutError:
+            why = f"board {self.where} did not answer within {self.timeout_s:g} s (board.timeout_s)"
+            raise BoardError(why, "timeout") from None
+        except (ConnectionClosed, OSError) as err:
+            raise BoardError(f"board {self.where} connection failed: {err}", "dropped") from None
+        except ProtocolError as err:
+            raise BoardError(f"board {self.where} sent a bad reply: {err}", "protocol") from None
+        t2 = time.perf_counter()
+        try:
+            reply = unpack(body)
+            if not reply.get("ok"):
+                why = f"board {self.where} refused: {reply.get('error', 'no reason given')}"
+                raise BoardError(why, str(reply.get("code", "board")))
+            chunk = decode_tensor(reply["chunk"], "chunk")
+            agent_s = float(reply["latency_s"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise BoardError(f"board {self.where} sent a bad stub reply: {err}", "protocol") from None
+        t3 = time.perf_counter()
+        return StubReply(chunk, agent_s, (t1 - t0) + (t3 - t2), t2 - t1, len(data), len(body) + 4)
+
     def infer(self, sha: str, inputs: Mapping[str, np.ndarray]) -> tuple[list[np.ndarray], float]:
         reply = self.call({"op": "infer", "sha256": sha, "inputs": encode_tensors(inputs)})
         try:
@@ -162,4 +216,4 @@ class BoardClient:
         return outputs, latency
 
 
-__all__ = ["BoardClient", "BoardError", "LoadedModel", "file_sha256"]
+__all__ = ["BoardClient", "BoardError", "LoadedModel", "StubReply", "file_sha256"]

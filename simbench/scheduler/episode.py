@@ -36,6 +36,11 @@ def episode_seeds(seed: int, episode: int) -> tuple[int, np.random.Generator]:
     return int(env_seq.generate_state(1)[0]), np.random.default_rng(latency_seq)
 
 
+def transport_rng(seed: int, episode: int) -> np.random.Generator:
+    """A third stream for transport times (``spawn(3)[:2]`` are :func:`episode_seeds`' two, unchanged)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, episode]).spawn(3)[2])
+
+
 def simulate_episode(
     settings: SchedulerSettings,
     env: SchedulerEnv,
@@ -46,7 +51,14 @@ def simulate_episode(
     options: dict[str, Any] | None = None,
     tick_observer: Callable[[int, int, bool], None] | None = None,
 ) -> EpisodeResult:
-    """Run one episode to ``settings.max_ticks`` or until the env is done."""
+    """Run one episode to ``settings.max_ticks`` or until the env is done.
+
+    ``settings.clock == "wall"`` runs it in real time against a board agent instead
+    (:mod:`simbench.scheduler.wallclock`)."""
+    if settings.clock == "wall":
+        from simbench.scheduler.wallclock import run_wall_episode
+
+        return run_wall_episode(settings, env, policy, latency, seed, episode, options, tick_observer)
     env_seed, latency_rng = episode_seeds(seed, episode)
     env.reset(env_seed, options)
     policy.reset(env_seed)
@@ -54,7 +66,8 @@ def simulate_episode(
     recorder = EpisodeRecorder(settings.dt, settings.actuation_delay_s)
     recorder.tick_observer = tick_observer
     client = ControlLoop(sim, settings, env, make_aggregator(settings.aggregate, settings.temporal_ensemble_m), recorder)
-    server = PolicyServer(sim, settings, client, env, policy, latency, latency_rng, recorder)
+    t_rng = transport_rng(seed, episode) if settings.transport is not None else None
+    server = PolicyServer(sim, settings, client, env, policy, latency, latency_rng, recorder, t_rng)
     wall0 = time.perf_counter()
     loop = sim.process(client.run())
     sim.process(server.run())

@@ -25,6 +25,7 @@ from simbench.envs.base import SchedulerEnv
 from simbench.latency.base import ComponentLatencySource, LatencySource, MeasuredLatency
 from simbench.policies.base import ChunkPolicy
 from simbench.scheduler.control_loop import ControlLoop
+from simbench.scheduler.observation_filter import ObservationFilter
 from simbench.scheduler.recorder import EpisodeRecorder
 from simbench.scheduler.settings import SchedulerSettings
 from simbench.scheduler.timed import TimedObservation
@@ -41,6 +42,7 @@ class PolicyServer:
         latency: LatencySource,
         rng: np.random.Generator,
         recorder: EpisodeRecorder,
+        transport_rng: np.random.Generator | None = None,
     ) -> None:
         self.sim = sim
         self.s = settings
@@ -51,8 +53,9 @@ class PolicyServer:
         self.rng = rng
         self.rec = recorder
         self.units = {name: simpy.Resource(sim, capacity=1) for name in settings.units}
-        self.last_processed: TimedObservation | None = None
-        self.predicted: set[int] = set()
+        self.filter = ObservationFilter(settings.similarity_eps)
+        self.transport = settings.transport
+        self.transport_rng = transport_rng
         self.inference_count = 0
         self._measured = isinstance(latency, MeasuredLatency)
         self._per_component = isinstance(latency, ComponentLatencySource) and bool(latency.components)
@@ -60,20 +63,12 @@ class PolicyServer:
 
     def accepts(self, obs: TimedObservation) -> bool:
         """Would this observation enter the server's one-slot queue? (LeRobot's sanity checks)"""
-        if obs.must_go or self.last_processed is None:
-            return True
-        if obs.timestep in self.predicted:
-            return False
-        eps = self.s.similarity_eps
-        if eps is not None and float(np.linalg.norm(obs.state - self.last_processed.state)) < eps:
-            return False
-        return True
+        return self.filter.accepts(obs)
 
     def run(self) -> Generator[simpy.Event, Any, None]:
         while True:
             obs, nominal_start = yield self.client.request_observation()
-            self.last_processed = obs
-            self.predicted.add(obs.timestep)
+            self.filter.processed(obs)
             inference_id = self.inference_count
             self.inference_count += 1
             entered = self.sim.event()
@@ -108,6 +103,11 @@ class PolicyServer:
         else:
             total = self.latency.sample(self.rng)
         runs = self._stage_durations(total)
+        if self.transport is not None:
+            # Serialization and the trips over the tether (scheduler.observation_trip/chunk_trip/serialize).
+            assert self.transport_rng is not None
+            up, down = self.transport.sample(self.transport_rng)
+            runs = [("observation_trip", "link", up), *runs, ("chunk_trip", "link", down)]
         if self.s.capture_delay_s:
             runs.insert(0, ("capture", "link", self.s.capture_delay_s))
         # The inference began at the tick's nominal time; the loop processes ticks a hair later.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from simbench.latency.base import LatencySource
 
 Mode = Literal["async", "sync"]
+Clock = Literal["des", "wall"]
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,18 @@ class SchedulerSettings:
     actuation_delay_s: float = 0.0
     stages: tuple[Stage, ...] = field(default_factory=lambda: (Stage("model", "cpu"),))
     units: tuple[str, ...] = ("cpu", "npu", "gpu", "link")
+    clock: Clock = "des"
+    """des: simulated time (SimPy); wall: real time against a board agent (simbench.scheduler.wallclock)."""
+    transport: Any = None
+    """A :class:`simbench.scheduler.transport.Transport`, or None: the ideal, instant tether."""
+    loop_fps: float | None = None
+    """The control loop's achieved rate (None: ``fps``); the tick period is its inverse."""
+    wall: Any = None
+    """clock=wall: a :class:`simbench.scheduler.wallclock.WallSetup` (board, payloads)."""
 
     @property
     def dt(self) -> float:
-        return 1.0 / self.fps
+        return 1.0 / (self.loop_fps or self.fps)
 
     @property
     def trigger_queue_size(self) -> int:

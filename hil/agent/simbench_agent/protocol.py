@@ -38,7 +38,7 @@ DTYPES: dict[str, np.dtype[Any]] = {
 }
 """The tensor element types allowed on the wire (ONNX's common ones; no object arrays)."""
 MAX_NDIM = 8
-OPS = ("hello", "load", "bench", "infer", "bye")
+OPS = ("hello", "load", "bench", "infer", "stub", "bye")
 """Requests the agent answers: a fixed set."""
 
 

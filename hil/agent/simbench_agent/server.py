@@ -3,7 +3,9 @@
 Per connection: the first frame must be ``hello`` with the token (compared in constant time) and
 the protocol version; then ``load`` (a model by sha256, with its bytes unless the board has it
 cached), ``bench`` (a streamed benchmark), ``infer`` (one observation in, outputs and the
-board-measured latency out), ``bye``. Sizes are bounded (frame cap, model cap, tensor elements,
+board-measured latency out), ``stub`` (an observation in; sleep the latency the host drew, then a
+zero chunk of the asked shape out: the wall-clock runtime's stand-in policy), ``bye``.
+Sizes are bounded (frame cap, model cap, tensor elements,
 connections), every socket read has a timeout, and one ONNX Runtime call runs at a time so timings
 do not disturb each other.
 
@@ -26,6 +28,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from simbench_agent import __version__
 from simbench_agent.facts import board_facts, sample as thermal_sample
@@ -151,7 +155,7 @@ class Connection:
                 self.done = True
                 yield {"ok": True}
                 return
-            yield from {"load": self._load, "bench": self._bench, "infer": self._infer}[op](message)
+            yield from {"load": self._load, "bench": self._bench, "infer": self._infer, "stub": self._stub}[op](message)
         except RequestError as err:
             yield {"ok": False, "code": err.code, "error": str(err)}
         except ProtocolError as err:  # malformed: answer, then close (the stream cannot be trusted)
@@ -302,6 +306,29 @@ class Connection:
             self._inject_fault()
             return
         yield {"ok": True, "outputs": [encode_tensor(o) for o in outputs], "latency_s": seconds}
+
+    # -- stub ---------------------------------------------------------------------------------------
+
+    def _stub(self, message: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """A stand-in policy: the observation is decoded (the real deserialization), the agent sleeps
+        ``sleep_s`` (x the slowdown fault) and returns a float32 zero chunk of shape ``chunk``."""
+        agent = self.agent
+        decode_tensors(field(message, "inputs", dict, required=False, default={}))
+        sleep_s = float_field(message, "sleep_s", 0.0, 3600.0)
+        shape = field(message, "chunk", list)
+        dims_ok = all(isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 100_000 for d in shape)
+        if len(shape) != 2 or not dims_ok:
+            raise ProtocolError("field 'chunk' must be [actions, action_dim], each in [1, 100000]")
+        if shape[0] * shape[1] > 1_000_000:
+            raise ProtocolError("field 'chunk' asks for more than 1000000 elements")
+        with agent.run_lock:
+            t0 = time.perf_counter()
+            time.sleep(sleep_s * agent.cfg.slowdown)
+            seconds = time.perf_counter() - t0
+        if agent.count_work_reply() is not None:
+            self._inject_fault()
+            return
+        yield {"ok": True, "chunk": encode_tensor(np.zeros(shape, np.float32)), "latency_s": seconds}
 
     def _inject_fault(self) -> None:
         if self.agent.fault_kind == "crash":

@@ -1,0 +1,424 @@
+"""The nightly regression against a lab board (``hil/nightly/run board=NAME out=DIR``).
+
+1. Every shipped policy variant (the ``conf/policy`` configs whose model is under
+   ``simbench/models/act/``) is measured on the board with ``hil measure``'s machinery: a trace and a
+   record per variant under ``DIR/variants/<name>/``.
+2. The published protocol (30 tea-bag episodes) runs for the default policy with ``latency=board``:
+   every inference on the board, on the scene's real observation; the run directory (metrics,
+   per-episode CSV, timeline parquet and plot) is ``DIR/protocol/``.
+3. Both are compared with the stored baseline (``hil/nightly/baselines/<board>.json``): a variant
+   regresses when its p90 exceeds the baseline's by more than ``nightly.p90_tolerance``; the
+   protocol regresses when its success rate is below the baseline's beyond statistical noise: the
+   upper end of the Newcombe (hybrid Wilson score) interval for the difference of the two rates, at
+   ``nightly.success_confidence``, is below zero.
+4. A dated report (``DIR/nightly_<date>.md``, a p90 plot, ``nightly.json``) is written; the exit
+   code is 1 when anything regressed, and each regression is named on stderr and in the report.
+
+``nightly.update_baseline=true`` writes this run's numbers as the baseline instead of comparing.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from simbench.atomic_io import write_json, write_text
+from simbench.config.build import available, load_option
+from simbench.errors import ConfigError, bad_value
+from simbench.hil.board import BoardConfig
+from simbench.hil.measure import MeasureSettings, measure, model_components
+from simbench.paths import CONF_DIR
+
+REPO_ROOT = CONF_DIR.parent
+BASELINE_DIR = REPO_ROOT / "hil" / "nightly" / "baselines"
+BASELINE_KIND = "simbench.hil.nightly.baseline"
+
+
+@dataclass(frozen=True)
+class NightlySettings:
+    out: Path
+    policy: str
+    variants: tuple[str, ...]
+    episodes: int | None
+    count: int
+    warmup: int
+    p90_tolerance: float
+    success_confidence: float
+    baseline: Path
+    update_baseline: bool
+    seed: int
+
+
+def shipped_variants() -> list[str]:
+    """Policy configs whose ONNX model ships in simbench/models/act/."""
+    names = []
+    for name in available("policy"):
+        node = load_option("policy", name) or {}
+        if str(node.get("model_path", "")).startswith("act/") and node.get("actions_per_chunk"):
+            names.append(name)
+    return names
+
+
+def parse_settings(cfg: DictConfig, board: BoardConfig) -> NightlySettings:
+    n: dict[str, Any] = OmegaConf.to_container(cfg.nightly, resolve=True)  # type: ignore[assignment]
+    out = None if OmegaConf.is_missing(cfg, "out") else cfg.get("out")
+    if out in (None, ""):
+        raise ConfigError("out=DIR is required (where the dated report, traces and plots go)")
+    shipped = shipped_variants()
+    variants = n.get("variants") or shipped
+    if not isinstance(variants, list) or any(v not in shipped for v in variants):
+        raise bad_value("nightly.variants", variants, f"must be a list of shipped variants: {', '.join(shipped)}")
+    policy = n.get("policy")
+    if policy not in shipped:
+        raise bad_value("nightly.policy", policy, f"must be one of {', '.join(shipped)}")
+    episodes = n.get("episodes")
+    if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1):
+        raise bad_value("nightly.episodes", episodes, "must be an integer >= 1 or null (the published protocol)")
+    for key, lo in (("count", 10), ("warmup", 0)):
+        v = n.get(key)
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise bad_value(f"nightly.{key}", v, f"must be an integer >= {lo}")
+    tol = n.get("p90_tolerance")
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 <= tol <= 100:
+        raise bad_value(
+            "nightly.p90_tolerance", tol, "must be a number in [0, 100] (0.5: 50% above the baseline's p90)"
+        )
+    conf = n.get("success_confidence")
+    if isinstance(conf, bool) or not isinstance(conf, (int, float)) or not 0.5 <= conf < 1:
+        raise bad_value("nightly.success_confidence", conf, "must be a number in [0.5, 1)")
+    baseline = Path(str(n["baseline"])) if n.get("baseline") not in (None, "") else BASELINE_DIR / f"{board.kind}.json"
+    update = n.get("update_baseline", False)
+    if not isinstance(update, bool):
+        raise bad_value("nightly.update_baseline", update, "must be true or false")
+    if not update and not baseline.is_file():
+        raise bad_value(
+            "nightly.baseline",
+            str(baseline),
+            "must be an existing baseline JSON (write one with nightly.update_baseline=true)",
+        )
+    seed = cfg.get("seed", 0)
+    return NightlySettings(
+        Path(str(out)),
+        str(policy),
+        tuple(variants),
+        episodes,
+        int(n["count"]),
+        int(n["warmup"]),
+        float(tol),
+        float(conf),
+        baseline,
+        update,
+        int(seed),
+    )
+
+
+# --- statistics ---------------------------------------------------------------------------------
+
+
+def wilson(k: int, n: int, z: float) -> tuple[float, float]:
+    """Wilson score interval for k successes in n trials."""
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def newcombe(k1: int, n1: int, k2: int, n2: int, confidence: float) -> tuple[float, float]:
+    """Newcombe's hybrid score interval for p1 - p2 (method 10 of Newcombe 1998)."""
+    from statistics import NormalDist
+
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = wilson(k1, n1, z)
+    l2, u2 = wilson(k2, n2, z)
+    d = p1 - p2
+    return d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+def measure_variants(board: BoardConfig, s: NightlySettings, command: str) -> dict[str, dict[str, Any]]:
+    rows: dict[str, dict[str, Any]] = {}
+    for name in s.variants:
+        policy = load_option("policy", name) or {}
+        settings = MeasureSettings(s.count, 0.0, s.warmup, max(s.count, 1_000_000), 3600.0, s.out / "variants" / name)
+        record = measure(
+            board,
+            model_components(policy, None),
+            settings,
+            name,
+            policy.get("precision"),
+            board.threads or int(policy.get("threads", 1) or 1),
+            command,
+        )
+        rows[name] = {
+            "complete": record["complete"],
+            "error": record.get("error"),
+            "p50_s": record.get("p50_s"),
+            "p90_s": record.get("p90_s"),
+            "p99_s": record.get("p99_s"),
+            "count": record.get("count"),
+            "precision": record.get("precision"),
+            "trace": str(settings.out / "trace.csv"),
+            "board": record.get("board_summary"),
+        }
+        print(
+            f"  {name:<18} p50 {1e3 * (record.get('p50_s') or float('nan')):.3f} ms, "
+            f"p90 {1e3 * (record.get('p90_s') or float('nan')):.3f} ms",
+            flush=True,
+        )
+    return rows
+
+
+def run_protocol(board_overrides: list[str], s: NightlySettings) -> dict[str, Any]:
+    """The published protocol with latency=board, written as a normal run directory."""
+    from simbench import runner
+    from simbench.cli.compose import compose_run
+    from simbench.config.build import build_run_spec
+
+    overrides = [
+        f"+policy={s.policy}",
+        "latency=board",
+        "env=teabag_mug",
+        f"seed={s.seed}",
+        "progress=false",
+        *board_overrides,
+    ]
+    if s.episodes is not None:
+        overrides.append(f"episodes={s.episodes}")
+    spec = build_run_spec(compose_run("config", overrides))
+    out = s.out / "protocol"
+    meta = {"policy": s.policy, "scheduler": "async", "latency": "board", "seed": s.seed}
+    metrics = runner.run(spec, out, meta, progress=False, plots=True, summary_to_console=False)
+    successes = (
+        int(round(metrics["success_rate"] * metrics["episodes"])) if metrics.get("success_rate") is not None else 0
+    )
+    return {
+        "episodes": metrics["episodes"],
+        "successes": successes,
+        "success_rate": metrics.get("success_rate"),
+        "stall_fraction": metrics.get("stall_fraction"),
+        "latency_p50_s": metrics.get("latency_p50_s"),
+        "run_dir": str(out),
+        "overrides": overrides,
+    }
+
+
+def compare(
+    variants: dict[str, dict[str, Any]], protocol: dict[str, Any], baseline: dict[str, Any], s: NightlySettings
+) -> tuple[list[str], dict[str, Any]]:
+    """Regressions (one line each) and the comparison rows for the report."""
+    regressions: list[str] = []
+    rows: dict[str, Any] = {"variants": {}, "protocol": {}}
+    base_vars = baseline.get("variants", {})
+    for name, v in variants.items():
+        b = base_vars.get(name, {}).get("p90_s")
+        row = {"p90_s": v["p90_s"], "baseline_p90_s": b, "ratio": None, "verdict": "ok"}
+        if not v["complete"] or v["p90_s"] is None:
+            row["verdict"] = "failed"
+            regressions.append(f"{name}: measurement failed ({v['error']})")
+        elif b is None:
+            row["verdict"] = "no baseline"
+        else:
+            row["ratio"] = v["p90_s"] / b
+            if v["p90_s"] > b * (1 + s.p90_tolerance):
+                row["verdict"] = "REGRESSION"
+                regressions.append(
+                    f"{name}: p90 latency {1e3 * v['p90_s']:.3f} ms vs baseline {1e3 * b:.3f} ms "
+                    f"(x{row['ratio']:.2f}, tolerance x{1 + s.p90_tolerance:.2f})"
+                )
+        rows["variants"][name] = row
+    bp = baseline.get("protocol")
+    prow: dict[str, Any] = {"successes": protocol["successes"], "episodes": protocol["episodes"], "verdict": "ok"}
+    if bp and bp.get("episodes"):
+        lo, hi = newcombe(
+            protocol["successes"], protocol["episodes"], int(bp["successes"]), int(bp["episodes"]), s.success_confidence
+        )
+        prow.update(baseline_successes=bp["successes"], baseline_episodes=bp["episodes"], difference_interval=[lo, hi])
+        if hi < 0:
+            prow["verdict"] = "REGRESSION"
+            regressions.append(
+                f"{s.policy} protocol: success {protocol['successes']}/{protocol['episodes']} vs baseline "
+                f"{bp['successes']}/{bp['episodes']} (difference {100 * lo:+.1f} to {100 * hi:+.1f} pt at "
+                f"{100 * s.success_confidence:g}% confidence)"
+            )
+    else:
+        prow["verdict"] = "no baseline"
+    rows["protocol"] = prow
+    return regressions, rows
+
+
+def plot_p90(path: Path, variants: dict[str, dict[str, Any]], baseline: dict[str, Any], tolerance: float) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(variants)
+    now = [1e3 * (variants[n]["p90_s"] or 0.0) for n in names]
+    base = [1e3 * (baseline.get("variants", {}).get(n, {}).get("p90_s") or 0.0) for n in names]
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    x = range(len(names))
+    ax.bar([i - 0.2 for i in x], base, 0.4, label="baseline p90")
+    ax.bar([i + 0.2 for i in x], now, 0.4, label="tonight p90")
+    ax.scatter(list(x), [b * (1 + tolerance) for b in base], marker="_", s=400, color="red", label="tolerance")
+    ax.set_xticks(list(x), names, rotation=20)
+    ax.set_ylabel("ms")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def report(
+    s: NightlySettings,
+    board: BoardConfig,
+    command: str,
+    variants: dict[str, dict[str, Any]],
+    protocol: dict[str, Any],
+    rows: dict[str, Any],
+    regressions: list[str],
+    date: str,
+) -> Path:
+    def ms(v: float | None) -> str:
+        return "-" if v is None else f"{1e3 * v:.3f}"
+
+    board_line = next((v["board"] for v in variants.values() if v.get("board")), board.label)
+    lines = [
+        f"# Nightly HIL regression, {date}",
+        "",
+        f"- board: {board_line}",
+        f"- command: `{command}`",
+        f"- baseline: `{s.baseline}`",
+        f"- verdict: **{'REGRESSED' if regressions else 'pass'}**",
+        "",
+    ]
+    if regressions:
+        lines += ["## Regressions", "", *[f"- {r}" for r in regressions], ""]
+    lines += [
+        "## Latency per variant (hil measure)",
+        "",
+        f"p90 tolerance: x{1 + s.p90_tolerance:.2f} the baseline's. "
+        "Traces: `variants/<name>/trace.csv` (records beside them).",
+        "",
+        "| variant | precision | p50 ms | p90 ms | baseline p90 ms | ratio | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, v in variants.items():
+        r = rows["variants"][name]
+        ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}"
+        lines.append(
+            f"| {name} | {v['precision']} | {ms(v['p50_s'])} | {ms(v['p90_s'])} | {ms(r['baseline_p90_s'])} "
+            f"| {ratio} | {r['verdict']} |"
+        )
+    p = rows["protocol"]
+    interval = p.get("difference_interval")
+    lines += [
+        "",
+        "![p90 per variant](nightly_p90.png)",
+        "",
+        f"## Protocol: {s.policy}, latency=board",
+        "",
+        f"- success: {p['successes']}/{p['episodes']}"
+        + (
+            f" (baseline {p['baseline_successes']}/{p['baseline_episodes']}; difference {100 * interval[0]:+.1f} to "
+            f"{100 * interval[1]:+.1f} pt at {100 * s.success_confidence:g}% confidence)"
+            if interval
+            else ""
+        ),
+        f"- stall share: {100 * (protocol['stall_fraction'] or 0):.2f}%, "
+        f"board latency p50 {ms(protocol['latency_p50_s'])} ms",
+        f"- verdict: {p['verdict']}",
+        "- run directory: `protocol/` (metrics.json, episodes.csv, timeline.parquet, timeline.png)",
+        "",
+    ]
+    path = s.out / f"nightly_{date}.md"
+    write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def run_nightly(cfg: DictConfig, board: BoardConfig, board_overrides: list[str], argv: list[str]) -> int:
+    from simbench.hil.client import BoardError
+
+    s = parse_settings(cfg, board)
+    command = "hil/nightly/run " + " ".join(shlex.quote(a) for a in argv)
+    date = _dt.datetime.now().strftime("%Y-%m-%d")
+    s.out.mkdir(parents=True, exist_ok=True)
+    print(
+        f"nightly: {len(s.variants)} variants on {board.label}, then {s.policy}'s protocol with latency=board",
+        flush=True,
+    )
+    try:
+        variants = measure_variants(board, s, command)
+        protocol = run_protocol(board_overrides, s)
+    except BoardError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(
+        f"  protocol           success {protocol['successes']}/{protocol['episodes']}, "
+        f"stall share {100 * (protocol['stall_fraction'] or 0):.2f}%",
+        flush=True,
+    )
+    if s.update_baseline:
+        baseline = {
+            "kind": BASELINE_KIND,
+            "date": date,
+            "board": board.kind,
+            "command": command,
+            "variants": {
+                n: {"p90_s": v["p90_s"], "p50_s": v["p50_s"], "count": v["count"]} for n, v in variants.items()
+            },
+            "protocol": {"policy": s.policy, "episodes": protocol["episodes"], "successes": protocol["successes"]},
+        }
+        write_json(s.baseline, baseline)
+        print(f"baseline written: {s.baseline}")
+    try:
+        baseline = json.loads(s.baseline.read_text())
+    except (OSError, ValueError) as err:
+        raise bad_value("nightly.baseline", str(s.baseline), f"is not readable JSON ({type(err).__name__})") from None
+    regressions, rows = compare(variants, protocol, baseline, s)
+    plot_p90(s.out / "nightly_p90.png", variants, baseline, s.p90_tolerance)
+    path = report(s, board, command, variants, protocol, rows, regressions, date)
+    write_json(
+        s.out / "nightly.json",
+        {
+            "date": date,
+            "command": command,
+            "board": board.kind,
+            "variants": variants,
+            "protocol": protocol,
+            "comparison": rows,
+            "regressions": regressions,
+        },
+    )
+    print(f"report: {path}")
+    if regressions:
+        for r in regressions:
+            print(f"REGRESSION {r}", file=sys.stderr)
+        print(f"nightly: {len(regressions)} regression(s)", file=sys.stderr)
+        return 1
+    print("nightly: no regressions")
+    return 0
+
+
+__all__ = [
+    "BASELINE_DIR",
+    "NightlySettings",
+    "compare",
+    "newcombe",
+    "parse_settings",
+    "run_nightly",
+    "shipped_variants",
+    "wilson",
+]

@@ -1,0 +1,172 @@
+"""The nightly regression: its statistics, its verdicts, its CLI, and the labgrid path over a local sshd."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simbench.hil.nightly import NightlySettings, compare, newcombe, shipped_variants, wilson
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN = ROOT / "hil" / "nightly" / "run"
+
+
+def test_wilson_and_newcombe_match_published_values() -> None:
+    lo, hi = wilson(0, 10, 1.959964)
+    assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-4)
+    # Newcombe (1998), Stat Med 17:873, table II example (f): 56/70 vs 48/80 -> 0.0524 to 0.3339
+    lo, hi = newcombe(56, 70, 48, 80, 0.95)
+    assert (lo, hi) == (pytest.approx(0.0524, abs=1e-4), pytest.approx(0.3339, abs=1e-4))
+
+
+def settings(tmp_path: Path) -> NightlySettings:
+    return NightlySettings(
+        tmp_path, "act_int8", ("act_int8", "act_fp32"), None, 200, 10, 0.5, 0.95, tmp_path / "b.json", False, 0
+    )
+
+
+def variant(p90: float) -> dict:
+    return {"complete": True, "error": None, "p50_s": p90 / 2, "p90_s": p90, "precision": "int8"}
+
+
+BASE = {
+    "variants": {"act_int8": {"p90_s": 0.002}, "act_fp32": {"p90_s": 0.004}},
+    "protocol": {"episodes": 30, "successes": 20},
+}
+
+
+def test_a_slow_variant_is_named_and_a_noisy_one_is_not(tmp_path: Path) -> None:
+    regressions, rows = compare(
+        {"act_int8": variant(0.0041), "act_fp32": variant(0.0055)},
+        {"episodes": 30, "successes": 20},
+        BASE,
+        settings(tmp_path),
+    )
+    assert len(regressions) == 1 and regressions[0].startswith(
+        "act_int8: p90 latency 4.100 ms vs baseline 2.000 ms (x2.05"
+    )
+    assert rows["variants"]["act_fp32"]["verdict"] == "ok" and rows["protocol"]["verdict"] == "ok"
+
+
+@pytest.mark.parametrize(("successes", "regressed"), [(20, False), (16, False), (8, True), (3, True)])
+def test_success_regresses_only_beyond_noise(tmp_path: Path, successes: int, regressed: bool) -> None:
+    regressions, _ = compare({}, {"episodes": 30, "successes": successes}, BASE, settings(tmp_path))
+    assert bool(regressions) is regressed
+    if regressed:
+        assert regressions[0].startswith(f"act_int8 protocol: success {successes}/30 vs baseline 20/30")
+
+
+def test_a_failed_measurement_is_a_regression(tmp_path: Path) -> None:
+    failed = {
+        "complete": False,
+        "error": "board 127.0.0.1:1 closed the connection",
+        "p50_s": None,
+        "p90_s": None,
+        "precision": None,
+    }
+    regressions, _ = compare({"act_int8": failed}, {"episodes": 30, "successes": 20}, BASE, settings(tmp_path))
+    assert regressions == ["act_int8: measurement failed (board 127.0.0.1:1 closed the connection)"]
+
+
+def test_every_shipped_variant_is_measured() -> None:
+    assert shipped_variants() == ["act_fp16", "act_fp32", "act_int4", "act_int8", "act_int8_dynamic", "act_mixed"]
+
+
+def nightly(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(RUN), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ((), "out=DIR is required"),
+        (("nightly.variants=[act_int9]",), "nightly.variants=['act_int9']"),
+        (("nightly.p90_tolerance=-1",), "nightly.p90_tolerance=-1"),
+        (("board=loopback", "board.slowdown=0.5"), "board.slowdown=0.5"),
+        (("nightly.baseline=/nonexistent.json",), "nightly.baseline='/nonexistent.json'"),
+        (("nightly.episodes=0",), "nightly.episodes=0"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    out = tmp_path / "out"
+    r = nightly(*args, *([f"out={out}"] if args else []))
+    assert r.returncode == 2, r.stderr
+    err = r.stderr.strip()
+    assert err.count("\n") == 0 and err.startswith("error: ") and needle in err, err
+    assert "Traceback" not in r.stderr and not out.exists()
+
+
+def test_nightly_on_loopback_passes_and_a_slowed_board_is_named(tmp_path: Path) -> None:
+    """Small version of the must-show: write a baseline, compare against it (exit 0), then slow the
+    loopback board down (board.slowdown=3): exit 1 naming each variant's p90."""
+    base = tmp_path / "baseline.json"
+    common = [
+        "board=loopback",
+        "nightly.episodes=1",
+        "nightly.count=50",
+        "nightly.variants=[act_int8,act_int4]",
+        f"nightly.baseline={base}",
+    ]
+    first = nightly(*common, "nightly.update_baseline=true", f"out={tmp_path / 'a'}")
+    assert first.returncode == 0, first.stderr[-2000:]
+    reports = list((tmp_path / "a").glob("nightly_*.md"))
+    assert len(reports) == 1 and "verdict: **pass**" in reports[0].read_text()
+    assert (tmp_path / "a" / "variants" / "act_int8" / "trace.csv").is_file()
+    assert (tmp_path / "a" / "protocol" / "metrics.json").is_file() and (tmp_path / "a" / "nightly_p90.png").is_file()
+    slow = nightly(*common, "board.slowdown=3", f"out={tmp_path / 'b'}")
+    assert slow.returncode == 1
+    assert "REGRESSION act_int8: p90 latency" in slow.stderr and "REGRESSION act_int4: p90 latency" in slow.stderr
+    report = next((tmp_path / "b").glob("nightly_*.md")).read_text()
+    assert "REGRESSED" in report and "act_int8: p90 latency" in report
+
+
+def test_labgrid_installs_starts_and_greets_the_agent_over_ssh(tmp_path: Path) -> None:
+    """hil/nightly's board suite, run as the lab runs it (pytest --lg-env ENV -m hil), against an
+    sshd on 127.0.0.1 with a generated key: labgrid's SSHDriver installs the agent, starts it, and
+    the host checks its hello."""
+    pytest.importorskip("labgrid")
+    sys.path.insert(0, str(ROOT / "hil" / "nightly"))
+    try:
+        from sshd import LocalSshd, sshd_binary, write_env
+    finally:
+        sys.path.pop(0)
+    if sshd_binary() is None:
+        pytest.skip("no sshd here (.ci/run installs openssh-server)")
+    sshd = LocalSshd(tmp_path / "sshd")
+    port = sshd.start()
+    try:
+        env_file = write_env(tmp_path / "env.yaml", port, sshd.username, sshd.keyfile)
+        env = {
+            **os.environ,
+            "LG_AGENT_PYTHON": sys.executable,
+            "LG_AGENT_DIR": str(tmp_path / "board" / "simbench-agent"),
+            "LG_AGENT_PORT": "0",
+        }
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--lg-env",
+                str(env_file),
+                "-m",
+                "hil",
+                "-p",
+                "no:cacheprovider",
+                str(ROOT / "hil" / "nightly"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+            env=env,
+        )
+    finally:
+        sshd.stop()
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-1000:]
+    assert "3 passed" in r.stdout
+    assert (tmp_path / "board" / "simbench-agent" / "simbench_agent" / "server.py").is_file()
