@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from simbench.cli.compose import compose_run
+from simbench.config.compose import compose_run
 from simbench.config.build import build_run_spec
 from simbench.envs.timing import TimingEnv
 from simbench.registry import POLICY_RUNTIMES, resolve

@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
     check_dir_path(out_dir, "out_dir")
     from simbench.atomic_io import write_json
     from simbench.export.quantize import recipes_from_config
-    from simbench.training.trainer import load_checkpoint
+    from simbench.policies.act.checkpoint import load_checkpoint
 
     recipes = recipes_from_config(cfg["variants"] or {})
     if not recipes:

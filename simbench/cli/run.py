@@ -37,7 +37,7 @@ from omegaconf import DictConfig
 
 from simbench import runner
 from simbench.atomic_io import write_json
-from simbench.cli.compose import check_all, output_dir
+from simbench.config.compose import check_all, output_dir
 from simbench.config.build import available, build_run_spec, runnable_policies
 from simbench.errors import ConfigError, Terminated
 from simbench.metrics import constrained_objective

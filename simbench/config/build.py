@@ -13,10 +13,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from simbench.config.options import available, load_option, runnable_policies
 from simbench.errors import ConfigError, bad_value, unknown_name
 from simbench.latency.base import LatencySource
 from simbench.latency.factory import make_latency
-from simbench.paths import CONF_DIR
 from simbench.registry import POLICY_RUNTIMES
 from simbench.scheduler.aggregate import NAMES as AGGREGATE_NAMES
 from simbench.scheduler.settings import SchedulerSettings, Stage
@@ -37,18 +37,6 @@ MAX_TICKS = 100_000_000
 """Most control ticks in one episode (env duration x scheduler.fps)."""
 
 
-def available(group: str) -> list[str]:
-    """Options of a config group: the YAML files in ``conf/<group>/``."""
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
-
-
-def runnable_policies() -> list[str]:
-    """Policies ``run`` accepts: configs that say how many actions a chunk holds. Training-only
-    configs (``conf/policy/act.yaml``: model sizes for ``simbench train``) have no
-    ``actions_per_chunk`` and are not listed."""
-    return [name for name in available("policy") if "actions_per_chunk" in OmegaConf.load(CONF_DIR / "policy" / f"{name}.yaml")]
-
-
 def _check_model_chunk(policy: Mapping[str, Any], chunk_size: int) -> None:
     """A policy backed by an ONNX file predicts the file's ``chunk_size``; another value cannot be
     honoured (the number of actions the server returns is ``policy.actions_per_chunk``)."""
@@ -60,17 +48,6 @@ def _check_model_chunk(policy: Mapping[str, Any], chunk_size: int) -> None:
         raise bad_value("policy.chunk_size", chunk_size,
                         f"the model {path.name} predicts {predicted} actions per inference; "
                         f"to return fewer per chunk set policy.actions_per_chunk (<= {predicted}) instead")
-
-
-def load_option(group: str, name: str) -> dict[str, Any] | None:
-    """``conf/<group>/<name>.yaml`` as a resolved dict, None when there is no such option (for tools
-    outside the Hydra app: evaluation, benchmarks)."""
-    path = CONF_DIR / group / f"{name}.yaml"
-    if not path.is_file():
-        return None
-    node = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-    assert isinstance(node, dict)
-    return node  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -315,7 +315,7 @@ class TeaBagMugEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float32]]):
 
     def _place_in_gripper(self, start: StartState) -> None:
         """Recovery start: solve IK for the pinch point, put the bag between the pads, squeeze."""
-        from simbench.expert.ik import ArmIK  # the env itself does not need IK otherwise
+        from simbench.envs.arm_ik import ArmIK  # the env itself does not need IK otherwise
 
         assert start.hold_xyz is not None
         ik = ArmIK(self.model)

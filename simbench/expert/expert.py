@@ -3,7 +3,7 @@
 It reads the simulator's state (where the tea bag and the mug really are), so it is a privileged
 expert, like the teleoperator who recorded the published set watching the scene. It plans in
 gripper space (pinch point and jaw closing direction), moves along minimum-jerk segments and turns
-each control tick's pose into joint targets with :class:`~simbench.expert.ik.ArmIK`.
+each control tick's pose into joint targets with :class:`~simbench.envs.arm_ik.ArmIK`.
 
 Human-like variation, drawn per episode from its own generator: speed (0.8-1.25x), the grasp yaw
 (+-0.04 rad around the tea bag's faces), small offsets of every waypoint (a few mm),
@@ -22,7 +22,7 @@ import mujoco
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.expert.ik import ArmIK
+from simbench.envs.arm_ik import ArmIK
 
 GRIPPER_OPEN_RAD = 0.7
 """Jaw angle while approaching: 61 mm between pads for a 34 mm tea bag."""

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from simbench.envs.base import Observation
 from simbench.policies.act import ACTPolicy
+from simbench.policies.act.checkpoint import load_checkpoint
 from simbench.policies.act.runtime_common import observation_inputs, resample_chunk
 
 
@@ -36,8 +37,6 @@ class TorchChunkPolicy:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, **kw: Any) -> "TorchChunkPolicy":
-        from simbench.training.trainer import load_checkpoint
-
         policy, ckpt = load_checkpoint(path)
         return cls(policy, float(ckpt.get("fps", 30)), **kw)
 
