@@ -26,7 +26,7 @@ from simbench.envs.teabag_scheduler_env import TeaBagSchedulerEnv
 from simbench.expert.expert import Phase, ScriptedExpert, pouch_in_mug
 from simbench.expert.rollout import ExpertEpisode, finish_with_expert, scene_state
 from simbench.policies.base import ChunkPolicy
-from simbench.training.evaluate import run_episode
+from simbench.rollout import run_episode
 
 HOLD_LIFT_M = 0.02
 """A bag this far above where it started and within 3 cm of the pinch point hangs in the jaws: the

@@ -1,11 +1,7 @@
 """Closed-loop success of a chunk policy in the tea-bag scene, with ideal timing.
 
-Ideal timing = LeRobot's synchronous loop with zero inference latency: observe, predict a chunk,
-execute its first ``n_action_steps`` actions one per control tick, repeat, until the scene says the
-episode is over. It drives the scene through the scheduler's environment contract
-(:class:`simbench.envs.base.SchedulerEnv`: ``reset``/``snapshot``/``observation``/``apply``/``done``/
-``outcome``/``episode_plan``), so the success measured here is the same success the scheduler
-reports, minus every timing effect.
+Each episode is the ideal-timing rollout (:func:`simbench.rollout.run_episode`: synchronous, zero
+latency), so the success measured here is the success the scheduler reports, minus every timing effect.
 
 The published protocol is the env's ``episode_plan()`` (2 starts in each of the 10 training
 clusters, then 10 in held-out cluster 6). During training a cheaper subset is used: ``n`` episodes
@@ -31,6 +27,7 @@ import numpy as np
 
 from simbench.envs.base import SchedulerEnv
 from simbench.policies.base import ChunkPolicy
+from simbench.rollout import run_episode
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; must be set before MuJoCo renders
 
@@ -52,35 +49,6 @@ def control_fps(env: Any, default: float = 60.0) -> float:
             return float(value)
     dt = getattr(env, "control_dt_s", None) or getattr(env, "dt", None)
     return 1.0 / float(dt) if isinstance(dt, (int, float)) and dt > 0 else default
-
-
-def run_episode(env: SchedulerEnv, policy: ChunkPolicy, seed: int, options: dict[str, Any], n_action_steps: int,
-                max_ticks: int = 100_000, on_tick: Callable[[np.ndarray], None] | None = None) -> dict[str, Any]:
-    """One synchronous zero-latency episode -> {"success", "completion_time_s", "ticks", "inferences"}.
-
-    ``on_tick(action)`` runs after each applied action (tracing, e.g. ``benchmarks/release_trace.py``).
-    """
-    env.reset(seed, options)
-    policy.reset(seed)
-    ticks = inferences = 0
-    infer_s = 0.0
-    while not env.done and ticks < max_ticks:
-        obs = env.observation(env.snapshot())
-        obs["timestep"] = ticks
-        t0 = time.perf_counter()
-        chunk = policy.predict_chunk(obs)
-        infer_s += time.perf_counter() - t0
-        inferences += 1
-        for action in chunk[:n_action_steps]:
-            env.apply(np.asarray(action, dtype=np.float64))
-            ticks += 1
-            if on_tick is not None:
-                on_tick(action)
-            if env.done:
-                break
-    out = env.outcome()
-    return {"success": bool(out.success), "completion_time_s": out.completion_time_s, "ticks": ticks,
-            "inferences": inferences, "mean_inference_s": infer_s / max(1, inferences), **dict(out.extra)}
 
 
 def subset(plan: list[dict[str, Any]], n: int | None) -> list[dict[str, Any]]:
