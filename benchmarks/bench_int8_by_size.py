@@ -34,7 +34,7 @@ REFERENCE = {  # the reference ACT (conf/policy/act.yaml's header comment)
 def sizes(default: dict[str, Any], which: str) -> dict[str, dict[str, Any]]:
     """``standard``: the README's table; ``candidates``: the backbones timed when choosing the shipped
     one (each against the default and the shipped size, in the same run)."""
-    from simbench.cli.train import compose_config
+    from simbench.config.compose import compose_dict as compose_config
 
     shipped = compose_config("train", ["+policy=act", "+recipe=act_wide"])["policy"]
     if which == "candidates":

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from simbench.cli.train import compose_config
+    from simbench.config.compose import compose_dict as compose_config
     from simbench.policies.act import ACTConfig, ACTPolicy
 
     torch.set_num_threads(args.threads)

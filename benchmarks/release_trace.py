@@ -9,7 +9,7 @@
 shows up; it also gives the pinch-to-bag distance when the jaw is first commanded shut (the
 reference for a policy's grasp). ``drops`` rebuilds the scene with other base thicknesses (MjSpec) and drops the bag from
 over the rim with random tilt. ``policy`` runs the ideal-timing protocol
-(:func:`simbench.training.evaluate.run_episode`) and sorts each failure: the bag never lifted; the
+(:func:`simbench.rollout.run_episode`) and sorts each failure: the bag never lifted; the
 gripper opened with the pinch within the mug's inner radius (a release over the mug that missed);
 or elsewhere (the bag lost on the way). It also counts the jaw's open/close switches per episode
 (the expert switches twice) and measures how far the pinch point is from the bag when the jaw is
@@ -95,11 +95,12 @@ def policy(name: str, repeats: int, model: str | None) -> None:
     from simbench.config.build import load_option
     from simbench.policies.onnx_policy import resolve_model_path
     from simbench.registry import POLICY_RUNTIMES, resolve
-    from simbench.training.evaluate import control_fps, make_env, run_episode
+    from simbench.envs.base import control_hz
+    from simbench.training.evaluate import make_env, run_episode
 
     env = make_env()
     cfg = load_option("policy", name)
-    cfg["fps"] = control_fps(env)
+    cfg["fps"] = control_hz(env)
     if model:
         cfg["model_path"] = str(resolve_model_path(model))
     pol = resolve(POLICY_RUNTIMES, "policy.runtime", cfg.get("runtime", "onnx")).from_config(cfg, env)

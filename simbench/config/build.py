@@ -13,7 +13,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from simbench.config.options import available, load_option, runnable_policies
+from simbench.config.options import available, load_option, runnable_policies  # noqa: F401 (load_option: re-exported)
 from simbench.errors import ConfigError, bad_value, unknown_name
 from simbench.latency.base import LatencySource
 from simbench.latency.factory import make_latency

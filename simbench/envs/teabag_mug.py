@@ -54,6 +54,7 @@ import mujoco
 import numpy as np
 from numpy.typing import NDArray
 
+from simbench.envs.base import CONTROL_HZ
 from simbench.envs.success import SuccessCheck, SuccessChecker
 from simbench.envs.workspace import (
     CLUSTER_CENTERS,
@@ -92,7 +93,7 @@ class TeaBagMugEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float32]]):
         cameras: tuple[str, ...] | list[str] = CAMERAS,
         image_height: int = 96,
         image_width: int = 128,
-        control_hz: float = 60.0,
+        control_hz: float = CONTROL_HZ,
         time_limit_s: float = 20.0,
         success_dwell_s: float = 0.5,
         include_velocity: bool = True,

@@ -17,13 +17,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.envs.base import Observation
+from simbench.envs.base import CONTROL_HZ, Observation
 from simbench.expert.expert import SceneState, ScriptedExpert
 from simbench.errors import ConfigError
 
 
 class ScriptedPolicy:
-    def __init__(self, env: Any, actions_per_chunk: int = 100, action_dim: int = 6, control_hz: float = 60.0) -> None:
+    def __init__(self, env: Any, actions_per_chunk: int = 100, action_dim: int = 6, control_hz: float = CONTROL_HZ) -> None:
         inner = getattr(env, "env", env)
         if not hasattr(inner, "model"):
             raise ConfigError("policy runtime 'scripted' needs a MuJoCo env; use env=teabag_mug")
@@ -38,7 +38,7 @@ class ScriptedPolicy:
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], env: Any) -> ScriptedPolicy:
-        hz = float(getattr(env, "control_hz", 60.0))
+        hz = float(getattr(env, "control_hz", CONTROL_HZ))
         return cls(env, int(cfg.get("actions_per_chunk", 100)), int(cfg.get("action_dim", 6)), hz)
 
     def reset(self, seed: int) -> None:

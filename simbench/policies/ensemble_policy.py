@@ -49,7 +49,7 @@ class EnsembleChunkPolicy:
         self.action_dim = first.action_dim
         self.chunk_size = first.chunk_size
         self.model_fps = first.model_fps
-        self.control_fps = first.control_fps
+        self.control_hz = first.control_hz
         self.cameras = first.cameras
         self.precision = "+".join(sorted({m.precision for m in members}))
 

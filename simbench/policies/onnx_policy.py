@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.envs.base import Observation
+from simbench.envs.base import CONTROL_HZ, Observation, control_hz
 from simbench.errors import ConfigError, bad_value
 from simbench.paths import MODELS_DIR
 from simbench.policies.act.runtime_common import observation_inputs, resample_chunk
@@ -88,13 +88,9 @@ def load_session(path: str | Path, threads: int, profile_prefix: str | None = No
         raise ConfigError(f"cannot load ONNX model {path}: {first[:200]}") from None
 
 
-def _env_fps(env: Any, default: float = 60.0) -> float:
-    """The control rate the chunk is resampled to: the env's ``fps`` or ``control_hz`` when it states one."""
-    for attr in ("fps", "control_hz"):
-        value = getattr(env, attr, None)
-        if isinstance(value, (int, float)) and value > 0:
-            return float(value)
-    return default
+def _env_fps(env: Any, default: float = CONTROL_HZ) -> float:
+    """Kept for :mod:`simbench.hil.board_policy`: :func:`simbench.envs.base.control_hz`."""
+    return control_hz(env, default)
 
 
 def _check_graph(session: Any, path: Path, cameras: tuple[str, ...], image_size: tuple[int, ...], state_dim: int) -> None:
@@ -113,7 +109,10 @@ class OnnxChunkPolicy:
     """ChunkPolicy over an ONNX Runtime session; deterministic (ACT's latent is zero at inference)."""
 
     def __init__(self, model_path: str | Path, name: str = "act", actions_per_chunk: int | None = None,
-                 threads: int = 1, control_fps: float = 60.0, session: Any = None) -> None:
+                 threads: int = 1, control_hz: float = CONTROL_HZ, session: Any = None,
+                 control_fps: float | None = None) -> None:
+        if control_fps is not None:  # the older name, still used by simbench.hil.board_policy
+            control_hz = control_fps
         if threads < 1:
             raise bad_value("policy.threads", threads, "must be >= 1")
         self.path = resolve_model_path(model_path)
@@ -136,14 +135,14 @@ class OnnxChunkPolicy:
         _check_graph(self.session, self.path, self.cameras, self.image_size, self.state_dim)
         self.precision = meta.get("simbench.precision", "?")
         self.config = json.loads(meta.get("simbench.config", "{}"))
-        self.control_fps = float(control_fps)
+        self.control_hz = float(control_hz)
         self.name = name
         self.actions_per_chunk = int(actions_per_chunk or self.chunk_size)
-        horizon = self.chunk_size * self.control_fps / self.model_fps
+        horizon = self.chunk_size * self.control_hz / self.model_fps
         if self.actions_per_chunk > horizon + 1e-9:
             raise ConfigError(
                 f"policy.actions_per_chunk={self.actions_per_chunk} exceeds the model's horizon: {self.chunk_size} "
-                f"actions at {self.model_fps:g} fps = {horizon:g} control ticks at {self.control_fps:g} Hz"
+                f"actions at {self.model_fps:g} fps = {horizon:g} control ticks at {self.control_hz:g} Hz"
             )
         self._input_names = ["observation.state", *[f"observation.images.{c}" for c in self.cameras]]
 
@@ -151,7 +150,7 @@ class OnnxChunkPolicy:
     def from_config(cls, cfg: dict[str, Any], env: Any = None) -> "OnnxChunkPolicy":
         policy = cls(
             cfg.get("model_path"), name=str(cfg.get("name", "act")), actions_per_chunk=cfg.get("actions_per_chunk"),
-            threads=int(cfg.get("threads", 1)), control_fps=float(cfg.get("fps") or _env_fps(env)),
+            threads=int(cfg.get("threads", 1)), control_hz=float(cfg.get("fps") or control_hz(env)),
         )
         if "action_dim" in cfg and cfg["action_dim"] != policy.action_dim:
             raise ConfigError(f"policy.action_dim={cfg['action_dim']} but {policy.path} predicts {policy.action_dim}")
@@ -170,7 +169,7 @@ class OnnxChunkPolicy:
         return self.session.run(None, self.feed(state, images))[0][0]
 
     def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
-        return resample_chunk(self.predict_chunk_raw(observation), self.model_fps, self.control_fps, self.actions_per_chunk)
+        return resample_chunk(self.predict_chunk_raw(observation), self.model_fps, self.control_hz, self.actions_per_chunk)
 
 
 __all__ = ["DISABLED_ORT_OPTIMIZERS", "OnnxChunkPolicy", "load_session", "model_metadata", "resolve_model_path"]

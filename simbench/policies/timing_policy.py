@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.envs.base import Observation
+from simbench.envs.base import CONTROL_HZ, Observation
 
 
 class TimingPolicy:
-    def __init__(self, name: str, actions_per_chunk: int, action_dim: int, fps: float = 60.0, drift: float = 0.002) -> None:
+    def __init__(self, name: str, actions_per_chunk: int, action_dim: int, fps: float = CONTROL_HZ, drift: float = 0.002) -> None:
         self.name = name
         self.actions_per_chunk = actions_per_chunk
         self.action_dim = action_dim
@@ -34,7 +34,7 @@ class TimingPolicy:
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], env: Any) -> TimingPolicy:
-        return cls(str(cfg["name"]), int(cfg["actions_per_chunk"]), int(cfg["action_dim"]), float(cfg.get("fps", 60.0)))
+        return cls(str(cfg["name"]), int(cfg["actions_per_chunk"]), int(cfg["action_dim"]), float(cfg.get("fps", CONTROL_HZ)))
 
     def reset(self, seed: int) -> None:
         self._rng = np.random.default_rng(seed)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simbench.envs.base import CONTROL_HZ
 from simbench.policies.act.preprocess import resize_image
 from simbench.training.data import TrainingData
 
@@ -105,7 +106,7 @@ def _to_training_data(state, action, images, lengths, cameras, seed, val_fractio
     return TrainingData(
         state=state.astype(np.float32), action=action.astype(np.float32), images=images[keep],
         episode_index=episode_index, episode_end=episode_end, train_frames=keep[~is_val], val_frames=keep[is_val],
-        stats=stats, fps=60 // RECORD_EVERY, cameras=tuple(cameras), val_episodes=tuple(int(e) for e in val_eps),
+        stats=stats, fps=CONTROL_HZ // RECORD_EVERY, cameras=tuple(cameras), val_episodes=tuple(int(e) for e in val_eps),
         image_row=image_row,
     )
 

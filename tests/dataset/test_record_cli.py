@@ -85,7 +85,7 @@ def test_contact_sheet_has_camera_titles_and_row_labels(tmp_path, monkeypatch: p
     import matplotlib.axes
     import numpy as np
 
-    from simbench.cli.look import write_contact_sheet
+    from simbench.reporting.look import write_contact_sheet
 
     titles: list[str] = []
     ylabels: list[str] = []

@@ -151,7 +151,7 @@ def test_onnx_policy_predicts_resampled_chunk(trained) -> None:
     raw = runtime.predict_chunk_raw(obs)
     np.testing.assert_allclose(chunk[::2], raw[:15], rtol=1e-6, atol=1e-6)
     with pytest.raises(ConfigError, match="horizon"):
-        OnnxChunkPolicy(fp32, actions_per_chunk=41, control_fps=60)
+        OnnxChunkPolicy(fp32, actions_per_chunk=41, control_hz=60)
 
 
 def _kernel_ops(session) -> set[str]:

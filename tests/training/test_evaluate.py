@@ -115,13 +115,11 @@ def test_paired_difference_closed_form() -> None:
 
 def test_training_evaluation_uses_the_deployment_horizon() -> None:
     """The checkpoint is chosen under the horizon the shipped config runs with (act_fp32: 100 ticks)."""
-    from omegaconf import OmegaConf
-
-    from simbench.paths import CONF_DIR
+    from simbench.config.compose import compose_dict
     from simbench.training.evaluate import deployment_horizon
 
-    node = OmegaConf.load(CONF_DIR / "policy" / "act_fp32.yaml")
-    assert deployment_horizon("act_fp32") == (int(node.actions_per_chunk), int(node.n_action_steps))
+    node = compose_dict("config", ["+policy=act_fp32"])["policy"]  # as Hydra composes it (base + variant)
+    assert deployment_horizon("act_fp32") == (int(node["actions_per_chunk"]), int(node["n_action_steps"]))
     assert deployment_horizon("no_such_policy") == (None, None)
 
 

@@ -118,7 +118,7 @@ def test_init_grow_trains_from_the_grown_checkpoint(small_path: Path, tmp_path: 
 def test_wide_recipe_grows_the_dagger_model_on_its_data_plus_a_round() -> None:
     """conf/recipe/act_wide.yaml (the shipped model) grows +recipe=act_dagger's best.pt: only the
     backbone changes size, the data is act_dagger's plus one round."""
-    from simbench.cli.train import compose_config
+    from simbench.config.compose import compose_dict as compose_config
     from simbench.policies.act import ACTConfig
 
     cfg = compose_config("train", ["+policy=act", "+recipe=act_wide"])

@@ -130,7 +130,7 @@ def test_train_cli_bad_config(args: list[str], needle: str, capsys: pytest.Captu
 
 def test_finetune_recipe_composes_into_valid_configs() -> None:
     """conf/recipe/act_finetune.yaml (stage 2 of the shipped model) names only real keys."""
-    from simbench.cli.train import compose_config
+    from simbench.config.compose import compose_dict as compose_config
     from simbench.policies.act import ACTConfig
 
     cfg = compose_config("train", ["+policy=act", "+recipe=act_finetune"])
@@ -145,7 +145,7 @@ def test_dagger_recipe_fine_tunes_the_takeover_model_on_its_data_plus_a_round() 
     """conf/recipe/act_dagger.yaml (the shipped model) starts from +recipe=act_takeover's best.pt, keeps
     its model sizes and data and adds one round of takeovers: a config slip here would silently train
     something other than what the README measured."""
-    from simbench.cli.train import compose_config
+    from simbench.config.compose import compose_dict as compose_config
     from simbench.policies.act import ACTConfig
 
     cfg = compose_config("train", ["+policy=act", "+recipe=act_dagger"])
@@ -159,7 +159,7 @@ def test_dagger_recipe_fine_tunes_the_takeover_model_on_its_data_plus_a_round() 
 
 def test_ema_recipe_composes_into_valid_configs() -> None:
     """conf/recipe/act_ema.yaml continues stage 1 with a weight average and keeps the model sizes."""
-    from simbench.cli.train import compose_config
+    from simbench.config.compose import compose_dict as compose_config
     from simbench.policies.act import ACTConfig
 
     cfg = compose_config("train", ["+policy=act", "+recipe=act_ema"])
