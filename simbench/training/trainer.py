@@ -42,54 +42,71 @@ EvalFn = Callable[[ACTPolicy, int], dict[str, float]]
 """(policy in eval mode, fps of its actions) -> {"success_rate": ..., ...}."""
 
 
+def _yaml_defaults() -> dict[str, Any]:
+    """``conf/train.yaml`` without its defaults list: the values every TrainConfig field starts from."""
+    import yaml
+
+    from simbench.paths import CONF_DIR
+
+    node = yaml.safe_load((CONF_DIR / "train.yaml").read_text())
+    node.pop("defaults", None)
+    return node
+
+
+_DEFAULTS = _yaml_defaults()
+
+
 @dataclass
 class TrainConfig:
-    """Optimisation and bookkeeping (model sizes live in ACTConfig / conf/policy/act.yaml)."""
+    """Optimisation and bookkeeping (model sizes live in ACTConfig / conf/policy/act.yaml).
 
-    dataset: str | list[str] = "data/teabag_mug"
+    Every default is ``conf/train.yaml``'s (read once, on import): the YAML is the one source of
+    defaults, and ``python -m simbench train`` with no overrides equals ``TrainConfig()``."""
+
+    dataset: str | list[str] = _DEFAULTS["dataset"]
     """A LeRobot dataset, a list of them trained on as one (e.g. demonstrations plus expert takeovers),
     or ``expert`` (roll the scripted expert out in memory)."""
-    out_dir: str = "outputs/train/act"
-    steps: int = 30000
-    batch_size: int = 16
-    lr: float = 3e-4
-    lr_backbone: float = 3e-4
-    weight_decay: float = 1e-4
-    warmup_steps: int = 500
-    grad_clip_norm: float = 10.0
-    augment_shift_px: int = 2
+    out_dir: str = _DEFAULTS["out_dir"]
+    steps: int = _DEFAULTS["steps"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    lr: float = _DEFAULTS["lr"]
+    lr_backbone: float = _DEFAULTS["lr_backbone"]
+    weight_decay: float = _DEFAULTS["weight_decay"]
+    warmup_steps: int = _DEFAULTS["warmup_steps"]
+    grad_clip_norm: float = _DEFAULTS["grad_clip_norm"]
+    augment_shift_px: int = _DEFAULTS["augment_shift_px"]
     """Random image translation (pixels at training resolution) against overfitting to 120 episodes."""
-    val_fraction: float = 0.05
-    val_every: int = 1000
-    val_batches: int = 20
-    eval_every: int = 5000
+    val_fraction: float = _DEFAULTS["val_fraction"]
+    val_every: int = _DEFAULTS["val_every"]
+    val_batches: int = _DEFAULTS["val_batches"]
+    eval_every: int = _DEFAULTS["eval_every"]
     """Closed-loop success every N steps (0: never); the best checkpoint is chosen by it."""
-    eval_episodes: int = 10
-    eval_seed: int = 1000
+    eval_episodes: int = _DEFAULTS["eval_episodes"]
+    eval_seed: int = _DEFAULTS["eval_seed"]
     """Seed base of the evaluation starts: not the protocol's (seed 0), so choosing the checkpoint
     does not peek at the starts the shipped model is scored on."""
-    eval_policy: str = "act_fp32"
+    eval_policy: str = _DEFAULTS["eval_policy"]
     """Deployment config (conf/policy/) whose actions_per_chunk / n_action_steps the evaluation uses,
     so the checkpoint is chosen under the horizon it will run with."""
-    save_every: int = 1000
-    log_every: int = 100
-    seed: int = 0
-    device: str = "auto"
+    save_every: int = _DEFAULTS["save_every"]
+    log_every: int = _DEFAULTS["log_every"]
+    seed: int = _DEFAULTS["seed"]
+    device: str = _DEFAULTS["device"]
     """auto: cuda when available, else cpu."""
-    num_threads: int = 2
-    resume: bool = True
-    progress: bool = True
-    max_episodes: int | None = None
-    frame_stride: int = 3
+    num_threads: int = _DEFAULTS["num_threads"]
+    resume: bool = _DEFAULTS["resume"]
+    progress: bool = _DEFAULTS["progress"]
+    max_episodes: int | None = _DEFAULTS["max_episodes"]
+    frame_stride: int = _DEFAULTS["frame_stride"]
     """Every N-th frame is a training sample (its images kept in RAM); chunks use every frame."""
-    ema_decay: float = 0.0
+    ema_decay: float = _DEFAULTS["ema_decay"]
     """Exponential moving average of the weights (0: off); the average is what is evaluated and
     shipped. 0.999 averages over roughly the last 1,000 steps."""
-    init_from: str | None = None
+    init_from: str | None = _DEFAULTS["init_from"]
     """Fine-tune: start from this checkpoint's weights (same shapes; the optimizer, schedule and step
     start fresh). Lets a second stage change what has no weights (dropout, lr, data) without paying
     for the first stage again."""
-    init_grow: bool = False
+    init_grow: bool = _DEFAULTS["init_grow"]
     """With ``init_from``: the checkpoint's backbone may be narrower and shallower than the policy's;
     it is grown into it without changing the network's outputs (``training.grow``, Net2Net)."""
 

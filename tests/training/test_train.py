@@ -168,3 +168,14 @@ def test_ema_recipe_composes_into_valid_configs() -> None:
     train_cfg = TrainConfig.from_dict(cfg)
     assert 0.99 <= train_cfg.ema_decay < 1 and train_cfg.init_from == f"{stage1['out_dir']}/checkpoints/last.pt"
     assert train_cfg.out_dir != stage1["out_dir"]
+
+
+def test_train_defaults_have_one_source() -> None:
+    """TrainConfig's defaults are conf/train.yaml's: the CLI with no overrides trains what TrainConfig() says."""
+    from dataclasses import asdict
+
+    from simbench.config.compose import compose_dict
+
+    composed = compose_dict("train", ["+policy=act"])
+    composed.pop("policy")
+    assert asdict(TrainConfig()) == composed
