@@ -2,8 +2,9 @@
 
 Tools that need one option and not a whole run (evaluation, recording's takeover policy, benchmarks)
 read it with :func:`load_option`, which follows the option's own ``defaults`` list the way Hydra does
-for the cases simbench uses: other configs of the same group (``base/act_onnx@_here_``) merged under
-the option, then the option itself (``_self_``).
+for the cases simbench uses: other configs of the same group (``base/act_onnx@_here_``) or an option
+of another group (``/device@_here_: imx95``) merged under the option, then the option itself
+(``_self_``).
 """
 
 from __future__ import annotations
@@ -42,9 +43,13 @@ def _load(group_dir: Any, name: str) -> DictConfig:
             merged.append(node)
         elif isinstance(entry, str) and entry.endswith("@_here_"):
             merged.append(_load(group_dir, entry.removesuffix("@_here_")))
+        elif (isinstance(entry, DictConfig) and len(entry) == 1 and str(next(iter(entry))).startswith("/")
+              and str(next(iter(entry))).endswith("@_here_")):
+            group = str(next(iter(entry)))[1:].removesuffix("@_here_")
+            merged.append(_load(CONF_DIR / group, str(next(iter(entry.values())))))
         else:
             raise ConfigError(f"{group_dir.name}/{name}.yaml: defaults entry {entry!r} is not supported outside the "
-                              "Hydra app (use NAME@_here_ or _self_)")
+                              "Hydra app (use NAME@_here_, /GROUP@_here_: NAME or _self_)")
     if "_self_" not in defaults:
         merged.append(node)
     out = OmegaConf.merge(*merged)
