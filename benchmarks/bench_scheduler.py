@@ -32,7 +32,7 @@ def main() -> None:
         spec = build_run_spec(compose_run("config", [*overrides, "env=timing", f"env.duration_s={seconds}"]))
         env = TimingEnv(spec.settings.action_dim, seconds)
         env.physical = physical  # type: ignore[misc]
-        policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.get("runtime", "timing")).from_config(spec.policy, env)
+        policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(spec.policy.runtime_config(), env)
         wall0 = time.perf_counter()
         r = simulate_episode(spec.settings, env, policy, spec.latency, spec.seed)
         wall = time.perf_counter() - wall0

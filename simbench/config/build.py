@@ -6,9 +6,11 @@ Every check names the key, the value and what is allowed, in one line (:class:`C
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -51,13 +53,59 @@ def _check_model_chunk(policy: Mapping[str, Any], chunk_size: int) -> None:
 
 
 @dataclass(frozen=True)
+class PolicySpec:
+    """The policy of a run, validated: the names and sizes the run needs, typed, and the whole
+    composed node (read-only) for the runtime that opens it."""
+
+    name: str
+    runtime: str
+    """The runtime that opens it (``POLICY_RUNTIMES``): ``timing`` when the env cannot feed its model."""
+    arch: str | None
+    precision: str | None
+    chunk_size: int
+    actions_per_chunk: int
+    n_action_steps: int
+    action_dim: int
+    control_hz: float
+    """The control rate its chunks are resampled to (the node's ``fps``, else ``scheduler.fps``)."""
+    timing_only: bool
+    """A model-backed policy that runs timing-only (chunks of its shape, no network): the env has no cameras."""
+    node: Mapping[str, Any]
+    """The policy's config node as composed, read-only."""
+
+    def runtime_config(self) -> dict[str, Any]:
+        """A fresh dict for ``from_config`` of its runtime: the node with the run's runtime and rate."""
+        cfg = copy.deepcopy(dict(self.node))
+        if self.timing_only:
+            cfg["runtime"] = "timing"
+            cfg["timing_only"] = True
+        cfg.setdefault("fps", self.control_hz)
+        return cfg
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """The env of a run, validated; ``node`` is its config node as composed, read-only."""
+
+    name: str
+    cameras: tuple[str, ...]
+    episode_s: float
+    """Simulated seconds per episode (``duration_s`` or ``time_limit_s``)."""
+    node: Mapping[str, Any]
+
+    def config(self) -> dict[str, Any]:
+        """A fresh dict for the env class's ``from_config``."""
+        return copy.deepcopy(dict(self.node))
+
+
+@dataclass(frozen=True)
 class RunSpec:
-    """Everything a run needs, validated."""
+    """Everything a run needs, validated and built once (nothing downstream changes it)."""
 
     settings: SchedulerSettings
     latency: LatencySource
-    policy: dict[str, Any]
-    env: dict[str, Any]
+    policy: PolicySpec
+    env: EnvSpec
     seed: int
     episodes: int | None
 
@@ -207,11 +255,10 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
                           f"{', '.join(p for p in runnable_policies() if p.startswith('act_'))}")
     if policy.get("runtime") == "onnx":
         _check_model_chunk(policy, _integer(policy, "chunk_size", "policy", 1))
-    if policy.get("runtime") in ("onnx", "ensemble", "torch") and not env.get("cameras"):
-        # A camera-less env cannot feed a vision model: the policy runs timing-only (chunks of its
-        # shape, its latency profile), which is what timing sweeps over real policy names want.
-        policy["runtime"] = "timing"
-        policy["timing_only"] = True
+    # A camera-less env cannot feed a vision model: the policy runs timing-only (chunks of its shape,
+    # its latency profile), which is what timing sweeps over real policy names want.
+    timing_only = policy.get("runtime") in ("onnx", "ensemble", "torch") and not env.get("cameras")
+    runtime = "timing" if timing_only else str(policy.get("runtime", "timing"))
     chunk_size = _integer(policy, "chunk_size", "policy", 1, MAX_CHUNK)
     actions_per_chunk = _integer(policy, "actions_per_chunk", "policy", 1)
     if actions_per_chunk > chunk_size:
@@ -224,8 +271,9 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         _integer(policy, "threads", "policy", 1, 256)
 
     latency = _board_latency(cfg, latency_cfg) if board_latency else make_latency(latency_cfg, name)
-    if latency_cfg.get("name") == "host" and policy.get("runtime", "timing") == "timing":
-        why = f"env={env.get('name')} has no cameras, so {name} runs timing-only" if policy.get("timing_only") else f"policy {name} has runtime=timing"
+    if latency_cfg.get("name") == "host" and runtime == "timing":
+        why = (f"env={env.get('name')} has no cameras, so {name} runs timing-only" if timing_only
+               else f"policy {name} has runtime=timing")
         raise bad_value("latency", "host", f"times the real policy call, and {why}: there is no model to time; "
                         "use env=teabag_mug with an onnx policy, or another latency source")
     stages = _stages(policy, name)
@@ -271,5 +319,10 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         actuation_delay_s=float(sched.get("actuation_delay_s", 0.0)),
         stages=stages,
     )
-    policy.setdefault("fps", fps)
-    return RunSpec(settings, latency, policy, env, seed, episodes)
+    policy_spec = PolicySpec(
+        name=name, runtime=runtime, arch=policy.get("arch"), precision=policy.get("precision"), chunk_size=chunk_size,
+        actions_per_chunk=actions_per_chunk, n_action_steps=n_action_steps, action_dim=action_dim,
+        control_hz=float(policy.get("fps", fps)), timing_only=timing_only, node=MappingProxyType(policy),
+    )
+    env_spec = EnvSpec(str(env.get("name")), tuple(env.get("cameras") or ()), duration, MappingProxyType(env))
+    return RunSpec(settings, latency, policy_spec, env_spec, seed, episodes)
