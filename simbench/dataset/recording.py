@@ -51,7 +51,8 @@ class TakeoverConfig:
     switch_s: tuple[float, float] = (1.0, 8.0)
     """The switch time is drawn uniformly from this range (simulated seconds)."""
     finish_grasp: bool = False
-    """The expert finishes a grasp the policy made instead of re-approaching (measured worse, README)."""
+    """The expert finishes a grasp the policy made instead of re-approaching (off by default:
+    :mod:`simbench.expert.takeover` says why)."""
 
     @property
     def enabled(self) -> bool:

@@ -1,10 +1,9 @@
 """A deep ensemble of ONNX ACT exports: every member predicts the chunk, the policy executes their mean.
 
-Why it is here: ACT runs trained from different data or seeds score 0.63-0.70 each on the
-protocol, and the mean of three of their chunks scores 0.79 (README, Current results). An
-ensemble is a deployment choice with a price simbench can show: the members run one after
-another, so inference costs the sum of theirs (``latency=host`` measures it), which on an edge
-board decides whether the arm stalls.
+Why it is here: the mean of several independently trained models' chunks can score above each
+of them (measured: docs/2026-11-29-history-notes.md). An ensemble is a deployment choice with a
+price simbench can show: the members run one after another, so inference costs the sum of theirs
+(``latency=host`` measures it), which on an edge board decides whether the arm stalls.
 
 Config (``runtime: ensemble``)::
 

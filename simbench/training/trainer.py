@@ -11,9 +11,8 @@ Checkpoints (``<out_dir>/checkpoints/``):
 With ``ema_decay > 0`` an exponential moving average of the weights (torch's ``AveragedModel``) is
 what is validated, evaluated in the scene and written to ``best.pt``; ``last.pt`` keeps the raw
 weights (to resume) and the average (``ema_state_dict``). Averaging is the usual remedy for
-checkpoints whose closed-loop success swings (Diffusion Policy trains with it); on this ACT it did
-not lift success (conf/recipe/act_ema.yaml: +2 +- 3 points), because the swings of 15-25 points
-between evaluations were mostly the evaluation's own noise.
+checkpoints whose closed-loop success swings (Diffusion Policy trains with it); what it did for
+this ACT is in docs/2026-11-29-history-notes.md.
 
 Checkpoints are written and read by :mod:`simbench.policies.act.checkpoint` (a plain dict, loaded
 with ``torch.load(weights_only=True)``: nothing in a file is run).
