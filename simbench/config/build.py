@@ -123,7 +123,12 @@ def _number(cfg: Mapping[str, Any], key: str, prefix: str) -> float:
 
 def _integer(cfg: Mapping[str, Any], key: str, prefix: str, minimum: int, maximum: int | None = None) -> int:
     value = cfg.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum is not None and value > maximum):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
         allowed = f"must be an integer >= {minimum}" + (f" and <= {maximum:,}" if maximum is not None else "")
         raise bad_value(f"{prefix}.{key}", value, allowed)
     return value
@@ -155,11 +160,17 @@ def _check_env(env: Mapping[str, Any]) -> float:
             raise bad_value("env.cameras", cams, "give a non-empty list of camera names")
     if "image_size" in env:
         size = env["image_size"]
-        if not isinstance(size, list) or len(size) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in size):
+        if (
+            not isinstance(size, list)
+            or len(size) != 2
+            or any(isinstance(v, bool) or not isinstance(v, int) for v in size)
+        ):
             raise bad_value("env.image_size", size, "give [height, width] as two integers")
     key = "duration_s" if "duration_s" in env else "time_limit_s"
     if key not in env:
-        raise ConfigError(f"env={env.get('name')!r} sets neither env.duration_s nor env.time_limit_s (simulated seconds per episode)")
+        raise ConfigError(
+            f"env={env.get('name')!r} sets neither env.duration_s nor env.time_limit_s (simulated seconds per episode)"
+        )
     return float(env[key])
 
 
@@ -168,7 +179,11 @@ def _stages(policy: Mapping[str, Any], policy_name: str) -> tuple[Stage, ...]:
     if raw is None:
         raw = [{"name": "model", "unit": "cpu", "share": 1.0}]
     elif not isinstance(raw, list) or not raw:
-        raise bad_value("policy.pipeline", raw, "give a non-empty list of stages ({name, unit, share}), or leave it out for one stage")
+        raise bad_value(
+            "policy.pipeline",
+            raw,
+            "give a non-empty list of stages ({name, unit, share}), or leave it out for one stage",
+        )
     stages = []
     for i, st in enumerate(raw):
         key = f"policy.pipeline[{i}]"
@@ -185,7 +200,9 @@ def _stages(policy: Mapping[str, Any], policy_name: str) -> tuple[Stage, ...]:
         stages.append(Stage(str(st.get("name", f"stage{i}")), unit, share, repeat, own))
     total_share = sum(s.share for s in stages if s.latency is None)
     if stages and any(s.latency is None for s in stages) and not math.isclose(total_share, 1.0, abs_tol=1e-6):
-        raise bad_value("policy.pipeline", [s.share for s in stages], "shares of stages without their own latency must sum to 1")
+        raise bad_value(
+            "policy.pipeline", [s.share for s in stages], "shares of stages without their own latency must sum to 1"
+        )
     return tuple(stages)
 
 
@@ -242,9 +259,17 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     board_latency = latency_cfg.get("name") == "board"
     if board_latency:  # checked before a camera-less env turns the policy timing-only
         if policy.get("runtime") != "onnx" or not policy.get("model_path"):
-            raise bad_value("latency", "board", f"needs a policy with an ONNX model (runtime: onnx); {name} has runtime {policy.get('runtime')}")
+            raise bad_value(
+                "latency",
+                "board",
+                f"needs a policy with an ONNX model (runtime: onnx); {name} has runtime {policy.get('runtime')}",
+            )
         if not env.get("cameras"):
-            raise bad_value("latency", "board", f"needs an env with cameras to send the board; env={env.get('name')} has none (use env=teabag_mug)")
+            raise bad_value(
+                "latency",
+                "board",
+                f"needs an env with cameras to send the board; env={env.get('name')} has none (use env=teabag_mug)",
+            )
     if policy.get("runtime", "timing") not in POLICY_RUNTIMES:
         raise unknown_name("policy.runtime", policy.get("runtime"), POLICY_RUNTIMES)
     if policy.get("runtime", "timing") == "timing" and env.get("cameras"):
@@ -265,7 +290,9 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         raise bad_value("policy.actions_per_chunk", actions_per_chunk, f"must be <= policy.chunk_size ({chunk_size})")
     n_action_steps = _integer(policy, "n_action_steps", "policy", 1)
     if n_action_steps > actions_per_chunk:
-        raise bad_value("policy.n_action_steps", n_action_steps, f"must be <= policy.actions_per_chunk ({actions_per_chunk})")
+        raise bad_value(
+            "policy.n_action_steps", n_action_steps, f"must be <= policy.actions_per_chunk ({actions_per_chunk})"
+        )
     action_dim = _integer(policy, "action_dim", "policy", 1, MAX_ACTION_DIM)
     if "threads" in policy:
         _integer(policy, "threads", "policy", 1, 256)
@@ -283,16 +310,26 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1):
         raise bad_value("episodes", episodes, "must be a positive integer or null (the whole protocol)")
     if duration * fps > MAX_TICKS:
-        raise bad_value("scheduler.fps", sched["fps"], f"with {duration:g} s episodes makes over {MAX_TICKS:,} control ticks per episode")
+        raise bad_value(
+            "scheduler.fps",
+            sched["fps"],
+            f"with {duration:g} s episodes makes over {MAX_TICKS:,} control ticks per episode",
+        )
     n_eps = min(int(env.get("episodes", 1)), episodes or MAX_EPISODES)
     if duration * n_eps > MAX_RUN_S:
-        raise bad_value("env.episodes", env.get("episodes"), f"x {duration:g} s episodes is over {MAX_RUN_S:,.0f} simulated seconds in one run "
-                        "(results are held in memory); split it into several runs (seed=...) or shorten the episodes")
+        raise bad_value(
+            "env.episodes",
+            env.get("episodes"),
+            f"x {duration:g} s episodes is over {MAX_RUN_S:,.0f} simulated seconds in one run "
+            "(results are held in memory); split it into several runs (seed=...) or shorten the episodes",
+        )
     videos = cfg.get("video_episodes", 0)
     if isinstance(videos, bool) or not isinstance(videos, int) or videos < 0:
         raise bad_value("video_episodes", videos, "must be an integer >= 0")
     if videos and not env.get("cameras"):
-        raise bad_value("video_episodes", videos, f"needs an env with cameras; env={env.get('name')} has none (use env=teabag_mug)")
+        raise bad_value(
+            "video_episodes", videos, f"needs an env with cameras; env={env.get('name')} has none (use env=teabag_mug)"
+        )
     for key in ("progress", "plots"):
         if not isinstance(cfg.get(key, True), bool):
             raise bad_value(key, cfg.get(key), "must be true or false")
