@@ -47,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     if name not in SUBCOMMANDS:
         print(f"error: unknown subcommand {name!r}; choose one of: {', '.join(SUBCOMMANDS)}", file=sys.stderr)
         return USAGE_EXIT_CODE
-    previous = signal.signal(signal.SIGTERM, _raise_terminated) if threading.current_thread() is threading.main_thread() else None
+    previous = (
+        signal.signal(signal.SIGTERM, _raise_terminated)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
     try:
         module = importlib.import_module(SUBCOMMANDS[name][0])
         return int(module.main(rest) or 0)

@@ -66,8 +66,15 @@ def job(cfg: DictConfig) -> float | None:
                 spec = build_run_spec(cfg)
                 # A multi-job launcher runs jobs side by side on one console: no progress bars and no
                 # summary tables there (each is in its job's summary.txt), one line per finished job.
-                metrics = runner.run(spec, out_dir, meta, progress=bool(cfg.progress) and not multirun, plots=bool(cfg.plots),
-                                     video_episodes=int(cfg.video_episodes), summary_to_console=not multirun)
+                metrics = runner.run(
+                    spec,
+                    out_dir,
+                    meta,
+                    progress=bool(cfg.progress) and not multirun,
+                    plots=bool(cfg.plots),
+                    video_episodes=int(cfg.video_episodes),
+                    summary_to_console=not multirun,
+                )
                 if multirun:
                     print(job_line(hc.job.override_dirname or out_dir.name, metrics), flush=True)
                 return _objective(cfg, metrics)
@@ -91,8 +98,14 @@ def job(cfg: DictConfig) -> float | None:
 
 def job_line(name: str, m: dict) -> str:
     """The one line a sweep prints per finished job."""
-    success = f"success {100 * m['success_rate']:.1f}% of {m['episodes']}" if m.get("success_rate") is not None else f"{m['episodes']} episodes"
-    return f"done {name}: {success}, stall share {100 * m['stall_fraction']:.1f}%, latency p50 {m['latency_p50_s']:.3f} s"
+    success = (
+        f"success {100 * m['success_rate']:.1f}% of {m['episodes']}"
+        if m.get("success_rate") is not None
+        else f"{m['episodes']} episodes"
+    )
+    return (
+        f"done {name}: {success}, stall share {100 * m['stall_fraction']:.1f}%, latency p50 {m['latency_p50_s']:.3f} s"
+    )
 
 
 def _record_failure(out_dir: Path, err: BaseException, status: str) -> None:
@@ -129,7 +142,9 @@ def sweep_summary(sweep_dir: Path, expected: int) -> int:
         job = cfg.parent.parent
         try:
             status = json.loads((job / runner.STATUS_FILE).read_text())
-            statuses[job.relative_to(sweep_dir).as_posix()] = f"{status.get('status')}: {status.get('error', '')}".rstrip(": ")
+            statuses[job.relative_to(sweep_dir).as_posix()] = (
+                f"{status.get('status')}: {status.get('error', '')}".rstrip(": ")
+            )
         except (OSError, ValueError):
             statuses[job.relative_to(sweep_dir).as_posix()] = "incomplete: no status.json"
     bad = {job: s for job, s in statuses.items() if s != "complete"}
@@ -137,7 +152,10 @@ def sweep_summary(sweep_dir: Path, expected: int) -> int:
     if not bad and not outcome.get("failed") and complete >= expected:
         print(f"sweep {sweep_dir}: {complete} jobs complete")
         return 0
-    print(f"sweep {sweep_dir}: {complete} of {max(expected, len(statuses))} jobs complete, {len(bad)} not:", file=sys.stderr)
+    print(
+        f"sweep {sweep_dir}: {complete} of {max(expected, len(statuses))} jobs complete, {len(bad)} not:",
+        file=sys.stderr,
+    )
     for job, s in bad.items():
         print(f"  {job}: {s}", file=sys.stderr)
     return 1

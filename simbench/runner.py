@@ -52,7 +52,9 @@ def preflight(specs: list[RunSpec]) -> None:
         seen.add(key)
         env = resolve(ENVS, "env", spec.env.name).from_config(spec.env.config())
         try:
-            resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(spec.policy.runtime_config(), env)
+            resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(
+                spec.policy.runtime_config(), env
+            )
         finally:
             env.close()
 
@@ -70,7 +72,10 @@ def run(
     """Simulate every episode and write the run directory; returns the metrics."""
     env = resolve(ENVS, "env", spec.env.name).from_config(spec.env.config())
     if spec.policy.timing_only and summary_to_console:
-        print(f"note: env={spec.env.name} has no cameras: {meta.get('policy')} runs timing-only (chunks of its shape, no network)")
+        print(
+            f"note: env={spec.env.name} has no cameras: {meta.get('policy')} runs timing-only (chunks of its shape, no "
+            "network)"
+        )
     if video_episodes and not isinstance(env, FrameSource):
         env.close()
         raise bad_value("video_episodes", video_episodes, f"needs an env with cameras; env={spec.env.name} has none")
@@ -80,17 +85,25 @@ def run(
         if open_policy is not None:
             policy = open_policy(spec.policy.runtime_config(), env)
         else:
-            policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(spec.policy.runtime_config(), env)
+            policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(
+                spec.policy.runtime_config(), env
+            )
         plan = env.episode_plan()
         if spec.episodes is not None:
             plan = plan[: spec.episodes]
         results: list[EpisodeResult] = []
-        bar = tqdm(plan, desc=f"{meta.get('policy')} episodes", unit="ep", disable=not progress or len(plan) < 2, leave=False)
+        bar = tqdm(
+            plan, desc=f"{meta.get('policy')} episodes", unit="ep", disable=not progress or len(plan) < 2, leave=False
+        )
         for i, options in enumerate(bar):
             video = None
             if i < video_episodes:
-                video = EpisodeVideo(env, out_dir / "videos" / f"episode_{i:03d}.mp4", spec.settings.actions_per_chunk, spec.settings.fps)
-            results.append(simulate_episode(spec.settings, env, policy, spec.latency, spec.seed, i, options, tick_observer=video))
+                video = EpisodeVideo(
+                    env, out_dir / "videos" / f"episode_{i:03d}.mp4", spec.settings.actions_per_chunk, spec.settings.fps
+                )
+            results.append(
+                simulate_episode(spec.settings, env, policy, spec.latency, spec.seed, i, options, tick_observer=video)
+            )
             if video is not None:
                 video.close()
             if any(r.outcome.success for r in results):
@@ -122,7 +135,9 @@ def run(
     write_json(out_dir / "metrics.json", metrics)
     summary = summary_table(meta, metrics)
     if has_success:
-        summary += "\n" + published_table({**meta, "arch": spec.policy.arch, "precision": spec.policy.precision}, metrics)
+        summary += "\n" + published_table(
+            {**meta, "arch": spec.policy.arch, "precision": spec.policy.precision}, metrics
+        )
     summary += f"\n  results     {out_dir}"
     write_text(out_dir / SUMMARY_FILE, summary + "\n")
     write_json(out_dir / STATUS_FILE, {"status": "complete"})

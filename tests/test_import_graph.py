@@ -32,7 +32,8 @@ FORBIDDEN: list[tuple[str, str, frozenset[str]]] = [
     ("scheduler", "policies", frozenset({"simbench.policies.base"})),
     ("policies", "scheduler", frozenset()),
     ("expert", "training", frozenset()),  # demonstrations feed training, never the reverse
-    ("policies", "training", frozenset()),  # a policy runs without its trainer (checkpoint I/O: policies.act.checkpoint)
+    # a policy runs without its trainer (checkpoint I/O: policies.act.checkpoint)
+    ("policies", "training", frozenset()),
     ("envs", "expert", frozenset()),  # the scene does not know its expert (the arm's IK: envs.arm_ik)
 ]
 """(importer, imported, modules of the imported package that may be imported): upward arrows."""

@@ -1,5 +1,6 @@
-"""``hydra/sweeper=simbench_basic`` (what ``python -m simbench run -m`` uses unless told otherwise): Hydra's basic sweeper (every combination of
-the ``-m`` overrides) without its own up-front composition of every job in the calling process.
+"""``hydra/sweeper=simbench_basic`` (what ``python -m simbench run -m`` uses unless told otherwise): Hydra's basic
+sweeper (every combination of the ``-m`` overrides) without its own up-front composition of every job in the calling
+process.
 
 ``python -m simbench run`` composes and validates every run before Hydra starts
 (:func:`simbench.config.compose.check_all`, one Hydra compose per set of group choices); Hydra's basic
@@ -25,4 +26,6 @@ class CheckedBasicSweeperConf(BasicSweeperConf):
     _target_: str = "hydra_plugins.simbench_launchers.checked_sweeper.CheckedBasicSweeper"
 
 
-ConfigStore.instance().store(group="hydra/sweeper", name="simbench_basic", node=CheckedBasicSweeperConf, provider="simbench")
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="simbench_basic", node=CheckedBasicSweeperConf, provider="simbench"
+)

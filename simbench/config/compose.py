@@ -87,7 +87,9 @@ def compose_run(config_name: str, overrides: list[str], output_dir_key: str | No
                 from hydra.core.hydra_config import HydraConfig
                 from omegaconf import open_dict
 
-                cfg = compose(config_name=config_name, overrides=job_overrides + dir_overrides, return_hydra_config=True)
+                cfg = compose(
+                    config_name=config_name, overrides=job_overrides + dir_overrides, return_hydra_config=True
+                )
                 HydraConfig.instance().set_config(cfg)
                 out = str(OmegaConf.select(cfg, output_dir_key))
                 with open_dict(cfg):
@@ -101,7 +103,9 @@ def compose_run(config_name: str, overrides: list[str], output_dir_key: str | No
         if text.startswith("Could not override") and "To append" in text:
             raise _not_a_key(text.split("'")[1]) from None
         if "hydra/sweeper/optuna" in text:
-            raise ConfigError(f'{_first_line(err)} (the Optuna sweeper is an extra: pip install -e ".[optuna]")') from None
+            raise ConfigError(
+                f'{_first_line(err)} (the Optuna sweeper is an extra: pip install -e ".[optuna]")'
+            ) from None
         raise ConfigError(_first_line(err)) from None
     finally:
         GlobalHydra.instance().clear()

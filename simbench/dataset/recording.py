@@ -160,8 +160,16 @@ def record_config(cfg: dict[str, Any]) -> RecordConfig:
 def _takeover_config(node: Any) -> TakeoverConfig:
     from simbench.config.build import available, load_option
 
-    if not isinstance(node, dict) or set(node) - {"policy", "model_path", "episodes_per_cluster", "switch_s", "finish_grasp"}:
-        raise bad_value("takeover", node, "a mapping of policy, model_path, episodes_per_cluster, switch_s, finish_grasp")
+    if not isinstance(node, dict) or set(node) - {
+        "policy",
+        "model_path",
+        "episodes_per_cluster",
+        "switch_s",
+        "finish_grasp",
+    }:
+        raise bad_value(
+            "takeover", node, "a mapping of policy, model_path, episodes_per_cluster, switch_s, finish_grasp"
+        )
     policy = node.get("policy")
     if policy is not None and load_option("policy", str(policy)) is None:
         raise bad_value("takeover.policy", policy, f"choose one of: {', '.join(available('policy'))}")
@@ -169,8 +177,12 @@ def _takeover_config(node: Any) -> TakeoverConfig:
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
         raise bad_value("takeover.episodes_per_cluster", n, "must be an integer >= 0")
     switch = node.get("switch_s", [1.0, 8.0])
-    if (not isinstance(switch, list) or len(switch) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in switch)
-            or not 0 < switch[0] <= switch[1]):
+    if (
+        not isinstance(switch, list)
+        or len(switch) != 2
+        or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in switch)
+        or not 0 < switch[0] <= switch[1]
+    ):
         raise bad_value("takeover.switch_s", switch, "give [earliest, latest] seconds, 0 < earliest <= latest")
     model_path = node.get("model_path")
     if model_path is not None:
@@ -180,7 +192,9 @@ def _takeover_config(node: Any) -> TakeoverConfig:
     finish = node.get("finish_grasp", False)
     if not isinstance(finish, bool):
         raise bad_value("takeover.finish_grasp", finish, "must be true or false")
-    return TakeoverConfig(None if policy is None else str(policy), model_path, n, (float(switch[0]), float(switch[1])), finish)
+    return TakeoverConfig(
+        None if policy is None else str(policy), model_path, n, (float(switch[0]), float(switch[1])), finish
+    )
 
 
 def _worker_init(cameras: tuple[str, ...], size: tuple[int, int], takeover: TakeoverConfig | None = None) -> None:
@@ -227,8 +241,18 @@ def _run_slot(args: tuple[Slot, int, int, int, float, float]) -> tuple[Slot, Any
         if slot.start == "takeover":
             env, policy, n_steps, takeover = _DRIVER
             switch_s = float(np.random.default_rng([episode_seed, 13]).uniform(*takeover.switch_s))
-            ep, info = run_takeover_episode(env, policy, n_steps, episode_seed, options, switch_s, record_every,
-                                            noise_std_rad=noise_std, noise_tau_s=noise_tau, finish_grasp=takeover.finish_grasp)
+            ep, info = run_takeover_episode(
+                env,
+                policy,
+                n_steps,
+                episode_seed,
+                options,
+                switch_s,
+                record_every,
+                noise_std_rad=noise_std,
+                noise_tau_s=noise_tau,
+                finish_grasp=takeover.finish_grasp,
+            )
             outcome = info.outcome if ep is None or ep.success else "expert_failed"
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
             if ep is not None:
@@ -246,7 +270,9 @@ def _run_slot(args: tuple[Slot, int, int, int, float, float]) -> tuple[Slot, Any
 def _slot_seed(seed: int, slot: Slot, attempt: int) -> int:
     import numpy as np
 
-    return int(np.random.SeedSequence([seed, slot.cluster, SLOT_KINDS[slot.start], slot.index, attempt]).generate_state(1)[0])
+    return int(
+        np.random.SeedSequence([seed, slot.cluster, SLOT_KINDS[slot.start], slot.index, attempt]).generate_state(1)[0]
+    )
 
 
 def record(cfg: RecordConfig) -> dict[str, Any]:
@@ -271,7 +297,9 @@ def record(cfg: RecordConfig) -> dict[str, Any]:
         return _record_into(writer, cfg, slots, jobs)
 
 
-def _record_into(writer: Any, cfg: RecordConfig, slots: list[Slot], jobs: list[tuple[Slot, int, int, int, float, float]]) -> dict[str, Any]:
+def _record_into(
+    writer: Any, cfg: RecordConfig, slots: list[Slot], jobs: list[tuple[Slot, int, int, int, float, float]]
+) -> dict[str, Any]:
     from tqdm import tqdm
 
     from simbench.dataset.writer import EpisodeBuffer
@@ -297,9 +325,18 @@ def _record_into(writer: Any, cfg: RecordConfig, slots: list[Slot], jobs: list[t
                 stats[0] += 1
                 writer.add_episode(
                     EpisodeBuffer(
-                        states=ep.states, actions=ep.actions, images=ep.images, task=cfg.task,
-                        extra={"cluster": slot.cluster, "start": slot.start, "recovery": slot.start not in ("table", "takeover"),
-                               "seed": ep.seed, "perturbed": ep.perturbed, **_takeover_extra(ep)},
+                        states=ep.states,
+                        actions=ep.actions,
+                        images=ep.images,
+                        task=cfg.task,
+                        extra={
+                            "cluster": slot.cluster,
+                            "start": slot.start,
+                            "recovery": slot.start not in ("table", "takeover"),
+                            "seed": ep.seed,
+                            "perturbed": ep.perturbed,
+                            **_takeover_extra(ep),
+                        },
                     )
                 )
             bar.set_postfix(kept=kept, discarded=discarded)
@@ -308,11 +345,22 @@ def _record_into(writer: Any, cfg: RecordConfig, slots: list[Slot], jobs: list[t
     if kept == 0:
         raise ConfigError("the expert succeeded in no episode; nothing to write")
     wall = time.perf_counter() - t0
-    summary = {"kept": kept, "discarded": discarded, "perturbed": perturbed, "slots_without_success": missing, "wall_time_s": round(wall, 1),
-               "per_cluster_kept_discarded": {str(k): v for k, v in sorted(per_cluster.items())}}
+    summary = {
+        "kept": kept,
+        "discarded": discarded,
+        "perturbed": perturbed,
+        "slots_without_success": missing,
+        "wall_time_s": round(wall, 1),
+        "per_cluster_kept_discarded": {str(k): v for k, v in sorted(per_cluster.items())},
+    }
     if cfg.takeover.enabled:
-        summary["takeover"] = {"policy": cfg.takeover.policy, "model_path": cfg.takeover.model_path,
-                               "switch_s": list(cfg.takeover.switch_s), "finish_grasp": cfg.takeover.finish_grasp, "attempts": dict(sorted(takeover_outcomes.items()))}
+        summary["takeover"] = {
+            "policy": cfg.takeover.policy,
+            "model_path": cfg.takeover.model_path,
+            "switch_s": list(cfg.takeover.switch_s),
+            "finish_grasp": cfg.takeover.finish_grasp,
+            "attempts": dict(sorted(takeover_outcomes.items())),
+        }
     writer.finalize(extra_info={"simbench": summary})
     return summary
 
@@ -320,4 +368,7 @@ def _record_into(writer: Any, cfg: RecordConfig, slots: list[Slot], jobs: list[t
 def _takeover_extra(ep: Any) -> dict[str, Any]:
     """Episode metadata of a takeover (switch time, the expert's first phase; NaN / "" for an expert episode)."""
     info = getattr(ep, "takeover", None)
-    return {"takeover_s": float("nan") if info is None else info.switch_s, "takeover_phase": "" if info is None else info.phase}
+    return {
+        "takeover_s": float("nan") if info is None else info.switch_s,
+        "takeover_phase": "" if info is None else info.phase,
+    }

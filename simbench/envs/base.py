@@ -27,7 +27,11 @@ otherwise (``scheduler.fps``, ``env.control_hz``): one name for it, ``control_hz
 def control_hz(env: Any, default: float = CONTROL_HZ) -> float:
     """The env's control rate: its ``control_hz`` when it states one, else ``default``."""
     value = getattr(env, "control_hz", None)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else float(default)
+    return (
+        float(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        else float(default)
+    )
 
 
 Observation = dict[str, Any]

@@ -117,7 +117,9 @@ class TeaBagMugEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float32]]):
         self.data = mujoco.MjData(self.model)
         substeps = 1.0 / (control_hz * self.model.opt.timestep)
         if abs(substeps - round(substeps)) > 1e-6 or round(substeps) < 1:
-            raise bad_value("control_hz", control_hz, f"physics runs at {1 / self.model.opt.timestep:.0f} Hz; use a divisor of it")
+            raise bad_value(
+                "control_hz", control_hz, f"physics runs at {1 / self.model.opt.timestep:.0f} Hz; use a divisor of it"
+            )
         self.n_substeps = int(round(substeps))
         self.control_dt = 1.0 / control_hz
         self.cameras = cameras

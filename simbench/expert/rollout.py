@@ -49,7 +49,9 @@ class ExpertEpisode:
 
 def scene_state(env: TeaBagMugEnv) -> SceneState:
     p = env.privileged()
-    return SceneState(qpos=p["qpos"], pouch_pos=p["pouch_pos"], pouch_yaw=p["pouch_yaw"], mug_pos=p["mug_pos"], time_s=p["time_s"])
+    return SceneState(
+        qpos=p["qpos"], pouch_pos=p["pouch_pos"], pouch_yaw=p["pouch_yaw"], mug_pos=p["mug_pos"], time_s=p["time_s"]
+    )
 
 
 def run_expert_episode(

@@ -39,7 +39,13 @@ def export(cfg: dict[str, Any]) -> Path:
     unknown = sorted(set(cfg) - allowed)
     if unknown:
         raise ConfigError(f"unknown export option {unknown[0]!r}; valid: {', '.join(sorted(allowed))}")
-    for key, minimum in (("calibration_frames", 1), ("eval_frames", 1), ("seed", 0), ("threads", 1), ("frame_stride", 1)):
+    for key, minimum in (
+        ("calibration_frames", 1),
+        ("eval_frames", 1),
+        ("seed", 0),
+        ("threads", 1),
+        ("frame_stride", 1),
+    ):
         value = cfg.get(key, minimum)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise bad_value(key, value, f"must be an integer >= {minimum}")
@@ -70,8 +76,12 @@ def export(cfg: dict[str, Any]) -> Path:
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
         report = export_all(policy, int(ckpt.get("fps", data.fps)), data, recipes, staging, cfg)
-        report["checkpoint"] = {"path": str(cfg["checkpoint"]), "step": ckpt.get("step"), "val_loss": ckpt.get("val_loss"),
-                                "success": ckpt.get("success")}
+        report["checkpoint"] = {
+            "path": str(cfg["checkpoint"]),
+            "step": ckpt.get("step"),
+            "val_loss": ckpt.get("val_loss"),
+            "success": ckpt.get("success"),
+        }
         return _publish(staging, out_dir, replace, report, write_json)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -106,7 +116,9 @@ def export_all(policy, fps: int, data, recipes, out_dir: Path, cfg: dict) -> dic
     rng = np.random.default_rng(int(cfg.get("seed", 0)))
     pool_eval = data.val_frames if len(data.val_frames) else data.train_frames
     eval_idx = np.sort(rng.choice(pool_eval, size=min(int(cfg["eval_frames"]), len(pool_eval)), replace=False))
-    calib_idx = np.sort(rng.choice(data.train_frames, size=min(int(cfg["calibration_frames"]), len(data.train_frames)), replace=False))
+    calib_idx = np.sort(
+        rng.choice(data.train_frames, size=min(int(cfg["calibration_frames"]), len(data.train_frames)), replace=False)
+    )
     cams = policy.config.cameras
     eval_feeds = make_feeds(data.state[eval_idx], data.images_of(eval_idx), cams)
     calib_feeds = make_feeds(data.state[calib_idx], data.images_of(calib_idx), cams)

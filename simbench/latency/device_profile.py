@@ -51,7 +51,9 @@ class DeviceProfileLatency:
         """The profile for ``policy`` from a ``latency`` node holding a device's keys (``profiles``,
         ``jitter``, ``published``, ``assumed``, ``source``)."""
         if "profiles" not in cfg:
-            raise bad_value("latency", cfg.get("name"), "a device profile needs profiles (policy name -> median seconds)")
+            raise bad_value(
+                "latency", cfg.get("name"), "a device profile needs profiles (policy name -> median seconds)"
+            )
         return cls.for_policy(cfg["profiles"], policy, float(cfg.get("jitter", 0.0)),
                               provenance=profile_provenance(cfg, policy))
 

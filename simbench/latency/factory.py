@@ -76,15 +76,26 @@ def _check_numbers(cfg: Mapping[str, Any], key: str) -> None:
         if not isinstance(profiles, Mapping):
             raise bad_value(f"{key}.profiles", profiles, "give a mapping of policy name -> median seconds")
         for name, value in profiles.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= MAX_LATENCY_S:
-                raise bad_value(f"{key}.profiles.{name}", value, f"must be a number of seconds in [0, {MAX_LATENCY_S:g}]")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or not 0 <= value <= MAX_LATENCY_S
+            ):
+                raise bad_value(
+                    f"{key}.profiles.{name}", value, f"must be a number of seconds in [0, {MAX_LATENCY_S:g}]"
+                )
 
 
 def make_latency(cfg: Mapping[str, Any], policy: str, key: str = "latency") -> LatencySource:
     """Build the source for ``policy`` (device profiles are picked by the policy's name); ``key``
     is where ``cfg`` sits in the config (a pipeline stage's own latency), for error messages."""
     if not isinstance(cfg, Mapping):
-        raise bad_value(key, cfg, "give a latency mapping with a name (constant, normal, lognormal, uniform, trace, device_profile, host)")
+        raise bad_value(
+            key,
+            cfg,
+            "give a latency mapping with a name (constant, normal, lognormal, uniform, trace, device_profile, host)",
+        )
     _check_numbers(cfg, key)
     scale = float(cfg.get("scale", 1.0))
     if not scale > 0:

@@ -33,7 +33,9 @@ def resolve_model_path(model_path: str | Path | None) -> Path:
     if not path.is_absolute() and not path.exists():
         path = MODELS_DIR / path
     if not path.is_file():
-        raise ConfigError(f"policy.model_path={str(model_path)!r} not found (relative paths are looked up in {MODELS_DIR})")
+        raise ConfigError(
+            f"policy.model_path={str(model_path)!r} not found (relative paths are looked up in {MODELS_DIR})"
+        )
     return path
 
 
@@ -46,7 +48,10 @@ def model_metadata(path: Path) -> dict[str, str]:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as err:  # noqa: BLE001 - onnx raises several types for unreadable files
-        raise ConfigError(f"cannot read ONNX model {path}: {str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__}") from None
+        raise ConfigError(
+            f"cannot read ONNX model {path}: "
+            f"{str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__}"
+        ) from None
     return {p.key: p.value for p in model.metadata_props}
 
 
@@ -93,16 +98,27 @@ def _env_fps(env: Any, default: float = CONTROL_HZ) -> float:
     return control_hz(env, default)
 
 
-def _check_graph(session: Any, path: Path, cameras: tuple[str, ...], image_size: tuple[int, ...], state_dim: int) -> None:
+def _check_graph(
+    session: Any, path: Path, cameras: tuple[str, ...], image_size: tuple[int, ...], state_dim: int
+) -> None:
     """The graph's inputs are the ones its metadata promises (else the first inference would fail mid-run)."""
     expected = {"observation.state": [state_dim], **{f"observation.images.{c}": [*image_size, 3] for c in cameras}}
     inputs = {i.name: i.shape for i in session.get_inputs()}
     if set(inputs) != set(expected):
-        raise bad_value("policy.model_path", str(path), f"has inputs {sorted(inputs)} but its metadata promises {sorted(expected)}; re-run 'python -m simbench export'")
+        raise bad_value(
+            "policy.model_path",
+            str(path),
+            f"has inputs {sorted(inputs)} but its metadata promises {sorted(expected)}; re-run 'python -m simbench "
+            "export'",
+        )
     for name, dims in expected.items():
         got = [d for d in inputs[name][1:]]  # after the batch dimension
         if len(got) != len(dims) or any(isinstance(g, int) and g != d for g, d in zip(got, dims)):
-            raise bad_value("policy.model_path", str(path), f"input {name} has shape {inputs[name]}, metadata says (batch, {', '.join(map(str, dims))})")
+            raise bad_value(
+                "policy.model_path",
+                str(path),
+                f"input {name} has shape {inputs[name]}, metadata says (batch, {', '.join(map(str, dims))})",
+            )
 
 
 class OnnxChunkPolicy:
@@ -120,7 +136,10 @@ class OnnxChunkPolicy:
         self.session = session if session is not None else load_session(self.path, threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         if meta.get("simbench.arch") != "act":
-            raise ConfigError(f"{self.path} is not a simbench ACT export (no simbench.arch=act metadata); re-run 'python -m simbench export'")
+            raise ConfigError(
+                f"{self.path} is not a simbench ACT export (no simbench.arch=act metadata); re-run 'python -m simbench "
+                "export'"
+            )
         try:
             self.cameras = tuple(meta["simbench.cameras"].split(","))
             self.image_size = tuple(int(v) for v in meta["simbench.image_size"].split(","))
@@ -129,9 +148,21 @@ class OnnxChunkPolicy:
             self.chunk_size = int(meta["simbench.chunk_size"])
             self.model_fps = float(meta["simbench.fps"])
         except (KeyError, ValueError) as err:
-            raise bad_value("policy.model_path", str(self.path), f"has unreadable simbench metadata ({type(err).__name__}: {err}); re-run 'python -m simbench export'") from None
-        if len(self.image_size) != 2 or self.model_fps <= 0 or min(self.state_dim, self.action_dim, self.chunk_size) < 1:
-            raise bad_value("policy.model_path", str(self.path), "has inconsistent simbench metadata (image_size, fps, dims); re-run 'python -m simbench export'")
+            raise bad_value(
+                "policy.model_path",
+                str(self.path),
+                f"has unreadable simbench metadata ({type(err).__name__}: {err}); re-run 'python -m simbench export'",
+            ) from None
+        if (
+            len(self.image_size) != 2
+            or self.model_fps <= 0
+            or min(self.state_dim, self.action_dim, self.chunk_size) < 1
+        ):
+            raise bad_value(
+                "policy.model_path",
+                str(self.path),
+                "has inconsistent simbench metadata (image_size, fps, dims); re-run 'python -m simbench export'",
+            )
         _check_graph(self.session, self.path, self.cameras, self.image_size, self.state_dim)
         self.precision = meta.get("simbench.precision", "?")
         self.config = json.loads(meta.get("simbench.config", "{}"))
@@ -169,7 +200,9 @@ class OnnxChunkPolicy:
         return self.session.run(None, self.feed(state, images))[0][0]
 
     def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
-        return resample_chunk(self.predict_chunk_raw(observation), self.model_fps, self.control_hz, self.actions_per_chunk)
+        return resample_chunk(
+            self.predict_chunk_raw(observation), self.model_fps, self.control_hz, self.actions_per_chunk
+        )
 
 
 __all__ = ["DISABLED_ORT_OPTIMIZERS", "OnnxChunkPolicy", "load_session", "model_metadata", "resolve_model_path"]

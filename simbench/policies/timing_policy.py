@@ -1,9 +1,9 @@
 """``runtime: timing``: chunks of the right shape without a network, for timing-only studies.
 
-The "plan" is a smooth reference trajectory (a sum of slow sinusoids per joint); a chunk predicted
-from the observation at timestep t is that trajectory from t on, plus a prediction error that grows
-along the chunk (a random offset ramped in over the chunk). So chunk boundaries show real discontinuities that the aggregate
-functions smooth, and the jump metrics mean something, while the cost per call stays microseconds.
+The "plan" is a smooth reference trajectory (a sum of slow sinusoids per joint); a chunk predicted from the observation
+at timestep t is that trajectory from t on, plus a prediction error that grows along the chunk (a random offset ramped
+in over the chunk). So chunk boundaries show real discontinuities that the aggregate functions smooth, and the jump
+metrics mean something, while the cost per call stays microseconds.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from simbench.envs.base import CONTROL_HZ, Observation
 
 
 class TimingPolicy:
-    def __init__(self, name: str, actions_per_chunk: int, action_dim: int, fps: float = CONTROL_HZ, drift: float = 0.002) -> None:
+    def __init__(
+        self, name: str, actions_per_chunk: int, action_dim: int, fps: float = CONTROL_HZ, drift: float = 0.002
+    ) -> None:
         self.name = name
         self.actions_per_chunk = actions_per_chunk
         self.action_dim = action_dim
@@ -34,7 +36,9 @@ class TimingPolicy:
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], env: Any) -> TimingPolicy:
-        return cls(str(cfg["name"]), int(cfg["actions_per_chunk"]), int(cfg["action_dim"]), float(cfg.get("fps", CONTROL_HZ)))
+        return cls(
+            str(cfg["name"]), int(cfg["actions_per_chunk"]), int(cfg["action_dim"]), float(cfg.get("fps", CONTROL_HZ))
+        )
 
     def reset(self, seed: int) -> None:
         self._rng = np.random.default_rng(seed)

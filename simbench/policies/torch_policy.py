@@ -23,8 +23,15 @@ from simbench.policies.act.runtime_common import observation_inputs, resample_ch
 class TorchChunkPolicy:
     """ChunkPolicy over an in-memory :class:`ACTPolicy` (eval mode, latent at the prior mean)."""
 
-    def __init__(self, policy: ACTPolicy, model_fps: float, name: str = "act_torch",
-                 actions_per_chunk: int | None = None, control_hz: float = CONTROL_HZ, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        policy: ACTPolicy,
+        model_fps: float,
+        name: str = "act_torch",
+        actions_per_chunk: int | None = None,
+        control_hz: float = CONTROL_HZ,
+        threads: int | None = None,
+    ) -> None:
         self.policy = policy.eval()
         self.cfg = policy.config
         self.name = name
@@ -57,7 +64,9 @@ class TorchChunkPolicy:
         return self.policy.predict_action_chunk(torch.from_numpy(state), stacked)[0].numpy()
 
     def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
-        return resample_chunk(self.predict_chunk_raw(observation), self.model_fps, self.control_hz, self.actions_per_chunk)
+        return resample_chunk(
+            self.predict_chunk_raw(observation), self.model_fps, self.control_hz, self.actions_per_chunk
+        )
 
 
 __all__ = ["TorchChunkPolicy"]

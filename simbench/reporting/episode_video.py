@@ -61,6 +61,8 @@ class EpisodeVideo:
         import imageio.v2 as imageio
 
         with atomic_path(self.path) as tmp:
-            with imageio.get_writer(tmp, format="FFMPEG", fps=self.video_fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1) as writer:
+            with imageio.get_writer(
+                tmp, format="FFMPEG", fps=self.video_fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1
+            ) as writer:
                 for f in self.frames:
                     writer.append_data(f)

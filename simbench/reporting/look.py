@@ -47,8 +47,9 @@ def write_contact_sheet(path: Path, rows: list[tuple[str, list[np.ndarray]]], ca
 
     h, w = rows[0][1][0].shape[:2]
     scale = 2.2 / h  # inches per pixel: tiles about 2.2 in high
-    fig, axes = plt.subplots(len(rows), len(cameras), figsize=(len(cameras) * w * scale + 0.8, len(rows) * h * scale + 0.5),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), len(cameras), figsize=(len(cameras) * w * scale + 0.8, len(rows) * h * scale + 0.5), squeeze=False
+    )
     for r, (label, images) in enumerate(rows):
         for c, (camera, image) in enumerate(zip(cameras, images)):
             ax = axes[r][c]
@@ -81,7 +82,11 @@ def look(cfg: dict[str, Any]) -> tuple[Path, Path, bool]:
     out.mkdir(parents=True, exist_ok=True)
     fps = int(cfg["fps"])
     n = len(ep.states)
-    moments = {"start": 0.0, "grasp": ep.events.get("grasp", 0.0) + 0.4, "release": ep.events.get("release", n / fps) + 0.6}
+    moments = {
+        "start": 0.0,
+        "grasp": ep.events.get("grasp", 0.0) + 0.4,
+        "release": ep.events.get("release", n / fps) + 0.6,
+    }
     rows = []
     for name, t in moments.items():
         i = min(n - 1, int(round(t * fps)))
@@ -90,5 +95,13 @@ def look(cfg: dict[str, Any]) -> tuple[Path, Path, bool]:
     write_contact_sheet(sheet_path, rows, cams)
     video_path = out / "episode.mp4"
     frames = np.concatenate([ep.images[c] for c in cams], axis=2)
-    imageio.mimwrite(video_path, list(frames), fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=2, ffmpeg_log_level="error")
+    imageio.mimwrite(
+        video_path,
+        list(frames),
+        fps=fps,
+        codec="libx264",
+        pixelformat="yuv420p",
+        macro_block_size=2,
+        ffmpeg_log_level="error",
+    )
     return sheet_path, video_path, ep.success

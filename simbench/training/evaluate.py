@@ -60,12 +60,24 @@ def record_and_print(results: dict[str, dict[str, Any]], name: str, res: dict[st
     if "paired_vs_first" in res:
         p = res["paired_vs_first"]
         paired = f", vs {p['reference']} {100 * p['diff']:+.0f} +- {100 * p['stderr']:.0f} points"
-    print(f"{name:<18} success {res['success_rate']:.2f} +- {res['success_stderr']:.2f} ({splits}){lifted}{paired} over "
-          f"{res['episodes']} episodes, {res.get('wall_s', 0.0):.0f} s", flush=True)
+    print(
+        f"{name:<18} success {res['success_rate']:.2f} +- {res['success_stderr']:.2f} ({splits}){lifted}{paired} over "
+        f"{res['episodes']} episodes, {res.get('wall_s', 0.0):.0f} s",
+        flush=True,
+    )
 
 
-def score_into(results: dict[str, dict[str, Any]], name: str, policy: ChunkPolicy, env: SchedulerEnv, n_action_steps: int,
-               episodes: int | None = None, seed: int = 0, repeats: int = 1, progress: bool = False) -> dict[str, Any]:
+def score_into(
+    results: dict[str, dict[str, Any]],
+    name: str,
+    policy: ChunkPolicy,
+    env: SchedulerEnv,
+    n_action_steps: int,
+    episodes: int | None = None,
+    seed: int = 0,
+    repeats: int = 1,
+    progress: bool = False,
+) -> dict[str, Any]:
     """One table row: :func:`evaluate` ``policy`` (timed), then :func:`record_and_print` it into
     ``results`` (paired against the first row: the same starts)."""
     t0 = time.time()

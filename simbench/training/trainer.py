@@ -125,10 +125,38 @@ class TrainConfig:
             self.dataset = [str(d) for d in self.dataset]
         elif not isinstance(self.dataset, str):
             raise bad_value("dataset", self.dataset, "give a path or a non-empty list of paths")
-        for key in ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads", "frame_stride",
-                    "val_every", "eval_every", "eval_episodes", "eval_seed", "seed", "warmup_steps", "augment_shift_px"):
+        for key in (
+            "steps",
+            "batch_size",
+            "val_batches",
+            "log_every",
+            "save_every",
+            "num_threads",
+            "frame_stride",
+            "val_every",
+            "eval_every",
+            "eval_episodes",
+            "eval_seed",
+            "seed",
+            "warmup_steps",
+            "augment_shift_px",
+        ):
             value = getattr(self, key)
-            minimum = 1 if key in ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads", "frame_stride", "val_every") else 0
+            minimum = (
+                1
+                if key
+                in (
+                    "steps",
+                    "batch_size",
+                    "val_batches",
+                    "log_every",
+                    "save_every",
+                    "num_threads",
+                    "frame_stride",
+                    "val_every",
+                )
+                else 0
+            )
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise bad_value(f"train.{key}", value, f"must be an integer >= {minimum}")
         for key in ("resume", "progress", "init_grow"):
@@ -218,14 +246,19 @@ def init_weights(policy: ACTPolicy, path: str | Path, grow: bool = False, seed: 
         from simbench.training.grow import grow_policy, output_gap
 
         grow_policy(source, policy, seed)
-        print(f"initialised from {path}, backbone grown to {list(policy.config.backbone_channels)} x "
-              f"{policy.config.backbone_blocks_per_stage} blocks: max |action difference| {output_gap(source, policy, seed):.1e}")
+        print(
+            f"initialised from {path}, backbone grown to {list(policy.config.backbone_channels)} x "
+            f"{policy.config.backbone_blocks_per_stage} blocks: max |action difference| "
+            f"{output_gap(source, policy, seed):.1e}"
+        )
         return
     own = policy.state_dict()
     theirs = source.state_dict()
     bad = sorted(k for k in own if k not in theirs or theirs[k].shape != own[k].shape)
     if bad:
-        raise ConfigError(f"init_from={str(path)!r} does not fit policy: parameter {bad[0]!r} differs; model sizes must match")
+        raise ConfigError(
+            f"init_from={str(path)!r} does not fit policy: parameter {bad[0]!r} differs; model sizes must match"
+        )
     policy.load_state_dict(theirs)
     print(f"initialised from {path}")
 
@@ -272,7 +305,8 @@ def train(
     rng = np.random.default_rng(cfg.seed)
     step, best_success, best_val = 0, None, None
     history: list[dict[str, float]] = []
-    data_meta = {"fps": data.fps, "cameras": list(data.cameras), "dataset": cfg.dataset}  # a path or a list (__post_init__)
+    # a path or a list (__post_init__)
+    data_meta = {"fps": data.fps, "cameras": list(data.cameras), "dataset": cfg.dataset}
 
     resuming = cfg.resume and last_path.is_file()
     if cfg.init_from and not resuming:  # a resumed fine-tune continues from its own last.pt
@@ -328,8 +362,10 @@ def train(
         if not torch.isfinite(loss):
             bar.close()
             raise NonFiniteLoss(
-                f"training loss is {float(loss.detach())} at step {step + 1} (lr={cfg.lr}, lr_backbone={cfg.lr_backbone}); "
-                f"stopped before saving it; checkpoints so far are in {ckpt_dir}")
+                f"training loss is {float(loss.detach())} at step {step + 1} (lr={cfg.lr}, "
+                f"lr_backbone={cfg.lr_backbone}); "
+                f"stopped before saving it; checkpoints so far are in {ckpt_dir}"
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip_norm)
@@ -367,7 +403,9 @@ def train(
             if val is not None and (best_val is None or val < best_val) and (better or success is None):
                 best_val = val
             if better:
-                save_checkpoint(best_path, evaluated, data_meta, {"step": step, "val_loss": val, "success": best_success})
+                save_checkpoint(
+                    best_path, evaluated, data_meta, {"step": step, "val_loss": val, "success": best_success}
+                )
         if step % cfg.save_every == 0 or step == cfg.steps:
             save_last()
     bar.close()
@@ -377,4 +415,14 @@ def train(
     return TrainResult(step, val, best_success, best_path, last_path, history, time.time() - t0)
 
 
-__all__ = ["NonFiniteLoss", "TrainConfig", "TrainResult", "read_checkpoint", "init_weights", "load_checkpoint", "save_checkpoint", "train", "validation_loss"]
+__all__ = [
+    "NonFiniteLoss",
+    "TrainConfig",
+    "TrainResult",
+    "read_checkpoint",
+    "init_weights",
+    "load_checkpoint",
+    "save_checkpoint",
+    "train",
+    "validation_loss",
+]

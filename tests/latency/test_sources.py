@@ -80,8 +80,8 @@ def test_bad_parameters_raise_one_line(cfg: dict) -> None:
 
 
 def test_every_imx95_profile_says_whether_its_figure_is_published_or_assumed() -> None:
-    """conf/device/imx95.yaml (pulled into latency=imx95) lists each profile exactly once, under published or assumed, and an
-    assumed one borrows a published figure with the same median (or nothing, for 0 s)."""
+    """conf/device/imx95.yaml (pulled into latency=imx95) lists each profile exactly once, under published or assumed,
+    and an assumed one borrows a published figure with the same median (or nothing, for 0 s)."""
     from simbench.config.build import load_option
 
     cfg = load_option("latency", "imx95")
@@ -105,7 +105,11 @@ def test_every_imx95_profile_says_whether_its_figure_is_published_or_assumed() -
 
 
 def test_describe_of_every_source_kind(tmp_path: Path) -> None:
-    assert make_latency({"name": "constant", "value": 0.25}, "x").describe() == {"kind": "distribution", "name": "constant", "value": 0.25}
+    assert make_latency({"name": "constant", "value": 0.25}, "x").describe() == {
+        "kind": "distribution",
+        "name": "constant",
+        "value": 0.25,
+    }
     assert make_latency({"name": "uniform", "low": 0.1, "high": 0.2, "scale": 3.0}, "x").describe() == {
         "kind": "distribution", "name": "uniform", "low": 0.1, "high": 0.2, "scale": 3.0}
     assert make_latency({"name": "host", "scale": 0.5}, "x").describe()["kind"] == "host"

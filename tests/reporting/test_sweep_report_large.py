@@ -16,7 +16,10 @@ def fake_sweep(root: Path, n: int) -> None:
     for i in range(n):
         job = root / f"seed={i}"
         (job / ".hydra").mkdir(parents=True)
-        cfg = {"policy": {"name": "act_int8", "actions_per_chunk": 50}, "scheduler": {"name": "async", "threshold": 0.2}}
+        cfg = {
+            "policy": {"name": "act_int8", "actions_per_chunk": 50},
+            "scheduler": {"name": "async", "threshold": 0.2},
+        }
         (job / ".hydra" / "config.yaml").write_text(yaml.safe_dump(cfg))
         (job / ".hydra" / "hydra.yaml").write_text(yaml.safe_dump({"hydra": {"overrides": {"task": [f"seed={i}"]}}}))
         if i == 1:
@@ -25,15 +28,20 @@ def fake_sweep(root: Path, n: int) -> None:
             error = "FileNotFoundError: no_model.onnx" if i % 20 else "ValueError: bad trace"
             (job / "status.json").write_text(json.dumps({"status": "failed", "error": error}))
             continue
-        (job / "metrics.json").write_text(json.dumps({"success_rate": (i % 7) / 7, "stall_fraction": (i % 5) / 10, "episodes": 30}))
+        (job / "metrics.json").write_text(
+            json.dumps({"success_rate": (i % 7) / 7, "stall_fraction": (i % 5) / 10, "episodes": 30})
+        )
         (job / "status.json").write_text(json.dumps({"status": "complete"}))
 
 
 def test_rank_puts_complete_best_success_then_least_stall_first() -> None:
-    rows = [{"job": "a", "status": "failed"}, {"job": "b", "status": "complete", "success_rate": 0.5, "stall_fraction": 0.2},
-            {"job": "c", "status": "complete", "success_rate": 0.5, "stall_fraction": 0.1},
-            {"job": "d", "status": "complete", "success_rate": None, "stall_fraction": 0.0},
-            {"job": "e", "status": "complete", "success_rate": 0.9, "stall_fraction": 0.9}]
+    rows = [
+        {"job": "a", "status": "failed"},
+        {"job": "b", "status": "complete", "success_rate": 0.5, "stall_fraction": 0.2},
+        {"job": "c", "status": "complete", "success_rate": 0.5, "stall_fraction": 0.1},
+        {"job": "d", "status": "complete", "success_rate": None, "stall_fraction": 0.0},
+        {"job": "e", "status": "complete", "success_rate": 0.9, "stall_fraction": 0.9},
+    ]
     assert [r["job"] for r in rank(rows)] == ["e", "c", "b", "d", "a"]
 
 

@@ -29,7 +29,10 @@ class MockEnv:
         return self.q.copy()
 
     def observation(self, snapshot: Any) -> dict[str, Any]:
-        return {"observation.state": snapshot.astype(np.float32), "observation.images.top": np.zeros((8, 8, 3), np.uint8)}
+        return {
+            "observation.state": snapshot.astype(np.float32),
+            "observation.images.top": np.zeros((8, 8, 3), np.uint8),
+        }
 
     def apply(self, action) -> None:
         self.q = np.asarray(action, float)
@@ -80,7 +83,9 @@ def test_on_tick_sees_every_applied_action_in_order() -> None:
     """The tracing hook (benchmarks/release_trace.py) gets each executed action once, as applied."""
     env = MockEnv()
     seen: list[np.ndarray] = []
-    row = run_episode(env, StepPolicy(0.05), 0, {}, n_action_steps=5, on_tick=lambda a: seen.append(np.asarray(a, float)))
+    row = run_episode(
+        env, StepPolicy(0.05), 0, {}, n_action_steps=5, on_tick=lambda a: seen.append(np.asarray(a, float))
+    )
     assert row["ticks"] == len(seen) == len(env.applied) == 21
     assert all(np.array_equal(a, b) for a, b in zip(seen, env.applied, strict=True))
 

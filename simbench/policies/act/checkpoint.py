@@ -35,7 +35,9 @@ def save_checkpoint(path: Path, policy: ACTPolicy, data_meta: dict[str, Any], ex
     tmp.replace(path)  # atomic: an interrupted save never leaves a half-written checkpoint
 
 
-def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", key: str = "checkpoint") -> dict[str, Any]:
+def read_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu", key: str = "checkpoint"
+) -> dict[str, Any]:
     """The checkpoint dict, loaded without executing anything (``weights_only=True``); ConfigError
     naming ``key`` when the file is missing, unreadable, holds code, or is not an ACT checkpoint."""
     path = Path(path)
@@ -48,7 +50,11 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
     except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file for the user
         lines = [line.strip() for line in str(err).splitlines() if line.strip()]
         # torch's own reason: the line after its boilerplate (e.g. "unsupported GLOBAL posix.system")
-        useful = [ln for ln in lines if not ln.startswith(("Weights only load failed", "Please file an issue", "Check the documentation"))]
+        useful = [
+            ln
+            for ln in lines
+            if not ln.startswith(("Weights only load failed", "Please file an issue", "Check the documentation"))
+        ]
         detail = (useful[0] if useful else lines[0] if lines else type(err).__name__)[:160]
         why = ("is not a checkpoint the safe loader accepts (only tensors, numbers, strings and containers; "
                f"nothing in it was run): {detail}" if "Weights only load failed" in str(err)
@@ -57,12 +63,18 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", 
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or ckpt.get("arch") != "act":
         found = f"arch={ckpt.get('arch')!r}" if isinstance(ckpt, dict) and "arch" in ckpt else (
             "a dict without arch/state_dict" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}")
-        raise bad_value(key, str(path), f"is not an ACT checkpoint (found {found}; expected arch='act' with a state_dict); "
-                        "train one with 'python -m simbench train +policy=act'")
+        raise bad_value(
+            key,
+            str(path),
+            f"is not an ACT checkpoint (found {found}; expected arch='act' with a state_dict); "
+            "train one with 'python -m simbench train +policy=act'",
+        )
     return ckpt
 
 
-def load_checkpoint(path: str | Path, map_location: str = "cpu", key: str = "checkpoint") -> tuple[ACTPolicy, dict[str, Any]]:
+def load_checkpoint(
+    path: str | Path, map_location: str = "cpu", key: str = "checkpoint"
+) -> tuple[ACTPolicy, dict[str, Any]]:
     """Checkpoint -> (ACTPolicy in eval mode, the checkpoint dict). Raises ConfigError on bad files."""
     path = Path(path)
     ckpt = read_checkpoint(path, map_location, key)

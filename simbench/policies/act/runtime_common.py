@@ -26,7 +26,10 @@ def observation_inputs(
     """-> state (1, S) float32 and one (1, h, w, 3) uint8 image per camera."""
     try:
         state = np.asarray(observation["observation.state"], dtype=np.float32).reshape(-1)[:state_dim]
-        images = [resize_image(np.asarray(observation[f"observation.images.{c}"], dtype=np.uint8), image_size) for c in cameras]
+        images = [
+            resize_image(np.asarray(observation[f"observation.images.{c}"], dtype=np.uint8), image_size)
+            for c in cameras
+        ]
     except KeyError as err:
         raise ConfigError(
             f"observation lacks {err.args[0]!r}; this policy needs observation.state and cameras {list(cameras)}"
