@@ -54,7 +54,10 @@ COLUMNS = [
 
 
 def _resolved(path: Path) -> dict[str, Any]:
-    """The job's config with interpolations (``${.chunk_size}``) resolved."""
+    """The job's config with interpolations (``${.chunk_size}``, ``${min:...}``) resolved."""
+    from simbench.config.resolvers import register_resolvers
+
+    register_resolvers()
     raw = OmegaConf.load(path)
     try:
         return OmegaConf.to_container(raw, resolve=True)  # type: ignore[return-value]

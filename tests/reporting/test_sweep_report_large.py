@@ -63,3 +63,18 @@ def test_large_sweep_report_shows_counts_grouped_failures_and_the_best_jobs(tmp_
     assert html.count("<tr>") == TOP_N + 1 and "50 × failed: FileNotFoundError" in html
     groups = failure_groups(list(csv.DictReader((tmp_path / "summary.csv").open())))
     assert sum(len(jobs) for _, jobs in groups) == 101
+
+
+def test_a_fresh_process_resolves_the_configs_resolvers(tmp_path: Path) -> None:
+    """``import simbench`` registers no resolvers, so the report registers the ones a job's saved
+    config uses (``${min:...}``) before resolving it."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "config.yaml"
+    path.write_text("policy:\n  chunk_size: 100\n  actions_per_chunk: ${.chunk_size}\n"
+                    "  n_action_steps: ${min:50,${.actions_per_chunk}}\n")
+    code = (f"from pathlib import Path; from simbench.reporting.sweep_report import _resolved; "
+            f"print(_resolved(Path({str(path)!r}))['policy']['n_action_steps'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "50"
