@@ -125,38 +125,11 @@ class TrainConfig:
             self.dataset = [str(d) for d in self.dataset]
         elif not isinstance(self.dataset, str):
             raise bad_value("dataset", self.dataset, "give a path or a non-empty list of paths")
-        for key in (
-            "steps",
-            "batch_size",
-            "val_batches",
-            "log_every",
-            "save_every",
-            "num_threads",
-            "frame_stride",
-            "val_every",
-            "eval_every",
-            "eval_episodes",
-            "eval_seed",
-            "seed",
-            "warmup_steps",
-            "augment_shift_px",
-        ):
+        positive = ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads", "frame_stride",
+                    "val_every")
+        for key in (*positive, "eval_every", "eval_episodes", "eval_seed", "seed", "warmup_steps", "augment_shift_px"):
             value = getattr(self, key)
-            minimum = (
-                1
-                if key
-                in (
-                    "steps",
-                    "batch_size",
-                    "val_batches",
-                    "log_every",
-                    "save_every",
-                    "num_threads",
-                    "frame_stride",
-                    "val_every",
-                )
-                else 0
-            )
+            minimum = 1 if key in positive else 0
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise bad_value(f"train.{key}", value, f"must be an integer >= {minimum}")
         for key in ("resume", "progress", "init_grow"):
