@@ -74,20 +74,8 @@ class LeRobotDataset:
 
     @cached_property
     def extra(self) -> pd.DataFrame:
-        cols = [
-            c
-            for c in (
-                "episode_index",
-                "cluster",
-                "recovery",
-                "start",
-                "seed",
-                "perturbed",
-                "takeover_s",
-                "takeover_phase",
-            )
-            if c in self.episodes
-        ]
+        wanted = ("episode_index", "cluster", "recovery", "start", "seed", "perturbed", "takeover_s", "takeover_phase")
+        cols = [c for c in wanted if c in self.episodes]
         return self.episodes[cols]
 
     def _key(self, camera: str) -> str:

@@ -29,27 +29,9 @@ from simbench.atomic_io import write_text, write_with
 from simbench.errors import bad_value
 
 COLUMNS = [
-    "job",
-    "status",
-    "policy",
-    "scheduler",
-    "latency",
-    "latency_source",
-    "actions_per_chunk",
-    "threshold",
-    "aggregate",
-    "latency_p50_s",
-    "success_rate",
-    "success_test",
-    "success_val",
-    "lifted_rate",
-    "stall_fraction",
-    "completion_time_mean_s",
-    "action_age_mean_s",
-    "boundary_jump_mean",
-    "inference_count",
-    "episodes",
-    "error",
+    "job", "status", "policy", "scheduler", "latency", "latency_source", "actions_per_chunk", "threshold", "aggregate",
+    "latency_p50_s", "success_rate", "success_test", "success_val", "lifted_rate", "stall_fraction",
+    "completion_time_mean_s", "action_age_mean_s", "boundary_jump_mean", "inference_count", "episodes", "error",
 ]
 
 

@@ -12,24 +12,9 @@ import pytest
 from simbench.metrics import WALL_CLOCK_KEYS
 
 REQUIRED = {
-    "sim_time_s",
-    "ticks",
-    "actions_executed",
-    "stall_ticks",
-    "stall_fraction",
-    "stall_events",
-    "longest_stall_s",
-    "inference_count",
-    "observations_skipped",
-    "latency_mean_s",
-    "latency_p50_s",
-    "latency_p95_s",
-    "latency_max_s",
-    "action_age_mean_s",
-    "boundary_jump_mean",
-    "within_chunk_jump_mean",
-    "actions_per_s",
-    "queue_mean",
+    "sim_time_s", "ticks", "actions_executed", "stall_ticks", "stall_fraction", "stall_events", "longest_stall_s",
+    "inference_count", "observations_skipped", "latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_max_s",
+    "action_age_mean_s", "boundary_jump_mean", "within_chunk_jump_mean", "actions_per_s", "queue_mean",
     "realtime_factor",
 }
 
