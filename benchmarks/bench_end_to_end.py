@@ -31,7 +31,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--policy", default="act_int8")
     parser.add_argument("--episodes", type=int, default=None, help="first N episodes of the protocol (default: all)")
-    parser.add_argument("--sweep-episodes", type=int, default=30, help="episodes per sweep job (30: the whole protocol, a realistic job)")
+    parser.add_argument(
+        "--sweep-episodes",
+        type=int,
+        default=30,
+        help="episodes per sweep job (30: the whole protocol, a realistic job)",
+    )
     parser.add_argument("overrides", nargs="*", default=[])
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="simbench-bench-"))
@@ -42,16 +47,33 @@ def main() -> None:
     wall = simbench("run", *common, f"results_dir={tmp / 'default'}")
     (run_dir,) = (tmp / "default" / "runs").iterdir()
     m = json.loads((run_dir / "metrics.json").read_text())
-    print(f"default run: {m['episodes']} episodes, {m['sim_time_s']:.0f} s simulated, wall {wall:.1f} s (target <= 300 s); "
-          f"success {m.get('success_rate')}, stall share {m['stall_fraction']:.1%}")
+    print(
+        f"default run: {m['episodes']} episodes, {m['sim_time_s']:.0f} s simulated, wall {wall:.1f} s (target <= 300 "
+        "s); "
+        f"success {m.get('success_rate')}, stall share {m['stall_fraction']:.1%}"
+    )
     print(f"closed loop: {m['realtime_factor']:.1f}x real time on one core, simulation loop only (target >= 20x); "
           f"{m['sim_time_s'] / wall:.1f}x including start-up and writing")
 
-    sweep = ["run", "-m", f"+policy={args.policy}", "seed=0,1,2,3", f"episodes={args.sweep_episodes}", "progress=false", "plots=false", *args.overrides]
+    sweep = [
+        "run",
+        "-m",
+        f"+policy={args.policy}",
+        "seed=0,1,2,3",
+        f"episodes={args.sweep_episodes}",
+        "progress=false",
+        "plots=false",
+        *args.overrides,
+    ]
     walls = {}
     for jobs in (1, 2):
-        walls[jobs] = simbench(*sweep, "hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}", f"hydra.sweep.dir={tmp / f'sweep{jobs}'}")
-    print(f"sweep of 4 jobs: 1 worker {walls[1]:.1f} s, 2 workers {walls[2]:.1f} s -> throughput x{walls[1] / walls[2]:.2f} (target >= 1.7)")
+        walls[jobs] = simbench(
+            *sweep, "hydra/launcher=joblib", f"hydra.launcher.n_jobs={jobs}", f"hydra.sweep.dir={tmp / f'sweep{jobs}'}"
+        )
+    print(
+        f"sweep of 4 jobs: 1 worker {walls[1]:.1f} s, 2 workers {walls[2]:.1f} s -> throughput "
+        f"x{walls[1] / walls[2]:.2f} (target >= 1.7)"
+    )
 
 
 if __name__ == "__main__":

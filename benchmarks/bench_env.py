@@ -30,7 +30,9 @@ from simbench.expert.rollout import run_expert_episode  # noqa: E402
 def _expert_actions(env: TeaBagMugEnv, seed: int) -> list[np.ndarray]:
     """The joint targets of one expert episode, replayed open loop by the timing loops."""
     actions: list[np.ndarray] = []
-    run_expert_episode(env, seed, {"cluster": 4}, record_every=1, cameras=(), on_frame=lambda e: actions.append(e.data.ctrl.copy()))
+    run_expert_episode(
+        env, seed, {"cluster": 4}, record_every=1, cameras=(), on_frame=lambda e: actions.append(e.data.ctrl.copy())
+    )
     return actions
 
 

@@ -11,7 +11,8 @@ default that ``+policy=act`` trains (conf/policy/act.yaml), that ACT with a back
 stage), the reference ACT (ResNet-18 widths, dim 512) at the default image size, and the
 reference at 240x320.
 
-    python benchmarks/bench_int8_by_size.py [--calls 100] [--threads 1] [--sizes standard|candidates] [--json results/bench_int8_by_size.json]
+    python benchmarks/bench_int8_by_size.py [--calls 100] [--threads 1] [--sizes standard|candidates] [--json \
+        results/bench_int8_by_size.json]
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ REFERENCE = {  # the reference ACT (conf/policy/act.yaml's header comment)
 def sizes(default: dict[str, Any], which: str) -> dict[str, dict[str, Any]]:
     """``standard``: the README's table; ``candidates``: the backbones timed when choosing the shipped
     one (each against the default and the shipped size, in the same run)."""
-    from simbench.cli.train import compose_config
+    from simbench.config.compose import compose_dict as compose_config
 
     shipped = compose_config("train", ["+policy=act", "+recipe=act_wide"])["policy"]
     if which == "candidates":
@@ -101,8 +102,12 @@ def main(argv: list[str] | None = None) -> int:
                    "fp32_ms": med["fp32"], "int8_ms": med["int8"], "speedup": med["fp32"] / med["int8"],
                    "fp32_mb": fp32.stat().st_size / 1e6, "int8_mb": q.stat().st_size / 1e6}
             rows.append(row)
-            print(f"{label:<36} {row['params_m']:6.1f} M params  fp32 {row['fp32_ms']:8.2f} ms  int8 {row['int8_ms']:8.2f} ms"
-                  f"  int8 speed-up {row['speedup']:.2f}x  ({row['fp32_mb']:.1f} -> {row['int8_mb']:.1f} MB)", flush=True)
+            print(
+                f"{label:<36} {row['params_m']:6.1f} M params  fp32 {row['fp32_ms']:8.2f} ms  int8 "
+                f"{row['int8_ms']:8.2f} ms"
+                f"  int8 speed-up {row['speedup']:.2f}x  ({row['fp32_mb']:.1f} -> {row['int8_mb']:.1f} MB)",
+                flush=True,
+            )
     if args.json:
         from simbench.atomic_io import write_json
 

@@ -35,7 +35,11 @@ def launchers(jobs: int, workers: int, per_task: int) -> dict[str, list[str]]:
         "submitit_local": ["hydra/launcher=submitit_local"],
         "submitit_local_batched": ["hydra/launcher=submitit_local_batched", f"hydra.launcher.jobs_per_task={per_task}"],
         "ray": ["hydra/launcher=ray", "hydra.launcher.address=ADDRESS"],
-        "ray_batched": ["hydra/launcher=ray", "hydra.launcher.address=ADDRESS", f"hydra.launcher.jobs_per_task={per_task}"],
+        "ray_batched": [
+            "hydra/launcher=ray",
+            "hydra.launcher.address=ADDRESS",
+            f"hydra.launcher.jobs_per_task={per_task}",
+        ],
     }
 
 
@@ -56,10 +60,20 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=1000)
     ap.add_argument("--duration-s", type=float, default=5.0, help="simulated seconds per job (env.duration_s)")
     ap.add_argument("--workers", type=int, default=2, help="parallel workers: joblib n_jobs, Ray head CPUs")
-    ap.add_argument("--per-process-jobs", type=int, default=20, help="jobs for Hydra's submitit_local (one process each, all at once)")
+    ap.add_argument(
+        "--per-process-jobs",
+        type=int,
+        default=20,
+        help="jobs for Hydra's submitit_local (one process each, all at once)",
+    )
     ap.add_argument("--launchers", nargs="*", default=None)
     ap.add_argument("--out", type=Path, default=None)
-    ap.add_argument("--keep", type=Path, default=None, help="write the sweeps under this directory and keep them (default: a temporary one)")
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        help="write the sweeps under this directory and keep them (default: a temporary one)",
+    )
     args = ap.parse_args()
     per_task = -(-args.jobs // args.workers)  # one task per worker
     table = launchers(args.jobs, args.workers, per_task)
@@ -78,7 +92,9 @@ def main() -> int:
                 head = ray_head(num_cpus=args.workers)
             with head as address:
                 load = os.getloadavg()[0]
-                wall, done = run_sweep(n, args.duration_s, [a.replace("ADDRESS", address) for a in launcher], Path(tmp) / name)
+                wall, done = run_sweep(
+                    n, args.duration_s, [a.replace("ADDRESS", address) for a in launcher], Path(tmp) / name
+                )
                 load = (load + os.getloadavg()[0]) / 2  # other users' work shows here too: a shared machine
             rows.append({"launcher": name, "args": " ".join(launcher), "jobs": n, "complete": done, "wall_s": wall,
                          "jobs_per_s": done / wall, "load_avg": load})
@@ -90,9 +106,16 @@ def main() -> int:
     print("| launcher | overrides | jobs | wall (s) | jobs/s | vs joblib | load |\n|---|---|---|---|---|---|---|")
     for r in rows:
         ratio = f"{r['jobs_per_s'] / ref:.2f}x" if ref else "-"
-        print(f"| {r['launcher']} | `{r['args'] or '(default)'}` | {r['complete']}/{r['jobs']} | {r['wall_s']:.1f} | {r['jobs_per_s']:.2f} | {ratio} | {r['load_avg']:.1f} |")
+        print(
+            f"| {r['launcher']} | `{r['args'] or '(default)'}` | {r['complete']}/{r['jobs']} | {r['wall_s']:.1f} | "
+            f"{r['jobs_per_s']:.2f} | {ratio} | {r['load_avg']:.1f} |"
+        )
     if args.out:
-        args.out.write_text(json.dumps({"jobs": args.jobs, "duration_s": args.duration_s, "workers": args.workers, "rows": rows}, indent=1))
+        args.out.write_text(
+            json.dumps(
+                {"jobs": args.jobs, "duration_s": args.duration_s, "workers": args.workers, "rows": rows}, indent=1
+            )
+        )
     return 0
 
 

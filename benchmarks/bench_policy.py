@@ -7,7 +7,8 @@ median and p90 over ``--calls`` calls after ``--warmup`` calls, the ratio to ONN
 torch eager fp32 at the same thread count, and file sizes. Nothing is hard-coded: every number is
 measured in this run.
 
-    python benchmarks/bench_policy.py [--models-dir simbench/models/act] [--checkpoint outputs/train/act/checkpoints/best.pt]
+    python benchmarks/bench_policy.py [--models-dir simbench/models/act] [--checkpoint \
+        outputs/train/act/checkpoints/best.pt]
                                       [--calls 200] [--threads 1 2] [--json results/bench_policy.json]
 
 Without a checkpoint the torch row uses an ACT with the fp32 model's config and random weights
@@ -55,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--camera-hw", type=int, nargs=2, default=None, help="rendered image size (default: model size x 4)")
+    parser.add_argument(
+        "--camera-hw", type=int, nargs=2, default=None, help="rendered image size (default: model size x 4)"
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
 
@@ -112,16 +115,22 @@ def main(argv: list[str] | None = None) -> int:
 
     import onnxruntime
 
-    print(f"host: {platform.processor() or platform.machine()}, onnxruntime {onnxruntime.__version__}, torch {torch.__version__}; "
-          f"{args.calls} calls after {args.warmup} warm-up; observation {hw[0]}x{hw[1]} x {len(probe.cameras)} cameras")
+    print(
+        f"host: {platform.processor() or platform.machine()}, onnxruntime {onnxruntime.__version__}, torch "
+        f"{torch.__version__}; "
+        f"{args.calls} calls after {args.warmup} warm-up; observation {hw[0]}x{hw[1]} x {len(probe.cameras)} cameras"
+    )
     print("call = predict_chunk (resize + network + resample, what latency=host times); model = network only")
     print(f"{'variant':<20}{'thr':>4} | {'call med':>9}{'p90':>8}{'xORT32':>8}{'xtorch':>8} | "
           f"{'model med':>10}{'p90':>8}{'xORT32':>8}{'xtorch':>8} | {'size MB':>8}")
     for r in rows:
         size = f"{r['size_mb']:.2f}" if r["size_mb"] is not None else "-"
-        print(f"{r['variant']:<20}{r['threads']:>4} | {r['median_ms']:>9.3f}{r['p90_ms']:>8.3f}"
-              f"{r['speedup_vs_ort_fp32']:>8.2f}{r['speedup_vs_torch_fp32']:>8.2f} | {r['model_median_ms']:>10.3f}"
-              f"{r['model_p90_ms']:>8.3f}{r['model_speedup_vs_ort_fp32']:>8.2f}{r['model_speedup_vs_torch_fp32']:>8.2f} | {size:>8}")
+        print(
+            f"{r['variant']:<20}{r['threads']:>4} | {r['median_ms']:>9.3f}{r['p90_ms']:>8.3f}"
+            f"{r['speedup_vs_ort_fp32']:>8.2f}{r['speedup_vs_torch_fp32']:>8.2f} | {r['model_median_ms']:>10.3f}"
+            f"{r['model_p90_ms']:>8.3f}{r['model_speedup_vs_ort_fp32']:>8.2f}{r['model_speedup_vs_torch_fp32']:>8.2f} "
+            f"| {size:>8}"
+        )
     if args.json:
         from simbench.atomic_io import write_json
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from simbench.cli.compose import compose_run
+from simbench.config.compose import compose_run
 from simbench.config.build import build_run_spec
 from simbench.envs.timing import TimingEnv
 from simbench.registry import POLICY_RUNTIMES, resolve
@@ -28,11 +28,16 @@ def main() -> None:
     args = parser.parse_args()
     overrides = args.overrides or ["+policy=act_int8"]
     print(f"config: {' '.join(overrides)}")
-    for label, seconds, physical in (("span-advancing", args.hours * 3600, False), ("tick-by-tick", args.reference_minutes * 60, True)):
+    for label, seconds, physical in (
+        ("span-advancing", args.hours * 3600, False),
+        ("tick-by-tick", args.reference_minutes * 60, True),
+    ):
         spec = build_run_spec(compose_run("config", [*overrides, "env=timing", f"env.duration_s={seconds}"]))
         env = TimingEnv(spec.settings.action_dim, seconds)
         env.physical = physical  # type: ignore[misc]
-        policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.get("runtime", "timing")).from_config(spec.policy, env)
+        policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(
+            spec.policy.runtime_config(), env
+        )
         wall0 = time.perf_counter()
         r = simulate_episode(spec.settings, env, policy, spec.latency, spec.seed)
         wall = time.perf_counter() - wall0

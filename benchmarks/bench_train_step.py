@@ -30,12 +30,14 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from simbench.cli.train import compose_config
+    from simbench.config.compose import compose_dict as compose_config
     from simbench.policies.act import ACTConfig, ACTPolicy
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    base = ACTConfig.from_dict(compose_config("train", ["+policy=act", *([f"+recipe={args.recipe}"] if args.recipe else [])])["policy"])
+    base = ACTConfig.from_dict(
+        compose_config("train", ["+policy=act", *([f"+recipe={args.recipe}"] if args.recipe else [])])["policy"]
+    )
     b, chunk = args.batch, base.chunk_size
     h, w = base.image_size
     batch = {"state": torch.randn(b, base.state_dim),
@@ -65,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     med = {k: float(np.median(v)) for k, v in times.items()}
     on, off = med.values()
     for label, s in med.items():
-        print(f"{label:<14} {s:.3f} s/step  (batch {b}, {args.threads} threads, median of {args.rounds} blocks of {args.steps})")
+        print(
+            f"{label:<14} {s:.3f} s/step  (batch {b}, {args.threads} threads, median of {args.rounds} blocks of "
+            f"{args.steps})"
+        )
     print(f"dropout off is {on / off:.2f}x faster per step")
     return 0
 

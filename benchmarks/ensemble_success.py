@@ -25,7 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     from simbench.errors import ConfigError
     from simbench.policies.ensemble_policy import EnsembleChunkPolicy
     from simbench.policies.onnx_policy import OnnxChunkPolicy
-    from simbench.training.evaluate import control_fps, make_env, score_into
+    from simbench.envs.base import control_hz
+    from simbench.training.evaluate import make_env, score_into
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("members", nargs="+", help="ACT ONNX exports (the first is the paired reference)")
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     env = make_env()
     cfg = load_option("policy", args.config)
-    cfg["fps"] = control_fps(env)
+    cfg["fps"] = control_hz(env)
     try:
         singles = [OnnxChunkPolicy.from_config({**cfg, "model_path": m}, env) for m in args.members]
         sizes = range(2, len(singles) + 1) if args.prefixes else [len(singles)]

@@ -37,9 +37,17 @@ def main() -> None:
     for k in sorted(CLUSTER_CENTERS):
         row = {}
         for start, n in (("table", args.table), ("holding", args.recovery), ("beside", args.recovery)):
-            wins = sum(run_expert_episode(env, 100 * k + s, {"cluster": k, "start": start, "start_index": s}, cameras=(),
-                                          noise_std_rad=args.noise_std, noise_tau_s=args.noise_tau).success
-                       for s in range(n))
+            wins = sum(
+                run_expert_episode(
+                    env,
+                    100 * k + s,
+                    {"cluster": k, "start": start, "start_index": s},
+                    cameras=(),
+                    noise_std_rad=args.noise_std,
+                    noise_tau_s=args.noise_tau,
+                ).success
+                for s in range(n)
+            )
             row[start] = (wins, n)
             totals[start][0] += wins
             totals[start][1] += n

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from simbench.cli.compose import compose_run
+from simbench.config.compose import compose_run
 from simbench.config.build import build_run_spec, load_option
 from simbench.hil.board import parse_board
 from simbench.hil.link import LinkSettings, measure_link, write_link

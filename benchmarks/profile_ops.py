@@ -71,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         # name -> (model, graph rewrites ORT must skip): simbench's graph, and ORT's default for fp32
         models = {"fp32_fused": (fp32, ()), "fp32": (fp32, DISABLED_ORT_OPTIMIZERS)}
         for recipe in (int8, int8_stem, int8_all):
-            models[recipe.name] = (build_variant(fp32, Path(tmp) / f"{recipe.name}.onnx", recipe, feeds), DISABLED_ORT_OPTIMIZERS)
+            models[recipe.name] = (
+                build_variant(fp32, Path(tmp) / f"{recipe.name}.onnx", recipe, feeds),
+                DISABLED_ORT_OPTIMIZERS,
+            )
         for name, (path, disabled) in models.items():
             per = profile(path, feeds, args.runs, str(Path(tmp) / name), disabled)
             stem = sum(v for (comp, _), v in per.items() if comp == "stem")

@@ -1,19 +1,18 @@
 """Where the tea bag is let go: the expert's release point, drops into the mug, and how a policy fails.
 
-    python benchmarks/release_trace.py expert               # pinch and bag vs the mug's centre at release, 3 starts per training cluster
+    python benchmarks/release_trace.py expert               # pinch and bag vs the mug's centre at release (3 starts
+                                                            # per training cluster)
     python benchmarks/release_trace.py drops                # 60 random tilted drops per mug-base thickness
     python benchmarks/release_trace.py policy act_fp32 --repeats 2   # failure classes of a policy on the protocol
     python benchmarks/release_trace.py policy act_fp32 --model /tmp/x/act_fp32.onnx   # another export
 
-``expert`` measures the simulated ``pinch`` site (not the IK's target), so an IK that stops short
-shows up; it also gives the pinch-to-bag distance when the jaw is first commanded shut (the
-reference for a policy's grasp). ``drops`` rebuilds the scene with other base thicknesses (MjSpec) and drops the bag from
-over the rim with random tilt. ``policy`` runs the ideal-timing protocol
-(:func:`simbench.training.evaluate.run_episode`) and sorts each failure: the bag never lifted; the
-gripper opened with the pinch within the mug's inner radius (a release over the mug that missed);
-or elsewhere (the bag lost on the way). It also counts the jaw's open/close switches per episode
-(the expert switches twice) and measures how far the pinch point is from the bag when the jaw is
-first commanded shut. Prints numbers and writes nothing.
+``expert`` measures the simulated ``pinch`` site (not the IK's target), so an IK that stops short shows up; it also
+gives the pinch-to-bag distance when the jaw is first commanded shut (the reference for a policy's grasp). ``drops``
+rebuilds the scene with other base thicknesses (MjSpec) and drops the bag from over the rim with random tilt. ``policy``
+runs the ideal-timing protocol (:func:`simbench.rollout.run_episode`) and sorts each failure: the bag never lifted; the
+gripper opened with the pinch within the mug's inner radius (a release over the mug that missed); or elsewhere (the bag
+lost on the way). It also counts the jaw's open/close switches per episode (the expert switches twice) and measures how
+far the pinch point is from the bag when the jaw is first commanded shut. Prints numbers and writes nothing.
 """
 
 from __future__ import annotations
@@ -46,10 +45,19 @@ def expert(starts: int) -> None:
 
             def log(e: TeaBagMugEnv, frames: list = frames) -> None:
                 p = e.privileged()
-                frames.append((e.time_s, e.data.site_xpos[pinch][:2].copy(), p["pouch_pos"][:2].copy(), p["mug_pos"][:2].copy(),
-                               float(e.data.ctrl[5])))
+                frames.append(
+                    (
+                        e.time_s,
+                        e.data.site_xpos[pinch][:2].copy(),
+                        p["pouch_pos"][:2].copy(),
+                        p["mug_pos"][:2].copy(),
+                        float(e.data.ctrl[5]),
+                    )
+                )
 
-            ep = run_expert_episode(env, 100 * k + s, {"cluster": k, "start": "table", "start_index": s}, cameras=(), on_frame=log)
+            ep = run_expert_episode(
+                env, 100 * k + s, {"cluster": k, "start": "table", "start_index": s}, cameras=(), on_frame=log
+            )
             shut = [f for f in frames if f[4] < GRIPPER_OPENING_RAD]
             if shut:
                 first_close.append(np.linalg.norm(shut[0][1] - shut[0][2]))
@@ -58,7 +66,10 @@ def expert(starts: int) -> None:
             _, pin, bag, mug, _ = min(frames, key=lambda f: abs(f[0] - ep.events["release"]))
             rows.append((np.linalg.norm(pin - mug), np.linalg.norm(bag - mug)))
     med = np.median(np.array(rows), axis=0) * 1000
-    print(f"expert releases over {len(rows)} table starts: pinch {med[0]:.1f} mm and bag {med[1]:.1f} mm from the mug's centre (median)")
+    print(
+        f"expert releases over {len(rows)} table starts: pinch {med[0]:.1f} mm and bag {med[1]:.1f} mm from the mug's "
+        "centre (median)"
+    )
     print(f"  pinch-to-bag when the jaw is first commanded shut: {1000 * np.median(first_close):.1f} mm (median)")
 
 
@@ -95,11 +106,12 @@ def policy(name: str, repeats: int, model: str | None) -> None:
     from simbench.config.build import load_option
     from simbench.policies.onnx_policy import resolve_model_path
     from simbench.registry import POLICY_RUNTIMES, resolve
-    from simbench.training.evaluate import control_fps, make_env, run_episode
+    from simbench.envs.base import control_hz
+    from simbench.training.evaluate import make_env, run_episode
 
     env = make_env()
     cfg = load_option("policy", name)
-    cfg["fps"] = control_fps(env)
+    cfg["fps"] = control_hz(env)
     if model:
         cfg["model_path"] = str(resolve_model_path(model))
     pol = resolve(POLICY_RUNTIMES, "policy.runtime", cfg.get("runtime", "onnx")).from_config(cfg, env)
@@ -141,7 +153,9 @@ def policy(name: str, repeats: int, model: str | None) -> None:
                 counts["never lifted"] += 1
                 continue
             grasped = np.flatnonzero(shut)
-            opens = np.flatnonzero((t[:, 0] > GRIPPER_OPENING_RAD) & (np.arange(len(t)) > (grasped[0] if len(grasped) else 0)))
+            opens = np.flatnonzero(
+                (t[:, 0] > GRIPPER_OPENING_RAD) & (np.arange(len(t)) > (grasped[0] if len(grasped) else 0))
+            )
             at = opens[0] if len(opens) else len(t) - 1
             if t[at, 1] <= MUG_INNER_RADIUS_M:
                 counts["released over the mug, missed"] += 1
@@ -153,7 +167,8 @@ def policy(name: str, repeats: int, model: str | None) -> None:
     print(f"{name} over {total} protocol episodes: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if miss_pinch:
         print(
-            f"  missed releases: pinch {1000 * np.median(miss_pinch):.0f} mm from the mug's centre when the jaw opened, "
+            f"  missed releases: pinch {1000 * np.median(miss_pinch):.0f} mm from the mug's centre when the jaw "
+            "opened, "
             f"bag ended {1000 * np.median(miss_bag):.0f} mm from it (medians)"
         )
     for kind in ("success", "failure"):
@@ -171,7 +186,9 @@ def main() -> None:
     sub.add_parser("expert").add_argument("--starts", type=int, default=3, help="table starts per training cluster")
     d = sub.add_parser("drops")
     d.add_argument("--drops", type=int, default=60)
-    d.add_argument("--half-heights", type=float, nargs="+", default=[0.004, 0.008, 0.010], help="mug base half-heights, m")
+    d.add_argument(
+        "--half-heights", type=float, nargs="+", default=[0.004, 0.008, 0.010], help="mug base half-heights, m"
+    )
     p = sub.add_parser("policy")
     p.add_argument("name", help="policy config (conf/policy/), e.g. act_fp32")
     p.add_argument("--repeats", type=int, default=2, help="passes over the protocol (start seeds 100 k + i)")

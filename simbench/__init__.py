@@ -11,10 +11,6 @@ __version__ = "0.1.0"
 
 import logging
 
-from simbench.config.resolvers import register_resolvers
-
-register_resolvers()
-
 # PyOpenGL (under MuJoCo's renderer) logs "No OpenGL_accelerate module loaded" at INFO in every
 # process that renders; it says nothing about a run, so only its warnings and errors get through.
 # Set here, on import, so sweep workers in other processes are quiet too.

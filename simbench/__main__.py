@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "look": ("simbench.cli.look", "contact sheet PNG and mp4 of an expert episode"),
     "train": ("simbench.cli.train", "train a policy (ACT) on a recorded dataset"),
     "export": ("simbench.cli.export", "export a trained policy to ONNX and build precision variants"),
+    "eval": ("simbench.cli.eval", "ideal-timing success of shipped policies in the scene (sync, zero latency)"),
     "report": ("simbench.cli.report", "summarise a sweep directory: tables and plots"),
     "hil": ("simbench.cli.hil", "hardware in the loop: a board's facts, measure a model on it (docs/hil.md)"),
 }
@@ -46,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     if name not in SUBCOMMANDS:
         print(f"error: unknown subcommand {name!r}; choose one of: {', '.join(SUBCOMMANDS)}", file=sys.stderr)
         return USAGE_EXIT_CODE
-    previous = signal.signal(signal.SIGTERM, _raise_terminated) if threading.current_thread() is threading.main_thread() else None
+    previous = (
+        signal.signal(signal.SIGTERM, _raise_terminated)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
     try:
         module = importlib.import_module(SUBCOMMANDS[name][0])
         return int(module.main(rest) or 0)

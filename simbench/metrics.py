@@ -122,14 +122,17 @@ def success_metrics(results: Sequence[EpisodeResult], has_success: bool) -> dict
         sel = [r.outcome.success for r in results if split is None or r.options.get("split") == split]
         return float(np.mean(sel)) if sel else None
 
-    done = [r.outcome.completion_time_s for r in results if r.outcome.success and r.outcome.completion_time_s is not None]
+    done = [
+        r.outcome.completion_time_s for r in results if r.outcome.success and r.outcome.completion_time_s is not None
+    ]
     lifted = [r.outcome.extra["lifted"] for r in results if "lifted" in r.outcome.extra]
     return {
         "success_rate": rate(None),
         "success_test": rate("test"),
         "success_val": rate("val"),
         "completion_time_mean_s": float(np.mean(done)) if done else None,
-        "lifted_rate": float(np.mean(lifted)) if lifted else None,  # grasped at all: separates missed grasps from misplaced bags
+        # grasped at all: separates missed grasps from misplaced bags
+        "lifted_rate": float(np.mean(lifted)) if lifted else None,
     }
 
 

@@ -46,13 +46,15 @@ def preflight(specs: list[RunSpec]) -> None:
     control rate) fails here, as one ConfigError line, instead of inside a started run."""
     seen: set[str] = set()
     for spec in specs:
-        key = json.dumps([spec.env, spec.policy], sort_keys=True, default=str)
+        key = json.dumps([spec.env.config(), spec.policy.runtime_config()], sort_keys=True, default=str)
         if key in seen:
             continue
         seen.add(key)
-        env = resolve(ENVS, "env", spec.env["name"]).from_config(spec.env)
+        env = resolve(ENVS, "env", spec.env.name).from_config(spec.env.config())
         try:
-            resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.get("runtime", "timing")).from_config(spec.policy, env)
+            resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(
+                spec.policy.runtime_config(), env
+            )
         finally:
             env.close()
 
@@ -68,30 +70,40 @@ def run(
     summary_to_console: bool = True,
 ) -> dict[str, Any]:
     """Simulate every episode and write the run directory; returns the metrics."""
-    env = resolve(ENVS, "env", spec.env["name"]).from_config(spec.env)
-    if spec.policy.get("timing_only") and summary_to_console:
-        print(f"note: env={spec.env['name']} has no cameras: {meta.get('policy')} runs timing-only (chunks of its shape, no network)")
+    env = resolve(ENVS, "env", spec.env.name).from_config(spec.env.config())
+    if spec.policy.timing_only and summary_to_console:
+        print(
+            f"note: env={spec.env.name} has no cameras: {meta.get('policy')} runs timing-only (chunks of its shape, no "
+            "network)"
+        )
     if video_episodes and not isinstance(env, FrameSource):
         env.close()
-        raise bad_value("video_episodes", video_episodes, f"needs an env with cameras; env={spec.env['name']} has none")
+        raise bad_value("video_episodes", video_episodes, f"needs an env with cameras; env={spec.env.name} has none")
     policy = None
     try:
-        runtime = spec.policy.get("runtime", "timing")
         open_policy = getattr(spec.latency, "open_policy", None)  # latency=board: the policy runs on the board
         if open_policy is not None:
-            policy = open_policy(spec.policy, env)
+            policy = open_policy(spec.policy.runtime_config(), env)
         else:
-            policy = resolve(POLICY_RUNTIMES, "policy.runtime", runtime).from_config(spec.policy, env)
+            policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(
+                spec.policy.runtime_config(), env
+            )
         plan = env.episode_plan()
         if spec.episodes is not None:
             plan = plan[: spec.episodes]
         results: list[EpisodeResult] = []
-        bar = tqdm(plan, desc=f"{meta.get('policy')} episodes", unit="ep", disable=not progress or len(plan) < 2, leave=False)
+        bar = tqdm(
+            plan, desc=f"{meta.get('policy')} episodes", unit="ep", disable=not progress or len(plan) < 2, leave=False
+        )
         for i, options in enumerate(bar):
             video = None
             if i < video_episodes:
-                video = EpisodeVideo(env, out_dir / "videos" / f"episode_{i:03d}.mp4", spec.settings.actions_per_chunk, spec.settings.fps)
-            results.append(simulate_episode(spec.settings, env, policy, spec.latency, spec.seed, i, options, tick_observer=video))
+                video = EpisodeVideo(
+                    env, out_dir / "videos" / f"episode_{i:03d}.mp4", spec.settings.actions_per_chunk, spec.settings.fps
+                )
+            results.append(
+                simulate_episode(spec.settings, env, policy, spec.latency, spec.seed, i, options, tick_observer=video)
+            )
             if video is not None:
                 video.close()
             if any(r.outcome.success for r in results):
@@ -123,7 +135,9 @@ def run(
     write_json(out_dir / "metrics.json", metrics)
     summary = summary_table(meta, metrics)
     if has_success:
-        summary += "\n" + published_table({**meta, "arch": spec.policy.get("arch"), "precision": spec.policy.get("precision")}, metrics)
+        summary += "\n" + published_table(
+            {**meta, "arch": spec.policy.arch, "precision": spec.policy.precision}, metrics
+        )
     summary += f"\n  results     {out_dir}"
     write_text(out_dir / SUMMARY_FILE, summary + "\n")
     write_json(out_dir / STATUS_FILE, {"status": "complete"})

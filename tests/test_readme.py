@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from simbench.cli.compose import check_all
+from simbench.config.compose import check_all
 from simbench.config.build import build_run_spec
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,12 @@ def test_reserve_refuses_a_path_under_a_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "overrides",
-    ["policy.model_path=../../../etc/passwd", "policy.pipeline=" + "[{name:stage,unit:cpu,share:0.25}]" * 20, "", "a/b=c/d"],
+    [
+        "policy.model_path=../../../etc/passwd",
+        "policy.pipeline=" + "[{name:stage,unit:cpu,share:0.25}]" * 20,
+        "",
+        "a/b=c/d",
+    ],
 )
 def test_job_dirname_is_one_bounded_safe_path_component(overrides: str) -> None:
     name = job_dirname(overrides)

@@ -1,8 +1,9 @@
-"""``hydra/sweeper=simbench_basic`` (what ``python -m simbench run -m`` uses unless told otherwise): Hydra's basic sweeper (every combination of
-the ``-m`` overrides) without its own up-front composition of every job in the calling process.
+"""``hydra/sweeper=simbench_basic`` (what ``python -m simbench run -m`` uses unless told otherwise): Hydra's basic
+sweeper (every combination of the ``-m`` overrides) without its own up-front composition of every job in the calling
+process.
 
 ``python -m simbench run`` composes and validates every run before Hydra starts
-(:func:`simbench.cli.compose.check_all`, one Hydra compose per set of group choices); Hydra's basic
+(:func:`simbench.config.compose.check_all`, one Hydra compose per set of group choices); Hydra's basic
 sweeper would compose each job once more, serially, before launching any (~0.1 s a job, half the
 wall time of a 1,000-job timing sweep on 2 workers). The launcher still composes each job where it
 runs, as with Hydra's sweeper.
@@ -17,7 +18,7 @@ from hydra.core.config_store import ConfigStore
 
 class CheckedBasicSweeper(BasicSweeper):
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
-        return None  # checked by simbench.cli.compose.check_all before Hydra started
+        return None  # checked by simbench.config.compose.check_all before Hydra started
 
 
 @dataclass
@@ -25,4 +26,6 @@ class CheckedBasicSweeperConf(BasicSweeperConf):
     _target_: str = "hydra_plugins.simbench_launchers.checked_sweeper.CheckedBasicSweeper"
 
 
-ConfigStore.instance().store(group="hydra/sweeper", name="simbench_basic", node=CheckedBasicSweeperConf, provider="simbench")
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="simbench_basic", node=CheckedBasicSweeperConf, provider="simbench"
+)

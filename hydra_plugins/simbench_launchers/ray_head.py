@@ -44,9 +44,21 @@ def ray_head(num_cpus: int = 2, start_timeout_s: float = 60.0) -> Iterator[str]:
     ray_cli = Path(sys.executable).with_name("ray")  # this interpreter's Ray, not another one on PATH
     with log_path.open("w") as log:
         head = subprocess.Popen(
-            [str(ray_cli) if ray_cli.exists() else (shutil.which("ray") or "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
-             f"--num-cpus={num_cpus}", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(ray_cli) if ray_cli.exists() else (shutil.which("ray") or "ray"),
+                "start",
+                "--head",
+                "--block",
+                "--node-ip-address=127.0.0.1",
+                f"--port={port}",
+                f"--num-cpus={num_cpus}",
+                "--include-dashboard=false",
+                "--disable-usage-stats",
+                f"--temp-dir={temp}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         deadline = time.monotonic() + start_timeout_s

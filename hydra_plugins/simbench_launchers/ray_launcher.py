@@ -13,7 +13,8 @@ Hydra's own ``hydra-ray-launcher`` (1.2.2) pins ``cloudpickle<3`` and targets AW
 is the small subset simbench needs, against current Ray (2.x).
 """
 
-# no `from __future__ import annotations`: Hydra imports plugin modules outside sys.modules, where dataclasses cannot resolve string annotations
+# no `from __future__ import annotations`: Hydra imports plugin modules outside sys.modules, where dataclasses cannot
+# resolve string annotations
 
 import logging
 from collections.abc import Sequence
@@ -35,8 +36,10 @@ log = logging.getLogger(__name__)
 @dataclass
 class RayLauncherConf:
     _target_: str = "hydra_plugins.simbench_launchers.ray_launcher.RayLauncher"
-    address: Any = None  # "HOST:PORT" of the head node, "auto" (RAY_ADDRESS or the local one); null: start a private Ray
-    jobs_per_task: int = 1  # jobs run one after another in each Ray task (one Python start-up and import for all of them)
+    # "HOST:PORT" of the head node, "auto" (RAY_ADDRESS or the local one); null: start a private Ray
+    address: Any = None
+    # jobs run one after another in each Ray task (one Python start-up and import for all of them)
+    jobs_per_task: int = 1
     num_cpus: float = 1.0  # CPUs each task reserves: tasks at once = cluster CPUs / num_cpus
     init: dict[str, Any] = field(default_factory=dict)  # more ray.init keyword arguments (runtime_env, namespace, ...)
 

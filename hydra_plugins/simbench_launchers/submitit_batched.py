@@ -8,7 +8,8 @@ simulates in a fraction of the interpreter start-up. Batching keeps the job code
 ``jobs_per_task``.
 """
 
-# no `from __future__ import annotations`: Hydra imports plugin modules outside sys.modules, where dataclasses cannot resolve string annotations
+# no `from __future__ import annotations`: Hydra imports plugin modules outside sys.modules, where dataclasses cannot
+# resolve string annotations
 
 import logging
 from collections.abc import Sequence
@@ -49,10 +50,14 @@ class _Batched(BaseSubmititLauncher):
         executor = submitit.AutoExecutor(
             cluster=self._EXECUTOR,
             folder=params.pop("submitit_folder"),
-            **{f"{self._EXECUTOR}_max_num_timeout": params.pop("max_num_timeout")} if "max_num_timeout" in params else {},
+            **{f"{self._EXECUTOR}_max_num_timeout": params.pop("max_num_timeout")}
+            if "max_num_timeout" in params
+            else {},
         )
         base = set(OmegaConf.structured(LocalQueueConf).keys())
-        executor.update_parameters(**{k if k in base else f"{self._EXECUTOR}_{k}": v for k, v in params.items() if k != "_target_"})
+        executor.update_parameters(
+            **{k if k in base else f"{self._EXECUTOR}_{k}": v for k, v in params.items() if k != "_target_"}
+        )
         return executor
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
@@ -60,8 +65,11 @@ class _Batched(BaseSubmititLauncher):
         executor = self.executor()
         Path(str(self.config.hydra.sweep.dir)).mkdir(parents=True, exist_ok=True)
         batches = split([(initial_job_idx + i, list(o)) for i, o in enumerate(job_overrides)], self.jobs_per_task)
-        log.info(f"Submitit '{self._EXECUTOR}' sweep: {len(job_overrides)} jobs in {len(batches)} tasks of <= {self.jobs_per_task}; "
-                 f"output dir {self.config.hydra.sweep.dir}")
+        log.info(
+            f"Submitit '{self._EXECUTOR}' sweep: {len(job_overrides)} jobs in {len(batches)} tasks of <= "
+            f"{self.jobs_per_task}; "
+            f"output dir {self.config.hydra.sweep.dir}"
+        )
         state = Singleton.get_state()
         tasks = executor.map_array(self.run_jobs, batches, [state] * len(batches))
         return [ret for task in tasks for ret in task.results()[0]]
@@ -87,5 +95,9 @@ class SlurmBatchedConf(SlurmQueueConf):
     jobs_per_task: int = 1  # sweep jobs per SLURM array task
 
 
-ConfigStore.instance().store(group="hydra/launcher", name="submitit_local_batched", node=LocalBatchedConf, provider="simbench")
-ConfigStore.instance().store(group="hydra/launcher", name="submitit_slurm_batched", node=SlurmBatchedConf, provider="simbench")
+ConfigStore.instance().store(
+    group="hydra/launcher", name="submitit_local_batched", node=LocalBatchedConf, provider="simbench"
+)
+ConfigStore.instance().store(
+    group="hydra/launcher", name="submitit_slurm_batched", node=SlurmBatchedConf, provider="simbench"
+)

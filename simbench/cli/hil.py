@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from simbench.cli.compose import compose_run, expand
+from simbench.config.compose import compose_run, expand
 from simbench.config.build import available
 from simbench.errors import ConfigError, unknown_name
 from simbench.hil.board import parse_board

@@ -10,7 +10,10 @@ from simbench.reporting.sweep_report import write_report
 
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m simbench report <sweep dir>\n\nWrites summary.md, summary.csv, plots and index.html into the sweep directory.")
+        print(
+            "usage: python -m simbench report <sweep dir>\n\nWrites summary.md, summary.csv, plots and index.html into "
+            "the sweep directory."
+        )
         return 0 if argv else 2
     if len(argv) != 1:
         raise ConfigError(f"report takes one sweep directory, got {len(argv)} arguments")

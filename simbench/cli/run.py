@@ -5,46 +5,28 @@ Hydra starts, its env and policy built once and closed (the model file, its meta
 cameras), so a bad override ends in one line, exit code 2 and nothing under ``results/``.
 
 Run directories (:mod:`simbench.run_dir`): a single run's directory is created exclusively before
-Hydra starts (``-2``, ``-3``... when the name exists) and locked while the run writes; a sweep
-without an explicit ``hydra.sweep.dir`` gets a fresh one the same way. Inside a sweep, a job that
-fails is recorded as failed (``status.json``) and the others go on; a job whose directory already
-holds a complete result is skipped, so re-running an interrupted sweep with the same
-``hydra.sweep.dir`` resumes it. A sweep with failed jobs prints them and exits 1.
+Hydra starts (``-2``, ``-3``... when the name exists); a sweep without an explicit
+``hydra.sweep.dir`` gets a fresh one the same way. What each job does inside Hydra (locking, skipping
+complete jobs, failure records, the sweep's closing summary) is :mod:`simbench.run_job`.
 
 Exit codes: 0 all runs complete; 1 a run or sweep job failed (``status.json`` says why); 2 bad
 input (nothing written); 130 Ctrl-C (the run's ``status.json`` says ``interrupted``).
-
-Each run returns its ``objective`` (:func:`simbench.metrics.constrained_objective`), read back from
-``metrics.json`` for a skipped run: a search sweeper (``hydra/sweeper=optuna``, ``+search=NAME``)
-gets the same value from a resumed sweep as from the first, and None (a failed trial) for a failed run.
 """
 
 from __future__ import annotations
 
-import errno
-import json
-import logging
-import shutil
 import sys
-import traceback
 from pathlib import Path
-from typing import Any
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from simbench import runner
-from simbench.atomic_io import write_json
-from simbench.cli.compose import check_all, output_dir
+from simbench import run_job, runner
 from simbench.config.build import available, build_run_spec, runnable_policies
-from simbench.errors import ConfigError, Terminated
-from simbench.metrics import constrained_objective
+from simbench.config.compose import check_all, output_dir
+from simbench.errors import ConfigError
 from simbench.paths import CONF_DIR
-from simbench.run_dir import RunDirBusy, check_dir_path, is_empty_run_dir, locked, reserve
-
-log = logging.getLogger("simbench")
+from simbench.run_dir import check_dir_path, reserve
 
 HELP = f"""usage: python -m simbench run +policy=NAME [overrides] [-m]
 
@@ -62,95 +44,13 @@ Simulate a policy under a latency model and write results under results/.
 Configs: {CONF_DIR}"""
 
 
-def _objective(cfg: DictConfig, metrics: dict) -> float | None:
-    obj = cfg.get("objective") or {}
-    return constrained_objective(metrics, str(obj.get("metric", "success_rate")), obj.get("max_stall_fraction"))
 
 
 def _job(cfg: DictConfig) -> float | None:
-    hc = HydraConfig.get()
-    out_dir = Path(hc.runtime.output_dir)
-    multirun = hc.mode == RunMode.MULTIRUN
-    choices = hc.runtime.choices
-    meta = {
-        "policy": choices.get("policy"),
-        "scheduler": choices.get("scheduler"),
-        "latency": choices.get("latency"),
-        "seed": cfg.seed,
-        "fps": cfg.scheduler.fps,
-        "threshold": cfg.scheduler.threshold,
-        "aggregate": cfg.scheduler.aggregate,
-    }
-    try:
-        with locked(out_dir):
-            if multirun and runner.is_complete(out_dir):
-                print(f"skip (complete): {out_dir}")
-                try:
-                    return _objective(cfg, json.loads((out_dir / "metrics.json").read_text()))
-                except (OSError, ValueError):
-                    return None
-            try:
-                spec = build_run_spec(cfg)
-                # A multi-job launcher runs jobs side by side on one console: no progress bars and no
-                # summary tables there (each is in its job's summary.txt), one line per finished job.
-                metrics = runner.run(spec, out_dir, meta, progress=bool(cfg.progress) and not multirun, plots=bool(cfg.plots),
-                                     video_episodes=int(cfg.video_episodes), summary_to_console=not multirun)
-                if multirun:
-                    print(job_line(hc.job.override_dirname or out_dir.name, metrics), flush=True)
-                return _objective(cfg, metrics)
-            except ConfigError as err:
-                if not multirun:
-                    if is_empty_run_dir(out_dir):
-                        shutil.rmtree(out_dir, ignore_errors=True)  # ours (made exclusively): nothing written
-                    _outcome["config_error"] = err  # re-raised once Hydra returns: one line, exit 2
-                    return None
-                _record_failure(out_dir, err, "failed")
-            except (KeyboardInterrupt, Terminated) as err:
-                _record_failure(out_dir, err, "interrupted")
-                raise
-            except Exception as err:  # noqa: BLE001 - any fault becomes a failed record, the sweep goes on
-                _record_failure(out_dir, err, "failed")
-    except RunDirBusy as err:
-        print(f"FAILED {out_dir}: {err}; not touched", file=sys.stderr)
-        _outcome["failed"] = True
-    return None  # a failed run: a failed trial for a search sweeper
+    """Hydra's task function (defined here: Hydra names the job, and its ``run.log``, after this module)."""
+    return run_job.job(cfg)
 
 
-def job_line(name: str, m: dict) -> str:
-    """The one line a sweep prints per finished job."""
-    success = f"success {100 * m['success_rate']:.1f}% of {m['episodes']}" if m.get("success_rate") is not None else f"{m['episodes']} episodes"
-    return f"done {name}: {success}, stall share {100 * m['stall_fraction']:.1f}%, latency p50 {m['latency_p50_s']:.3f} s"
-
-
-def _record_failure(out_dir: Path, err: BaseException, status: str) -> None:
-    """Write ``status.json`` (failed or interrupted, with the reason) and say it in one line.
-
-    When even that write fails (a full disk), the line says so instead: the run has no
-    ``status.json``, so a resumed sweep runs it again."""
-    text = str(err).splitlines()[0] if str(err) else ""
-    line = "interrupted" if status == "interrupted" else f"{type(err).__name__}: {text}"
-    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
-        line = f"disk full: {text}"
-    _outcome["failed"] = True
-    try:
-        write_json(out_dir / runner.STATUS_FILE, {"status": status, "error": line, "traceback": traceback.format_exc()})
-    except OSError as write_err:
-        try:  # a few bytes may still fit where the traceback did not
-            (out_dir / runner.STATUS_FILE).write_text(json.dumps({"status": status, "error": line}))
-        except OSError:
-            why = "disk full" if write_err.errno == errno.ENOSPC else _os_error_line(write_err)
-            print(f"FAILED {out_dir}: {line}; status.json could not be written ({why})", file=sys.stderr)
-            return
-    if status != "interrupted":
-        print(f"FAILED {out_dir}: {line} (details in {runner.STATUS_FILE})", file=sys.stderr)
-
-
-def _os_error_line(err: OSError) -> str:
-    return f"{type(err).__name__}: {err.strerror or err}"
-
-
-_outcome: dict[str, Any] = {}
-"""What the jobs of this process ended in (a ConfigError to re-raise, whether any failed)."""
 _hydra_main = hydra.main(version_base=None, config_path=str(CONF_DIR), config_name="config")(_job)
 
 
@@ -173,11 +73,11 @@ def main(argv: list[str]) -> int:
         try:
             target.mkdir(parents=True, exist_ok=True)  # resuming: the same directory on purpose
         except OSError as err:
-            raise ConfigError(f"{key}={str(target)!r} cannot be created ({_os_error_line(err)})") from None
+            raise ConfigError(f"{key}={str(target)!r} cannot be created ({run_job.os_error_line(err)})") from None
     else:
         target = reserve(target, key if given else "results_dir")
     argv = [a for a in argv if not a.startswith(f"{key}=")] + [f"{key}={_quote(str(target))}"]
-    _outcome.clear()
+    run_job.outcome.clear()
     if multirun and not any(o.lstrip("+~").split("=")[0] in ("hydra/sweeper", "search") for o in overrides):
         # every run is checked: Hydra's basic sweeper need not compose each job once more up front
         argv = [*argv, "hydra/sweeper=simbench_basic"]
@@ -187,34 +87,13 @@ def main(argv: list[str]) -> int:
         _hydra_main()
     finally:
         sys.argv = saved
-    if "config_error" in _outcome:
-        raise _outcome.pop("config_error")
+    if "config_error" in run_job.outcome:
+        raise run_job.outcome.pop("config_error")
     if multirun:
-        return _sweep_summary(target, len(specs))
-    return 1 if _outcome.get("failed") else 0
+        return run_job.sweep_summary(target, len(specs))
+    return 1 if run_job.outcome.get("failed") else 0
 
 
 def _quote(value: str) -> str:
     """A Hydra override value that is taken literally (quoted; ``\\`` and ``'`` escaped)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _sweep_summary(sweep_dir: Path, expected: int) -> int:
-    """Print the jobs that did not complete; 1 when there are any (CI can tell without reading files)."""
-    statuses: dict[str, str] = {}
-    for cfg in sorted(sweep_dir.glob("**/.hydra/config.yaml")):
-        job = cfg.parent.parent
-        try:
-            status = json.loads((job / runner.STATUS_FILE).read_text())
-            statuses[job.relative_to(sweep_dir).as_posix()] = f"{status.get('status')}: {status.get('error', '')}".rstrip(": ")
-        except (OSError, ValueError):
-            statuses[job.relative_to(sweep_dir).as_posix()] = "incomplete: no status.json"
-    bad = {job: s for job, s in statuses.items() if s != "complete"}
-    complete = len(statuses) - len(bad)
-    if not bad and not _outcome.get("failed") and complete >= expected:
-        print(f"sweep {sweep_dir}: {complete} jobs complete")
-        return 0
-    print(f"sweep {sweep_dir}: {complete} of {max(expected, len(statuses))} jobs complete, {len(bad)} not:", file=sys.stderr)
-    for job, s in bad.items():
-        print(f"  {job}: {s}", file=sys.stderr)
-    return 1

@@ -1,32 +1,10 @@
 """``python -m simbench train +policy=act [overrides]``: train ACT on a recorded dataset.
 
-Everything is validated (configs, dataset path, cameras) before any file is written.
+Everything is validated (configs, dataset path, cameras) before any file is written
+(:mod:`simbench.training.from_config`).
 """
 
 from __future__ import annotations
-
-import sys
-from typing import Any
-
-from simbench.errors import ConfigError
-
-
-def compose_config(name: str, argv: list[str]) -> dict[str, Any]:
-    """Hydra compose of ``conf/<name>.yaml`` with CLI overrides -> plain dict (ConfigError on typos)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-    from omegaconf.errors import OmegaConfBaseException
-
-    from simbench.paths import CONF_DIR
-
-    try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose(name, overrides=argv)
-        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
-    except (HydraException, OmegaConfBaseException) as err:
-        # one line, but keep Hydra's hint ("To append to your config use +key=...") when it gives one
-        raise ConfigError(" ".join(line.strip() for line in str(err).splitlines() if line.strip())) from None
 
 
 def main(argv: list[str]) -> int:
@@ -36,49 +14,10 @@ def main(argv: list[str]) -> int:
         return 0
     if not any(a.startswith(("+policy=", "policy=")) for a in argv):
         argv = ["+policy=act", *argv]
-    cfg = compose_config("train", argv)
-    policy_node = cfg.pop("policy")
-    if policy_node.get("arch") != "act" or policy_node.get("runtime") not in (None, "torch"):
-        raise ConfigError(
-            f"policy={policy_node.get('name')!r} is a runtime config, not a trainable one; use +policy=act"
-        )
-    from simbench.policies.act import ACTConfig
-    from simbench.training.trainer import TrainConfig
+    from simbench.config.compose import compose_dict
+    from simbench.training.from_config import train_from_config
 
-    policy_cfg = ACTConfig.from_dict(policy_node)
-    train_cfg = TrainConfig.from_dict(cfg)
-
-    eval_fn = None
-    if train_cfg.eval_every > 0:  # checks the scene is importable before the (slow) data loading
-        from simbench.training.evaluate import make_eval_fn
-
-        eval_fn = make_eval_fn(train_cfg.eval_episodes, seed=train_cfg.eval_seed, eval_policy=train_cfg.eval_policy)
-    from simbench.training.data import load_training_data
-    from simbench.training.trainer import train
-
-    if train_cfg.dataset == "expert":  # roll the scripted expert out in memory (see training.expert_data)
-        from simbench.training.expert_data import expert_training_data
-
-        data = expert_training_data(
-            policy_cfg.cameras, policy_cfg.image_size, seed=train_cfg.seed, val_fraction=train_cfg.val_fraction,
-            frame_stride=train_cfg.frame_stride, state_dim=policy_cfg.state_dim, progress=train_cfg.progress,
-        )
-    else:
-        data = load_training_data(
-            train_cfg.dataset, policy_cfg.cameras, policy_cfg.image_size, train_cfg.val_fraction, train_cfg.seed,
-            train_cfg.max_episodes, train_cfg.frame_stride, policy_cfg.state_dim,
-        )
-    if data.state.shape[1] != policy_cfg.state_dim or data.action.shape[1] != policy_cfg.action_dim:
-        raise ConfigError(
-            f"dataset has state_dim={data.state.shape[1]}, action_dim={data.action.shape[1]} but "
-            f"policy.state_dim={policy_cfg.state_dim}, policy.action_dim={policy_cfg.action_dim}"
-        )
-    print(
-        f"dataset {train_cfg.dataset}: {len(data.train_frames)} train / {len(data.val_frames)} val frames, "
-        f"fps {data.fps}, cameras {list(data.cameras)}",
-        file=sys.stderr,
-    )
-    result = train(policy_cfg, train_cfg, data, eval_fn)
+    result = train_from_config(compose_dict("train", argv))
     print(
         f"done: step {result.step}, val_loss {result.val_loss}, best success {result.best_success}, "
         f"best checkpoint {result.best_path} ({result.seconds:.0f} s)"

@@ -1,1 +1,3 @@
-"""Turning Hydra's composed config into typed objects, with one-line errors for bad values."""
+"""Configuration: composing ``conf/`` (:mod:`.compose`, the one way), reading one option
+(:mod:`.options`), the resolvers the YAML uses (:mod:`.resolvers`), and turning a composed run config
+into the typed, validated :class:`~simbench.config.build.RunSpec` the library takes (:mod:`.build`)."""

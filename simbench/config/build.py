@@ -6,17 +6,19 @@ Every check names the key, the value and what is allowed, in one line (:class:`C
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from simbench.config.options import available, load_option, runnable_policies  # noqa: F401 (load_option: re-exported)
 from simbench.errors import ConfigError, bad_value, unknown_name
 from simbench.latency.base import LatencySource
 from simbench.latency.factory import make_latency
-from simbench.paths import CONF_DIR
 from simbench.registry import POLICY_RUNTIMES
 from simbench.scheduler.aggregate import NAMES as AGGREGATE_NAMES
 from simbench.scheduler.settings import SchedulerSettings, Stage
@@ -37,18 +39,6 @@ MAX_TICKS = 100_000_000
 """Most control ticks in one episode (env duration x scheduler.fps)."""
 
 
-def available(group: str) -> list[str]:
-    """Options of a config group: the YAML files in ``conf/<group>/``."""
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
-
-
-def runnable_policies() -> list[str]:
-    """Policies ``run`` accepts: configs that say how many actions a chunk holds. Training-only
-    configs (``conf/policy/act.yaml``: model sizes for ``simbench train``) have no
-    ``actions_per_chunk`` and are not listed."""
-    return [name for name in available("policy") if "actions_per_chunk" in OmegaConf.load(CONF_DIR / "policy" / f"{name}.yaml")]
-
-
 def _check_model_chunk(policy: Mapping[str, Any], chunk_size: int) -> None:
     """A policy backed by an ONNX file predicts the file's ``chunk_size``; another value cannot be
     honoured (the number of actions the server returns is ``policy.actions_per_chunk``)."""
@@ -62,25 +52,60 @@ def _check_model_chunk(policy: Mapping[str, Any], chunk_size: int) -> None:
                         f"to return fewer per chunk set policy.actions_per_chunk (<= {predicted}) instead")
 
 
-def load_option(group: str, name: str) -> dict[str, Any] | None:
-    """``conf/<group>/<name>.yaml`` as a resolved dict, None when there is no such option (for tools
-    outside the Hydra app: evaluation, benchmarks)."""
-    path = CONF_DIR / group / f"{name}.yaml"
-    if not path.is_file():
-        return None
-    node = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
-    assert isinstance(node, dict)
-    return node  # type: ignore[return-value]
+@dataclass(frozen=True)
+class PolicySpec:
+    """The policy of a run, validated: the names and sizes the run needs, typed, and the whole
+    composed node (read-only) for the runtime that opens it."""
+
+    name: str
+    runtime: str
+    """The runtime that opens it (``POLICY_RUNTIMES``): ``timing`` when the env cannot feed its model."""
+    arch: str | None
+    precision: str | None
+    chunk_size: int
+    actions_per_chunk: int
+    n_action_steps: int
+    action_dim: int
+    control_hz: float
+    """The control rate its chunks are resampled to (the node's ``fps``, else ``scheduler.fps``)."""
+    timing_only: bool
+    """A model-backed policy that runs timing-only (chunks of its shape, no network): the env has no cameras."""
+    node: Mapping[str, Any]
+    """The policy's config node as composed, read-only."""
+
+    def runtime_config(self) -> dict[str, Any]:
+        """A fresh dict for ``from_config`` of its runtime: the node with the run's runtime and rate."""
+        cfg = copy.deepcopy(dict(self.node))
+        if self.timing_only:
+            cfg["runtime"] = "timing"
+            cfg["timing_only"] = True
+        cfg.setdefault("fps", self.control_hz)
+        return cfg
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """The env of a run, validated; ``node`` is its config node as composed, read-only."""
+
+    name: str
+    cameras: tuple[str, ...]
+    episode_s: float
+    """Simulated seconds per episode (``duration_s`` or ``time_limit_s``)."""
+    node: Mapping[str, Any]
+
+    def config(self) -> dict[str, Any]:
+        """A fresh dict for the env class's ``from_config``."""
+        return copy.deepcopy(dict(self.node))
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """Everything a run needs, validated."""
+    """Everything a run needs, validated and built once (nothing downstream changes it)."""
 
     settings: SchedulerSettings
     latency: LatencySource
-    policy: dict[str, Any]
-    env: dict[str, Any]
+    policy: PolicySpec
+    env: EnvSpec
     seed: int
     episodes: int | None
 
@@ -98,7 +123,12 @@ def _number(cfg: Mapping[str, Any], key: str, prefix: str) -> float:
 
 def _integer(cfg: Mapping[str, Any], key: str, prefix: str, minimum: int, maximum: int | None = None) -> int:
     value = cfg.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum is not None and value > maximum):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < minimum
+        or (maximum is not None and value > maximum)
+    ):
         allowed = f"must be an integer >= {minimum}" + (f" and <= {maximum:,}" if maximum is not None else "")
         raise bad_value(f"{prefix}.{key}", value, allowed)
     return value
@@ -130,11 +160,17 @@ def _check_env(env: Mapping[str, Any]) -> float:
             raise bad_value("env.cameras", cams, "give a non-empty list of camera names")
     if "image_size" in env:
         size = env["image_size"]
-        if not isinstance(size, list) or len(size) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in size):
+        if (
+            not isinstance(size, list)
+            or len(size) != 2
+            or any(isinstance(v, bool) or not isinstance(v, int) for v in size)
+        ):
             raise bad_value("env.image_size", size, "give [height, width] as two integers")
     key = "duration_s" if "duration_s" in env else "time_limit_s"
     if key not in env:
-        raise ConfigError(f"env={env.get('name')!r} sets neither env.duration_s nor env.time_limit_s (simulated seconds per episode)")
+        raise ConfigError(
+            f"env={env.get('name')!r} sets neither env.duration_s nor env.time_limit_s (simulated seconds per episode)"
+        )
     return float(env[key])
 
 
@@ -143,7 +179,11 @@ def _stages(policy: Mapping[str, Any], policy_name: str) -> tuple[Stage, ...]:
     if raw is None:
         raw = [{"name": "model", "unit": "cpu", "share": 1.0}]
     elif not isinstance(raw, list) or not raw:
-        raise bad_value("policy.pipeline", raw, "give a non-empty list of stages ({name, unit, share}), or leave it out for one stage")
+        raise bad_value(
+            "policy.pipeline",
+            raw,
+            "give a non-empty list of stages ({name, unit, share}), or leave it out for one stage",
+        )
     stages = []
     for i, st in enumerate(raw):
         key = f"policy.pipeline[{i}]"
@@ -160,7 +200,9 @@ def _stages(policy: Mapping[str, Any], policy_name: str) -> tuple[Stage, ...]:
         stages.append(Stage(str(st.get("name", f"stage{i}")), unit, share, repeat, own))
     total_share = sum(s.share for s in stages if s.latency is None)
     if stages and any(s.latency is None for s in stages) and not math.isclose(total_share, 1.0, abs_tol=1e-6):
-        raise bad_value("policy.pipeline", [s.share for s in stages], "shares of stages without their own latency must sum to 1")
+        raise bad_value(
+            "policy.pipeline", [s.share for s in stages], "shares of stages without their own latency must sum to 1"
+        )
     return tuple(stages)
 
 
@@ -239,9 +281,17 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     board_latency = latency_cfg.get("name") == "board"
     if board_latency:  # checked before a camera-less env turns the policy timing-only
         if policy.get("runtime") != "onnx" or not policy.get("model_path"):
-            raise bad_value("latency", "board", f"needs a policy with an ONNX model (runtime: onnx); {name} has runtime {policy.get('runtime')}")
+            raise bad_value(
+                "latency",
+                "board",
+                f"needs a policy with an ONNX model (runtime: onnx); {name} has runtime {policy.get('runtime')}",
+            )
         if not env.get("cameras"):
-            raise bad_value("latency", "board", f"needs an env with cameras to send the board; env={env.get('name')} has none (use env=teabag_mug)")
+            raise bad_value(
+                "latency",
+                "board",
+                f"needs an env with cameras to send the board; env={env.get('name')} has none (use env=teabag_mug)",
+            )
     if policy.get("runtime", "timing") not in POLICY_RUNTIMES:
         raise unknown_name("policy.runtime", policy.get("runtime"), POLICY_RUNTIMES)
     if policy.get("runtime", "timing") == "timing" and env.get("cameras"):
@@ -252,25 +302,27 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
                           f"{', '.join(p for p in runnable_policies() if p.startswith('act_'))}")
     if policy.get("runtime") == "onnx":
         _check_model_chunk(policy, _integer(policy, "chunk_size", "policy", 1))
-    if policy.get("runtime") in ("onnx", "ensemble", "torch") and not env.get("cameras"):
-        # A camera-less env cannot feed a vision model: the policy runs timing-only (chunks of its
-        # shape, its latency profile), which is what timing sweeps over real policy names want.
-        policy["runtime"] = "timing"
-        policy["timing_only"] = True
+    # A camera-less env cannot feed a vision model: the policy runs timing-only (chunks of its shape,
+    # its latency profile), which is what timing sweeps over real policy names want.
+    timing_only = policy.get("runtime") in ("onnx", "ensemble", "torch") and not env.get("cameras")
+    runtime = "timing" if timing_only else str(policy.get("runtime", "timing"))
     chunk_size = _integer(policy, "chunk_size", "policy", 1, MAX_CHUNK)
     actions_per_chunk = _integer(policy, "actions_per_chunk", "policy", 1)
     if actions_per_chunk > chunk_size:
         raise bad_value("policy.actions_per_chunk", actions_per_chunk, f"must be <= policy.chunk_size ({chunk_size})")
     n_action_steps = _integer(policy, "n_action_steps", "policy", 1)
     if n_action_steps > actions_per_chunk:
-        raise bad_value("policy.n_action_steps", n_action_steps, f"must be <= policy.actions_per_chunk ({actions_per_chunk})")
+        raise bad_value(
+            "policy.n_action_steps", n_action_steps, f"must be <= policy.actions_per_chunk ({actions_per_chunk})"
+        )
     action_dim = _integer(policy, "action_dim", "policy", 1, MAX_ACTION_DIM)
     if "threads" in policy:
         _integer(policy, "threads", "policy", 1, 256)
 
     latency = _board_latency(cfg, latency_cfg) if board_latency else make_latency(latency_cfg, name)
-    if latency_cfg.get("name") == "host" and policy.get("runtime", "timing") == "timing":
-        why = f"env={env.get('name')} has no cameras, so {name} runs timing-only" if policy.get("timing_only") else f"policy {name} has runtime=timing"
+    if latency_cfg.get("name") == "host" and runtime == "timing":
+        why = (f"env={env.get('name')} has no cameras, so {name} runs timing-only" if timing_only
+               else f"policy {name} has runtime=timing")
         raise bad_value("latency", "host", f"times the real policy call, and {why}: there is no model to time; "
                         "use env=teabag_mug with an onnx policy, or another latency source")
     stages = _stages(policy, name)
@@ -281,16 +333,26 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1):
         raise bad_value("episodes", episodes, "must be a positive integer or null (the whole protocol)")
     if duration * fps > MAX_TICKS:
-        raise bad_value("scheduler.fps", sched["fps"], f"with {duration:g} s episodes makes over {MAX_TICKS:,} control ticks per episode")
+        raise bad_value(
+            "scheduler.fps",
+            sched["fps"],
+            f"with {duration:g} s episodes makes over {MAX_TICKS:,} control ticks per episode",
+        )
     n_eps = min(int(env.get("episodes", 1)), episodes or MAX_EPISODES)
     if duration * n_eps > MAX_RUN_S:
-        raise bad_value("env.episodes", env.get("episodes"), f"x {duration:g} s episodes is over {MAX_RUN_S:,.0f} simulated seconds in one run "
-                        "(results are held in memory); split it into several runs (seed=...) or shorten the episodes")
+        raise bad_value(
+            "env.episodes",
+            env.get("episodes"),
+            f"x {duration:g} s episodes is over {MAX_RUN_S:,.0f} simulated seconds in one run "
+            "(results are held in memory); split it into several runs (seed=...) or shorten the episodes",
+        )
     videos = cfg.get("video_episodes", 0)
     if isinstance(videos, bool) or not isinstance(videos, int) or videos < 0:
         raise bad_value("video_episodes", videos, "must be an integer >= 0")
     if videos and not env.get("cameras"):
-        raise bad_value("video_episodes", videos, f"needs an env with cameras; env={env.get('name')} has none (use env=teabag_mug)")
+        raise bad_value(
+            "video_episodes", videos, f"needs an env with cameras; env={env.get('name')} has none (use env=teabag_mug)"
+        )
     for key in ("progress", "plots"):
         if not isinstance(cfg.get(key, True), bool):
             raise bad_value(key, cfg.get(key), "must be true or false")
@@ -321,5 +383,10 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         loop_fps=loop_fps,
         wall=wall,
     )
-    policy.setdefault("fps", fps)
-    return RunSpec(settings, latency, policy, env, seed, episodes)
+    policy_spec = PolicySpec(
+        name=name, runtime=runtime, arch=policy.get("arch"), precision=policy.get("precision"), chunk_size=chunk_size,
+        actions_per_chunk=actions_per_chunk, n_action_steps=n_action_steps, action_dim=action_dim,
+        control_hz=float(policy.get("fps", fps)), timing_only=timing_only, node=MappingProxyType(policy),
+    )
+    env_spec = EnvSpec(str(env.get("name")), tuple(env.get("cameras") or ()), duration, MappingProxyType(env))
+    return RunSpec(settings, latency, policy_spec, env_spec, seed, episodes)

@@ -1,4 +1,5 @@
-"""OmegaConf resolvers the configs in conf/ use, registered once when simbench is imported.
+"""OmegaConf resolvers the configs in conf/ use, registered by whatever composes or reads them
+(:mod:`simbench.config.compose` on import, :func:`simbench.config.options.load_option`), not by ``import simbench``.
 
 ``${min:a,b}`` exists so a policy can say "execute 50 ticks per inference, or the whole chunk when
 a sweep makes the chunk shorter" (``n_action_steps: ${min:50,${.actions_per_chunk}}``): without it a

@@ -28,7 +28,10 @@ PREFIX = "observation.images."
 def load_dataset(root: str | Path, episode_cache: int = 8) -> LeRobotDataset:
     root = Path(root)
     if not (root / "meta/info.json").is_file():
-        raise ConfigError(f"dataset={str(root)!r} is not a complete LeRobot dataset (no meta/info.json); record one with: python -m simbench record")
+        raise ConfigError(
+            f"dataset={str(root)!r} is not a complete LeRobot dataset (no meta/info.json); record one with: python -m "
+            "simbench record"
+        )
     return LeRobotDataset(root, episode_cache)
 
 
@@ -37,7 +40,9 @@ class LeRobotDataset:
         self.root = root
         self.info: dict[str, Any] = json.loads((root / "meta/info.json").read_text())
         if not str(self.info.get("codebase_version", "")).startswith("v3"):
-            raise ConfigError(f"dataset {root} has codebase_version {self.info.get('codebase_version')!r}; expected v3.x")
+            raise ConfigError(
+                f"dataset {root} has codebase_version {self.info.get('codebase_version')!r}; expected v3.x"
+            )
         self.fps = int(self.info["fps"])
         raw = json.loads((root / "meta/stats.json").read_text())
         self.stats = {f: {k: np.asarray(v) for k, v in s.items()} for f, s in raw.items()}
@@ -46,7 +51,8 @@ class LeRobotDataset:
         shapes = {tuple(self.info["features"][k]["shape"]) for k in self.camera_keys}
         self.image_shape: tuple[int, int, int] = tuple(shapes.pop()) if shapes else (0, 0, 3)  # type: ignore[assignment]
         self.episodes = pd.concat(
-            [pd.read_parquet(p) for p in sorted((root / "meta/episodes").glob("chunk-*/file-*.parquet"))], ignore_index=True
+            [pd.read_parquet(p) for p in sorted((root / "meta/episodes").glob("chunk-*/file-*.parquet"))],
+            ignore_index=True,
         ).sort_values("episode_index", ignore_index=True)
         self.tasks = list(pd.read_parquet(root / "meta/tasks.parquet").sort_values("task_index").index)
         frames = pd.concat(
@@ -68,8 +74,8 @@ class LeRobotDataset:
 
     @cached_property
     def extra(self) -> pd.DataFrame:
-        cols = [c for c in ("episode_index", "cluster", "recovery", "start", "seed", "perturbed", "takeover_s", "takeover_phase")
-                if c in self.episodes]
+        wanted = ("episode_index", "cluster", "recovery", "start", "seed", "perturbed", "takeover_s", "takeover_phase")
+        cols = [c for c in wanted if c in self.episodes]
         return self.episodes[cols]
 
     def _key(self, camera: str) -> str:
@@ -90,7 +96,9 @@ class LeRobotDataset:
         row = self.episodes.iloc[episode]
         length = int(row["length"])
         path = self.root / self.info["video_path"].format(
-            video_key=key, chunk_index=int(row[f"videos/{key}/chunk_index"]), file_index=int(row[f"videos/{key}/file_index"])
+            video_key=key,
+            chunk_index=int(row[f"videos/{key}/chunk_index"]),
+            file_index=int(row[f"videos/{key}/file_index"]),
         )
         first = int(round(float(row[f"videos/{key}/from_timestamp"]) * self.fps))
         frames = _decode(path, first, length)
@@ -119,7 +127,9 @@ class LeRobotDataset:
             path = cache / f"{key}.npy"
             if not path.exists() or np.load(path, mmap_mode="r").shape[0] != self.num_frames:
                 tmp = cache / f"{key}.tmp.npy"
-                arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(self.num_frames, *self.image_shape))
+                arr = np.lib.format.open_memmap(
+                    tmp, mode="w+", dtype=np.uint8, shape=(self.num_frames, *self.image_shape)
+                )
                 for ep in range(self.num_episodes):
                     lo, hi = self.episode_ranges[ep]
                     arr[lo:hi] = self.episode_frames(key, ep)

@@ -26,7 +26,9 @@ def vector_stats(values: NDArray[np.floating]) -> dict[str, NDArray[np.float64]]
     return out
 
 
-def image_stats(frames: NDArray[np.uint8], max_pixels: int = 2_000_000, seed: int = 0) -> dict[str, NDArray[np.float64]]:
+def image_stats(
+    frames: NDArray[np.uint8], max_pixels: int = 2_000_000, seed: int = 0
+) -> dict[str, NDArray[np.float64]]:
     """Per-channel stats of (N, H, W, 3) uint8 frames, in [0, 1], each shaped (3, 1, 1).
 
     Quantiles use a fixed random subsample of pixels (exact mean/std/min/max over all of them).
@@ -48,11 +50,12 @@ def image_stats(frames: NDArray[np.uint8], max_pixels: int = 2_000_000, seed: in
     return shaped
 
 
-def aggregate_stats(parts: list[dict[str, dict[str, NDArray[np.floating]]]]) -> dict[str, dict[str, NDArray[np.float64]]]:
-    """Stats of several datasets as one, weighted by their frame counts (LeRobot's
-    ``aggregate_stats``): pooled mean and variance (within plus between datasets), min of mins,
-    max of maxes (where every part has them). Quantiles cannot be pooled exactly and are left out, and so is a feature that not
-    every part has."""
+def aggregate_stats(
+    parts: list[dict[str, dict[str, NDArray[np.floating]]]],
+) -> dict[str, dict[str, NDArray[np.float64]]]:
+    """Stats of several datasets as one, weighted by their frame counts (LeRobot's ``aggregate_stats``): pooled mean and
+    variance (within plus between datasets), min of mins, max of maxes (where every part has them). Quantiles cannot be
+    pooled exactly and are left out, and so is a feature that not every part has."""
     out: dict[str, dict[str, NDArray[np.float64]]] = {}
     for feature in [f for f in parts[0] if all(f in p for p in parts)]:
         missing = [i for i, p in enumerate(parts) if not {"count", "mean", "std"} <= set(p[feature])]

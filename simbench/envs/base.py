@@ -18,6 +18,22 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+CONTROL_HZ = 60
+"""The control rate (ticks per second) of the scene, the recorder and the policies unless a config says
+otherwise (``scheduler.fps``, ``env.control_hz``): one name for it, ``control_hz``, in code."""
+
+
+
+def control_hz(env: Any, default: float = CONTROL_HZ) -> float:
+    """The env's control rate: its ``control_hz`` when it states one, else ``default``."""
+    value = getattr(env, "control_hz", None)
+    return (
+        float(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        else float(default)
+    )
+
+
 Observation = dict[str, Any]
 """A policy input, keyed like LeRobot: ``observation.state`` (float32 joints) and
 ``observation.images.<camera>`` (uint8 H x W x 3)."""

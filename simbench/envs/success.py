@@ -62,10 +62,14 @@ class SuccessChecker:
         mug_rot = data.xmat[self.mug_body].reshape(3, 3)
         corners = (self.pouch_corners(data) - data.xpos[self.mug_body]) @ mug_rot  # in the mug's frame
         radial = np.hypot(corners[:, 0], corners[:, 1])
-        inside = bool(np.all(radial <= MUG_INNER_RADIUS_M + TOLERANCE_M) and np.all(corners[:, 2] >= self.floor_m - TOLERANCE_M))
+        inside = bool(
+            np.all(radial <= MUG_INNER_RADIUS_M + TOLERANCE_M) and np.all(corners[:, 2] >= self.floor_m - TOLERANCE_M)
+        )
         below_rim = bool(np.all(corners[:, 2] <= MUG_RIM_M))
         upright = bool(mug_rot[2, 2] >= UPRIGHT_COS)
-        return SuccessCheck(inside=inside, below_rim=below_rim, upright=upright, off_table=not self._touches_table(data))
+        return SuccessCheck(
+            inside=inside, below_rim=below_rim, upright=upright, off_table=not self._touches_table(data)
+        )
 
     def _touches_table(self, data: mujoco.MjData) -> bool:
         for i in range(data.ncon):

@@ -54,6 +54,7 @@ import mujoco
 import numpy as np
 from numpy.typing import NDArray
 
+from simbench.envs.base import CONTROL_HZ
 from simbench.envs.success import SuccessCheck, SuccessChecker
 from simbench.envs.workspace import (
     CLUSTER_CENTERS,
@@ -92,7 +93,7 @@ class TeaBagMugEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float32]]):
         cameras: tuple[str, ...] | list[str] = CAMERAS,
         image_height: int = 96,
         image_width: int = 128,
-        control_hz: float = 60.0,
+        control_hz: float = CONTROL_HZ,
         time_limit_s: float = 20.0,
         success_dwell_s: float = 0.5,
         include_velocity: bool = True,
@@ -116,7 +117,9 @@ class TeaBagMugEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float32]]):
         self.data = mujoco.MjData(self.model)
         substeps = 1.0 / (control_hz * self.model.opt.timestep)
         if abs(substeps - round(substeps)) > 1e-6 or round(substeps) < 1:
-            raise bad_value("control_hz", control_hz, f"physics runs at {1 / self.model.opt.timestep:.0f} Hz; use a divisor of it")
+            raise bad_value(
+                "control_hz", control_hz, f"physics runs at {1 / self.model.opt.timestep:.0f} Hz; use a divisor of it"
+            )
         self.n_substeps = int(round(substeps))
         self.control_dt = 1.0 / control_hz
         self.cameras = cameras
@@ -315,7 +318,7 @@ class TeaBagMugEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float32]]):
 
     def _place_in_gripper(self, start: StartState) -> None:
         """Recovery start: solve IK for the pinch point, put the bag between the pads, squeeze."""
-        from simbench.expert.ik import ArmIK  # the env itself does not need IK otherwise
+        from simbench.envs.arm_ik import ArmIK  # the env itself does not need IK otherwise
 
         assert start.hold_xyz is not None
         ik = ArmIK(self.model)

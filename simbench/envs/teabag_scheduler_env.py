@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.envs.base import EpisodeOutcome, Observation
+from simbench.envs.base import CONTROL_HZ, EpisodeOutcome, Observation
 from simbench.envs.teabag_mug import TeaBagMugEnv, Snapshot
 from simbench.envs.workspace import TRAINING_CLUSTERS, VALIDATION_CLUSTER
 from simbench.errors import ConfigError, bad_value
@@ -49,7 +49,7 @@ class TeaBagSchedulerEnv:
                 cameras=cameras,
                 image_height=int(size[0]),
                 image_width=int(size[1]),
-                control_hz=float(cfg.get("control_hz", 60.0)),
+                control_hz=float(cfg.get("control_hz", CONTROL_HZ)),
                 time_limit_s=float(cfg.get("time_limit_s", 20.0)),
                 success_dwell_s=float(cfg.get("success_dwell_s", 0.5)),
                 include_velocity=False,

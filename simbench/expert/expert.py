@@ -3,7 +3,7 @@
 It reads the simulator's state (where the tea bag and the mug really are), so it is a privileged
 expert, like the teleoperator who recorded the published set watching the scene. It plans in
 gripper space (pinch point and jaw closing direction), moves along minimum-jerk segments and turns
-each control tick's pose into joint targets with :class:`~simbench.expert.ik.ArmIK`.
+each control tick's pose into joint targets with :class:`~simbench.envs.arm_ik.ArmIK`.
 
 Human-like variation, drawn per episode from its own generator: speed (0.8-1.25x), the grasp yaw
 (+-0.04 rad around the tea bag's faces), small offsets of every waypoint (a few mm),
@@ -22,7 +22,7 @@ import mujoco
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.expert.ik import ArmIK
+from simbench.envs.arm_ik import ArmIK
 
 GRIPPER_OPEN_RAD = 0.7
 """Jaw angle while approaching: 61 mm between pads for a 34 mm tea bag."""
@@ -63,7 +63,9 @@ class SceneState:
 
 def pouch_in_mug(state: SceneState) -> bool:
     """The bag is inside the mug: within 4 cm of its axis and below the rim."""
-    return bool(np.linalg.norm(state.pouch_pos[:2] - state.mug_pos[:2]) < 0.04 and state.pouch_pos[2] < MUG_RIM_M - 0.01)
+    return bool(
+        np.linalg.norm(state.pouch_pos[:2] - state.mug_pos[:2]) < 0.04 and state.pouch_pos[2] < MUG_RIM_M - 0.01
+    )
 
 
 @dataclass
@@ -130,7 +132,9 @@ class ScriptedExpert:
 
     # -- public ----------------------------------------------------------------------------------
 
-    def reset(self, rng: np.random.Generator, state: SceneState, holding: bool = False, start: Phase | None = None) -> None:
+    def reset(
+        self, rng: np.random.Generator, state: SceneState, holding: bool = False, start: Phase | None = None
+    ) -> None:
         """Start an episode; ``holding`` when it begins with the tea bag already in the jaws (carry
         it). ``start`` picks the first phase instead: ``CLOSE`` when the jaws are shut on the bag
         still on the table (finish the grasp, then lift), ``LIFT`` when they hold it off the table
@@ -175,8 +179,15 @@ class ScriptedExpert:
     def get_plan(self) -> dict[str, object]:
         """The expert's plan state (cheap to copy): lets a chunking wrapper rewind to a tick."""
         return {
-            "phase": self.phase, "phase_t0": self._phase_t0, "segment": self._segment, "q": self._q.copy(),
-            "gripper": self._gripper, "release_from": self._release_from, "yaw": self._yaw, "attempts": self.attempts, "events": dict(self.events),
+            "phase": self.phase,
+            "phase_t0": self._phase_t0,
+            "segment": self._segment,
+            "q": self._q.copy(),
+            "gripper": self._gripper,
+            "release_from": self._release_from,
+            "yaw": self._yaw,
+            "attempts": self.attempts,
+            "events": dict(self.events),
         }
 
     def set_plan(self, plan: dict[str, object]) -> None:
@@ -249,7 +260,14 @@ class ScriptedExpert:
             lean, elevation = probe.tilt_rad, abs(float(rot[2, 0]))
             # Pads 24 mm tall, 20 mm wide, 34 mm apart: keep the lowest corner of the lower pad
             # 2.5 mm off the table whether the fingers lean or the closing axis is not level.
-            z = pouch[2] - POUCH_HALF_THICKNESS_M + 0.0025 + 0.012 * np.cos(lean) + 0.010 * np.sin(lean) + 0.017 * elevation
+            z = (
+                pouch[2]
+                - POUCH_HALF_THICKNESS_M
+                + 0.0025
+                + 0.012 * np.cos(lean)
+                + 0.010 * np.sin(lean)
+                + 0.017 * elevation
+            )
             goal = self._grasp_xy(pouch, z) + noise[1] * [0.5, 0.5, 0]
             # The pinch point is midway between the pads at the grasp (17 mm from each); while open,
             # keep a few mm between the fixed pad and the tea bag: aim that much towards the fixed jaw.

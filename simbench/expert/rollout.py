@@ -7,6 +7,10 @@ observed, LeRobot's convention.
 
 After the expert is done the episode keeps running (the arm holding still) until the env
 reports success or a short grace period ends, so a kept episode always ends in the success state.
+
+This is not a policy episode: the expert plans every tick from the true scene state, may execute
+noisy targets while recording clean ones, and keeps frames. A chunk policy's ideal-timing episode is
+:func:`simbench.rollout.run_episode` (evaluation and the policy's part of a takeover).
 """
 
 from __future__ import annotations
@@ -49,7 +53,9 @@ class ExpertEpisode:
 
 def scene_state(env: TeaBagMugEnv) -> SceneState:
     p = env.privileged()
-    return SceneState(qpos=p["qpos"], pouch_pos=p["pouch_pos"], pouch_yaw=p["pouch_yaw"], mug_pos=p["mug_pos"], time_s=p["time_s"])
+    return SceneState(
+        qpos=p["qpos"], pouch_pos=p["pouch_pos"], pouch_yaw=p["pouch_yaw"], mug_pos=p["mug_pos"], time_s=p["time_s"]
+    )
 
 
 def run_expert_episode(

@@ -1,12 +1,11 @@
 """``policy.runtime=scripted``: the scripted expert as a chunk policy the scheduler can time.
 
-It reads the ``privileged.*`` entries of the observation the server took (true tea-bag and mug
-poses at that tick) and plays the expert forward on its own kinematic model, returning the next
-``actions_per_chunk`` joint targets. While rolling a chunk out it predicts the world the simple
-way (a grasped bag moves with the pinch point, a released one lands in the mug); the next
-observation corrects it. It remembers its plan at every tick of the last chunk and rewinds to
-the observation's tick before planning again, so under latency it behaves like any chunking
-policy: chunks computed from stale observations, executed open loop until the next arrives. Its success rate out of ``python -m simbench run
+It reads the ``privileged.*`` entries of the observation the server took (true tea-bag and mug poses at that tick) and
+plays the expert forward on its own kinematic model, returning the next ``actions_per_chunk`` joint targets. While
+rolling a chunk out it predicts the world the simple way (a grasped bag moves with the pinch point, a released one lands
+in the mug); the next observation corrects it. It remembers its plan at every tick of the last chunk and rewinds to the
+observation's tick before planning again, so under latency it behaves like any chunking policy: chunks computed from
+stale observations, executed open loop until the next arrives. Its success rate out of ``python -m simbench run
 +policy=scripted env=teabag_mug`` is the ceiling learned policies are compared with.
 """
 
@@ -17,13 +16,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.envs.base import Observation
+from simbench.envs.base import CONTROL_HZ, Observation
 from simbench.expert.expert import SceneState, ScriptedExpert
 from simbench.errors import ConfigError
 
 
 class ScriptedPolicy:
-    def __init__(self, env: Any, actions_per_chunk: int = 100, action_dim: int = 6, control_hz: float = 60.0) -> None:
+    def __init__(
+        self, env: Any, actions_per_chunk: int = 100, action_dim: int = 6, control_hz: float = CONTROL_HZ
+    ) -> None:
         inner = getattr(env, "env", env)
         if not hasattr(inner, "model"):
             raise ConfigError("policy runtime 'scripted' needs a MuJoCo env; use env=teabag_mug")
@@ -38,7 +39,7 @@ class ScriptedPolicy:
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], env: Any) -> ScriptedPolicy:
-        hz = float(getattr(env, "control_hz", 60.0))
+        hz = float(getattr(env, "control_hz", CONTROL_HZ))
         return cls(env, int(cfg.get("actions_per_chunk", 100)), int(cfg.get("action_dim", 6)), hz)
 
     def reset(self, seed: int) -> None:

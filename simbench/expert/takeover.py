@@ -9,9 +9,9 @@ runs synchronously (zero latency, ``n_action_steps`` per chunk) until a drawn sw
 expert is reset on the scene as it is then and records the rest of the episode: it carries a bag
 that hangs in the jaws (>= 2 cm up, within 3 cm of the pinch point) and otherwise re-opens and
 approaches afresh. ``finish_grasp`` instead finishes a grasp the policy made (jaws shut on the bag:
-close and lift); measured worse (README: 0.49 against 0.75 on the protocol, stage 1), so it is off by
-default: committing to the policy's off-centre grasps teaches lifting bad grasps, where re-opening
-teaches the re-grasp that recovers. Only the expert's part is recorded; ``python -m simbench record``
+close and lift). It is off by default: committing to the policy's off-centre grasps teaches lifting
+bad grasps, where re-opening teaches the re-grasp that recovers (the comparison:
+docs/2026-11-29-history-notes.md). Only the expert's part is recorded; ``python -m simbench record``
 keeps it like any other demonstration when the expert succeeds (``takeover`` in
 ``conf/record.yaml``).
 """
@@ -26,7 +26,7 @@ from simbench.envs.teabag_scheduler_env import TeaBagSchedulerEnv
 from simbench.expert.expert import Phase, ScriptedExpert, pouch_in_mug
 from simbench.expert.rollout import ExpertEpisode, finish_with_expert, scene_state
 from simbench.policies.base import ChunkPolicy
-from simbench.training.evaluate import run_episode
+from simbench.rollout import run_episode
 
 HOLD_LIFT_M = 0.02
 """A bag this far above where it started and within 3 cm of the pinch point hangs in the jaws: the

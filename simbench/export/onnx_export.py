@@ -32,7 +32,9 @@ def image_input(camera: str) -> str:
     return f"observation.images.{camera}"
 
 
-def model_metadata(policy: ACTPolicy, fps: int, precision: str = "fp32", extra: dict[str, Any] | None = None) -> dict[str, str]:
+def model_metadata(
+    policy: ACTPolicy, fps: int, precision: str = "fp32", extra: dict[str, Any] | None = None
+) -> dict[str, str]:
     """What a runtime needs to feed and interpret the model, stored in the ONNX metadata_props."""
     cfg = policy.config
     meta = {
@@ -100,4 +102,13 @@ def export_onnx(policy: ACTPolicy, path: str | Path, fps: int) -> Path:
     return save_inline(model, path)
 
 
-__all__ = ["OPSET", "OUTPUT", "STATE_INPUT", "export_onnx", "image_input", "read_metadata", "save_inline", "set_metadata"]
+__all__ = [
+    "OPSET",
+    "OUTPUT",
+    "STATE_INPUT",
+    "export_onnx",
+    "image_input",
+    "read_metadata",
+    "save_inline",
+    "set_metadata",
+]

@@ -12,10 +12,15 @@ from simbench.export.onnx_export import STATE_INPUT, image_input
 from simbench.policies.act import ACTPolicy
 
 
-def make_feeds(state: NDArray[np.float32], images: NDArray[np.uint8], cameras: tuple[str, ...]) -> list[dict[str, np.ndarray]]:
+def make_feeds(
+    state: NDArray[np.float32], images: NDArray[np.uint8], cameras: tuple[str, ...]
+) -> list[dict[str, np.ndarray]]:
     """(N, S) states and (N, n_cam, h, w, 3) images -> one batch-1 ORT feed per frame."""
     return [
-        {STATE_INPUT: state[i : i + 1].astype(np.float32), **{image_input(c): images[i : i + 1, j] for j, c in enumerate(cameras)}}
+        {
+            STATE_INPUT: state[i : i + 1].astype(np.float32),
+            **{image_input(c): images[i : i + 1, j] for j, c in enumerate(cameras)},
+        }
         for i in range(len(state))
     ]
 
@@ -63,7 +68,9 @@ def action_error(pred: NDArray, ref: NDArray) -> dict[str, float]:
     return {
         "max_abs": float(np.abs(d).max()),
         "mean_abs": float(np.abs(d).mean()),
-        "rel_spread": float(np.linalg.norm(d) / max(np.linalg.norm(ref.astype(np.float64) - ref.mean(axis=(0, 1))), 1e-12)),
+        "rel_spread": float(
+            np.linalg.norm(d) / max(np.linalg.norm(ref.astype(np.float64) - ref.mean(axis=(0, 1))), 1e-12)
+        ),
     }
 
 

@@ -91,7 +91,9 @@ class Recipe:
             if comp not in COMPONENTS:
                 raise bad_value(f"variants.{self.name}.components", comp, f"components are {', '.join(COMPONENTS)}")
             if prec not in PRECISIONS:
-                raise bad_value(f"variants.{self.name}.components.{comp}", prec, f"choose one of {', '.join(PRECISIONS)}")
+                raise bad_value(
+                    f"variants.{self.name}.components.{comp}", prec, f"choose one of {', '.join(PRECISIONS)}"
+                )
         used = set(self.components.values())
         if {"int8", "int8_dynamic"} <= used:
             raise ConfigError(
@@ -108,9 +110,13 @@ class Recipe:
                 raise bad_value(key, ops, "a list of ONNX op types such as [Conv, MatMul, Gemm]")
         for prefix in self.keep_float:
             if not isinstance(prefix, str) or not prefix.startswith("/model/"):
-                raise bad_value(f"variants.{self.name}.keep_float", prefix, "node-name prefixes such as /model/decoder/")
+                raise bad_value(
+                    f"variants.{self.name}.keep_float", prefix, "node-name prefixes such as /model/decoder/"
+                )
         if self.calibration_method not in ("minmax", "percentile", "entropy"):
-            raise bad_value(f"variants.{self.name}.calibration_method", self.calibration_method, "minmax, percentile or entropy")
+            raise bad_value(
+                f"variants.{self.name}.calibration_method", self.calibration_method, "minmax, percentile or entropy"
+            )
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any]) -> Recipe:
@@ -185,7 +191,9 @@ def preprocess(fp32_path: Path, out_path: Path, optimize: bool) -> Path:
     return out_path
 
 
-def build_variant(fp32_path: str | Path, out_path: str | Path, recipe: Recipe, calib_feeds: list[dict[str, np.ndarray]]) -> Path:
+def build_variant(
+    fp32_path: str | Path, out_path: str | Path, recipe: Recipe, calib_feeds: list[dict[str, np.ndarray]]
+) -> Path:
     """Write the variant ``recipe`` of the fp32 model at ``fp32_path`` to ``out_path`` (inline weights)."""
     fp32_path, out_path = Path(fp32_path), Path(out_path)
     meta = read_metadata(onnx.load(str(fp32_path), load_external_data=False))
@@ -290,4 +298,13 @@ def configured_recipe(name: str) -> Recipe:
     return Recipe.from_dict(name, dict(variants[name] or {}))
 
 
-__all__ = ["COMPONENTS", "PRECISIONS", "FeedReader", "Recipe", "build_variant", "component_of", "configured_recipe", "recipes_from_config"]
+__all__ = [
+    "COMPONENTS",
+    "PRECISIONS",
+    "FeedReader",
+    "Recipe",
+    "build_variant",
+    "component_of",
+    "configured_recipe",
+    "recipes_from_config",
+]

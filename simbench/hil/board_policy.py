@@ -20,12 +20,13 @@ from typing import Any
 
 import numpy as np
 
+from simbench.envs.base import control_hz
 from simbench.errors import ConfigError
 from simbench.hil.board import BoardConfig, BoardConnection
 from simbench.hil.client import BoardClient, LoadedModel
 from simbench.hil.measure import board_summary
 from simbench.hil.spec import host_session_spec
-from simbench.policies.onnx_policy import OnnxChunkPolicy, _env_fps, resolve_model_path
+from simbench.policies.onnx_policy import OnnxChunkPolicy, resolve_model_path
 
 
 class BoardLatency:
@@ -101,7 +102,7 @@ class BoardChunkPolicy(OnnxChunkPolicy):
             model = conn.client.load(path, host_session_spec(threads, latency.board.providers))
             latency.facts, latency.where, latency.model = conn.client.facts, conn.where, model
             policy = cls(path, name=str(cfg.get("name", "act")), actions_per_chunk=cfg.get("actions_per_chunk"), threads=threads,
-                         control_fps=float(cfg.get("fps") or _env_fps(env)), session=RemoteSession(conn.client, model, latency))
+                         control_hz=float(cfg.get("fps") or control_hz(env)), session=RemoteSession(conn.client, model, latency))
         except BaseException:
             conn.close()
             raise

@@ -184,7 +184,7 @@ def measure_variants(board: BoardConfig, s: NightlySettings, command: str) -> di
 def run_protocol(board_overrides: list[str], s: NightlySettings) -> dict[str, Any]:
     """The published protocol with latency=board, written as a normal run directory."""
     from simbench import runner
-    from simbench.cli.compose import compose_run
+    from simbench.config.compose import compose_run
     from simbench.config.build import build_run_spec
 
     overrides = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from simbench.cli.compose import compose_run, expand
+from simbench.config.compose import compose_run, expand
 from simbench.errors import ConfigError
 from simbench.hil.board import parse_board
 from simbench.hil.nightly import run_nightly

@@ -1,6 +1,7 @@
 """Where inference latencies come from.
 
-``latency=NAME`` selects ``conf/latency/NAME.yaml`` and the class registered under that name in
-:data:`simbench.latency.factory.LATENCY_SOURCES`. Every source samples seconds from a seeded
+``latency=NAME`` selects ``conf/latency/NAME.yaml``, whose ``name`` is one of
+:data:`simbench.latency.factory.LATENCY_SOURCES` (``latency=imx95`` is the ``device_profile`` source
+over ``conf/device/imx95.yaml``). Every source samples seconds from a seeded
 ``numpy.random.Generator`` the scheduler owns, so runs are reproducible bit for bit.
 """

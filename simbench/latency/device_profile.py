@@ -1,10 +1,11 @@
-"""Board profiles from published measurements (``latency=imx95``).
+"""Device profiles: a board's published (or assumed) latency per policy, as data (``latency=imx95``).
 
-The profile maps a policy name (``act_int8``...) to the median seconds per inference measured on the
-board, and adds lognormal jitter around it. The numbers live in ``conf/latency/imx95.yaml`` with
-their provenance: ``published`` lists the policies whose median *is* a published figure (which
-one), ``assumed`` the ones that have none and borrow another policy's (whose, and why). This module
-only knows how to sample them and to say which kind a run got (:meth:`describe`).
+A device profile is a config, ``conf/device/<board>.yaml``: ``profiles`` maps a policy name
+(``act_int8``...) to the median seconds per inference measured on the board, ``jitter`` is a
+lognormal sigma around it, and the provenance says which medians are ``published`` (which figure,
+from which ``source``) and which are ``assumed`` (borrowing whose, and why). ``conf/latency/<board>.yaml``
+pulls the device in and names this source (``name: device_profile``); a new board needs no code.
+This module only knows how to sample a profile and to say which kind a run got (:meth:`describe`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from simbench.errors import unknown_name
+from simbench.errors import bad_value, unknown_name
 from simbench.latency.distributions import LognormalLatency
 
 
@@ -44,6 +45,17 @@ class DeviceProfileLatency:
     policy: str = ""
     provenance: Mapping[str, Any] = field(default_factory=dict)
     """``{"kind": "published" | "assumed", ...}`` (:func:`profile_provenance`)."""
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], policy: str) -> DeviceProfileLatency:
+        """The profile for ``policy`` from a ``latency`` node holding a device's keys (``profiles``,
+        ``jitter``, ``published``, ``assumed``, ``source``)."""
+        if "profiles" not in cfg:
+            raise bad_value(
+                "latency", cfg.get("name"), "a device profile needs profiles (policy name -> median seconds)"
+            )
+        return cls.for_policy(cfg["profiles"], policy, float(cfg.get("jitter", 0.0)),
+                              provenance=profile_provenance(cfg, policy))
 
     @classmethod
     def for_policy(cls, profiles: Mapping[str, float], policy: str, jitter: float, profile_key: str = "latency",

@@ -11,7 +11,7 @@ import numpy as np
 
 from simbench.errors import bad_value, unknown_name
 from simbench.latency.base import LatencySource, MeasuredLatency
-from simbench.latency.device_profile import DeviceProfileLatency, profile_provenance
+from simbench.latency.device_profile import DeviceProfileLatency
 from simbench.latency.distributions import ConstantLatency, LognormalLatency, NormalLatency, UniformLatency
 from simbench.latency.trace import TraceLatency
 
@@ -41,8 +41,7 @@ def _build(cfg: Mapping[str, Any], policy: str) -> LatencySource:
         "lognormal": lambda: LognormalLatency(float(cfg["median"]), float(cfg["sigma"])),
         "uniform": lambda: UniformLatency(float(cfg["low"]), float(cfg["high"])),
         "trace": lambda: TraceLatency(str(cfg["path"]), str(cfg.get("column", "latency_s"))),
-        "imx95": lambda: DeviceProfileLatency.for_policy(cfg["profiles"], policy, float(cfg.get("jitter", 0.0)),
-                                                  provenance=profile_provenance(cfg, policy)),
+        "device_profile": lambda: DeviceProfileLatency.from_config(cfg, policy),
         "host": lambda: MeasuredLatency(),
     }
     if name not in builders:
@@ -50,7 +49,7 @@ def _build(cfg: Mapping[str, Any], policy: str) -> LatencySource:
     return builders[name]()
 
 
-LATENCY_SOURCES = ("constant", "normal", "lognormal", "uniform", "trace", "imx95", "host")
+LATENCY_SOURCES = ("constant", "normal", "lognormal", "uniform", "trace", "device_profile", "host")
 
 MAX_LATENCY_S = 3_600.0
 """Largest latency parameter (seconds) a source may be given."""
@@ -77,15 +76,26 @@ def _check_numbers(cfg: Mapping[str, Any], key: str) -> None:
         if not isinstance(profiles, Mapping):
             raise bad_value(f"{key}.profiles", profiles, "give a mapping of policy name -> median seconds")
         for name, value in profiles.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= MAX_LATENCY_S:
-                raise bad_value(f"{key}.profiles.{name}", value, f"must be a number of seconds in [0, {MAX_LATENCY_S:g}]")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or not 0 <= value <= MAX_LATENCY_S
+            ):
+                raise bad_value(
+                    f"{key}.profiles.{name}", value, f"must be a number of seconds in [0, {MAX_LATENCY_S:g}]"
+                )
 
 
 def make_latency(cfg: Mapping[str, Any], policy: str, key: str = "latency") -> LatencySource:
     """Build the source for ``policy`` (device profiles are picked by the policy's name); ``key``
     is where ``cfg`` sits in the config (a pipeline stage's own latency), for error messages."""
     if not isinstance(cfg, Mapping):
-        raise bad_value(key, cfg, "give a latency mapping with a name (constant, normal, lognormal, uniform, trace, imx95, host)")
+        raise bad_value(
+            key,
+            cfg,
+            "give a latency mapping with a name (constant, normal, lognormal, uniform, trace, device_profile, host)",
+        )
     _check_numbers(cfg, key)
     scale = float(cfg.get("scale", 1.0))
     if not scale > 0:

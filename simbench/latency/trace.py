@@ -46,7 +46,11 @@ class TraceLatency:
             if pa.types.is_integer(kind) or pa.types.is_floating(kind):
                 columns[name] = np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
             else:
-                raise bad_value("latency.path", str(path), f"column {name!r} is not numeric (a trace holds latencies in seconds only)")
+                raise bad_value(
+                    "latency.path",
+                    str(path),
+                    f"column {name!r} is not numeric (a trace holds latencies in seconds only)",
+                )
         component_names = tuple(n for n in columns if n != column)
         if column in columns:
             total = columns[column]
@@ -74,16 +78,28 @@ class TraceLatency:
 
     def describe(self) -> dict[str, Any]:
         """Where these latencies came from: the file, and the board and model when a record is beside it."""
-        info: dict[str, Any] = {"kind": "trace", "path": str(self.path), "rows": int(len(self.total)), "column": self.column,
-                                "components": list(self.components)}
+        info: dict[str, Any] = {
+            "kind": "trace",
+            "path": str(self.path),
+            "rows": int(len(self.total)),
+            "column": self.column,
+            "components": list(self.components),
+        }
         rec = self.record
         if rec is not None:
-            info.update({
-                "board": rec.get("board_summary"), "board_name": (rec.get("board") or {}).get("name"),
-                "model_sha256": rec.get("model_sha256"), "precision": rec.get("precision"),
-                "execution_provider": rec.get("execution_provider"), "threads": rec.get("threads"),
-                "measured": rec.get("date"), "complete": rec.get("complete"), "record": str(self.path.with_suffix(".json")),
-            })
+            info.update(
+                {
+                    "board": rec.get("board_summary"),
+                    "board_name": (rec.get("board") or {}).get("name"),
+                    "model_sha256": rec.get("model_sha256"),
+                    "precision": rec.get("precision"),
+                    "execution_provider": rec.get("execution_provider"),
+                    "threads": rec.get("threads"),
+                    "measured": rec.get("date"),
+                    "complete": rec.get("complete"),
+                    "record": str(self.path.with_suffix(".json")),
+                }
+            )
         return info
 
 
@@ -95,5 +111,7 @@ def read_record(trace_path: Path) -> dict[str, Any] | None:
     try:
         record = json.loads(sidecar.read_text())
     except (OSError, ValueError) as err:
-        raise bad_value("latency.path", str(trace_path), f"its record {sidecar.name} is not readable JSON ({type(err).__name__})") from None
+        raise bad_value(
+            "latency.path", str(trace_path), f"its record {sidecar.name} is not readable JSON ({type(err).__name__})"
+        ) from None
     return record if isinstance(record, dict) and record.get("kind") == "simbench.hil.measure" else None

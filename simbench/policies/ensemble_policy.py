@@ -1,10 +1,9 @@
 """A deep ensemble of ONNX ACT exports: every member predicts the chunk, the policy executes their mean.
 
-Why it is here: ACT runs trained from different data or seeds score 0.63-0.70 each on the
-protocol, and the mean of three of their chunks scores 0.79 (README, Current results). An
-ensemble is a deployment choice with a price simbench can show: the members run one after
-another, so inference costs the sum of theirs (``latency=host`` measures it), which on an edge
-board decides whether the arm stalls.
+Why it is here: the mean of several independently trained models' chunks can score above each
+of them (measured: docs/2026-11-29-history-notes.md). An ensemble is a deployment choice with a
+price simbench can show: the members run one after another, so inference costs the sum of theirs
+(``latency=host`` measures it), which on an edge board decides whether the arm stalls.
 
 Config (``runtime: ensemble``)::
 
@@ -49,7 +48,7 @@ class EnsembleChunkPolicy:
         self.action_dim = first.action_dim
         self.chunk_size = first.chunk_size
         self.model_fps = first.model_fps
-        self.control_fps = first.control_fps
+        self.control_hz = first.control_hz
         self.cameras = first.cameras
         self.precision = "+".join(sorted({m.precision for m in members}))
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.envs.base import Observation
+from simbench.envs.base import CONTROL_HZ, Observation, control_hz
 from simbench.errors import ConfigError, bad_value
 from simbench.paths import MODELS_DIR
 from simbench.policies.act.runtime_common import observation_inputs, resample_chunk
@@ -33,7 +33,9 @@ def resolve_model_path(model_path: str | Path | None) -> Path:
     if not path.is_absolute() and not path.exists():
         path = MODELS_DIR / path
     if not path.is_file():
-        raise ConfigError(f"policy.model_path={str(model_path)!r} not found (relative paths are looked up in {MODELS_DIR})")
+        raise ConfigError(
+            f"policy.model_path={str(model_path)!r} not found (relative paths are looked up in {MODELS_DIR})"
+        )
     return path
 
 
@@ -46,7 +48,10 @@ def model_metadata(path: Path) -> dict[str, str]:
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as err:  # noqa: BLE001 - onnx raises several types for unreadable files
-        raise ConfigError(f"cannot read ONNX model {path}: {str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__}") from None
+        raise ConfigError(
+            f"cannot read ONNX model {path}: "
+            f"{str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__}"
+        ) from None
     return {p.key: p.value for p in model.metadata_props}
 
 
@@ -88,32 +93,34 @@ def load_session(path: str | Path, threads: int, profile_prefix: str | None = No
         raise ConfigError(f"cannot load ONNX model {path}: {first[:200]}") from None
 
 
-def _env_fps(env: Any, default: float = 60.0) -> float:
-    """The control rate the chunk is resampled to: the env's ``fps`` or ``control_hz`` when it states one."""
-    for attr in ("fps", "control_hz"):
-        value = getattr(env, attr, None)
-        if isinstance(value, (int, float)) and value > 0:
-            return float(value)
-    return default
-
-
-def _check_graph(session: Any, path: Path, cameras: tuple[str, ...], image_size: tuple[int, ...], state_dim: int) -> None:
+def _check_graph(
+    session: Any, path: Path, cameras: tuple[str, ...], image_size: tuple[int, ...], state_dim: int
+) -> None:
     """The graph's inputs are the ones its metadata promises (else the first inference would fail mid-run)."""
     expected = {"observation.state": [state_dim], **{f"observation.images.{c}": [*image_size, 3] for c in cameras}}
     inputs = {i.name: i.shape for i in session.get_inputs()}
     if set(inputs) != set(expected):
-        raise bad_value("policy.model_path", str(path), f"has inputs {sorted(inputs)} but its metadata promises {sorted(expected)}; re-run 'python -m simbench export'")
+        raise bad_value(
+            "policy.model_path",
+            str(path),
+            f"has inputs {sorted(inputs)} but its metadata promises {sorted(expected)}; re-run 'python -m simbench "
+            "export'",
+        )
     for name, dims in expected.items():
         got = [d for d in inputs[name][1:]]  # after the batch dimension
         if len(got) != len(dims) or any(isinstance(g, int) and g != d for g, d in zip(got, dims)):
-            raise bad_value("policy.model_path", str(path), f"input {name} has shape {inputs[name]}, metadata says (batch, {', '.join(map(str, dims))})")
+            raise bad_value(
+                "policy.model_path",
+                str(path),
+                f"input {name} has shape {inputs[name]}, metadata says (batch, {', '.join(map(str, dims))})",
+            )
 
 
 class OnnxChunkPolicy:
     """ChunkPolicy over an ONNX Runtime session; deterministic (ACT's latent is zero at inference)."""
 
     def __init__(self, model_path: str | Path, name: str = "act", actions_per_chunk: int | None = None,
-                 threads: int = 1, control_fps: float = 60.0, session: Any = None) -> None:
+                 threads: int = 1, control_hz: float = CONTROL_HZ, session: Any = None) -> None:
         if threads < 1:
             raise bad_value("policy.threads", threads, "must be >= 1")
         self.path = resolve_model_path(model_path)
@@ -121,7 +128,10 @@ class OnnxChunkPolicy:
         self.session = session if session is not None else load_session(self.path, threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         if meta.get("simbench.arch") != "act":
-            raise ConfigError(f"{self.path} is not a simbench ACT export (no simbench.arch=act metadata); re-run 'python -m simbench export'")
+            raise ConfigError(
+                f"{self.path} is not a simbench ACT export (no simbench.arch=act metadata); re-run 'python -m simbench "
+                "export'"
+            )
         try:
             self.cameras = tuple(meta["simbench.cameras"].split(","))
             self.image_size = tuple(int(v) for v in meta["simbench.image_size"].split(","))
@@ -130,28 +140,40 @@ class OnnxChunkPolicy:
             self.chunk_size = int(meta["simbench.chunk_size"])
             self.model_fps = float(meta["simbench.fps"])
         except (KeyError, ValueError) as err:
-            raise bad_value("policy.model_path", str(self.path), f"has unreadable simbench metadata ({type(err).__name__}: {err}); re-run 'python -m simbench export'") from None
-        if len(self.image_size) != 2 or self.model_fps <= 0 or min(self.state_dim, self.action_dim, self.chunk_size) < 1:
-            raise bad_value("policy.model_path", str(self.path), "has inconsistent simbench metadata (image_size, fps, dims); re-run 'python -m simbench export'")
+            raise bad_value(
+                "policy.model_path",
+                str(self.path),
+                f"has unreadable simbench metadata ({type(err).__name__}: {err}); re-run 'python -m simbench export'",
+            ) from None
+        if (
+            len(self.image_size) != 2
+            or self.model_fps <= 0
+            or min(self.state_dim, self.action_dim, self.chunk_size) < 1
+        ):
+            raise bad_value(
+                "policy.model_path",
+                str(self.path),
+                "has inconsistent simbench metadata (image_size, fps, dims); re-run 'python -m simbench export'",
+            )
         _check_graph(self.session, self.path, self.cameras, self.image_size, self.state_dim)
         self.precision = meta.get("simbench.precision", "?")
         self.config = json.loads(meta.get("simbench.config", "{}"))
-        self.control_fps = float(control_fps)
+        self.control_hz = float(control_hz)
         self.name = name
         self.actions_per_chunk = int(actions_per_chunk or self.chunk_size)
-        horizon = self.chunk_size * self.control_fps / self.model_fps
+        horizon = self.chunk_size * self.control_hz / self.model_fps
         if self.actions_per_chunk > horizon + 1e-9:
             raise ConfigError(
                 f"policy.actions_per_chunk={self.actions_per_chunk} exceeds the model's horizon: {self.chunk_size} "
-                f"actions at {self.model_fps:g} fps = {horizon:g} control ticks at {self.control_fps:g} Hz"
+                f"actions at {self.model_fps:g} fps = {horizon:g} control ticks at {self.control_hz:g} Hz"
             )
         self._input_names = ["observation.state", *[f"observation.images.{c}" for c in self.cameras]]
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any], env: Any = None) -> "OnnxChunkPolicy":
+    def from_config(cls, cfg: dict[str, Any], env: Any = None) -> OnnxChunkPolicy:
         policy = cls(
             cfg.get("model_path"), name=str(cfg.get("name", "act")), actions_per_chunk=cfg.get("actions_per_chunk"),
-            threads=int(cfg.get("threads", 1)), control_fps=float(cfg.get("fps") or _env_fps(env)),
+            threads=int(cfg.get("threads", 1)), control_hz=float(cfg.get("fps") or control_hz(env)),
         )
         if "action_dim" in cfg and cfg["action_dim"] != policy.action_dim:
             raise ConfigError(f"policy.action_dim={cfg['action_dim']} but {policy.path} predicts {policy.action_dim}")
@@ -170,7 +192,9 @@ class OnnxChunkPolicy:
         return self.session.run(None, self.feed(state, images))[0][0]
 
     def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
-        return resample_chunk(self.predict_chunk_raw(observation), self.model_fps, self.control_fps, self.actions_per_chunk)
+        return resample_chunk(
+            self.predict_chunk_raw(observation), self.model_fps, self.control_hz, self.actions_per_chunk
+        )
 
 
 __all__ = ["DISABLED_ORT_OPTIMIZERS", "OnnxChunkPolicy", "load_session", "model_metadata", "resolve_model_path"]

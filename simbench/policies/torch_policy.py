@@ -14,30 +14,36 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from simbench.envs.base import Observation
+from simbench.envs.base import CONTROL_HZ, Observation
 from simbench.policies.act import ACTPolicy
+from simbench.policies.act.checkpoint import load_checkpoint
 from simbench.policies.act.runtime_common import observation_inputs, resample_chunk
 
 
 class TorchChunkPolicy:
     """ChunkPolicy over an in-memory :class:`ACTPolicy` (eval mode, latent at the prior mean)."""
 
-    def __init__(self, policy: ACTPolicy, model_fps: float, name: str = "act_torch",
-                 actions_per_chunk: int | None = None, control_fps: float = 60.0, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        policy: ACTPolicy,
+        model_fps: float,
+        name: str = "act_torch",
+        actions_per_chunk: int | None = None,
+        control_hz: float = CONTROL_HZ,
+        threads: int | None = None,
+    ) -> None:
         self.policy = policy.eval()
         self.cfg = policy.config
         self.name = name
         self.action_dim = self.cfg.action_dim
         self.model_fps = float(model_fps)
-        self.control_fps = float(control_fps)
+        self.control_hz = float(control_hz)
         self.actions_per_chunk = int(actions_per_chunk or self.cfg.chunk_size)
         if threads:
             torch.set_num_threads(threads)
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, **kw: Any) -> "TorchChunkPolicy":
-        from simbench.training.trainer import load_checkpoint
-
         policy, ckpt = load_checkpoint(path)
         return cls(policy, float(ckpt.get("fps", 30)), **kw)
 
@@ -45,7 +51,7 @@ class TorchChunkPolicy:
     def from_config(cls, cfg: dict[str, Any], env: Any = None) -> "TorchChunkPolicy":
         return cls.from_checkpoint(
             cfg["checkpoint"], name=str(cfg.get("name", "act_torch")), actions_per_chunk=cfg.get("actions_per_chunk"),
-            control_fps=float(cfg.get("fps", 60.0)), threads=cfg.get("threads"),
+            control_hz=float(cfg.get("fps", CONTROL_HZ)), threads=cfg.get("threads"),
         )
 
     def reset(self, seed: int) -> None:
@@ -58,7 +64,9 @@ class TorchChunkPolicy:
         return self.policy.predict_action_chunk(torch.from_numpy(state), stacked)[0].numpy()
 
     def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
-        return resample_chunk(self.predict_chunk_raw(observation), self.model_fps, self.control_fps, self.actions_per_chunk)
+        return resample_chunk(
+            self.predict_chunk_raw(observation), self.model_fps, self.control_hz, self.actions_per_chunk
+        )
 
 
 __all__ = ["TorchChunkPolicy"]

@@ -42,13 +42,13 @@ def overlay(frame: NDArray[np.uint8], queue: int, capacity: int, stalled: bool, 
 class EpisodeVideo:
     """Tick observer that samples frames and writes them as an mp4 (h264, yuv420p) on close."""
 
-    def __init__(self, env: FrameSource, path: Path, capacity: int, control_fps: float, video_fps: float = 30.0) -> None:
+    def __init__(self, env: FrameSource, path: Path, capacity: int, control_hz: float, video_fps: float = 30.0) -> None:
         self.env = env
         self.path = path
         self.capacity = capacity
-        self.dt = 1.0 / control_fps
-        self.every = max(1, round(control_fps / video_fps))
-        self.video_fps = control_fps / self.every
+        self.dt = 1.0 / control_hz
+        self.every = max(1, round(control_hz / video_fps))
+        self.video_fps = control_hz / self.every
         self.frames: list[NDArray[np.uint8]] = []
 
     def __call__(self, tick: int, queue_after: int, stalled: bool) -> None:
@@ -61,6 +61,8 @@ class EpisodeVideo:
         import imageio.v2 as imageio
 
         with atomic_path(self.path) as tmp:
-            with imageio.get_writer(tmp, format="FFMPEG", fps=self.video_fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1) as writer:
+            with imageio.get_writer(
+                tmp, format="FFMPEG", fps=self.video_fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1
+            ) as writer:
                 for f in self.frames:
                     writer.append_data(f)

@@ -29,7 +29,8 @@ def describe_latency_source(d: dict[str, Any]) -> str:
     if kind == "trace":
         return f"trace {d.get('path')} ({d.get('rows')} rows{_board_and_model(d)}){scale}"
     if kind == "board":
-        return f"live board {d.get('board') or d.get('address')}{_board_and_model(d)}{scale} (not reproducible bit for bit)"
+        board = d.get("board") or d.get("address")
+        return f"live board {board}{_board_and_model(d)}{scale} (not reproducible bit for bit)"
     params = ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("kind", "name", "scale"))
     return f"{kind}: {d.get('name', '')}({params}){scale}"
 
@@ -44,13 +45,28 @@ def _board_and_model(d: dict[str, Any]) -> str:
 def summary_table(meta: dict[str, Any], m: dict[str, Any]) -> str:
     rows = [
         ("policy", meta.get("policy")),
-        ("scheduler", f"{meta.get('scheduler')} (fps {meta.get('fps')}, threshold {meta.get('threshold')}, {meta.get('aggregate')})"),
-        ("latency", f"{meta.get('latency')}: mean {_fmt(m['latency_mean_s'], ' s')}, p95 {_fmt(m['latency_p95_s'], ' s')}"),
+        (
+            "scheduler",
+            f"{meta.get('scheduler')} (fps {meta.get('fps')}, threshold {meta.get('threshold')}, "
+            f"{meta.get('aggregate')})",
+        ),
+        (
+            "latency",
+            f"{meta.get('latency')}: mean {_fmt(m['latency_mean_s'], ' s')}, p95 {_fmt(m['latency_p95_s'], ' s')}",
+        ),
         ("latency from", describe_latency_source(m["latency_source"]) if m.get("latency_source") else "-"),
         ("episodes", f"{m['episodes']} ({_fmt(m['sim_time_s'], ' s')} simulated)"),
-        ("success", f"{_fmt(m['success_rate'], pct=True)} (test {_fmt(m['success_test'], pct=True)}, val {_fmt(m['success_val'], pct=True)})"
-                    + (f"; bag lifted in {_fmt(m['lifted_rate'], pct=True)}" if m.get("lifted_rate") is not None else "")),
-        ("stall share", f"{_fmt(m['stall_fraction'], pct=True)} ({m['stall_events']} stalls, longest {_fmt(m['longest_stall_s'], ' s')})"),
+        (
+            "success",
+            f"{_fmt(m['success_rate'], pct=True)} (test {_fmt(m['success_test'], pct=True)}, val "
+            f"{_fmt(m['success_val'], pct=True)})"
+            + (f"; bag lifted in {_fmt(m['lifted_rate'], pct=True)}" if m.get("lifted_rate") is not None else ""),
+        ),
+        (
+            "stall share",
+            f"{_fmt(m['stall_fraction'], pct=True)} ({m['stall_events']} stalls, longest "
+            f"{_fmt(m['longest_stall_s'], ' s')})",
+        ),
         ("action age", _fmt(m["action_age_mean_s"], " s")),
         ("jumps", f"boundary {_fmt(m['boundary_jump_mean'])}, within chunk {_fmt(m['within_chunk_jump_mean'])}"),
         ("inferences", f"{m['inference_count']} ({m['observations_skipped']} observations skipped)"),
@@ -65,7 +81,8 @@ def published_table(meta: dict[str, Any], m: dict[str, Any]) -> str:
     head = "| policy | format | latency | test | val | global | stall share | completion (s) | action age (s) |"
     row = (
         f"| {meta.get('arch', meta.get('policy'))} | {meta.get('precision', '-')} | {_fmt(m['latency_p50_s'], ' s')} | "
-        f"{_fmt(m['success_test'])} | {_fmt(m['success_val'])} | {_fmt(m['success_rate'])} | {_fmt(m['stall_fraction'], pct=True)} | "
+        f"{_fmt(m['success_test'])} | {_fmt(m['success_val'])} | {_fmt(m['success_rate'])} | "
+        f"{_fmt(m['stall_fraction'], pct=True)} | "
         f"{_fmt(m['completion_time_mean_s'])} | {_fmt(m['action_age_mean_s'])} |"
     )
     return "\n".join([head, "|---|---|---|---|---|---|---|---|---|", row])

@@ -30,13 +30,16 @@ from simbench.errors import bad_value
 
 COLUMNS = [
     "job", "status", "policy", "scheduler", "latency", "latency_source", "actions_per_chunk", "threshold", "aggregate",
-    "latency_p50_s", "success_rate", "success_test", "success_val", "lifted_rate", "stall_fraction", "completion_time_mean_s",
-    "action_age_mean_s", "boundary_jump_mean", "inference_count", "episodes", "error",
+    "latency_p50_s", "success_rate", "success_test", "success_val", "lifted_rate", "stall_fraction",
+    "completion_time_mean_s", "action_age_mean_s", "boundary_jump_mean", "inference_count", "episodes", "error",
 ]
 
 
 def _resolved(path: Path) -> dict[str, Any]:
-    """The job's config with interpolations (``${.chunk_size}``) resolved."""
+    """The job's config with interpolations (``${.chunk_size}``, ``${min:...}``) resolved."""
+    from simbench.config.resolvers import register_resolvers
+
+    register_resolvers()
     raw = OmegaConf.load(path)
     try:
         return OmegaConf.to_container(raw, resolve=True)  # type: ignore[return-value]
@@ -96,7 +99,9 @@ def collect(sweep_dir: Path) -> list[dict[str, Any]]:
         # the kind only (published, assumed, host, trace...): the details are in the job's metrics.json
         row["latency_source"] = (metrics.get("latency_source") or {}).get("kind")
         row["timeline"] = f"{name}/timeline.png" if (job / "timeline.png").exists() else None
-        row["overrides"] = [str(o) for o in (((hydra_cfg or {}).get("hydra", {}).get("overrides", {}) or {}).get("task") or [])]
+        row["overrides"] = [
+            str(o) for o in (((hydra_cfg or {}).get("hydra", {}).get("overrides", {}) or {}).get("task") or [])
+        ]
         rows.append(row)
     return rows
 
@@ -142,7 +147,11 @@ def rank(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Best first: complete before failed, higher success, then lower stall share (then job order)."""
     def key(r: dict[str, Any]) -> tuple:
         success, stall = r.get("success_rate"), r.get("stall_fraction")
-        return (r.get("status") != "complete", -(success if success is not None else -1.0), stall if stall is not None else float("inf"))
+        return (
+            r.get("status") != "complete",
+            -(success if success is not None else -1.0),
+            stall if stall is not None else float("inf"),
+        )
     return sorted(rows, key=key)
 
 
@@ -151,7 +160,9 @@ def failure_groups(rows: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
     groups: dict[str, list[str]] = {}
     for r in rows:
         if r["status"] != "complete":
-            groups.setdefault(f"{r['status']}: {r['error']}" if r.get("error") else str(r["status"]), []).append(r["job"])
+            groups.setdefault(f"{r['status']}: {r['error']}" if r.get("error") else str(r["status"]), []).append(
+                r["job"]
+            )
     return sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))
 
 
@@ -159,13 +170,17 @@ def _counts(rows: list[dict[str, Any]]) -> str:
     by: dict[str, int] = {}
     for r in rows:
         by[str(r["status"])] = by.get(str(r["status"]), 0) + 1
-    return f"{len(rows)} jobs: " + ", ".join(f"{n} {status}" for status, n in sorted(by.items(), key=lambda kv: (kv[0] != "complete", kv[0])))
+    return f"{len(rows)} jobs: " + ", ".join(
+        f"{n} {status}" for status, n in sorted(by.items(), key=lambda kv: (kv[0] != "complete", kv[0]))
+    )
 
 
 def _failure_lines(rows: list[dict[str, Any]]) -> list[str]:
     lines = []
     for reason, jobs in failure_groups(rows):
-        shown = ", ".join(f"`{j}`" for j in jobs[:3]) + (f" and {len(jobs) - 3} more (summary.csv)" if len(jobs) > 3 else "")
+        shown = ", ".join(f"`{j}`" for j in jobs[:3]) + (
+            f" and {len(jobs) - 3} more (summary.csv)" if len(jobs) > 3 else ""
+        )
         lines.append(f"- {len(jobs)} × {reason}: {shown}")
     return lines
 
@@ -241,22 +256,38 @@ def _plots(rows: list[dict[str, Any]], out: Path) -> list[str]:
 
     made = []
     ok = [r for r in rows if r["status"] == "complete"]
-    pts = [(r["latency_p50_s"], r["success_rate"], r) for r in ok if r.get("latency_p50_s") is not None and r.get("success_rate") is not None]
+    pts = [
+        (r["latency_p50_s"], r["success_rate"], r)
+        for r in ok
+        if r.get("latency_p50_s") is not None and r.get("success_rate") is not None
+    ]
     if pts:
         fig, ax = plt.subplots(figsize=(7.5, 5))
-        labels: dict[tuple[str, float], tuple[float, float, list[str]]] = {}  # points that (nearly) coincide share one label
+        # points that (nearly) coincide share one label
+        labels: dict[tuple[str, float], tuple[float, float, list[str]]] = {}
         for x, y, r in pts:
             n = int(r.get("episodes") or 0)
             lo, hi = binomial_interval(round(y * n), n)
             small = len(pts) <= TOP_N
-            ax.errorbar([x], [y], yerr=[[y - lo], [hi - y]], fmt="o", markersize=5 if small else 2, capsize=3 if small else 0,
-                        elinewidth=1 if small else 0.5)
+            ax.errorbar(
+                [x],
+                [y],
+                yerr=[[y - lo], [hi - y]],
+                fmt="o",
+                markersize=5 if small else 2,
+                capsize=3 if small else 0,
+                elinewidth=1 if small else 0.5,
+            )
             if small:  # labels on hundreds of points are unreadable; summary.csv names them
-                labels.setdefault((f"{x:.2g}", round(y, 2)), (x, y, []))[2].append(f"{r['policy']} {r['scheduler']} H={r['actions_per_chunk']}")
+                labels.setdefault((f"{x:.2g}", round(y, 2)), (x, y, []))[2].append(
+                    f"{r['policy']} {r['scheduler']} H={r['actions_per_chunk']}"
+                )
         for x, y, names in labels.values():
             ax.annotate("\n".join(names), (x, y), fontsize=8, xytext=(5, 4), textcoords="offset points")
         front = pareto_front([(x, y) for x, y, _ in pts])
-        ax.step([p[0] for p in front], [p[1] for p in front], where="post", color="black", linewidth=1, label="Pareto front")
+        ax.step(
+            [p[0] for p in front], [p[1] for p in front], where="post", color="black", linewidth=1, label="Pareto front"
+        )
         ax.set_xlabel("median inference latency (s)", fontsize=10)
         ax.set_ylabel("success rate", fontsize=10)
         ax.set_xscale("log")
@@ -266,7 +297,9 @@ def _plots(rows: list[dict[str, Any]], out: Path) -> list[str]:
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_ylim(-0.02, 1.02)
         episodes = sorted({int(r.get("episodes") or 0) for _, _, r in pts})
-        ax.set_title(f"bars: 95% binomial (Wilson) intervals, {'/'.join(map(str, episodes))} episodes per point", fontsize=9)
+        ax.set_title(
+            f"bars: 95% binomial (Wilson) intervals, {'/'.join(map(str, episodes))} episodes per point", fontsize=9
+        )
         ax.legend(fontsize=8)
         fig.tight_layout()
         write_with(out / "success_vs_latency.png", lambda p: fig.savefig(p, dpi=110, format="png"))
@@ -318,7 +351,11 @@ def write_report(sweep_dir: Path) -> dict[str, Path]:
         w.writerows(pooled)
         write_text(sweep_dir / "summary_by_seed.csv", buf.getvalue())
         best = rank([{**p, "status": "complete"} for p in pooled])[:TOP_N]
-        title = "Pooled over seeds:" if len(best) == len(pooled) else f"Pooled over seeds, best {len(best)} of {len(pooled)} (all: summary_by_seed.csv):"
+        title = (
+            "Pooled over seeds:"
+            if len(best) == len(pooled)
+            else f"Pooled over seeds, best {len(best)} of {len(pooled)} (all: summary_by_seed.csv):"
+        )
         md += ["", title, "", "| " + " | ".join(SEED_COLUMNS) + " |", "|" + "---|" * len(SEED_COLUMNS)]
         md += ["| " + " | ".join(_fmt(r.get(c)) for c in SEED_COLUMNS) + " |" for r in best]
     write_text(sweep_dir / "summary.md", "\n".join(md) + "\n")
@@ -326,16 +363,31 @@ def write_report(sweep_dir: Path) -> dict[str, Path]:
     body = [f"<h1>simbench sweep: {html.escape(sweep_dir.name)}</h1>", (f"<p>{html.escape(_counts(rows))}. "
             '<a href="summary.csv">summary.csv</a> (every job) · <a href="summary.md">summary.md</a></p>')]
     if failed:
-        body.append("<p>Failed or incomplete jobs:</p><ul>" + "".join(
-            f"<li>{len(jobs)} × {html.escape(reason)}: {html.escape(', '.join(jobs[:3]))}{' …' if len(jobs) > 3 else ''}</li>"
-            for reason, jobs in failure_groups(rows)) + "</ul>")
+        body.append(
+            "<p>Failed or incomplete jobs:</p><ul>"
+            + "".join(
+                f"<li>{len(jobs)} × {html.escape(reason)}: "
+                f"{html.escape(', '.join(jobs[:3]))}{' …' if len(jobs) > 3 else ''}</li>"
+                for reason, jobs in failure_groups(rows)
+            )
+            + "</ul>"
+        )
     body += [f'<img src="{p}" style="max-width:100%">' for p in plots]
     if len(shown) < len(rows):
         body.append(f"<p>Best {len(shown)} of {len(rows)} jobs (success, then least stall):</p>")
-    body.append("<table border=1 cellpadding=3 style='border-collapse:collapse;font-size:12px'><tr>" + "".join(f"<th>{c}</th>" for c in COLUMNS[:-1]) + "<th>timeline</th></tr>")
+    body.append(
+        "<table border=1 cellpadding=3 style='border-collapse:collapse;font-size:12px'><tr>"
+        + "".join(f"<th>{c}</th>" for c in COLUMNS[:-1])
+        + "<th>timeline</th></tr>"
+    )
     for r in shown:
         link = f'<a href="{html.escape(r["timeline"])}">png</a>' if r.get("timeline") else ""
-        body.append("<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in COLUMNS[:-1]) + f"<td>{link}</td></tr>")
+        body.append(
+            "<tr>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in COLUMNS[:-1]) + f"<td>{link}</td></tr>"
+        )
     body.append("</table>")
-    write_text(sweep_dir / "index.html", "<!doctype html><meta charset=utf-8><title>simbench report</title>\n" + "\n".join(body) + "\n")
+    write_text(
+        sweep_dir / "index.html",
+        "<!doctype html><meta charset=utf-8><title>simbench report</title>\n" + "\n".join(body) + "\n",
+    )
     return {"csv": sweep_dir / "summary.csv", "md": sweep_dir / "summary.md", "html": sweep_dir / "index.html"}

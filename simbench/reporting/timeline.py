@@ -1,9 +1,9 @@
 """Timeline table (``timeline.parquet``) and its Gantt picture (``timeline.png``).
 
-One long table for every episode: inference stages per compute unit, merges (queue size before and
-after), stalls; :data:`COLUMNS` (and ``docs/timeline.md``) says what each column holds. The picture shows the first ``window_s`` seconds of the first episode: busy time per
-compute unit, the robot executing or stalled, and the queue size. The queue between two merges is
-reconstructed exactly: it drops by one action per tick until it is empty.
+One long table for every episode: inference stages per compute unit, merges (queue size before and after), stalls;
+:data:`COLUMNS` (and ``docs/timeline.md``) says what each column holds. The picture shows the first ``window_s`` seconds
+of the first episode: busy time per compute unit, the robot executing or stalled, and the queue size. The queue between
+two merges is reconstructed exactly: it drops by one action per tick until it is empty.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ UNIT_COLORS = {"cpu": "#1f77b4", "npu": "#2ca02c", "gpu": "#9467bd", "link": "#8
 
 COLUMNS: dict[str, str] = {
     "episode": "episode index within the run (0-based, the order of episodes.csv)",
-    "kind": "inference (one pipeline stage of one inference) | merge (a chunk merged into the queue) | stall (no action)",
+    "kind": "inference (one pipeline stage of one inference) | merge (a chunk merged into the queue) | stall (no "
+            "action)",
     "name": "inference: the stage name from policy.pipeline; merge or stall otherwise",
     "unit": "inference: compute unit (cpu, npu, gpu, link); robot for merges and stalls",
     "inference_id": "the inference the row belongs to (its stages and its merge share it); -1 for stalls",
@@ -95,7 +96,9 @@ def stall_window(results: Sequence[EpisodeResult], window_s: float) -> tuple[int
     return best
 
 
-def plot_timeline(path: Path, result: EpisodeResult, dt: float, window_s: float, title: str, start_s: float = 0.0) -> None:
+def plot_timeline(
+    path: Path, result: EpisodeResult, dt: float, window_s: float, title: str, start_s: float = 0.0
+) -> None:
     """Gantt of ``[start_s, start_s + window_s]`` of one episode (clipped to the episode)."""
     import matplotlib
 
@@ -112,9 +115,24 @@ def plot_timeline(path: Path, result: EpisodeResult, dt: float, window_s: float,
             continue
         if kind == INFERENCE:
             y = lanes.index(unit)
-            ax.broken_barh([(s, e - s)], (y - 0.35, 0.7), facecolors=UNIT_COLORS.get(unit, "grey"), edgecolors="white", linewidth=0.5)
+            ax.broken_barh(
+                [(s, e - s)],
+                (y - 0.35, 0.7),
+                facecolors=UNIT_COLORS.get(unit, "grey"),
+                edgecolors="white",
+                linewidth=0.5,
+            )
             if (e - s) > (end - start_s) / 25:
-                ax.text((max(s, start_s) + min(e, end)) / 2, y, name, ha="center", va="center", fontsize=6, color="white", clip_on=True)
+                ax.text(
+                    (max(s, start_s) + min(e, end)) / 2,
+                    y,
+                    name,
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white",
+                    clip_on=True,
+                )
         elif kind == STALL:
             ax.broken_barh([(s, e - s)], (len(units) - 0.35, 0.7), facecolors="#d62728")
     # executing = everything in the robot lane that is not a stall

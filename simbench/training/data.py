@@ -106,13 +106,17 @@ class _Part:
 def _open_part(root: Path, cameras: tuple[str, ...], max_episodes: int | None, frame_stride: int) -> _Part:
     """Open a dataset (metadata and parquet only) and check it has the cameras."""
     if not (root / "meta" / "info.json").is_file():
-        raise ConfigError(f"dataset not found: {root} has no meta/info.json; record one with 'python -m simbench record'")
+        raise ConfigError(
+            f"dataset not found: {root} has no meta/info.json; record one with 'python -m simbench record'"
+        )
     from simbench.dataset import load_dataset
 
     ds = load_dataset(root)
     missing = [c for c in cameras if c not in ds.cameras]
     if missing:
-        raise ConfigError(f"policy.cameras={list(cameras)}: dataset {root} has no camera {missing[0]!r}; it has {ds.cameras}")
+        raise ConfigError(
+            f"policy.cameras={list(cameras)}: dataset {root} has no camera {missing[0]!r}; it has {ds.cameras}"
+        )
     ranges = np.asarray(ds.episode_ranges, dtype=np.int64)
     if max_episodes is not None:
         ranges = ranges[:max_episodes]
@@ -172,8 +176,10 @@ def load_training_data(
         parts.append(_open_part(root, cameras, left, frame_stride))
         left = None if left is None else left - len(parts[-1].ranges)
         if parts[-1].ds.fps != parts[0].ds.fps:
-            raise ConfigError(f"dataset={[str(r) for r in roots]}: {root} is {parts[-1].ds.fps} fps, {roots[0]} {parts[0].ds.fps}; "
-                              "datasets trained together must share fps")
+            raise ConfigError(
+                f"dataset={[str(r) for r in roots]}: {root} is {parts[-1].ds.fps} fps, {roots[0]} {parts[0].ds.fps}; "
+                "datasets trained together must share fps"
+            )
     offsets = np.cumsum([0] + [p.n for p in parts])
     ranges = np.concatenate([p.ranges + off for p, off in zip(parts, offsets)])
     keep = np.concatenate([p.keep + off for p, off in zip(parts, offsets)])
@@ -199,12 +205,16 @@ def load_training_data(
     try:
         raw_stats = parts[0].ds.stats if len(parts) == 1 else aggregate_stats([p.ds.stats for p in parts])
     except KeyError as err:
-        raise ConfigError(f"dataset={[str(r) for r in roots]}: cannot pool their stats ({err.args[0]}); re-record them") from None
+        raise ConfigError(
+            f"dataset={[str(r) for r in roots]}: cannot pool their stats ({err.args[0]}); re-record them"
+        ) from None
     stats = dataset_stats(parts[0].ds, raw_stats)
     state = np.concatenate([np.asarray(p.ds.state[: p.n], dtype=np.float32) for p in parts])
     if state_dim is not None:
         if state.shape[1] < state_dim:
-            raise ConfigError(f"policy.state_dim={state_dim} but the dataset's observation.state has {state.shape[1]} values")
+            raise ConfigError(
+                f"policy.state_dim={state_dim} but the dataset's observation.state has {state.shape[1]} values"
+            )
         state = state[:, :state_dim]
         stats["observation.state"] = {k: v[:state_dim] for k, v in stats["observation.state"].items()}
     return TrainingData(

@@ -1,25 +1,18 @@
 """Closed-loop success of a chunk policy in the tea-bag scene, with ideal timing.
 
-Ideal timing = LeRobot's synchronous loop with zero inference latency: observe, predict a chunk,
-execute its first ``n_action_steps`` actions one per control tick, repeat, until the scene says the
-episode is over. It drives the scene through the scheduler's environment contract
-(:class:`simbench.envs.base.SchedulerEnv`: ``reset``/``snapshot``/``observation``/``apply``/``done``/
-``outcome``/``episode_plan``), so the success measured here is the same success the scheduler
-reports, minus every timing effect.
+Each episode is the ideal-timing rollout (:func:`simbench.rollout.run_episode`: synchronous, zero
+latency), so the success measured here is the success the scheduler reports, minus every timing effect.
 
 The published protocol is the env's ``episode_plan()`` (2 starts in each of the 10 training
 clusters, then 10 in held-out cluster 6). During training a cheaper subset is used: ``n`` episodes
 spread evenly over the plan.
 
-``python -m simbench.training.evaluate act_fp32 act_int8 ...`` evaluates shipped policy configs on
-the full protocol and prints a table (``--episodes N`` for N episodes spread over it, more passes
-beyond its 30; ``--repeats N`` for N start seeds; the paired difference of each policy against the
-first on the same starts; ``--n-action-steps`` / ``--model-path`` to override the config, ``--json PATH``).
+``python -m simbench eval act_fp32 act_int8 ...`` (also ``python -m simbench.training.evaluate``)
+evaluates shipped policy configs on the full protocol and prints a table (:func:`evaluate_named`).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -29,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from simbench.envs.base import SchedulerEnv
+from simbench.envs.base import SchedulerEnv, control_hz
 from simbench.policies.base import ChunkPolicy
+from simbench.rollout import run_episode
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; must be set before MuJoCo renders
 
@@ -43,44 +37,6 @@ def make_env(name: str = "teabag_mug", overrides: dict[str, Any] | None = None) 
 
     node: dict[str, Any] = {"name": name, **(load_option("env", name) or {}), **(overrides or {})}
     return resolve(ENVS, "env", name).from_config(node)
-
-
-def control_fps(env: Any, default: float = 60.0) -> float:
-    for attr in ("fps", "control_hz", "control_fps"):
-        value = getattr(env, attr, None)
-        if isinstance(value, (int, float)) and value > 0:
-            return float(value)
-    dt = getattr(env, "control_dt_s", None) or getattr(env, "dt", None)
-    return 1.0 / float(dt) if isinstance(dt, (int, float)) and dt > 0 else default
-
-
-def run_episode(env: SchedulerEnv, policy: ChunkPolicy, seed: int, options: dict[str, Any], n_action_steps: int,
-                max_ticks: int = 100_000, on_tick: Callable[[np.ndarray], None] | None = None) -> dict[str, Any]:
-    """One synchronous zero-latency episode -> {"success", "completion_time_s", "ticks", "inferences"}.
-
-    ``on_tick(action)`` runs after each applied action (tracing, e.g. ``benchmarks/release_trace.py``).
-    """
-    env.reset(seed, options)
-    policy.reset(seed)
-    ticks = inferences = 0
-    infer_s = 0.0
-    while not env.done and ticks < max_ticks:
-        obs = env.observation(env.snapshot())
-        obs["timestep"] = ticks
-        t0 = time.perf_counter()
-        chunk = policy.predict_chunk(obs)
-        infer_s += time.perf_counter() - t0
-        inferences += 1
-        for action in chunk[:n_action_steps]:
-            env.apply(np.asarray(action, dtype=np.float64))
-            ticks += 1
-            if on_tick is not None:
-                on_tick(action)
-            if env.done:
-                break
-    out = env.outcome()
-    return {"success": bool(out.success), "completion_time_s": out.completion_time_s, "ticks": ticks,
-            "inferences": inferences, "mean_inference_s": infer_s / max(1, inferences), **dict(out.extra)}
 
 
 def subset(plan: list[dict[str, Any]], n: int | None) -> list[dict[str, Any]]:
@@ -104,12 +60,24 @@ def record_and_print(results: dict[str, dict[str, Any]], name: str, res: dict[st
     if "paired_vs_first" in res:
         p = res["paired_vs_first"]
         paired = f", vs {p['reference']} {100 * p['diff']:+.0f} +- {100 * p['stderr']:.0f} points"
-    print(f"{name:<18} success {res['success_rate']:.2f} +- {res['success_stderr']:.2f} ({splits}){lifted}{paired} over "
-          f"{res['episodes']} episodes, {res.get('wall_s', 0.0):.0f} s", flush=True)
+    print(
+        f"{name:<18} success {res['success_rate']:.2f} +- {res['success_stderr']:.2f} ({splits}){lifted}{paired} over "
+        f"{res['episodes']} episodes, {res.get('wall_s', 0.0):.0f} s",
+        flush=True,
+    )
 
 
-def score_into(results: dict[str, dict[str, Any]], name: str, policy: ChunkPolicy, env: SchedulerEnv, n_action_steps: int,
-               episodes: int | None = None, seed: int = 0, repeats: int = 1, progress: bool = False) -> dict[str, Any]:
+def score_into(
+    results: dict[str, dict[str, Any]],
+    name: str,
+    policy: ChunkPolicy,
+    env: SchedulerEnv,
+    n_action_steps: int,
+    episodes: int | None = None,
+    seed: int = 0,
+    repeats: int = 1,
+    progress: bool = False,
+) -> dict[str, Any]:
     """One table row: :func:`evaluate` ``policy`` (timed), then :func:`record_and_print` it into
     ``results`` (paired against the first row: the same starts)."""
     t0 = time.time()
@@ -211,10 +179,10 @@ def make_eval_fn(episodes: int, seed: int = 0, env_name: str = "teabag_mug",
         if "env" not in state:
             state["env"] = make_env(env_name)
         env = state["env"]
-        cfps = control_fps(env)
+        cfps = control_hz(env)
         horizon = int(act_policy.config.chunk_size * cfps / fps)
         horizon = min(horizon, apc) if apc else horizon
-        runtime = TorchChunkPolicy(act_policy, fps, name="act_train", actions_per_chunk=horizon, control_fps=cfps)
+        runtime = TorchChunkPolicy(act_policy, fps, name="act_train", actions_per_chunk=horizon, control_hz=cfps)
         n_steps = min(horizon, n_steps_cfg) if n_steps_cfg else horizon
         res = evaluate(runtime, env, n_steps, episodes, seed)
         return {k: v for k, v in res.items() if isinstance(v, float)}
@@ -222,56 +190,54 @@ def make_eval_fn(episodes: int, seed: int = 0, env_name: str = "teabag_mug",
     return eval_fn
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("policies", nargs="+", help="policy config names (conf/policy/), e.g. act_fp32 act_int8; "
-                        "NAME=FILE.onnx runs config NAME on another model")
-    parser.add_argument("--episodes", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeats", type=int, default=1, help="run the protocol N times (start seeds seed + 100 k)")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--n-action-steps", type=int, default=None, help="control ticks executed per chunk (default: the config's)")
-    parser.add_argument("--model-path", default=None, help="ONNX file instead of the config's model_path (e.g. an older model)")
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args(argv)
-
+def evaluate_named(policies: list[str], episodes: int | None = None, seed: int = 0, repeats: int = 1,
+                   threads: int | None = None, n_action_steps: int | None = None, model_path: str | None = None,
+                   json_path: str | None = None) -> dict[str, dict[str, Any]]:
+    """Score shipped policy configs (``NAME`` or ``NAME=FILE.onnx``) on the scene's protocol, one
+    printed line each, the first as the paired reference (``python -m simbench eval``)."""
     from simbench.atomic_io import write_json
-    from simbench.config.build import available, load_option
-    from simbench.errors import ConfigError
+    from simbench.config.options import available, load_option
+    from simbench.errors import ConfigError, unknown_name
     from simbench.policies.onnx_policy import resolve_model_path
     from simbench.registry import POLICY_RUNTIMES, resolve
 
     configs: dict[str, dict[str, Any]] = {}
-    for spec in args.policies:
+    for spec in policies:
         name, _, model = spec.partition("=")
         cfg = load_option("policy", name)
         if cfg is None:
-            print(f"error: policy={name!r} is unknown; choose one of: {', '.join(available('policy'))}", file=sys.stderr)
-            return 2
-        model = model or args.model_path
+            raise unknown_name("policy", name, available("policy"))
+        model = model or model_path
         if model:
             try:
                 cfg["model_path"] = str(resolve_model_path(model))
             except ConfigError as err:
-                print(f"error: {err} (for policy {name})", file=sys.stderr)
-                return 2
+                raise ConfigError(f"{err} (for policy {name})") from None
         if spec in configs:
-            print(f"error: {spec} is named twice", file=sys.stderr)
-            return 2
+            raise ConfigError(f"{spec} is named twice")
         configs[spec] = cfg
     env = make_env()
-    results = {}
-    for name, cfg in configs.items():
-        cfg["fps"] = control_fps(env)
-        if args.threads:
-            cfg["threads"] = args.threads
-        policy = resolve(POLICY_RUNTIMES, "policy.runtime", cfg.get("runtime", "onnx")).from_config(cfg, env)
-        n_steps = args.n_action_steps or int(cfg.get("n_action_steps", policy.actions_per_chunk))
-        score_into(results, name, policy, env, n_steps, args.episodes, args.seed, args.repeats, progress=True)
-    if args.json:
-        write_json(Path(args.json), results)
-    env.close()
-    return 0
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        for name, cfg in configs.items():
+            cfg["fps"] = control_hz(env)
+            if threads:
+                cfg["threads"] = threads
+            policy = resolve(POLICY_RUNTIMES, "policy.runtime", cfg.get("runtime", "onnx")).from_config(cfg, env)
+            n_steps = n_action_steps or int(cfg.get("n_action_steps", policy.actions_per_chunk))
+            score_into(results, name, policy, env, n_steps, episodes, seed, repeats, progress=True)
+    finally:
+        env.close()
+    if json_path:
+        write_json(Path(json_path), results)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m simbench.training.evaluate ...``: the same as ``python -m simbench eval ...``."""
+    from simbench.__main__ import main as simbench_main
+
+    return simbench_main(["eval", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simbench.envs.base import CONTROL_HZ
 from simbench.policies.act.preprocess import resize_image
 from simbench.training.data import TrainingData
 
@@ -43,7 +44,9 @@ def expert_training_data(
         z = np.load(cache)
         state, action, images, lengths = z["state"], z["action"], z["images"], z["lengths"]
     else:
-        state, action, images, lengths = _roll_out(cameras, image_size, table_per_cluster, recovery_per_cluster, seed, progress)
+        state, action, images, lengths = _roll_out(
+            cameras, image_size, table_per_cluster, recovery_per_cluster, seed, progress
+        )
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, state=state, action=action, images=images, lengths=lengths)
     return _to_training_data(state[:, :state_dim], action, images, lengths, cameras, seed, val_fraction, frame_stride)
@@ -59,13 +62,17 @@ def _roll_out(cameras, image_size, table_per_cluster, recovery_per_cluster, seed
     plan = []
     for c in TRAINING_CLUSTERS:
         plan += [{"cluster": c, "start": "table", "start_index": i} for i in range(table_per_cluster)]
-        plan += [{"cluster": c, "start": ("holding", "beside")[i % 2], "start_index": i} for i in range(recovery_per_cluster)]
+        plan += [
+            {"cluster": c, "start": ("holding", "beside")[i % 2], "start_index": i} for i in range(recovery_per_cluster)
+        ]
     env = TeaBagMugEnv(cameras=cameras, image_height=image_size[0], image_width=image_size[1])
     states, actions, imgs, lengths = [], [], [], []
     kept = 0
     bar = tqdm(plan, desc="expert rollouts", disable=not progress)
     for i, options in enumerate(bar):
-        ep = run_expert_episode(env, seed=seed * 100_003 + i, options=options, record_every=RECORD_EVERY, cameras=cameras)
+        ep = run_expert_episode(
+            env, seed=seed * 100_003 + i, options=options, record_every=RECORD_EVERY, cameras=cameras
+        )
         if not ep.success:
             continue
         kept += 1
@@ -103,9 +110,17 @@ def _to_training_data(state, action, images, lengths, cameras, seed, val_fractio
                                "std": pix.std(0).reshape(3, 1, 1).astype(np.float32)},
     }
     return TrainingData(
-        state=state.astype(np.float32), action=action.astype(np.float32), images=images[keep],
-        episode_index=episode_index, episode_end=episode_end, train_frames=keep[~is_val], val_frames=keep[is_val],
-        stats=stats, fps=60 // RECORD_EVERY, cameras=tuple(cameras), val_episodes=tuple(int(e) for e in val_eps),
+        state=state.astype(np.float32),
+        action=action.astype(np.float32),
+        images=images[keep],
+        episode_index=episode_index,
+        episode_end=episode_end,
+        train_frames=keep[~is_val],
+        val_frames=keep[is_val],
+        stats=stats,
+        fps=CONTROL_HZ // RECORD_EVERY,
+        cameras=tuple(cameras),
+        val_episodes=tuple(int(e) for e in val_eps),
         image_row=image_row,
     )
 

@@ -39,11 +39,15 @@ def check_growable(small: ACTConfig, big: ACTConfig) -> None:
 
     The rest of the network is checked by shape when the weights are copied (as ``init_from`` does)."""
     if small.coord_conv != big.coord_conv:
-        raise ConfigError(f"init_grow: policy.coord_conv={big.coord_conv} differs from the checkpoint's {small.coord_conv}")
+        raise ConfigError(
+            f"init_grow: policy.coord_conv={big.coord_conv} differs from the checkpoint's {small.coord_conv}"
+        )
     if len(small.backbone_channels) != len(big.backbone_channels):
         raise ConfigError(
-            f"init_grow: policy.backbone_channels={list(big.backbone_channels)} has {len(big.backbone_channels)} stages, "
-            f"the checkpoint {len(small.backbone_channels)} ({list(small.backbone_channels)}); growing keeps the stage count"
+            f"init_grow: policy.backbone_channels={list(big.backbone_channels)} has {len(big.backbone_channels)} "
+            "stages, "
+            f"the checkpoint {len(small.backbone_channels)} ({list(small.backbone_channels)}); growing keeps the stage "
+            "count"
         )
     if any(b < s for s, b in zip(small.backbone_channels, big.backbone_channels, strict=True)):
         raise ConfigError(

@@ -12,7 +12,11 @@ from simbench.training.data import TrainingData
 
 
 def synthetic_data(
-    episodes: int = 6, length: int = 30, cameras: tuple[str, ...] = ("top",), size: tuple[int, int] = (16, 16), seed: int = 0
+    episodes: int = 6,
+    length: int = 30,
+    cameras: tuple[str, ...] = ("top",),
+    size: tuple[int, int] = (16, 16),
+    seed: int = 0,
 ) -> TrainingData:
     rng = np.random.default_rng(seed)
     n = episodes * length
@@ -72,7 +76,10 @@ class FakeDataset:
         self.stats = {
             "observation.state": {"mean": np.zeros(state_width), "std": np.ones(state_width), "count": count},
             "action": {"mean": np.zeros(6), "std": np.ones(6), "count": count},
-            **{k: {"mean": np.full((3, 1, 1), 0.4), "std": np.full((3, 1, 1), 0.2), "count": count} for k in self.camera_keys},
+            **{
+                k: {"mean": np.full((3, 1, 1), 0.4), "std": np.full((3, 1, 1), 0.2), "count": count}
+                for k in self.camera_keys
+            },
         }
 
     def frames(self, camera: str, index) -> np.ndarray:

@@ -11,18 +11,11 @@ Checkpoints (``<out_dir>/checkpoints/``):
 With ``ema_decay > 0`` an exponential moving average of the weights (torch's ``AveragedModel``) is
 what is validated, evaluated in the scene and written to ``best.pt``; ``last.pt`` keeps the raw
 weights (to resume) and the average (``ema_state_dict``). Averaging is the usual remedy for
-checkpoints whose closed-loop success swings (Diffusion Policy trains with it); on this ACT it did
-not lift success (conf/recipe/act_ema.yaml: +2 +- 3 points), because the swings of 15-25 points
-between evaluations were mostly the evaluation's own noise.
+checkpoints whose closed-loop success swings (Diffusion Policy trains with it); what it did for
+this ACT is in docs/2026-11-29-history-notes.md.
 
-A checkpoint is a plain dict: ``arch`` ("act"), ``config`` (ACTConfig as a dict), ``state_dict``,
-``fps`` (dataset frames per second: the rate of the predicted actions), ``cameras``, ``step``,
-``val_loss``, ``success``, and for ``last.pt`` the optimizer and RNG states.
-
-Checkpoints are read with ``torch.load(weights_only=True)``: tensors, containers, numbers and
-strings only. Unpickling anything else (a class, a function: what a crafted file uses to run code)
-is refused, so loading a checkpoint from elsewhere (``export checkpoint=``, ``train init_from=``)
-never executes it.
+Checkpoints are written and read by :mod:`simbench.policies.act.checkpoint` (a plain dict, loaded
+with ``torch.load(weights_only=True)``: nothing in a file is run).
 """
 
 from __future__ import annotations
@@ -30,7 +23,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -42,60 +34,78 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from simbench.errors import ConfigError, bad_value
 from simbench.policies.act import ACTConfig, ACTPolicy
+from simbench.policies.act.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from simbench.training.data import TrainingData
 
 EvalFn = Callable[[ACTPolicy, int], dict[str, float]]
 """(policy in eval mode, fps of its actions) -> {"success_rate": ..., ...}."""
 
 
+def _yaml_defaults() -> dict[str, Any]:
+    """``conf/train.yaml`` without its defaults list: the values every TrainConfig field starts from."""
+    import yaml
+
+    from simbench.paths import CONF_DIR
+
+    node = yaml.safe_load((CONF_DIR / "train.yaml").read_text())
+    node.pop("defaults", None)
+    return node
+
+
+_DEFAULTS = _yaml_defaults()
+
+
 @dataclass
 class TrainConfig:
-    """Optimisation and bookkeeping (model sizes live in ACTConfig / conf/policy/act.yaml)."""
+    """Optimisation and bookkeeping (model sizes live in ACTConfig / conf/policy/act.yaml).
 
-    dataset: str | list[str] = "data/teabag_mug"
+    Every default is ``conf/train.yaml``'s (read once, on import): the YAML is the one source of
+    defaults, and ``python -m simbench train`` with no overrides equals ``TrainConfig()``."""
+
+    dataset: str | list[str] = _DEFAULTS["dataset"]
     """A LeRobot dataset, a list of them trained on as one (e.g. demonstrations plus expert takeovers),
     or ``expert`` (roll the scripted expert out in memory)."""
-    out_dir: str = "outputs/train/act"
-    steps: int = 30000
-    batch_size: int = 16
-    lr: float = 3e-4
-    lr_backbone: float = 3e-4
-    weight_decay: float = 1e-4
-    warmup_steps: int = 500
-    grad_clip_norm: float = 10.0
-    augment_shift_px: int = 2
+    out_dir: str = _DEFAULTS["out_dir"]
+    steps: int = _DEFAULTS["steps"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    lr: float = _DEFAULTS["lr"]
+    lr_backbone: float = _DEFAULTS["lr_backbone"]
+    weight_decay: float = _DEFAULTS["weight_decay"]
+    warmup_steps: int = _DEFAULTS["warmup_steps"]
+    grad_clip_norm: float = _DEFAULTS["grad_clip_norm"]
+    augment_shift_px: int = _DEFAULTS["augment_shift_px"]
     """Random image translation (pixels at training resolution) against overfitting to 120 episodes."""
-    val_fraction: float = 0.05
-    val_every: int = 1000
-    val_batches: int = 20
-    eval_every: int = 5000
+    val_fraction: float = _DEFAULTS["val_fraction"]
+    val_every: int = _DEFAULTS["val_every"]
+    val_batches: int = _DEFAULTS["val_batches"]
+    eval_every: int = _DEFAULTS["eval_every"]
     """Closed-loop success every N steps (0: never); the best checkpoint is chosen by it."""
-    eval_episodes: int = 10
-    eval_seed: int = 1000
+    eval_episodes: int = _DEFAULTS["eval_episodes"]
+    eval_seed: int = _DEFAULTS["eval_seed"]
     """Seed base of the evaluation starts: not the protocol's (seed 0), so choosing the checkpoint
     does not peek at the starts the shipped model is scored on."""
-    eval_policy: str = "act_fp32"
+    eval_policy: str = _DEFAULTS["eval_policy"]
     """Deployment config (conf/policy/) whose actions_per_chunk / n_action_steps the evaluation uses,
     so the checkpoint is chosen under the horizon it will run with."""
-    save_every: int = 1000
-    log_every: int = 100
-    seed: int = 0
-    device: str = "auto"
+    save_every: int = _DEFAULTS["save_every"]
+    log_every: int = _DEFAULTS["log_every"]
+    seed: int = _DEFAULTS["seed"]
+    device: str = _DEFAULTS["device"]
     """auto: cuda when available, else cpu."""
-    num_threads: int = 2
-    resume: bool = True
-    progress: bool = True
-    max_episodes: int | None = None
-    frame_stride: int = 3
+    num_threads: int = _DEFAULTS["num_threads"]
+    resume: bool = _DEFAULTS["resume"]
+    progress: bool = _DEFAULTS["progress"]
+    max_episodes: int | None = _DEFAULTS["max_episodes"]
+    frame_stride: int = _DEFAULTS["frame_stride"]
     """Every N-th frame is a training sample (its images kept in RAM); chunks use every frame."""
-    ema_decay: float = 0.0
+    ema_decay: float = _DEFAULTS["ema_decay"]
     """Exponential moving average of the weights (0: off); the average is what is evaluated and
     shipped. 0.999 averages over roughly the last 1,000 steps."""
-    init_from: str | None = None
+    init_from: str | None = _DEFAULTS["init_from"]
     """Fine-tune: start from this checkpoint's weights (same shapes; the optimizer, schedule and step
     start fresh). Lets a second stage change what has no weights (dropout, lr, data) without paying
     for the first stage again."""
-    init_grow: bool = False
+    init_grow: bool = _DEFAULTS["init_grow"]
     """With ``init_from``: the checkpoint's backbone may be narrower and shallower than the policy's;
     it is grown into it without changing the network's outputs (``training.grow``, Net2Net)."""
 
@@ -115,10 +125,11 @@ class TrainConfig:
             self.dataset = [str(d) for d in self.dataset]
         elif not isinstance(self.dataset, str):
             raise bad_value("dataset", self.dataset, "give a path or a non-empty list of paths")
-        for key in ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads", "frame_stride",
-                    "val_every", "eval_every", "eval_episodes", "eval_seed", "seed", "warmup_steps", "augment_shift_px"):
+        positive = ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads", "frame_stride",
+                    "val_every")
+        for key in (*positive, "eval_every", "eval_episodes", "eval_seed", "seed", "warmup_steps", "augment_shift_px"):
             value = getattr(self, key)
-            minimum = 1 if key in ("steps", "batch_size", "val_batches", "log_every", "save_every", "num_threads", "frame_stride", "val_every") else 0
+            minimum = 1 if key in positive else 0
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
                 raise bad_value(f"train.{key}", value, f"must be an integer >= {minimum}")
         for key in ("resume", "progress", "init_grow"):
@@ -197,57 +208,6 @@ def shift_augment(images: torch.Tensor, max_px: int, gen: torch.Generator) -> to
     return out.to(torch.uint8).reshape(b, n, h, w, c)
 
 
-def save_checkpoint(path: Path, policy: ACTPolicy, data_meta: dict[str, Any], extra: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    torch.save(
-        {"arch": "act", "config": policy.config.to_dict(), "state_dict": policy.state_dict(), **data_meta, **extra},
-        tmp,
-    )
-    tmp.replace(path)  # atomic: an interrupted save never leaves a half-written checkpoint
-
-
-def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu", key: str = "checkpoint") -> dict[str, Any]:
-    """The checkpoint dict, loaded without executing anything (``weights_only=True``); ConfigError
-    naming ``key`` when the file is missing, unreadable, holds code, or is not an ACT checkpoint."""
-    path = Path(path)
-    if not path.is_file():
-        raise bad_value(key, str(path), "no such file")
-    try:
-        with warnings.catch_warnings():  # torch warns about a foreign pickle protocol before refusing it
-            warnings.simplefilter("ignore")
-            ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-        # torch's own reason: the line after its boilerplate (e.g. "unsupported GLOBAL posix.system")
-        useful = [ln for ln in lines if not ln.startswith(("Weights only load failed", "Please file an issue", "Check the documentation"))]
-        detail = (useful[0] if useful else lines[0] if lines else type(err).__name__)[:160]
-        why = ("is not a checkpoint the safe loader accepts (only tensors, numbers, strings and containers; "
-               f"nothing in it was run): {detail}" if "Weights only load failed" in str(err)
-               else f"is not a readable torch file ({type(err).__name__}: {detail})")
-        raise bad_value(key, str(path), why) from None
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or ckpt.get("arch") != "act":
-        found = f"arch={ckpt.get('arch')!r}" if isinstance(ckpt, dict) and "arch" in ckpt else (
-            "a dict without arch/state_dict" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}")
-        raise bad_value(key, str(path), f"is not an ACT checkpoint (found {found}; expected arch='act' with a state_dict); "
-                        "train one with 'python -m simbench train +policy=act'")
-    return ckpt
-
-
-def load_checkpoint(path: str | Path, map_location: str = "cpu", key: str = "checkpoint") -> tuple[ACTPolicy, dict[str, Any]]:
-    """Checkpoint -> (ACTPolicy in eval mode, the checkpoint dict). Raises ConfigError on bad files."""
-    path = Path(path)
-    ckpt = read_checkpoint(path, map_location, key)
-    policy = ACTPolicy(ACTConfig.from_dict(ckpt["config"]))
-    try:
-        policy.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as err:
-        first = str(err).splitlines()[0]
-        raise ConfigError(f"checkpoint {path} does not match its ACT config: {first}") from None
-    policy.eval()
-    return policy, ckpt
-
-
 def init_weights(policy: ACTPolicy, path: str | Path, grow: bool = False, seed: int = 0) -> None:
     """Copy a checkpoint's weights into ``policy`` (ConfigError when the file or the shapes do not fit).
 
@@ -259,14 +219,19 @@ def init_weights(policy: ACTPolicy, path: str | Path, grow: bool = False, seed: 
         from simbench.training.grow import grow_policy, output_gap
 
         grow_policy(source, policy, seed)
-        print(f"initialised from {path}, backbone grown to {list(policy.config.backbone_channels)} x "
-              f"{policy.config.backbone_blocks_per_stage} blocks: max |action difference| {output_gap(source, policy, seed):.1e}")
+        print(
+            f"initialised from {path}, backbone grown to {list(policy.config.backbone_channels)} x "
+            f"{policy.config.backbone_blocks_per_stage} blocks: max |action difference| "
+            f"{output_gap(source, policy, seed):.1e}"
+        )
         return
     own = policy.state_dict()
     theirs = source.state_dict()
     bad = sorted(k for k in own if k not in theirs or theirs[k].shape != own[k].shape)
     if bad:
-        raise ConfigError(f"init_from={str(path)!r} does not fit policy: parameter {bad[0]!r} differs; model sizes must match")
+        raise ConfigError(
+            f"init_from={str(path)!r} does not fit policy: parameter {bad[0]!r} differs; model sizes must match"
+        )
     policy.load_state_dict(theirs)
     print(f"initialised from {path}")
 
@@ -313,7 +278,8 @@ def train(
     rng = np.random.default_rng(cfg.seed)
     step, best_success, best_val = 0, None, None
     history: list[dict[str, float]] = []
-    data_meta = {"fps": data.fps, "cameras": list(data.cameras), "dataset": cfg.dataset}  # a path or a list (__post_init__)
+    # a path or a list (__post_init__)
+    data_meta = {"fps": data.fps, "cameras": list(data.cameras), "dataset": cfg.dataset}
 
     resuming = cfg.resume and last_path.is_file()
     if cfg.init_from and not resuming:  # a resumed fine-tune continues from its own last.pt
@@ -369,8 +335,10 @@ def train(
         if not torch.isfinite(loss):
             bar.close()
             raise NonFiniteLoss(
-                f"training loss is {float(loss.detach())} at step {step + 1} (lr={cfg.lr}, lr_backbone={cfg.lr_backbone}); "
-                f"stopped before saving it; checkpoints so far are in {ckpt_dir}")
+                f"training loss is {float(loss.detach())} at step {step + 1} (lr={cfg.lr}, "
+                f"lr_backbone={cfg.lr_backbone}); "
+                f"stopped before saving it; checkpoints so far are in {ckpt_dir}"
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip_norm)
@@ -408,7 +376,9 @@ def train(
             if val is not None and (best_val is None or val < best_val) and (better or success is None):
                 best_val = val
             if better:
-                save_checkpoint(best_path, evaluated, data_meta, {"step": step, "val_loss": val, "success": best_success})
+                save_checkpoint(
+                    best_path, evaluated, data_meta, {"step": step, "val_loss": val, "success": best_success}
+                )
         if step % cfg.save_every == 0 or step == cfg.steps:
             save_last()
     bar.close()
@@ -418,4 +388,14 @@ def train(
     return TrainResult(step, val, best_success, best_path, last_path, history, time.time() - t0)
 
 
-__all__ = ["NonFiniteLoss", "TrainConfig", "TrainResult", "read_checkpoint", "init_weights", "load_checkpoint", "save_checkpoint", "train", "validation_loss"]
+__all__ = [
+    "NonFiniteLoss",
+    "TrainConfig",
+    "TrainResult",
+    "read_checkpoint",
+    "init_weights",
+    "load_checkpoint",
+    "save_checkpoint",
+    "train",
+    "validation_loss",
+]

@@ -93,10 +93,24 @@ def test_bad_value_is_one_line_exit_2_nothing_written(tmp_path: Path, capsys: py
         ("date,backbone\n2026-01-01,0.1\n", None, "column 'date' is not numeric"),
     ],
 )
-def test_bad_trace_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], trace: str, column: str | None, needle: str) -> None:
+def test_bad_trace_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], trace: str, column: str | None, needle: str
+) -> None:
     results = tmp_path / "results"
     extra = [f"latency.column={column}"] if column else []
-    assert main(["run", *TIMING, "latency=trace", f"latency.path={_trace(tmp_path, trace)}", *extra, f"results_dir={results}"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                *TIMING,
+                "latency=trace",
+                f"latency.path={_trace(tmp_path, trace)}",
+                *extra,
+                f"results_dir={results}",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and needle in err, err
     assert not results.exists()
@@ -121,17 +135,33 @@ def test_scene_and_model_checks_run_before_anything_is_written(tmp_path: Path, c
     assert not results.exists()
 
 
-def test_an_onnx_file_whose_metadata_does_not_match_its_graph_is_refused_up_front(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_onnx_file_whose_metadata_does_not_match_its_graph_is_refused_up_front(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     results = tmp_path / "results"
     model = _onnx_with_wrong_metadata(tmp_path)
-    assert main(["run", "+policy=act_int8", "episodes=1", "env.time_limit_s=1", f"policy.model_path={model}", f"results_dir={results}"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                "+policy=act_int8",
+                "episodes=1",
+                "env.time_limit_s=1",
+                f"policy.model_path={model}",
+                f"results_dir={results}",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "policy.model_path=" in err and "metadata" in err, err
     assert not results.exists()
 
 
 @pytest.mark.parametrize("key", ["results_dir", "hydra.run.dir", "hydra.sweep.dir"])
-def test_an_output_directory_under_a_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str) -> None:
+def test_an_output_directory_under_a_file_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str
+) -> None:
     f = tmp_path / "file"
     f.write_text("x")
     sweep = ["-m"] if key == "hydra.sweep.dir" else []
@@ -200,11 +230,26 @@ def test_a_locked_sweep_job_is_not_touched(tmp_path: Path, capsys: pytest.Captur
 
 # item 9: Ctrl-C
 def test_ctrl_c_writes_an_interrupted_status_one_line_exit_130(tmp_path: Path) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "simbench", "run", "+policy=act_int8", "env=timing", "env.duration_s=100000",
-                             "env.episodes=10", "plots=false", "progress=false", f"results_dir={tmp_path}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            # as from a terminal: a background job (nohup, CI runners) inherits SIGINT ignored
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "simbench",
+            "run",
+            "+policy=act_int8",
+            "env=timing",
+            "env.duration_s=100000",
+            "env.episodes=10",
+            "plots=false",
+            "progress=false",
+            f"results_dir={tmp_path}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # as from a terminal: a background job (nohup, CI runners) inherits SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob("runs/*/.hydra/config.yaml")) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -219,8 +264,12 @@ def test_ctrl_c_writes_an_interrupted_status_one_line_exit_130(tmp_path: Path) -
 
 # item 10: permissions
 def test_result_files_follow_the_umask(tmp_path: Path) -> None:
-    proc = subprocess.run(["sh", "-c", f"umask 022 && {sys.executable} -m simbench run {' '.join(TIMING)} results_dir={tmp_path}"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        ["sh", "-c", f"umask 022 && {sys.executable} -m simbench run {' '.join(TIMING)} results_dir={tmp_path}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     (run_dir,) = list((tmp_path / "runs").iterdir())
     for name in ("metrics.json", "status.json", "episodes.csv", "timeline.parquet"):
@@ -251,10 +300,15 @@ def test_a_full_disk_is_recorded_or_said_and_the_sweep_goes_on(tmp_path: Path, m
 def test_a_run_on_a_full_tmpfs_leaves_a_failed_record_or_says_disk_full(tmp_path: Path) -> None:
     mnt = tmp_path / "small"
     mnt.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(mnt)], capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(mnt)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a tmpfs here (needs root)")
     try:
-        out = simbench("run", "+policy=act_int8", "env=timing", "env.duration_s=600", "plots=true", f"hydra.run.dir={mnt / 'run'}")
+        out = simbench(
+            "run", "+policy=act_int8", "env=timing", "env.duration_s=600", "plots=true", f"hydra.run.dir={mnt / 'run'}"
+        )
         assert out.returncode == 1, out.stderr
         assert "Traceback" not in out.stderr
         status = mnt / "run" / "status.json"
@@ -272,8 +326,9 @@ def test_metrics_json_is_strict_json(tmp_path: Path) -> None:
     from simbench.atomic_io import write_json
 
     write_json(tmp_path / "m.json", {"ok": 0.5, "nan": float("nan"), "inf": [float("inf")]})
-    assert json.loads((tmp_path / "m.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}")) == {
-        "ok": 0.5, "nan": None, "inf": [None]}
+    assert json.loads(
+        (tmp_path / "m.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}")
+    ) == {"ok": 0.5, "nan": None, "inf": [None]}
 
 
 @pytest.mark.parametrize(
@@ -289,7 +344,9 @@ def test_metrics_json_is_strict_json(tmp_path: Path) -> None:
         (["export", "replace=maybe"], "replace='maybe'"),
     ],
 )
-def test_every_subcommand_checks_types_before_work(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str) -> None:
+def test_every_subcommand_checks_types_before_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
     out = tmp_path / "out"
     key = {"run": "results_dir", "record": "output", "train": "out_dir", "export": "out_dir"}[argv[0]]
     assert main([*argv, f"{key}={out}"]) == 2

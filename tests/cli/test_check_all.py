@@ -6,20 +6,29 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from simbench.cli.compose import check_all, compose_run, expand
+from simbench.config.compose import check_all, compose_run, expand
 from simbench.config.build import build_run_spec
 from simbench.errors import ConfigError
 
 
 def test_check_all_builds_the_configs_hydra_composes() -> None:
-    overrides = ["+policy=act_fp32,act_int8", "policy.chunk_size=50,100", "scheduler=sync,async", "scheduler.threshold=0.3",
-                 "env=timing", "latency.scale=1.5", "policy.model_path=act/x.onnx", "hydra/launcher=joblib"]
+    overrides = [
+        "+policy=act_fp32,act_int8",
+        "policy.chunk_size=50,100",
+        "scheduler=sync,async",
+        "scheduler.threshold=0.3",
+        "env=timing",
+        "latency.scale=1.5",
+        "policy.model_path=act/x.onnx",
+        "hydra/launcher=joblib",
+    ]
     seen: list = []
     assert len(check_all("config", overrides, True, seen.append)) == 8
     for combo, cfg in zip(expand(overrides, True), seen, strict=True):
         hydra_cfg = OmegaConf.to_container(compose_run("config", combo), resolve=True)
         assert OmegaConf.to_container(cfg, resolve=True) == hydra_cfg
-        assert hydra_cfg["policy"]["actions_per_chunk"] == hydra_cfg["policy"]["chunk_size"]  # interpolation follows the override
+        # interpolation follows the override
+        assert hydra_cfg["policy"]["actions_per_chunk"] == hydra_cfg["policy"]["chunk_size"]
 
 
 @pytest.mark.parametrize("override, message", [("policy.chunk_sizee=5,6", "policy.chunk_sizee is not a config key"),

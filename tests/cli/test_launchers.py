@@ -31,7 +31,9 @@ def check_failure_resume_report(sweep: Path, launcher: list[str]) -> None:
     args = ("run", "-m", *FAILING_SWEEP, *launcher, f"hydra.sweep.dir={sweep}")
     out = simbench(*args)
     first = statuses(sweep)
-    assert sorted(s["status"] for s in first.values()) == ["complete", "complete", "failed", "failed"], out.stderr[-2000:]
+    assert sorted(s["status"] for s in first.values()) == ["complete", "complete", "failed", "failed"], out.stderr[
+        -2000:
+    ]
     for job, s in first.items():
         assert (s["status"] == "failed") == ("latency=board" in job.name)
         if s["status"] == "failed":
@@ -73,8 +75,18 @@ def test_submitit_local_failure_resume_report(tmp_path: Path, launcher: list[str
 
 def test_batched_submitit_runs_several_jobs_per_task(tmp_path: Path) -> None:
     sweep = tmp_path / "s"
-    out = simbench("run", "-m", "+policy=act_int8", "seed=0,1,2,3,4", "env=timing", "env.duration_s=5", "plots=false",
-                   "hydra/launcher=submitit_local_batched", "hydra.launcher.jobs_per_task=2", f"hydra.sweep.dir={sweep}")
+    out = simbench(
+        "run",
+        "-m",
+        "+policy=act_int8",
+        "seed=0,1,2,3,4",
+        "env=timing",
+        "env.duration_s=5",
+        "plots=false",
+        "hydra/launcher=submitit_local_batched",
+        "hydra.launcher.jobs_per_task=2",
+        f"hydra.sweep.dir={sweep}",
+    )
     assert out.returncode == 0, out.stderr
     assert [s["status"] for s in statuses(sweep).values()] == ["complete"] * 5
     assert len(list((sweep / ".submitit").glob("*/*_result.pkl"))) == 3  # 2 + 2 + 1
@@ -92,13 +104,25 @@ def ray_head() -> Iterator[str]:
 
 
 def test_ray_failure_resume_report(tmp_path: Path, ray_head: str) -> None:
-    check_failure_resume_report(tmp_path / "s", ["hydra/launcher=ray", f"hydra.launcher.address={ray_head}", "hydra.launcher.jobs_per_task=2"])
+    check_failure_resume_report(
+        tmp_path / "s", ["hydra/launcher=ray", f"hydra.launcher.address={ray_head}", "hydra.launcher.jobs_per_task=2"]
+    )
 
 
 def test_ray_runs_the_jobs_on_the_cluster(tmp_path: Path, ray_head: str) -> None:
     sweep = tmp_path / "s"
-    out = simbench("run", "-m", "+policy=act_fp32,act_int8", "scheduler=sync,async", "env=timing", "env.duration_s=20", "plots=false",
-                   "hydra/launcher=ray", f"hydra.launcher.address={ray_head}", f"hydra.sweep.dir={sweep}")
+    out = simbench(
+        "run",
+        "-m",
+        "+policy=act_fp32,act_int8",
+        "scheduler=sync,async",
+        "env=timing",
+        "env.duration_s=20",
+        "plots=false",
+        "hydra/launcher=ray",
+        f"hydra.launcher.address={ray_head}",
+        f"hydra.sweep.dir={sweep}",
+    )
     assert out.returncode == 0, out.stderr
     assert [s["status"] for s in statuses(sweep).values()] == ["complete"] * 4
     assert "4 jobs in 4 tasks" in out.stderr + out.stdout and "cluster CPUs 2" in out.stderr + out.stdout
@@ -109,9 +133,22 @@ def test_ray_runs_the_jobs_on_the_cluster(tmp_path: Path, ray_head: str) -> None
 def test_ray_large_sweep_and_report(tmp_path: Path, ray_head: str) -> None:
     """200 timing-only jobs, 25 per Ray task; the report lists them all."""
     sweep = tmp_path / "s"
-    out = simbench("run", "-m", "+policy=act_fp32,act_int8", "scheduler.threshold=0.1,0.2,0.3,0.4,0.5", "policy.actions_per_chunk=20,40,60,80,100",
-                   "seed=0,1,2,3", "env=timing", "env.duration_s=5", "plots=false", "progress=false",
-                   "hydra/launcher=ray", f"hydra.launcher.address={ray_head}", "hydra.launcher.jobs_per_task=25", f"hydra.sweep.dir={sweep}")
+    out = simbench(
+        "run",
+        "-m",
+        "+policy=act_fp32,act_int8",
+        "scheduler.threshold=0.1,0.2,0.3,0.4,0.5",
+        "policy.actions_per_chunk=20,40,60,80,100",
+        "seed=0,1,2,3",
+        "env=timing",
+        "env.duration_s=5",
+        "plots=false",
+        "progress=false",
+        "hydra/launcher=ray",
+        f"hydra.launcher.address={ray_head}",
+        "hydra.launcher.jobs_per_task=25",
+        f"hydra.sweep.dir={sweep}",
+    )
     assert out.returncode == 0, out.stderr
     assert len(statuses(sweep)) == 200
     assert simbench("report", str(sweep)).returncode == 0
@@ -132,8 +169,11 @@ def test_slurm_example_config_makes_the_sbatch_script(tmp_path: Path, monkeypatc
     (tmp_path / "bin" / "srun").chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base=None):
-        cfg = compose(config_name="config", overrides=["+policy=act_int8", "hydra/launcher=slurm_example", f"hydra.sweep.dir={tmp_path}"],
-                      return_hydra_config=True)
+        cfg = compose(
+            config_name="config",
+            overrides=["+policy=act_int8", "hydra/launcher=slurm_example", f"hydra.sweep.dir={tmp_path}"],
+            return_hydra_config=True,
+        )
     params = OmegaConf.to_container(cfg.hydra.launcher, resolve=False)
     assert params.pop("_target_").endswith("SlurmBatchedLauncher")
     params.update(submitit_folder=str(tmp_path / ".submitit" / "%j"), name="simbench")  # Hydra resolves these at launch

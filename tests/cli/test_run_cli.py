@@ -14,7 +14,8 @@ from simbench.metrics import WALL_CLOCK_KEYS
 REQUIRED = {
     "sim_time_s", "ticks", "actions_executed", "stall_ticks", "stall_fraction", "stall_events", "longest_stall_s",
     "inference_count", "observations_skipped", "latency_mean_s", "latency_p50_s", "latency_p95_s", "latency_max_s",
-    "action_age_mean_s", "boundary_jump_mean", "within_chunk_jump_mean", "actions_per_s", "queue_mean", "realtime_factor",
+    "action_age_mean_s", "boundary_jump_mean", "within_chunk_jump_mean", "actions_per_s", "queue_mean",
+    "realtime_factor",
 }
 
 
@@ -61,13 +62,29 @@ def test_run_writes_metrics_timeline_and_summary(tmp_path: Path) -> None:
 def test_same_config_and_seed_give_identical_metrics(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     for root in (a, b):
-        assert simbench("run", "+policy=act_fp32", "env=timing", "env.duration_s=30", "seed=7", "plots=false", f"results_dir={root}").returncode == 0
+        assert (
+            simbench(
+                "run",
+                "+policy=act_fp32",
+                "env=timing",
+                "env.duration_s=30",
+                "seed=7",
+                "plots=false",
+                f"results_dir={root}",
+            ).returncode
+            == 0
+        )
     ma = json.loads((run_dir(a) / "metrics.json").read_text())
     mb = json.loads((run_dir(b) / "metrics.json").read_text())
     strip = lambda m: {k: v for k, v in m.items() if k not in WALL_CLOCK_KEYS}  # noqa: E731
     assert strip(ma) == strip(mb)
     c = tmp_path / "c"
-    assert simbench("run", "+policy=act_fp32", "env=timing", "env.duration_s=30", "seed=8", "plots=false", f"results_dir={c}").returncode == 0
+    assert (
+        simbench(
+            "run", "+policy=act_fp32", "env=timing", "env.duration_s=30", "seed=8", "plots=false", f"results_dir={c}"
+        ).returncode
+        == 0
+    )
     assert strip(json.loads((run_dir(c) / "metrics.json").read_text())) != strip(ma)
 
 
@@ -91,7 +108,8 @@ def test_same_config_and_seed_give_identical_metrics(tmp_path: Path) -> None:
         (("+policy=smolvla_fp32",), "policy=smolvla_fp32 has no model"),
         (("+policy=smolvla_mixed", "env=teabag_mug"), "policy=smolvla_mixed has no model"),
         # a chunk size the model cannot honour, in the scene and in a timing sweep
-        (("+policy=act_int8", "policy.chunk_size=25"), "policy.chunk_size=25 is not allowed; the model act_int8.onnx predicts 100"),
+        (("+policy=act_int8", "policy.chunk_size=25"),
+         "policy.chunk_size=25 is not allowed; the model act_int8.onnx predicts 100"),
         (("-m", "+policy=act_int8", "env=timing", "policy.chunk_size=25,50,100"), "policy.chunk_size=25"),
     ],
 )
@@ -106,14 +124,18 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, args: t
 
 def test_run_help_lists_only_runnable_policies() -> None:
     out = simbench("run", "--help")
-    listed = next(line for line in out.stdout.splitlines() if "+policy=NAME" in line and "one of:" in line).split("one of:")[1]
+    listed = next(line for line in out.stdout.splitlines() if "+policy=NAME" in line and "one of:" in line).split(
+        "one of:"
+    )[1]
     names = [n.strip() for n in listed.split(",")]
     assert "act" not in names and {"act_int8", "act_fp32", "scripted", "smolvla_fp32"} <= set(names)
     assert "policy.actions_per_chunk" in out.stdout
 
 
 def test_smolvla_runs_timing_only_where_there_is_no_physics(tmp_path: Path) -> None:
-    out = simbench("run", "+policy=smolvla_mixed", "env=timing", "env.duration_s=20", "plots=false", f"results_dir={tmp_path}")
+    out = simbench(
+        "run", "+policy=smolvla_mixed", "env=timing", "env.duration_s=20", "plots=false", f"results_dir={tmp_path}"
+    )
     assert out.returncode == 0, out.stderr
     metrics = json.loads((run_dir(tmp_path) / "metrics.json").read_text())
     assert metrics["success_rate"] is None
@@ -128,8 +150,12 @@ def test_smolvla_runs_timing_only_where_there_is_no_physics(tmp_path: Path) -> N
         ("act_int4", "assumed", "borrows act_int8's figure"),
     ],
 )
-def test_latency_source_is_in_metrics_summary_and_summary_file(tmp_path: Path, policy: str, kind: str, needle: str) -> None:
-    out = simbench("run", f"+policy={policy}", "env=timing", "env.duration_s=10", "plots=false", f"results_dir={tmp_path}")
+def test_latency_source_is_in_metrics_summary_and_summary_file(
+    tmp_path: Path, policy: str, kind: str, needle: str
+) -> None:
+    out = simbench(
+        "run", f"+policy={policy}", "env=timing", "env.duration_s=10", "plots=false", f"results_dir={tmp_path}"
+    )
     assert out.returncode == 0, out.stderr
     d = run_dir(tmp_path)
     source = json.loads((d / "metrics.json").read_text())["latency_source"]
@@ -148,7 +174,14 @@ def test_latency_source_of_a_trace_and_a_distribution(tmp_path: Path) -> None:
                    "env.duration_s=5", "plots=false", f"results_dir={tmp_path / 't'}")
     assert out.returncode == 0, out.stderr
     source = json.loads((run_dir(tmp_path / "t") / "metrics.json").read_text())["latency_source"]
-    assert source == {"kind": "trace", "path": str(trace), "rows": 2, "column": "latency_s", "components": [], "scale": 2.0}
+    assert source == {
+        "kind": "trace",
+        "path": str(trace),
+        "rows": 2,
+        "column": "latency_s",
+        "components": [],
+        "scale": 2.0,
+    }
     out = simbench("run", "+policy=act_int8", "latency=lognormal", "env=timing", "env.duration_s=5", "plots=false",
                    f"results_dir={tmp_path / 'd'}")
     source = json.loads((run_dir(tmp_path / "d") / "metrics.json").read_text())["latency_source"]
@@ -158,7 +191,16 @@ def test_latency_source_of_a_trace_and_a_distribution(tmp_path: Path) -> None:
 
 def test_sweep_runs_every_combination_and_resumes(tmp_path: Path) -> None:
     sweep = tmp_path / "sweep"
-    args = ("run", "-m", "+policy=act_fp32,act_int8", "scheduler=async,sync", "env=timing", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    args = (
+        "run",
+        "-m",
+        "+policy=act_fp32,act_int8",
+        "scheduler=async,sync",
+        "env=timing",
+        "env.duration_s=5",
+        "plots=false",
+        f"hydra.sweep.dir={sweep}",
+    )
     out = simbench(*args)
     assert out.returncode == 0, out.stderr
     done = sorted(p.parent.name for p in sweep.glob("*/status.json"))
@@ -171,7 +213,16 @@ def test_sweep_runs_every_combination_and_resumes(tmp_path: Path) -> None:
 def test_trace_latency_drives_the_run(tmp_path: Path) -> None:
     trace = tmp_path / "board.csv"
     trace.write_text("latency_s\n0.5\n0.5\n0.5\n")
-    out = simbench("run", "+policy=act_int8", "latency=trace", f"latency.path={trace}", "env=timing", "env.duration_s=10", "plots=false", f"results_dir={tmp_path / 'r'}")
+    out = simbench(
+        "run",
+        "+policy=act_int8",
+        "latency=trace",
+        f"latency.path={trace}",
+        "env=timing",
+        "env.duration_s=10",
+        "plots=false",
+        f"results_dir={tmp_path / 'r'}",
+    )
     assert out.returncode == 0, out.stderr
     metrics = json.loads((run_dir(tmp_path / "r") / "metrics.json").read_text())
     assert metrics["latency_max_s"] == pytest.approx(0.5)

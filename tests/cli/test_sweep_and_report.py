@@ -32,8 +32,18 @@ def test_failed_job_is_recorded_the_others_finish_and_the_sweep_exits_1(tmp_path
 
     sweep = tmp_path / "s"
     _fail_for(monkeypatch, "act_fp32", RuntimeError("board fell over"))
-    code = main(["run", "-m", "+policy=act_int8,act_fp32", "env=timing", "env.duration_s=2", "plots=false", "progress=false",
-                 f"hydra.sweep.dir={sweep}"])
+    code = main(
+        [
+            "run",
+            "-m",
+            "+policy=act_int8,act_fp32",
+            "env=timing",
+            "env.duration_s=2",
+            "plots=false",
+            "progress=false",
+            f"hydra.sweep.dir={sweep}",
+        ]
+    )
     captured = capsys.readouterr()
     err = captured.err
     assert code == 1
@@ -53,7 +63,16 @@ def test_failed_job_is_recorded_the_others_finish_and_the_sweep_exits_1(tmp_path
 
 def test_interrupted_sweep_resumes_only_the_missing_runs(tmp_path: Path) -> None:
     sweep = tmp_path / "s"
-    args = ("run", "-m", "+policy=act_int8", "policy.actions_per_chunk=25,50,100", "env=timing", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    args = (
+        "run",
+        "-m",
+        "+policy=act_int8",
+        "policy.actions_per_chunk=25,50,100",
+        "env=timing",
+        "env.duration_s=5",
+        "plots=false",
+        f"hydra.sweep.dir={sweep}",
+    )
     assert simbench(*args).returncode == 0
     jobs = sorted(p.parent for p in sweep.glob("*/status.json"))
     assert len(jobs) == 3
@@ -68,7 +87,17 @@ def test_interrupted_sweep_resumes_only_the_missing_runs(tmp_path: Path) -> None
 
 def test_report_table_and_plots(tmp_path: Path) -> None:
     sweep = tmp_path / "s"
-    out = simbench("run", "-m", "+policy=act_fp32,act_int8", "policy.actions_per_chunk=50,100", "scheduler.threshold=0.2,0.5", "env=timing", "env.duration_s=30", "plots=false", f"hydra.sweep.dir={sweep}")
+    out = simbench(
+        "run",
+        "-m",
+        "+policy=act_fp32,act_int8",
+        "policy.actions_per_chunk=50,100",
+        "scheduler.threshold=0.2,0.5",
+        "env=timing",
+        "env.duration_s=30",
+        "plots=false",
+        f"hydra.sweep.dir={sweep}",
+    )
     assert out.returncode == 0, out.stderr
     assert simbench("report", str(sweep)).returncode == 0
     rows = list(csv.DictReader((sweep / "summary.csv").open()))
@@ -87,8 +116,17 @@ def test_job_folders_are_flat_bounded_and_hold_their_overrides(tmp_path: Path) -
     """A value with "/" or "../" stays inside the sweep folder; a long override cannot exceed NAME_MAX."""
     sweep = tmp_path / "s"
     long_pipeline = "[" + ",".join(f"{{name:stage_with_a_long_name_{i},unit:cpu,share:0.25}}" for i in range(4)) + "]"
-    out = simbench("run", "-m", "+policy=act_int8", "policy.model_path=act/act_int8.onnx,act/../act/act_fp32.onnx", "env=timing",
-                   f"policy.pipeline={long_pipeline}", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    out = simbench(
+        "run",
+        "-m",
+        "+policy=act_int8",
+        "policy.model_path=act/act_int8.onnx,act/../act/act_fp32.onnx",
+        "env=timing",
+        f"policy.pipeline={long_pipeline}",
+        "env.duration_s=5",
+        "plots=false",
+        f"hydra.sweep.dir={sweep}",
+    )
     assert out.returncode == 0, out.stderr
     jobs = sorted(p.parent for p in sweep.glob("*/status.json"))
     assert len(jobs) == 2 and all(len(j.name) < 200 and "/" not in j.name for j in jobs)
@@ -109,7 +147,9 @@ def test_pool_seeds_weights_rates_by_episodes_and_orders_seeds_numerically() -> 
     rows = [row(10, 0.5, 10, 0.2), row(2, 0.8, 30, 0.4), row(0, 0.9, 30, 0.1, model="b"),
             {**row(3, 0.0, 30, 0.9), "status": "failed"}]
     (pooled,) = pool_seeds(rows)  # model b has one seed and the failed job does not count: nothing to pool
-    assert pooled["jobs"] == "+policy=act_int8,policy.model_path=a" and pooled["seeds"] == 2 and pooled["episodes"] == 40
+    assert (
+        pooled["jobs"] == "+policy=act_int8,policy.model_path=a" and pooled["seeds"] == 2 and pooled["episodes"] == 40
+    )
     assert pooled["success_rate"] == pytest.approx((0.5 * 10 + 0.8 * 30) / 40)
     assert pooled["success_per_seed"] == "0.800 0.500"  # seed 2 before seed 10
     assert pooled["stall_fraction"] == pytest.approx(0.3)
@@ -117,12 +157,25 @@ def test_pool_seeds_weights_rates_by_episodes_and_orders_seeds_numerically() -> 
 
 def test_report_pools_seeds_of_a_sweep(tmp_path: Path) -> None:
     sweep = tmp_path / "s"
-    out = simbench("run", "-m", "+policy=act_int8", "seed=0,1", "env=timing", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    out = simbench(
+        "run",
+        "-m",
+        "+policy=act_int8",
+        "seed=0,1",
+        "env=timing",
+        "env.duration_s=5",
+        "plots=false",
+        f"hydra.sweep.dir={sweep}",
+    )
     assert out.returncode == 0, out.stderr
     assert simbench("report", str(sweep)).returncode == 0
     jobs = list(csv.DictReader((sweep / "summary.csv").open()))
     (pooled,) = list(csv.DictReader((sweep / "summary_by_seed.csv").open()))
-    assert pooled["jobs"].startswith("+policy=act_int8,env=timing,") and "seed=" not in pooled["jobs"] and pooled["seeds"] == "2"
+    assert (
+        pooled["jobs"].startswith("+policy=act_int8,env=timing,")
+        and "seed=" not in pooled["jobs"]
+        and pooled["seeds"] == "2"
+    )
     assert float(pooled["stall_fraction"]) == pytest.approx(sum(float(j["stall_fraction"]) for j in jobs) / 2)
     assert "Pooled over seeds" in (sweep / "summary.md").read_text()
 
@@ -156,7 +209,16 @@ def test_report_flags_unreadable_jobs_and_reports_the_rest(tmp_path: Path) -> No
     """Issue #25 items 6 and 15: a truncated metrics.json, "complete" without metrics and a corrupt
     config are flagged; the other jobs are reported as usual."""
     sweep = tmp_path / "s"
-    out = simbench("run", "-m", "+policy=act_int8", "seed=1,2,3,4", "env=timing", "env.duration_s=5", "plots=false", f"hydra.sweep.dir={sweep}")
+    out = simbench(
+        "run",
+        "-m",
+        "+policy=act_int8",
+        "seed=1,2,3,4",
+        "env=timing",
+        "env.duration_s=5",
+        "plots=false",
+        f"hydra.sweep.dir={sweep}",
+    )
     assert out.returncode == 0, out.stderr
     jobs = sorted(p.parent for p in sweep.glob("*/status.json"))
     (jobs[0] / "metrics.json").write_text('{"ticks": 3')  # truncated

@@ -5,13 +5,15 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from simbench.cli.compose import compose_run
+from simbench.config.compose import compose_run
 from simbench.config.build import build_run_spec
 
 
 @pytest.mark.parametrize(("actions_per_chunk", "expected"), [(100, 50), (50, 50), (25, 25)])
 def test_act_n_action_steps_follows_a_shorter_chunk(actions_per_chunk: int, expected: int) -> None:
-    cfg = compose_run("config", ["+policy=act_int8", "scheduler=sync", "env=timing", f"policy.actions_per_chunk={actions_per_chunk}"])
+    cfg = compose_run(
+        "config", ["+policy=act_int8", "scheduler=sync", "env=timing", f"policy.actions_per_chunk={actions_per_chunk}"]
+    )
     spec = build_run_spec(cfg)
     assert spec.settings.n_action_steps == expected
     assert spec.settings.actions_per_chunk == actions_per_chunk

@@ -34,7 +34,9 @@ def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_record_refuses_a_non_empty_directory_that_is_not_a_dataset(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_record_refuses_a_non_empty_directory_that_is_not_a_dataset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     home = tmp_path / "home"
     (home / "docs").mkdir(parents=True)
     (home / "notes.txt").write_text("keep me")
@@ -57,7 +59,9 @@ def test_bad_takeover_model_leaves_the_existing_dataset(tmp_path: Path, capsys: 
 
 
 @pytest.mark.parametrize("target", ["file", "under_file"])
-def test_record_output_that_is_or_is_under_a_file_is_refused(tmp_path: Path, target: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_record_output_that_is_or_is_under_a_file_is_refused(
+    tmp_path: Path, target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     f = tmp_path / "f.txt"
     f.write_text("x")
     out = f if target == "file" else f / "set"

@@ -31,7 +31,9 @@ from simbench.dataset import load_dataset
         ("takeover.finish_grasp=maybe", "takeover.finish_grasp='maybe'"),
     ],
 )
-def test_bad_input_one_line_exit_2(override: str, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_one_line_exit_2(
+    override: str, fragment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["record", f"output={tmp_path / 'x'}", override]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and fragment in err
@@ -45,9 +47,23 @@ def test_look_bad_input_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_tiny_recording_round_trip(tmp_path: Path) -> None:
     out = tmp_path / "rec"
-    cmd = [sys.executable, "-m", "simbench", "record", f"output={out}", "clusters=[4]", "episodes_per_cluster=2",
-           "recovery_share=0.5", "image_size=[32,48]", "cameras=[top,gripper]", "workers=1", "progress=false", "max_tries=6",
-           "action_noise.share=1.0", "action_noise.std_rad=0.005"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "simbench",
+        "record",
+        f"output={out}",
+        "clusters=[4]",
+        "episodes_per_cluster=2",
+        "recovery_share=0.5",
+        "image_size=[32,48]",
+        "cameras=[top,gripper]",
+        "workers=1",
+        "progress=false",
+        "max_tries=6",
+        "action_noise.share=1.0",
+        "action_noise.std_rad=0.005",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     ds = load_dataset(out)
@@ -85,7 +101,7 @@ def test_contact_sheet_has_camera_titles_and_row_labels(tmp_path, monkeypatch: p
     import matplotlib.axes
     import numpy as np
 
-    from simbench.cli.look import write_contact_sheet
+    from simbench.reporting.look import write_contact_sheet
 
     titles: list[str] = []
     ylabels: list[str] = []

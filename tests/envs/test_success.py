@@ -22,7 +22,9 @@ def _resting_in_mug_z(env: TeaBagMugEnv) -> float:
     return checker.floor_m + 0.0002 + float(checker.half[2])
 
 
-def _place(env: TeaBagMugEnv, pouch: tuple[float, float, float], pouch_quat=None, mug_quat=(1.0, 0, 0, 0), mug_z: float = 0.0) -> None:
+def _place(
+    env: TeaBagMugEnv, pouch: tuple[float, float, float], pouch_quat=None, mug_quat=(1.0, 0, 0, 0), mug_z: float = 0.0
+) -> None:
     data = env.data
     mug = np.array([0.30, 0.0, mug_z])
     _set_free(data, env._mug_q, tuple(mug), 0.0)

@@ -42,7 +42,10 @@ def test_same_seed_same_episode() -> None:
     assert np.allclose(a["observation.state"], b["observation.state"])
     env.reset(seed=3, options={"cluster": 2})
     rng = np.random.default_rng(0)
-    acts = [env.action_space.low + rng.random(6).astype(np.float32) * (env.action_space.high - env.action_space.low) for _ in range(5)]
+    acts = [
+        env.action_space.low + rng.random(6).astype(np.float32) * (env.action_space.high - env.action_space.low)
+        for _ in range(5)
+    ]
     for act in acts:
         env.step(act)
     q1 = env.data.qpos.copy()

@@ -34,7 +34,8 @@ def test_perturbed_share_is_spread_evenly(share: float, n: int, expected: int) -
         assert not any(a and b for a, b in pairwise(picks))
 
 
-@pytest.mark.parametrize("kwargs, key", [({"share": 1.5}, "action_noise.share"), ({"std_rad": -0.1}, "action_noise.std_rad"),
+@pytest.mark.parametrize("kwargs, key", [({"share": 1.5}, "action_noise.share"),
+                                         ({"std_rad": -0.1}, "action_noise.std_rad"),
                                          ({"tau_s": 0.0}, "action_noise.tau_s")])
 def test_bad_noise_config_names_the_key(kwargs: dict[str, float], key: str) -> None:
     with pytest.raises(ConfigError, match=key):

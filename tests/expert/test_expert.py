@@ -8,7 +8,7 @@ import pytest
 from simbench.envs.teabag_mug import TeaBagMugEnv
 from simbench.envs.teabag_scheduler_env import TeaBagSchedulerEnv
 from simbench.envs.workspace import CLUSTER_CENTERS, TRAINING_CLUSTERS, VALIDATION_CLUSTER
-from simbench.expert.ik import ArmIK
+from simbench.envs.arm_ik import ArmIK
 from simbench.expert.rollout import run_expert_episode
 from simbench.expert.scripted_policy import ScriptedPolicy
 
@@ -52,7 +52,10 @@ def test_expert_succeeds_small(env: TeaBagMugEnv) -> None:
     """CI-sized: 6 table starts and 4 recovery starts. The expert measures ~99% on table starts
     (109/110 over all clusters) and 44/44 on recovery starts; the bar leaves room for one miss."""
     assert _success_rate(env, (2, 5, 8), range(2)) >= 5 / 6
-    assert _success_rate(env, (3, 6), range(2), start="holding") + _success_rate(env, (3, 6), range(2), start="beside") >= 1.75
+    assert (
+        _success_rate(env, (3, 6), range(2), start="holding") + _success_rate(env, (3, 6), range(2), start="beside")
+        >= 1.75
+    )
 
 
 def test_expert_episode_is_deterministic(env: TeaBagMugEnv) -> None:

@@ -80,7 +80,9 @@ def test_stem_is_its_own_component_and_stays_fp32_unless_named(trained) -> None:
     assert component_of("/model/backbone/stem/stem.0/Conv") == "stem"
     assert component_of("/model/backbone/stages/stages.0/conv1/Conv") == "backbone"
     policy, data, fp32, tmp, _ = trained
-    calib = make_feeds(data.state[data.train_frames[::5]], data.images_of(data.train_frames[::5]), policy.config.cameras)
+    calib = make_feeds(
+        data.state[data.train_frames[::5]], data.images_of(data.train_frames[::5]), policy.config.cameras
+    )
 
     def stem_inputs_quantized(recipe: Recipe) -> bool:
         model = onnx.load(str(build_variant(fp32, tmp / f"stem_{recipe.name}.onnx", recipe, calib)))
@@ -101,7 +103,9 @@ def test_int8_ops_per_component_keeps_attention_float(trained) -> None:
     from simbench.export.quantize import component_of
 
     policy, data, fp32, tmp, _ = trained
-    calib = make_feeds(data.state[data.train_frames[::5]], data.images_of(data.train_frames[::5]), policy.config.cameras)
+    calib = make_feeds(
+        data.state[data.train_frames[::5]], data.images_of(data.train_frames[::5]), policy.config.cameras
+    )
 
     def quantized_ops(recipe: Recipe) -> set[tuple[str | None, str]]:
         """(component, op type) of nodes whose first input comes through a DequantizeLinear."""
@@ -123,7 +127,9 @@ def test_keep_float_spares_named_layers(trained) -> None:
     import onnx
 
     policy, data, fp32, tmp, _ = trained
-    calib = make_feeds(data.state[data.train_frames[::5]], data.images_of(data.train_frames[::5]), policy.config.cameras)
+    calib = make_feeds(
+        data.state[data.train_frames[::5]], data.images_of(data.train_frames[::5]), policy.config.cameras
+    )
     base = {"backbone": "int8", "transformer": "int8", "head": "fp32"}
 
     def int8_weights(recipe: Recipe) -> set[str]:
@@ -143,7 +149,9 @@ def test_keep_float_spares_named_layers(trained) -> None:
 
 def test_onnx_policy_predicts_resampled_chunk(trained) -> None:
     policy, data, fp32, _, _ = trained
-    runtime = OnnxChunkPolicy.from_config({"name": "act", "model_path": str(fp32), "actions_per_chunk": 30, "fps": 60, "action_dim": 6})
+    runtime = OnnxChunkPolicy.from_config(
+        {"name": "act", "model_path": str(fp32), "actions_per_chunk": 30, "fps": 60, "action_dim": 6}
+    )
     obs = {"observation.state": data.state[0], "observation.images.top": np.zeros((32, 32, 3), np.uint8),
            "observation.images.gripper": np.zeros((32, 32, 3), np.uint8), "privileged.x": 1, "timestep": 3}
     chunk = runtime.predict_chunk(obs)
@@ -151,7 +159,7 @@ def test_onnx_policy_predicts_resampled_chunk(trained) -> None:
     raw = runtime.predict_chunk_raw(obs)
     np.testing.assert_allclose(chunk[::2], raw[:15], rtol=1e-6, atol=1e-6)
     with pytest.raises(ConfigError, match="horizon"):
-        OnnxChunkPolicy(fp32, actions_per_chunk=41, control_fps=60)
+        OnnxChunkPolicy(fp32, actions_per_chunk=41, control_hz=60)
 
 
 def _kernel_ops(session) -> set[str]:
@@ -218,7 +226,9 @@ def test_export_cli_bad_inputs(trained, tmp_path: Path, capsys: pytest.CaptureFi
     assert not (tmp_path / "o").exists()
 
 
-def test_export_cli_end_to_end(trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_cli_end_to_end(
+    trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """checkpoint + (stand-in) dataset -> every configured variant and a report."""
     import json
 
@@ -231,7 +241,9 @@ def test_export_cli_end_to_end(trained, tmp_path: Path, monkeypatch: pytest.Monk
     (root / "meta" / "info.json").write_text("{}")
     monkeypatch.setitem(vars(simbench.dataset), "load_dataset", lambda r: FakeDataset(Path(r), episodes=6, length=30))
     out = tmp_path / "models"
-    code = cli(["export", f"checkpoint={ckpt}", f"dataset={root}", f"out_dir={out}", "calibration_frames=16", "eval_frames=8"])
+    code = cli(
+        ["export", f"checkpoint={ckpt}", f"dataset={root}", f"out_dir={out}", "calibration_frames=16", "eval_frames=8"]
+    )
     assert code == 0
     report = json.loads((out / "export_report.json").read_text())
     assert report["parity_max_abs_diff"] < 1e-4
@@ -264,16 +276,27 @@ def test_export_failing_parity_writes_nothing_and_exits_1(trained, tmp_path: Pat
     if parity == "nan":
         monkeypatch.setattr(parity_mod, "max_abs_diff", lambda a, b: float("nan"))
     out = tmp_path / "models"
-    code = cli(["export", f"checkpoint={ckpt}", f"dataset={root}", f"out_dir={out}", "calibration_frames=8", "eval_frames=4",
-                "variants={fp32:{precision:fp32}}", *args])
+    code = cli(
+        [
+            "export",
+            f"checkpoint={ckpt}",
+            f"dataset={root}",
+            f"out_dir={out}",
+            "calibration_frames=8",
+            "eval_frames=4",
+            "variants={fp32:{precision:fp32}}",
+            *args,
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and "exceeds max_parity" in err[0] and "nothing written" in err[0]
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no staging directory left either
 
 
-def test_export_never_overwrites_a_directory_that_holds_files_unless_told(trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_export_never_overwrites_a_directory_that_holds_files_unless_told(
+    trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import json
 
     _, _, _, _, ckpt = trained

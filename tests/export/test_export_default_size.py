@@ -12,7 +12,7 @@ from simbench.paths import CONF_DIR
 
 @pytest.mark.slow
 def test_default_act_exports_every_configured_variant(tmp_path: Path) -> None:
-    from simbench.cli.export import export_all
+    from simbench.export.pipeline import export_all
     from simbench.export.quantize import recipes_from_config
     from simbench.policies.act import ACTConfig
     from simbench.training.synthetic import synthetic_data

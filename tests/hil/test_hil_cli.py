@@ -124,7 +124,7 @@ def test_board_policy_returns_the_boards_chunk() -> None:
     from simbench.policies.onnx_policy import OnnxChunkPolicy
 
     cfg = {"name": "act_int8", "model_path": "act/act_int8.onnx", "threads": 1, "fps": 30.0}
-    host = OnnxChunkPolicy(cfg["model_path"], threads=1, control_fps=30.0)
+    host = OnnxChunkPolicy(cfg["model_path"], threads=1, control_hz=30.0)
     rng = np.random.default_rng(0)
     obs = {"observation.state": rng.standard_normal(host.state_dim).astype(np.float32),
            **{f"observation.images.{c}": rng.integers(0, 256, (*host.image_size, 3), dtype=np.uint8) for c in host.cameras}}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from simbench.__main__ import main
-from simbench.cli.compose import compose_run
+from simbench.config.compose import compose_run
 from simbench.config.build import build_run_spec, load_option
 from simbench.hil.board import BoardConnection
 from simbench.hil.client import BoardError

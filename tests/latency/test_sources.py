@@ -15,7 +15,7 @@ from simbench.errors import ConfigError
 from simbench.latency.factory import make_latency
 from simbench.latency.trace import TraceLatency
 
-IMX95 = {"name": "imx95", "jitter": 0.05, "scale": 1.0, "profiles": {"act_fp32": 2.86, "act_int8": 0.32}}
+IMX95 = {"name": "device_profile", "jitter": 0.05, "scale": 1.0, "profiles": {"act_fp32": 2.86, "act_int8": 0.32}}
 
 
 def draws(cfg: dict, policy: str = "act_int8", n: int = 4000, seed: int = 0) -> np.ndarray:
@@ -80,8 +80,8 @@ def test_bad_parameters_raise_one_line(cfg: dict) -> None:
 
 
 def test_every_imx95_profile_says_whether_its_figure_is_published_or_assumed() -> None:
-    """conf/latency/imx95.yaml lists each profile exactly once, under published or assumed, and an
-    assumed one borrows a published figure with the same median (or nothing, for 0 s)."""
+    """conf/device/imx95.yaml (pulled into latency=imx95) lists each profile exactly once, under published or assumed,
+    and an assumed one borrows a published figure with the same median (or nothing, for 0 s)."""
     from simbench.config.build import load_option
 
     cfg = load_option("latency", "imx95")
@@ -97,10 +97,19 @@ def test_every_imx95_profile_says_whether_its_figure_is_published_or_assumed() -
         assert d["kind"] == ("published" if name in published else "assumed") and d["median_s"] == cfg["profiles"][name]
     assert make_latency(cfg, "act_int8").describe()["figure"] == published["act_int8"]
     assert make_latency(cfg, "act_int8").describe()["source"] == "nxp-imx95.md"
+    # latency=imx95 is the device's data and nothing else: the same as Hydra composes it
+    from simbench.config.compose import compose_dict
+
+    assert compose_dict("config", ["+policy=act_int8"])["latency"] == cfg
+    assert {k: v for k, v in cfg.items() if k not in ("name", "scale")} == load_option("device", "imx95")
 
 
 def test_describe_of_every_source_kind(tmp_path: Path) -> None:
-    assert make_latency({"name": "constant", "value": 0.25}, "x").describe() == {"kind": "distribution", "name": "constant", "value": 0.25}
+    assert make_latency({"name": "constant", "value": 0.25}, "x").describe() == {
+        "kind": "distribution",
+        "name": "constant",
+        "value": 0.25,
+    }
     assert make_latency({"name": "uniform", "low": 0.1, "high": 0.2, "scale": 3.0}, "x").describe() == {
         "kind": "distribution", "name": "uniform", "low": 0.1, "high": 0.2, "scale": 3.0}
     assert make_latency({"name": "host", "scale": 0.5}, "x").describe()["kind"] == "host"

@@ -18,7 +18,8 @@ def test_config_rejects_more_steps_than_chunk() -> None:
         ACTConfig(chunk_size=10, n_action_steps=20)
 
 
-@pytest.mark.parametrize("kw", [dict(dim_model=130, n_heads=4), dict(cameras=()), dict(image_size=(4, 4)), dict(kl_weight=-1)])
+@pytest.mark.parametrize("kw", [dict(dim_model=130, n_heads=4), dict(cameras=()), dict(image_size=(4, 4)),
+                                dict(kl_weight=-1)])
 def test_config_rejects_bad_values(kw: dict) -> None:
     with pytest.raises(ConfigError):
         ACTConfig(**kw)

@@ -25,7 +25,8 @@ def test_onnx_policy_predicts_without_torch() -> None:
 import numpy as np
 from simbench.policies.onnx_policy import OnnxChunkPolicy
 p = OnnxChunkPolicy("act/act_int8.onnx")
-obs = {"observation.state": np.zeros(6), **{f"observation.images.{c}": np.zeros((480, 640, 3), np.uint8) for c in p.cameras}}
+images = {f"observation.images.{c}": np.zeros((480, 640, 3), np.uint8) for c in p.cameras}
+obs = {"observation.state": np.zeros(6), **images}
 chunk = p.predict_chunk(obs)
 print(chunk.shape, bool(np.all(np.isfinite(chunk))), sys.modules.get("torch"))
 """

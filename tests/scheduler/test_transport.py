@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from simbench.__main__ import main
-from simbench.cli.compose import compose_run
+from simbench.config.compose import compose_run
 from simbench.config.build import build_run_spec
 from simbench.errors import ConfigError
 from simbench.metrics import summarize

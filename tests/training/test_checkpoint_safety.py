@@ -76,7 +76,11 @@ def test_a_crafted_last_pt_is_not_resumed(tmp_path: Path) -> None:
     last.parent.mkdir(parents=True)
     path.replace(last)
     with pytest.raises(ConfigError, match="nothing in it was run"):
-        train(tiny_config(), TrainConfig(out_dir=str(tmp_path / "run"), steps=1, progress=False, eval_every=0), synthetic_data())
+        train(
+            tiny_config(),
+            TrainConfig(out_dir=str(tmp_path / "run"), steps=1, progress=False, eval_every=0),
+            synthetic_data(),
+        )
     assert not marker.exists()
 
 

@@ -77,7 +77,9 @@ def test_two_datasets_train_as_one(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     np.testing.assert_allclose(data.stats["action"]["std"], data.action.std(0), rtol=1e-5)
     assert int(data.images_of(np.array([45]))[0, 0, 0, 0, 0]) == 5  # b's frame 5 image
     # max_episodes counts over both datasets.
-    assert len(np.unique(load_training_data([str(r) for r in roots], ("top",), (4, 4), max_episodes=5).episode_index)) == 5
+    assert (
+        len(np.unique(load_training_data([str(r) for r in roots], ("top",), (4, 4), max_episodes=5).episode_index)) == 5
+    )
 
 
 def test_empty_dataset_list_is_a_config_error(fake_root: Path) -> None:
@@ -85,7 +87,9 @@ def test_empty_dataset_list_is_a_config_error(fake_root: Path) -> None:
         load_training_data([], ("top",), (4, 4))
 
 
-def test_datasets_of_different_fps_fail_before_any_frame_is_decoded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_datasets_of_different_fps_fail_before_any_frame_is_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     decoded: list[str] = []
 
     def fake(root: Path) -> FakeDataset:

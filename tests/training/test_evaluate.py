@@ -29,7 +29,10 @@ class MockEnv:
         return self.q.copy()
 
     def observation(self, snapshot: Any) -> dict[str, Any]:
-        return {"observation.state": snapshot.astype(np.float32), "observation.images.top": np.zeros((8, 8, 3), np.uint8)}
+        return {
+            "observation.state": snapshot.astype(np.float32),
+            "observation.images.top": np.zeros((8, 8, 3), np.uint8),
+        }
 
     def apply(self, action) -> None:
         self.q = np.asarray(action, float)
@@ -80,7 +83,9 @@ def test_on_tick_sees_every_applied_action_in_order() -> None:
     """The tracing hook (benchmarks/release_trace.py) gets each executed action once, as applied."""
     env = MockEnv()
     seen: list[np.ndarray] = []
-    row = run_episode(env, StepPolicy(0.05), 0, {}, n_action_steps=5, on_tick=lambda a: seen.append(np.asarray(a, float)))
+    row = run_episode(
+        env, StepPolicy(0.05), 0, {}, n_action_steps=5, on_tick=lambda a: seen.append(np.asarray(a, float))
+    )
     assert row["ticks"] == len(seen) == len(env.applied) == 21
     assert all(np.array_equal(a, b) for a, b in zip(seen, env.applied, strict=True))
 
@@ -115,13 +120,11 @@ def test_paired_difference_closed_form() -> None:
 
 def test_training_evaluation_uses_the_deployment_horizon() -> None:
     """The checkpoint is chosen under the horizon the shipped config runs with (act_fp32: 100 ticks)."""
-    from omegaconf import OmegaConf
-
-    from simbench.paths import CONF_DIR
+    from simbench.config.compose import compose_dict
     from simbench.training.evaluate import deployment_horizon
 
-    node = OmegaConf.load(CONF_DIR / "policy" / "act_fp32.yaml")
-    assert deployment_horizon("act_fp32") == (int(node.actions_per_chunk), int(node.n_action_steps))
+    node = compose_dict("config", ["+policy=act_fp32"])["policy"]  # as Hydra composes it (base + variant)
+    assert deployment_horizon("act_fp32") == (int(node["actions_per_chunk"]), int(node["n_action_steps"]))
     assert deployment_horizon("no_such_policy") == (None, None)
 
 

@@ -19,9 +19,21 @@ from simbench.training.trainer import TrainConfig, load_checkpoint, train
 def small_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny ACT after 30 steps: BatchNorm statistics and weights away from their initial values."""
     data = synthetic_data()
-    result = train(tiny_config(), TrainConfig(out_dir=str(tmp_path_factory.mktemp("small")), steps=30, batch_size=8, val_every=30,
-                                              val_batches=2, save_every=30, warmup_steps=5, progress=False,
-                                              eval_every=0), data)
+    result = train(
+        tiny_config(),
+        TrainConfig(
+            out_dir=str(tmp_path_factory.mktemp("small")),
+            steps=30,
+            batch_size=8,
+            val_every=30,
+            val_batches=2,
+            save_every=30,
+            warmup_steps=5,
+            progress=False,
+            eval_every=0,
+        ),
+        data,
+    )
     return result.last_path
 
 
@@ -92,15 +104,28 @@ def test_growing_into_what_is_not_a_grown_copy_is_refused(small_path: Path, kw: 
         grow_policy(small, big)
 
 
-def test_init_grow_trains_from_the_grown_checkpoint(small_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_grow_trains_from_the_grown_checkpoint(
+    small_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """train(init_from=..., init_grow=true) at lr 0 keeps the grown weights exactly (those of
     grow_policy with the run's seed), and its start line reports the output gap; without init_grow
     the shapes are refused."""
     small = _small(small_path)
     data = synthetic_data()
     big_cfg = tiny_config(backbone_channels=(16, 32), backbone_blocks_per_stage=2)
-    common = {"batch_size": 8, "val_every": 5, "val_batches": 2, "save_every": 5, "warmup_steps": 1, "progress": False, "eval_every": 0,
-              "init_from": str(small_path), "lr": 0.0, "lr_backbone": 0.0, "augment_shift_px": 0}
+    common = {
+        "batch_size": 8,
+        "val_every": 5,
+        "val_batches": 2,
+        "save_every": 5,
+        "warmup_steps": 1,
+        "progress": False,
+        "eval_every": 0,
+        "init_from": str(small_path),
+        "lr": 0.0,
+        "lr_backbone": 0.0,
+        "augment_shift_px": 0,
+    }
     result = train(big_cfg, TrainConfig(out_dir=str(tmp_path / "big"), steps=5, init_grow=True, **common), data)
     line = next(x for x in capsys.readouterr().out.splitlines() if "backbone grown to [16, 32] x 2 blocks" in x)
     assert float(line.rsplit(" ", 1)[1]) < 1e-5
@@ -118,7 +143,7 @@ def test_init_grow_trains_from_the_grown_checkpoint(small_path: Path, tmp_path: 
 def test_wide_recipe_grows_the_dagger_model_on_its_data_plus_a_round() -> None:
     """conf/recipe/act_wide.yaml (the shipped model) grows +recipe=act_dagger's best.pt: only the
     backbone changes size, the data is act_dagger's plus one round."""
-    from simbench.cli.train import compose_config
+    from simbench.config.compose import compose_dict as compose_config
     from simbench.policies.act import ACTConfig
 
     cfg = compose_config("train", ["+policy=act", "+recipe=act_wide"])

@@ -62,7 +62,11 @@ def test_init_from_starts_from_the_checkpoint_weights(tmp_path: Path) -> None:
     stage1 = train(tiny_config(dropout=0.1), _cfg(tmp_path / "a", 50), data)
     source, _ = load_checkpoint(stage1.last_path)
     # lr 0 and no dropout: the fine-tuned weights must equal the stage-1 weights exactly
-    stage2 = train(tiny_config(dropout=0.0), _cfg(tmp_path / "b", 5, init_from=str(stage1.last_path), lr=0.0, lr_backbone=0.0), data)
+    stage2 = train(
+        tiny_config(dropout=0.0),
+        _cfg(tmp_path / "b", 5, init_from=str(stage1.last_path), lr=0.0, lr_backbone=0.0),
+        data,
+    )
     assert stage2.step == 5 and stage2.history[0]["step"] == 5
     tuned, _ = load_checkpoint(stage2.last_path)
     for (name, a), b in zip(source.state_dict().items(), tuned.state_dict().values()):
@@ -90,7 +94,11 @@ def test_ema_is_the_closed_form_average_and_resumes(tmp_path: Path) -> None:
         assert torch.allclose(ema_state[f"module.{name}"], expected, atol=1e-6), name
         checked += 1
     assert checked > 20
-    moved = [n for n, w in raw[-1]["state_dict"].items() if torch.is_floating_point(w) and not torch.equal(w, raw[0]["state_dict"][n])]
+    moved = [
+        n
+        for n, w in raw[-1]["state_dict"].items()
+        if torch.is_floating_point(w) and not torch.equal(w, raw[0]["state_dict"][n])
+    ]
     assert moved, "training must change the raw weights"
     name = moved[0]
     assert torch.equal(best.state_dict()[name], ema_state[f"module.{name}"])  # best.pt is the average
@@ -130,7 +138,7 @@ def test_train_cli_bad_config(args: list[str], needle: str, capsys: pytest.Captu
 
 def test_finetune_recipe_composes_into_valid_configs() -> None:
     """conf/recipe/act_finetune.yaml (stage 2 of the shipped model) names only real keys."""
-    from simbench.cli.train import compose_config
+    from simbench.config.compose import compose_dict as compose_config
     from simbench.policies.act import ACTConfig
 
     cfg = compose_config("train", ["+policy=act", "+recipe=act_finetune"])
@@ -145,21 +153,23 @@ def test_dagger_recipe_fine_tunes_the_takeover_model_on_its_data_plus_a_round() 
     """conf/recipe/act_dagger.yaml (the shipped model) starts from +recipe=act_takeover's best.pt, keeps
     its model sizes and data and adds one round of takeovers: a config slip here would silently train
     something other than what the README measured."""
-    from simbench.cli.train import compose_config
+    from simbench.config.compose import compose_dict as compose_config
     from simbench.policies.act import ACTConfig
 
     cfg = compose_config("train", ["+policy=act", "+recipe=act_dagger"])
     stage1 = compose_config("train", ["+policy=act", "+recipe=act_takeover"])
     assert ACTConfig.from_dict(cfg.pop("policy")) == ACTConfig.from_dict(stage1.pop("policy"))
     train_cfg, stage1_cfg = TrainConfig.from_dict(cfg), TrainConfig.from_dict(stage1)
-    assert train_cfg.init_from == f"{stage1_cfg.out_dir}/checkpoints/best.pt" and train_cfg.out_dir != stage1_cfg.out_dir
+    assert (
+        train_cfg.init_from == f"{stage1_cfg.out_dir}/checkpoints/best.pt" and train_cfg.out_dir != stage1_cfg.out_dir
+    )
     assert list(train_cfg.dataset)[:-1] == list(stage1_cfg.dataset) and len(train_cfg.dataset) == 3
     assert train_cfg.lr < stage1_cfg.lr and train_cfg.steps < stage1_cfg.steps
 
 
 def test_ema_recipe_composes_into_valid_configs() -> None:
     """conf/recipe/act_ema.yaml continues stage 1 with a weight average and keeps the model sizes."""
-    from simbench.cli.train import compose_config
+    from simbench.config.compose import compose_dict as compose_config
     from simbench.policies.act import ACTConfig
 
     cfg = compose_config("train", ["+policy=act", "+recipe=act_ema"])
@@ -168,3 +178,14 @@ def test_ema_recipe_composes_into_valid_configs() -> None:
     train_cfg = TrainConfig.from_dict(cfg)
     assert 0.99 <= train_cfg.ema_decay < 1 and train_cfg.init_from == f"{stage1['out_dir']}/checkpoints/last.pt"
     assert train_cfg.out_dir != stage1["out_dir"]
+
+
+def test_train_defaults_have_one_source() -> None:
+    """TrainConfig's defaults are conf/train.yaml's: the CLI with no overrides trains what TrainConfig() says."""
+    from dataclasses import asdict
+
+    from simbench.config.compose import compose_dict
+
+    composed = compose_dict("train", ["+policy=act"])
+    composed.pop("policy")
+    assert asdict(TrainConfig()) == composed

@@ -250,7 +250,9 @@ class ResNetBackbone(nn.Module):
     ``coord_size`` (H, W): append x/y coordinate channels of that size to the input (CoordConv).
     """
 
-    def __init__(self, channels: tuple[int, ...], blocks_per_stage: int, coord_size: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self, channels: tuple[int, ...], blocks_per_stage: int, coord_size: tuple[int, int] | None = None
+    ) -> None:
         super().__init__()
         c0 = channels[0]
         coords = None
@@ -285,7 +287,10 @@ class EncoderLayer(nn.Module):
         d = config.dim_model
         self.attn = nn.MultiheadAttention(d, config.n_heads, dropout=config.dropout, batch_first=True)
         self.ff = nn.Sequential(
-            nn.Linear(d, config.dim_feedforward), nn.ReLU(), nn.Dropout(config.dropout), nn.Linear(config.dim_feedforward, d)
+            nn.Linear(d, config.dim_feedforward),
+            nn.ReLU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.dim_feedforward, d),
         )
         self.norm1 = nn.LayerNorm(d)
         self.norm2 = nn.LayerNorm(d)
@@ -324,7 +329,10 @@ class DecoderLayer(nn.Module):
         self.self_attn = nn.MultiheadAttention(d, config.n_heads, dropout=config.dropout, batch_first=True)
         self.cross_attn = nn.MultiheadAttention(d, config.n_heads, dropout=config.dropout, batch_first=True)
         self.ff = nn.Sequential(
-            nn.Linear(d, config.dim_feedforward), nn.ReLU(), nn.Dropout(config.dropout), nn.Linear(config.dim_feedforward, d)
+            nn.Linear(d, config.dim_feedforward),
+            nn.ReLU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.dim_feedforward, d),
         )
         self.norm1 = nn.LayerNorm(d)
         self.norm2 = nn.LayerNorm(d)

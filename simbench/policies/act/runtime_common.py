@@ -4,9 +4,9 @@
   :func:`resize_image` to the policy's resolution, as in training. Keys the policy does not use
   (``privileged.*``, ``timestep``, other cameras) are ignored.
 * ``chunk -> control ticks``: the network predicts ``chunk_size`` actions at the *dataset's* fps;
-  the scheduler executes one action per control tick at ``control_fps``. When they differ the chunk
+  the scheduler executes one action per control tick at ``control_hz``. When they differ the chunk
   is resampled by linear interpolation in time (action i of the output is the plan at
-  ``i / control_fps`` seconds); past the predicted horizon the last action is held.
+  ``i / control_hz`` seconds); past the predicted horizon the last action is held.
 """
 
 from __future__ import annotations
@@ -26,7 +26,10 @@ def observation_inputs(
     """-> state (1, S) float32 and one (1, h, w, 3) uint8 image per camera."""
     try:
         state = np.asarray(observation["observation.state"], dtype=np.float32).reshape(-1)[:state_dim]
-        images = [resize_image(np.asarray(observation[f"observation.images.{c}"], dtype=np.uint8), image_size) for c in cameras]
+        images = [
+            resize_image(np.asarray(observation[f"observation.images.{c}"], dtype=np.uint8), image_size)
+            for c in cameras
+        ]
     except KeyError as err:
         raise ConfigError(
             f"observation lacks {err.args[0]!r}; this policy needs observation.state and cameras {list(cameras)}"
@@ -36,14 +39,14 @@ def observation_inputs(
     return state[None, :], [im[None] for im in images]
 
 
-def resample_chunk(chunk: NDArray, model_fps: float, control_fps: float, actions_per_chunk: int) -> NDArray[np.float64]:
-    """(chunk_size, A) at model_fps -> (actions_per_chunk, A) at control_fps."""
+def resample_chunk(chunk: NDArray, model_fps: float, control_hz: float, actions_per_chunk: int) -> NDArray[np.float64]:
+    """(chunk_size, A) at model_fps -> (actions_per_chunk, A) at control_hz."""
     chunk = np.asarray(chunk, dtype=np.float64)
-    if model_fps == control_fps:
+    if model_fps == control_hz:
         if actions_per_chunk <= len(chunk):
             return chunk[:actions_per_chunk]
         return np.concatenate([chunk, np.repeat(chunk[-1:], actions_per_chunk - len(chunk), axis=0)])
-    t = np.arange(actions_per_chunk) * (model_fps / control_fps)  # positions in model steps
+    t = np.arange(actions_per_chunk) * (model_fps / control_hz)  # positions in model steps
     j = np.clip(np.floor(t).astype(np.int64), 0, len(chunk) - 1)
     k = np.minimum(j + 1, len(chunk) - 1)
     w = np.clip(t - j, 0.0, 1.0)[:, None]

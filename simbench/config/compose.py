@@ -1,4 +1,11 @@
-"""Compose and check a Hydra config *before* Hydra creates any output directory.
+"""The one way simbench composes its Hydra configs (``conf/<name>.yaml`` plus overrides).
+
+Every entry point composes here: :func:`compose_dict` for the one-shot commands (record, look,
+train, export), :func:`compose_run` / :func:`check_all` for ``run`` and ``hil``. Errors become one
+:class:`ConfigError` line. Importing this module registers the OmegaConf resolvers the configs use
+(:mod:`simbench.config.resolvers`); ``import simbench`` alone does not.
+
+Why ``run`` composes before Hydra does:
 
 Hydra makes the run directory before the task function runs, so a bad override caught inside the
 task would already have written under ``results/``. The ``run`` subcommand therefore composes each
@@ -26,9 +33,12 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from simbench.config.build import available
+from simbench.config.options import available
+from simbench.config.resolvers import register_resolvers
 from simbench.errors import ConfigError, unknown_name
 from simbench.paths import CONF_DIR
+
+register_resolvers()  # Hydra workers import this module (through the task function) before composing
 
 
 def _first_line(err: BaseException) -> str:
@@ -77,7 +87,9 @@ def compose_run(config_name: str, overrides: list[str], output_dir_key: str | No
                 from hydra.core.hydra_config import HydraConfig
                 from omegaconf import open_dict
 
-                cfg = compose(config_name=config_name, overrides=job_overrides + dir_overrides, return_hydra_config=True)
+                cfg = compose(
+                    config_name=config_name, overrides=job_overrides + dir_overrides, return_hydra_config=True
+                )
                 HydraConfig.instance().set_config(cfg)
                 out = str(OmegaConf.select(cfg, output_dir_key))
                 with open_dict(cfg):
@@ -91,10 +103,19 @@ def compose_run(config_name: str, overrides: list[str], output_dir_key: str | No
         if text.startswith("Could not override") and "To append" in text:
             raise _not_a_key(text.split("'")[1]) from None
         if "hydra/sweeper/optuna" in text:
-            raise ConfigError(f'{_first_line(err)} (the Optuna sweeper is an extra: pip install -e ".[optuna]")') from None
+            raise ConfigError(
+                f'{_first_line(err)} (the Optuna sweeper is an extra: pip install -e ".[optuna]")'
+            ) from None
         raise ConfigError(_first_line(err)) from None
     finally:
         GlobalHydra.instance().clear()
+
+
+def compose_dict(config_name: str, overrides: list[str]) -> dict[str, Any]:
+    """``conf/<config_name>.yaml`` with overrides, resolved to a plain dict (ConfigError on typos)."""
+    cfg = OmegaConf.to_container(compose_run(config_name, overrides), resolve=True)
+    assert isinstance(cfg, dict)
+    return cfg  # type: ignore[return-value]
 
 
 def _settable(ov: Override) -> bool:

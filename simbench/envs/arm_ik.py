@@ -158,7 +158,9 @@ class ArmIK:
         pos, rot = self.forward(q)
         axis_err = float(np.arccos(np.clip(rot[:, 0] @ x_target, -1.0, 1.0)))
         tilt = float(np.arccos(np.clip(rot[:, 2] @ up, -1.0, 1.0)))
-        return IKResult(q=q, position_error_m=float(np.linalg.norm(target_pos - pos)), axis_error_rad=axis_err, tilt_rad=tilt)
+        return IKResult(
+            q=q, position_error_m=float(np.linalg.norm(target_pos - pos)), axis_error_rad=axis_err, tilt_rad=tilt
+        )
 
     def across_yaw(self, xy: NDArray[np.float64]) -> float:
         """Closing yaw across the arm's plane at ``xy``: the one direction the pads stay level in
@@ -166,7 +168,9 @@ class ArmIK:
         rel = np.asarray(xy[:2], dtype=float) - self.pan_axis_xy
         return float(np.arctan2(rel[1], rel[0]) + np.pi / 2)
 
-    def _step(self, jac: NDArray[np.float64], residual: NDArray[np.float64], q: NDArray[np.float64]) -> NDArray[np.float64]:
+    def _step(
+        self, jac: NDArray[np.float64], residual: NDArray[np.float64], q: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
         """Damped least-squares step that leaves out joints pinned at a limit and pushed past it.
 
         Clipping a plain step is not enough: at the release pose over the mug the wrist flex sits
@@ -185,7 +189,9 @@ class ArmIK:
                 return dq
             free &= ~pinned
 
-    def solve_robust(self, target_pos: NDArray[np.float64], closing_yaw: float, q_init: NDArray[np.float64]) -> IKResult:
+    def solve_robust(
+        self, target_pos: NDArray[np.float64], closing_yaw: float, q_init: NDArray[np.float64]
+    ) -> IKResult:
         """``solve`` warm-started from ``q_init``; if it misses by over 5 mm, again from the table's seed."""
         result = self.solve(target_pos, closing_yaw, q_init)
         if result.position_error_m < 5e-3:

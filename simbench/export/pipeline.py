@@ -1,0 +1,153 @@
+"""The export pipeline: checkpoint -> ONNX fp32 -> parity check -> precision variants -> published folder.
+
+Prints, and writes to ``<out_dir>/export_report.json``: the largest |ONNX Runtime - torch| action
+difference of the fp32 export on held-out recorded frames, and for each variant its size and its
+action error against fp32 ONNX on the same frames.
+
+Everything is built in a staging directory beside ``out_dir`` and moved there only once the fp32
+parity is within ``max_parity``; a failed check (NaN included) writes nothing. An ``out_dir`` that
+already holds files is left alone (the export goes to ``out_dir-2``, ``-3``...) unless
+``replace=true``: the shipped models are replaced only when asked for.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simbench.errors import ConfigError, bad_value
+
+
+class ParityFailed(RuntimeError):
+    """The fp32 export does not reproduce the torch policy within ``max_parity``."""
+
+
+def export(cfg: dict[str, Any]) -> Path:
+    """Validate a composed ``conf/export.yaml``, export, check, build the variants and publish them;
+    returns the directory written. Raises :class:`ParityFailed` (nothing written) when the fp32 export
+    does not match torch."""
+    allowed = {"checkpoint", "dataset", "out_dir", "prefix", "calibration_frames", "eval_frames", "seed", "threads",
+               "variants", "frame_stride", "replace", "max_parity"}
+    unknown = sorted(set(cfg) - allowed)
+    if unknown:
+        raise ConfigError(f"unknown export option {unknown[0]!r}; valid: {', '.join(sorted(allowed))}")
+    for key, minimum in (
+        ("calibration_frames", 1),
+        ("eval_frames", 1),
+        ("seed", 0),
+        ("threads", 1),
+        ("frame_stride", 1),
+    ):
+        value = cfg.get(key, minimum)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise bad_value(key, value, f"must be an integer >= {minimum}")
+    max_parity = cfg.get("max_parity", 1e-3)
+    if (isinstance(max_parity, bool) or not isinstance(max_parity, (int, float)) or not math.isfinite(max_parity)
+            or max_parity <= 0):
+        raise bad_value("max_parity", max_parity, "must be a finite number > 0 (largest allowed |onnxruntime - torch|)")
+    replace = cfg.get("replace", False)
+    if not isinstance(replace, bool):
+        raise bad_value("replace", replace, "must be true or false")
+    from simbench.run_dir import check_dir_path
+
+    out_dir = Path(str(cfg.get("out_dir") or ""))
+    check_dir_path(out_dir, "out_dir")
+    from simbench.atomic_io import write_json
+    from simbench.export.quantize import recipes_from_config
+    from simbench.policies.act.checkpoint import load_checkpoint
+
+    recipes = recipes_from_config(cfg["variants"] or {})
+    if not recipes:
+        raise ConfigError("export.variants is empty; name at least fp32")
+    policy, ckpt = load_checkpoint(cfg["checkpoint"])
+    from simbench.training.data import load_training_data
+
+    data = load_training_data(cfg["dataset"], policy.config.cameras, policy.config.image_size, seed=int(cfg["seed"]),
+                              frame_stride=int(cfg.get("frame_stride", 3)), state_dim=policy.config.state_dim)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
+    try:
+        report = export_all(policy, int(ckpt.get("fps", data.fps)), data, recipes, staging, cfg)
+        report["checkpoint"] = {
+            "path": str(cfg["checkpoint"]),
+            "step": ckpt.get("step"),
+            "val_loss": ckpt.get("val_loss"),
+            "success": ckpt.get("success"),
+        }
+        return _publish(staging, out_dir, replace, report, write_json)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _publish(staging: Path, out_dir: Path, replace: bool, report: dict, write_json) -> Path:
+    """Move the staged files to ``out_dir`` (replace) or to a directory of their own; returns it."""
+    from simbench.atomic_io import umask
+    from simbench.run_dir import reserve
+
+    if replace or not out_dir.exists() or not any(out_dir.iterdir()):
+        final = out_dir
+        final.mkdir(parents=True, exist_ok=True)
+    else:
+        final = reserve(out_dir, "out_dir")
+        print(f"note: out_dir={str(out_dir)!r} holds files; writing to {final} (replace=true writes into {out_dir})")
+    for variant in report["variants"].values():
+        variant["path"] = str(final / Path(variant["path"]).name)
+    write_json(staging / "export_report.json", report)  # atomic: never half a report next to the models
+    for item in sorted(staging.iterdir()):
+        os.chmod(item, 0o666 & ~umask())
+        os.replace(item, final / item.name)
+    return final
+
+
+def export_all(policy, fps: int, data, recipes, out_dir: Path, cfg: dict) -> dict:
+    """Export fp32, check parity, build every variant; returns the report dict."""
+    from simbench.export.onnx_export import export_onnx
+    from simbench.export.parity import action_error, make_feeds, max_abs_diff, run_onnx, run_torch
+    from simbench.export.quantize import build_variant
+
+    rng = np.random.default_rng(int(cfg.get("seed", 0)))
+    pool_eval = data.val_frames if len(data.val_frames) else data.train_frames
+    eval_idx = np.sort(rng.choice(pool_eval, size=min(int(cfg["eval_frames"]), len(pool_eval)), replace=False))
+    calib_idx = np.sort(
+        rng.choice(data.train_frames, size=min(int(cfg["calibration_frames"]), len(data.train_frames)), replace=False)
+    )
+    cams = policy.config.cameras
+    eval_feeds = make_feeds(data.state[eval_idx], data.images_of(eval_idx), cams)
+    calib_feeds = make_feeds(data.state[calib_idx], data.images_of(calib_idx), cams)
+    threads = int(cfg.get("threads", 1))
+    prefix = str(cfg.get("prefix", "act"))
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fp32_path = export_onnx(policy, out_dir / f"{prefix}_fp32.onnx", fps)
+    torch_out = run_torch(policy, data.state[eval_idx], data.images_of(eval_idx))
+    fp32_out = run_onnx(fp32_path, eval_feeds, threads)
+    parity = max_abs_diff(fp32_out, torch_out)
+    print(f"fp32 export: max |onnxruntime - torch| = {parity:.3g} over {len(eval_idx)} held-out frames")
+    limit = float(cfg.get("max_parity", 1e-3))
+    if not parity <= limit:  # NaN fails too
+        raise ParityFailed(f"fp32 export parity max |onnxruntime - torch| = {parity} exceeds max_parity={limit:g}")
+    report: dict = {"parity_max_abs_diff": parity, "eval_frames": len(eval_idx), "calibration_frames": len(calib_idx),
+                    "fps": fps, "variants": {}}
+    print(f"{'variant':<14}{'recipe':<52}{'size MB':>8}{'max|d|':>9}{'mean|d|':>9}{'rel sprd':>8}{'build s':>8}")
+    for recipe in recipes:
+        path = out_dir / f"{prefix}_{recipe.name}.onnx"
+        t0 = time.time()
+        if recipe.name != "fp32" or recipe.precision != "fp32":
+            build_variant(fp32_path, path, recipe, calib_feeds)
+        built = time.time() - t0
+        err = action_error(run_onnx(path, eval_feeds, threads), fp32_out)
+        size = path.stat().st_size / 1e6
+        report["variants"][recipe.name] = {"path": str(path), "recipe": recipe.describe(), "size_mb": size,
+                                           "error_vs_fp32": err, "build_s": built}
+        print(f"{recipe.name:<14}{recipe.describe():<52}{size:>8.2f}{err['max_abs']:>9.4f}{err['mean_abs']:>9.4f}"
+              f"{err['rel_spread']:>8.4f}{built:>8.1f}")
+    sys.stdout.flush()
+    return report
