@@ -25,13 +25,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+from simbench_agent.session import generated_inputs
+from simbench_agent.stats import summarize
 
 from simbench.hil.board import BoardConnection, parse_board
 from simbench.hil.spec import host_session_spec
 from simbench.paths import MODELS_DIR
 from simbench.policies.onnx_policy import load_session
-from simbench_agent.session import generated_inputs
-from simbench_agent.stats import summarize
 
 CAMERAS = ("top", "gripper", "left")
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from simbench.config.compose import compose_run
 from simbench.config.build import build_run_spec
+from simbench.config.compose import compose_run
 from simbench.envs.timing import TimingEnv
 from simbench.registry import POLICY_RUNTIMES, resolve
 from simbench.scheduler.episode import simulate_episode

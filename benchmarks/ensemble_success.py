@@ -22,10 +22,10 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 def main(argv: list[str] | None = None) -> int:
     from simbench.atomic_io import write_json
     from simbench.config.build import load_option
+    from simbench.envs.base import control_hz
     from simbench.errors import ConfigError
     from simbench.policies.ensemble_policy import EnsembleChunkPolicy
     from simbench.policies.onnx_policy import OnnxChunkPolicy
-    from simbench.envs.base import control_hz
     from simbench.training.evaluate import make_env, score_into
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -31,13 +31,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from simbench.config.compose import compose_run
 from simbench.config.build import build_run_spec, load_option
+from simbench.config.compose import compose_run
 from simbench.hil.board import parse_board
 from simbench.hil.link import LinkSettings, measure_link, write_link
+from simbench.hil.wallclock import close_connections
 from simbench.registry import ENVS, POLICY_RUNTIMES, resolve
 from simbench.scheduler.episode import simulate_episode
-from simbench.scheduler.wallclock import close_connections
 
 CASES: dict[str, dict[str, Any]] = {
     "A032": {"fps": 60, "chunk": 100, "g": 0.2, "latency": ["latency=constant", "latency.value=0.32"]},
@@ -72,10 +72,10 @@ def overrides(case: dict[str, Any], seconds: float, seed: int) -> list[str]:
 
 def stall_share(args: list[str]) -> float:
     spec = build_run_spec(compose_run("config", args))
-    env = resolve(ENVS, "env", spec.env["name"]).from_config(spec.env)
+    env = resolve(ENVS, "env", spec.env.name).from_config(spec.env.config())
     try:
-        policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.get("runtime", "timing")).from_config(
-            spec.policy, env
+        policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(
+            spec.policy.runtime_config(), env
         )
         result = simulate_episode(spec.settings, env, policy, spec.latency, spec.seed, 0, env.episode_plan()[0])
     finally:

@@ -104,9 +104,9 @@ def drops(n: int, half_heights: list[float]) -> None:
 
 def policy(name: str, repeats: int, model: str | None) -> None:
     from simbench.config.build import load_option
+    from simbench.envs.base import control_hz
     from simbench.policies.onnx_policy import resolve_model_path
     from simbench.registry import POLICY_RUNTIMES, resolve
-    from simbench.envs.base import control_hz
     from simbench.training.evaluate import make_env, run_episode
 
     env = make_env()

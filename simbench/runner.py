@@ -19,11 +19,11 @@ from tqdm import tqdm
 
 from simbench.atomic_io import write_json, write_text
 from simbench.config.build import RunSpec
-from simbench.metrics import episode_row, summarize
 from simbench.errors import bad_value
+from simbench.metrics import episode_row, summarize
 from simbench.registry import ENVS, POLICY_RUNTIMES, resolve
-from simbench.reporting.summary import published_table, summary_table
 from simbench.reporting.episode_video import EpisodeVideo, FrameSource
+from simbench.reporting.summary import published_table, summary_table
 from simbench.reporting.timeline import plot_timeline, stall_window, write_timeline
 from simbench.scheduler.episode import EpisodeResult, simulate_episode
 

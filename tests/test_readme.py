@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from simbench.config.compose import check_all
 from simbench.config.build import build_run_spec
+from simbench.config.compose import check_all
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from omegaconf import OmegaConf
 
-from simbench.config.compose import compose_run, expand
 from simbench.config.build import available
+from simbench.config.compose import compose_run, expand
 from simbench.errors import ConfigError, unknown_name
 from simbench.hil.board import parse_board
 from simbench.hil.commands import FAULT_EXIT_CODE, format_facts, info, link_command, measure_command

@@ -236,7 +236,7 @@ def _tether(cfg: DictConfig, sched: Mapping[str, Any], policy: Mapping[str, Any]
     transport, loop_fps = make_transport(sched, name, sizes)
     if clock == "des":
         return transport, loop_fps, None
-    from simbench.scheduler.wallclock import wall_setup
+    from simbench.hil.wallclock import wall_setup
 
     return transport, loop_fps, wall_setup(cfg, sched, policy, latency_cfg)
 

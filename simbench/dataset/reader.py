@@ -17,7 +17,6 @@ from typing import Any
 import imageio.v2 as imageio
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from simbench.errors import ConfigError

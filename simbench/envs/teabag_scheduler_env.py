@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simbench.envs.base import CONTROL_HZ, EpisodeOutcome, Observation
-from simbench.envs.teabag_mug import TeaBagMugEnv, Snapshot
+from simbench.envs.teabag_mug import Snapshot, TeaBagMugEnv
 from simbench.envs.workspace import TRAINING_CLUSTERS, VALIDATION_CLUSTER
 from simbench.errors import ConfigError, bad_value
 

@@ -17,8 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simbench.envs.base import CONTROL_HZ, Observation
-from simbench.expert.expert import SceneState, ScriptedExpert
 from simbench.errors import ConfigError
+from simbench.expert.expert import SceneState, ScriptedExpert
 
 
 class ScriptedPolicy:

@@ -26,6 +26,7 @@ from simbench.hil.board import BoardConfig, BoardConnection
 from simbench.hil.client import BoardClient, LoadedModel
 from simbench.hil.measure import board_summary
 from simbench.hil.spec import host_session_spec
+from simbench.latency.base import StageTimes
 from simbench.policies.onnx_policy import OnnxChunkPolicy, resolve_model_path
 
 
@@ -41,11 +42,12 @@ class BoardLatency:
         self.model: LoadedModel | None = None
         self.inferences = 0
 
-    def sample(self, rng: np.random.Generator) -> float:
+    def draw(self, rng: np.random.Generator, measured_s: float) -> StageTimes:
+        """The board's own timing of the call just made (``measured_s`` includes the tether)."""
         if self.last_s is None:
             raise RuntimeError("latency=board has no measurement: the policy did not run on the board (see simbench.hil.board_policy)")
         seconds, self.last_s = self.last_s, None
-        return self.scale * seconds
+        return StageTimes(self.scale * seconds)
 
     def record(self, seconds: float) -> None:
         self.last_s = seconds

@@ -16,10 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from simbench_agent.protocol import (
-    DEFAULT_MAX_MESSAGE_BYTES, PROTOCOL_VERSION, ConnectionClosed, ProtocolError, decode_tensor, encode_tensors, frame,
-    read_frame, receive, send, unpack,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    PROTOCOL_VERSION,
+    ConnectionClosed,
+    ProtocolError,
+    decode_tensor,
+    encode_tensors,
+    frame,
+    read_frame,
+    receive,
+    send,
+    unpack,
 )
 from simbench_agent.session import SessionSpec
 

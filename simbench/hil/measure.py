@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simbench.atomic_io import write_json
 import numpy as np
 
+from simbench.atomic_io import write_json
 from simbench.errors import ConfigError, bad_value, unknown_name
 from simbench.hil.board import BoardConfig, BoardConnection
 from simbench.hil.client import BoardError, LoadedModel
@@ -142,8 +142,9 @@ def model_components(policy: Mapping[str, Any] | None, model: Any) -> list[tuple
 
 
 def _versions(facts: Mapping[str, Any]) -> dict[str, Any]:
-    import onnxruntime as ort
     from importlib.metadata import PackageNotFoundError, version
+
+    import onnxruntime as ort
 
     try:
         simbench_version = version("simbench")

@@ -1,19 +1,29 @@
-"""The latency-source contract."""
+"""The latency-source contract: one draw per inference, given the generator and the measured call."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 
+@dataclass(frozen=True)
+class StageTimes:
+    """One inference's drawn seconds: the total, and per named component when the source knows them."""
+
+    total: float
+    components: Mapping[str, float] | None = None
+
+
 @runtime_checkable
 class LatencySource(Protocol):
-    """Samples the duration of one inference (seconds)."""
+    """Draws the duration of one inference (seconds)."""
 
-    def sample(self, rng: np.random.Generator) -> float:
-        """Total seconds for one inference."""
+    def draw(self, rng: np.random.Generator, measured_s: float) -> StageTimes:
+        """This inference's times; ``measured_s`` is the real ``predict_chunk`` call on this host,
+        which sources that do not measure ignore (they draw from ``rng`` alone)."""
 
     def describe(self) -> dict[str, Any]:
         """Where the latencies come from, as JSON-ready data (``metrics.json``'s ``latency_source``).
@@ -24,18 +34,19 @@ class LatencySource(Protocol):
         says), ``board`` (a live board) or ``distribution`` (parameters a user chose)."""
 
 
-@runtime_checkable
-class ComponentLatencySource(LatencySource, Protocol):
-    """A source that knows per-component latencies (a trace recorded per pipeline stage)."""
+class SampledLatency:
+    """Base for sources that draw a total from the generator alone (distributions, profiles, traces)."""
 
-    components: tuple[str, ...]
+    def sample(self, rng: np.random.Generator) -> float:
+        """Total seconds for one inference."""
+        raise NotImplementedError
 
-    def sample_components(self, rng: np.random.Generator) -> Mapping[str, float]:
-        """Seconds per named component for one inference."""
+    def draw(self, rng: np.random.Generator, measured_s: float) -> StageTimes:
+        return StageTimes(self.sample(rng))
 
 
 class MeasuredLatency:
-    """Marker for ``latency=host``: the scheduler times the real policy call and scales it.
+    """``latency=host``: the real policy call timed on this machine, times ``scale``.
 
     Host timing makes a run depend on this machine's load, so it is the one latency source whose
     metrics are not bit-for-bit reproducible; everything else about the run still is.
@@ -47,5 +58,5 @@ class MeasuredLatency:
     def describe(self) -> dict[str, Any]:
         return {"kind": "host", "what": "predict_chunk timed on this machine", "scale": self.scale}
 
-    def sample(self, rng: np.random.Generator) -> float:  # pragma: no cover - never called
-        raise RuntimeError("host latency is measured by the scheduler, not sampled")
+    def draw(self, rng: np.random.Generator, measured_s: float) -> StageTimes:
+        return StageTimes(measured_s * self.scale)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from simbench.errors import bad_value, unknown_name
+from simbench.latency.base import SampledLatency
 from simbench.latency.distributions import LognormalLatency
 
 
@@ -37,7 +38,7 @@ def profile_provenance(cfg: Mapping[str, Any], policy: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class DeviceProfileLatency:
+class DeviceProfileLatency(SampledLatency):
     """Lognormal around a per-policy published (or assumed) median."""
 
     median: float

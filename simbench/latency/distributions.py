@@ -9,9 +9,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from simbench.errors import bad_value
+from simbench.latency.base import SampledLatency
 
 
-class _Describe:
+class _Describe(SampledLatency):
     """``describe()`` for the parametric sources: their name and parameters, chosen by the user."""
 
     name: ClassVar[str] = ""

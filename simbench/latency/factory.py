@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from simbench.errors import bad_value, unknown_name
-from simbench.latency.base import LatencySource, MeasuredLatency
+from simbench.latency.base import LatencySource, MeasuredLatency, StageTimes
 from simbench.latency.device_profile import DeviceProfileLatency
 from simbench.latency.distributions import ConstantLatency, LognormalLatency, NormalLatency, UniformLatency
 from simbench.latency.trace import TraceLatency
@@ -23,14 +23,13 @@ class Scaled:
     source: LatencySource
     scale: float
 
-    def sample(self, rng: np.random.Generator) -> float:
-        return self.scale * self.source.sample(rng)
+    def draw(self, rng: np.random.Generator, measured_s: float) -> StageTimes:
+        times = self.source.draw(rng, measured_s)
+        parts = times.components
+        return StageTimes(self.scale * times.total, None if parts is None else {k: self.scale * v for k, v in parts.items()})
 
     def describe(self) -> dict[str, Any]:
         return {**self.source.describe(), "scale": self.scale}
-
-    def __getattr__(self, name: str) -> Any:  # component traces keep their per-stage API
-        return getattr(self.source, name)
 
 
 def _build(cfg: Mapping[str, Any], policy: str) -> LatencySource:

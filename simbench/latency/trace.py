@@ -13,7 +13,6 @@ so a run's metrics say which board and model its latencies came from.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,10 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from simbench.errors import ConfigError, bad_value
+from simbench.latency.base import SampledLatency, StageTimes
 
 
-class TraceLatency:
+class TraceLatency(SampledLatency):
     """Resamples rows of a CSV or Parquet trace with replacement."""
 
     def __init__(self, path: str | Path, column: str = "latency_s") -> None:
@@ -72,9 +72,11 @@ class TraceLatency:
         self._row = int(rng.integers(len(self.total)))
         return float(self.total[self._row])
 
-    def sample_components(self, rng: np.random.Generator) -> Mapping[str, float]:
-        """Components of the row the last :meth:`sample` drew (call ``sample`` first)."""
-        return {n: float(col[self._row]) for n, col in self._columns.items()}
+    def draw(self, rng: np.random.Generator, measured_s: float) -> StageTimes:
+        """One whole row: its total and, when the trace has them, its per-component columns."""
+        total = self.sample(rng)
+        components = {n: float(col[self._row]) for n, col in self._columns.items()} if self.components else None
+        return StageTimes(total, components)
 
     def describe(self) -> dict[str, Any]:
         """Where these latencies came from: the file, and the board and model when a record is beside it."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import simpy
@@ -34,15 +34,11 @@ from numpy.typing import NDArray
 from simbench.envs.base import SchedulerEnv
 from simbench.scheduler.action_queue import ActionQueue
 from simbench.scheduler.aggregate import Aggregator
+from simbench.scheduler.link import TICK_TOLERANCE, Link, tick_of
 from simbench.scheduler.recorder import EpisodeRecorder
 from simbench.scheduler.settings import SchedulerSettings
 from simbench.scheduler.timed import TimedChunk, TimedObservation
 
-if TYPE_CHECKING:
-    from simbench.scheduler.policy_server import PolicyServer
-
-TICK_TOLERANCE = 1e-5
-"""Arrivals within this fraction of a tick before a tick count as at that tick (float noise)."""
 TICK_OFFSET = 1e-7
 """Ticks are processed this fraction of a tick after their nominal time, so that same-instant
 arrivals are merged first whatever order SimPy scheduled them in."""
@@ -51,7 +47,8 @@ arrivals are merged first whatever order SimPy scheduled them in."""
 class ControlLoop:
     """Client: owns the action queue, the robot's ticks and which observation the server sees."""
 
-    def __init__(self, sim: simpy.Environment, settings: SchedulerSettings, env: SchedulerEnv, aggregate: Aggregator, recorder: EpisodeRecorder) -> None:
+    def __init__(self, sim: simpy.Environment, settings: SchedulerSettings, env: SchedulerEnv, aggregate: Aggregator, recorder: EpisodeRecorder,
+                 link: Link) -> None:
         self.sim = sim
         self.s = settings
         self.env = env
@@ -60,15 +57,12 @@ class ControlLoop:
         self.dt = settings.dt
         self.trigger_q = settings.trigger_queue_size
         self.queue = ActionQueue(settings.action_dim)
-        self.server: PolicyServer | None = None
+        self.link = link
+        link.on_change = self._poke
         self.tick = 0
         self.must_go = True
-        self.inbox: TimedObservation | None = None
-        self._pending: list[TimedChunk] = []
         self._wake: simpy.Event = sim.event()
         self._end_alarm = False
-        self._obs_request: simpy.Event | None = None
-        self._obs_request_s = 0.0
         self._in_flight = False  # sync only
         self._deferred_tick: int | None = None  # sync: pop waits for a same-instant arrival
         self._actuation: deque[NDArray[np.float64] | None] = deque()
@@ -80,28 +74,15 @@ class ControlLoop:
 
     def tick_of(self, t: float) -> int:
         """First tick whose nominal time is at or after ``t`` (within float tolerance)."""
-        return max(0, math.ceil(t / self.dt - TICK_TOLERANCE))
+        return tick_of(t, self.dt)
 
     def _processing_time(self, k: int) -> float:
         return (k + TICK_OFFSET) * self.dt
 
-    # --- server-facing API -------------------------------------------------------------------
-    def deliver(self, chunk: NDArray[np.float64], first_timestep: int, obs_time_s: float, inference_id: int) -> None:
-        """A chunk arrives now (called by the server)."""
-        self._pending.append(TimedChunk(chunk, first_timestep, obs_time_s, self.sim.now, self.tick_of(self.sim.now), inference_id))
-        self._poke()
-
-    def request_observation(self) -> simpy.Event:
-        """The server is free: the returned event yields ``(observation, nominal_start_s)``."""
-        self._obs_request = self.sim.event()
-        self._obs_request_s = self.sim.now
-        self._poke()
-        return self._obs_request
-
     def _server_waiting(self, k: int) -> bool:
         """Was the server already free when tick k was processed? (Ticks settled late, while
         catching up to an arrival, happened before the server asked.)"""
-        return self._obs_request is not None and self._processing_time(k) >= self._obs_request_s
+        return self.link.request is not None and self._processing_time(k) >= self.link.request_s
 
     @staticmethod
     def _alarm_for(wake: simpy.Event) -> Callable[[simpy.Event], None]:
@@ -127,8 +108,8 @@ class ControlLoop:
             self._advance_to(now)
             if (self.tick >= s.max_ticks and self._deferred_tick is None) or self.env.done:
                 break
-            if self._obs_request is not None and self.inbox is not None and not self._tick_is_now(self.tick, now):
-                self._hand(self.inbox, max(self._obs_request_s, self.inbox.time_s))
+            if self.link.request is not None and self.link.inbox is not None and not self._tick_is_now(self.tick, now):
+                self.link.hand(self.link.inbox, max(self.link.request_s, self.link.inbox.time_s))
             target = self._next_wake_tick()
             wake = self._wake = self.sim.event()
             if target < s.max_ticks:
@@ -156,8 +137,8 @@ class ControlLoop:
             return self.tick
         if self.s.mode == "sync":
             return self.tick + len(self.queue)  # the tick that finds the queue empty
-        if self._obs_request is not None:  # server free: a waiting observation goes right after this tick
-            return self.tick if self.inbox is not None else self._first_trigger_tick(self.tick)
+        if self.link.request is not None:  # server free: a waiting observation goes right after this tick
+            return self.tick if self.link.inbox is not None else self._first_trigger_tick(self.tick)
         return self.s.max_ticks  # server busy: sleep until its chunk arrives
 
     def _first_trigger_tick(self, k: int) -> int:
@@ -178,8 +159,8 @@ class ControlLoop:
                 continue
             last_due = min(s.max_ticks - 1, math.floor(now / self.dt - TICK_OFFSET + 1e-9))
             end = last_due + 1
-            if self._pending:
-                end = min(end, min(c.arrival_tick for c in self._pending))
+            if self.link.chunks:
+                end = min(end, min(c.arrival_tick for c in self.link.chunks))
             if s.mode == "sync":
                 if len(self.queue) == 0:
                     self._single_tick(k)
@@ -199,10 +180,10 @@ class ControlLoop:
             self._span(k, end - k)
 
     def _merge_arrived(self, k: int) -> None:
-        if not self._pending or min(c.arrival_tick for c in self._pending) > k:
+        if not self.link.chunks or min(c.arrival_tick for c in self.link.chunks) > k:
             return
         keep: list[TimedChunk] = []
-        for chunk in self._pending:
+        for chunk in self.link.chunks:
             if chunk.arrival_tick > k:
                 keep.append(chunk)
                 continue
@@ -214,7 +195,7 @@ class ControlLoop:
                 self.queue.merge(chunk.actions, chunk.first_timestep, chunk.obs_time_s, self.aggregate)
                 self.must_go = True
             self.rec.merge(chunk.arrival_s, k, before, len(self.queue), chunk.inference_id)
-        self._pending = keep
+        self.link.chunks = keep
 
     def _pop_or_stall(self, k: int) -> None:
         q0 = len(self.queue)
@@ -264,16 +245,10 @@ class ControlLoop:
         latest = self.queue.latest_executed
         timestep = latest + 1 if self.s.mode == "sync" else max(latest, 0)
         obs = TimedObservation(timestep, self.tick_time(k), must_go, self.env.joint_state(), self.env.snapshot())
-        assert self.server is not None
-        if self.s.mode == "sync" or self.server.accepts(obs):
-            self.inbox = obs
-        if self.inbox is not None and self._server_waiting(k):
-            self._hand(self.inbox, self.tick_time(k))
-
-    def _hand(self, obs: TimedObservation, nominal_start: float) -> None:
-        assert self._obs_request is not None
-        request, self._obs_request, self.inbox = self._obs_request, None, None
-        request.succeed((obs, nominal_start))
+        if self.s.mode == "sync" or self.link.accepts(obs):
+            self.link.inbox = obs
+        if self.link.inbox is not None and self._server_waiting(k):
+            self.link.hand(self.link.inbox, self.tick_time(k))
 
     def _span(self, k: int, n: int) -> None:
         """Ticks k .. k+n-1 in one go: pops while the queue lasts, then stalls (no merges inside)."""
@@ -296,13 +271,12 @@ class ControlLoop:
         must_go_i = empty_i if (self.must_go and empty_i < n) else -1
         if must_go_i >= 0:
             self.must_go = False
-        assert self.server is not None
         # Only the newest observation that passes the server's filter survives in its one-slot queue.
         lowest = max(first_i, must_go_i)
         for i in range(n - 1, lowest - 1, -1):
             done = min(i + 1, q0)
             state = actions[done - 1] if done > 0 else prev_state
             obs = TimedObservation(max(latest0 + done, 0), self.tick_time(k + i), i == must_go_i, state, state)
-            if i == must_go_i or self.server.accepts(obs):
-                self.inbox = obs
+            if i == must_go_i or self.link.accepts(obs):
+                self.link.inbox = obs
                 break

@@ -15,6 +15,7 @@ from simbench.latency.base import LatencySource
 from simbench.policies.base import ChunkPolicy
 from simbench.scheduler.aggregate import make_aggregator
 from simbench.scheduler.control_loop import ControlLoop
+from simbench.scheduler.link import Link
 from simbench.scheduler.policy_server import PolicyServer
 from simbench.scheduler.recorder import EpisodeRecorder
 from simbench.scheduler.settings import SchedulerSettings
@@ -54,20 +55,20 @@ def simulate_episode(
     """Run one episode to ``settings.max_ticks`` or until the env is done.
 
     ``settings.clock == "wall"`` runs it in real time against a board agent instead
-    (:mod:`simbench.scheduler.wallclock`)."""
-    if settings.clock == "wall":
-        from simbench.scheduler.wallclock import run_wall_episode
-
-        return run_wall_episode(settings, env, policy, latency, seed, episode, options, tick_observer)
+    (:mod:`simbench.hil.wallclock`)."""
+    if settings.clock == "wall":  # the runtime comes with the settings: the scheduler knows no board
+        assert settings.wall is not None
+        return settings.wall.run_episode(settings, env, policy, latency, seed, episode, options, tick_observer)
     env_seed, latency_rng = episode_seeds(seed, episode)
     env.reset(env_seed, options)
     policy.reset(env_seed)
     sim = simpy.Environment()
     recorder = EpisodeRecorder(settings.dt, settings.actuation_delay_s)
     recorder.tick_observer = tick_observer
-    client = ControlLoop(sim, settings, env, make_aggregator(settings.aggregate, settings.temporal_ensemble_m), recorder)
+    link = Link(sim, settings.dt, settings.similarity_eps)
+    client = ControlLoop(sim, settings, env, make_aggregator(settings.aggregate, settings.temporal_ensemble_m), recorder, link)
     t_rng = transport_rng(seed, episode) if settings.transport is not None else None
-    server = PolicyServer(sim, settings, client, env, policy, latency, latency_rng, recorder, t_rng)
+    server = PolicyServer(sim, settings, link, env, policy, latency, latency_rng, recorder, t_rng)
     wall0 = time.perf_counter()
     loop = sim.process(client.run())
     sim.process(server.run())

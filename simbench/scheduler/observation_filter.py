@@ -1,7 +1,7 @@
 """The policy server's acceptance filter for its one-slot observation queue (LeRobot's sanity checks).
 
 Shared by the DES server (:mod:`simbench.scheduler.policy_server`) and the wall-clock runtime
-(:mod:`simbench.scheduler.wallclock`), so both accept exactly the same observations: a ``must_go``
+(:mod:`simbench.hil.wallclock`), so both accept exactly the same observations: a ``must_go``
 observation always enters; otherwise one whose timestep was already predicted from, or whose joint
 state is within ``similarity_eps`` of the last processed observation's, is dropped.
 """

@@ -22,10 +22,9 @@ import numpy as np
 import simpy
 
 from simbench.envs.base import SchedulerEnv
-from simbench.latency.base import ComponentLatencySource, LatencySource, MeasuredLatency
+from simbench.latency.base import LatencySource, StageTimes
 from simbench.policies.base import ChunkPolicy
-from simbench.scheduler.control_loop import ControlLoop
-from simbench.scheduler.observation_filter import ObservationFilter
+from simbench.scheduler.link import Link
 from simbench.scheduler.recorder import EpisodeRecorder
 from simbench.scheduler.settings import SchedulerSettings
 from simbench.scheduler.timed import TimedObservation
@@ -36,7 +35,7 @@ class PolicyServer:
         self,
         sim: simpy.Environment,
         settings: SchedulerSettings,
-        client: ControlLoop,
+        link: Link,
         env: SchedulerEnv,
         policy: ChunkPolicy,
         latency: LatencySource,
@@ -46,28 +45,21 @@ class PolicyServer:
     ) -> None:
         self.sim = sim
         self.s = settings
-        self.client = client
+        self.link = link
         self.env = env
         self.policy = policy
         self.latency = latency
         self.rng = rng
         self.rec = recorder
         self.units = {name: simpy.Resource(sim, capacity=1) for name in settings.units}
-        self.filter = ObservationFilter(settings.similarity_eps)
+        self.filter = link.filter
         self.transport = settings.transport
         self.transport_rng = transport_rng
         self.inference_count = 0
-        self._measured = isinstance(latency, MeasuredLatency)
-        self._per_component = isinstance(latency, ComponentLatencySource) and bool(latency.components)
-        client.server = self
-
-    def accepts(self, obs: TimedObservation) -> bool:
-        """Would this observation enter the server's one-slot queue? (LeRobot's sanity checks)"""
-        return self.filter.accepts(obs)
 
     def run(self) -> Generator[simpy.Event, Any, None]:
         while True:
-            obs, nominal_start = yield self.client.request_observation()
+            obs, nominal_start = yield self.link.request_observation()
             self.filter.processed(obs)
             inference_id = self.inference_count
             self.inference_count += 1
@@ -78,13 +70,13 @@ class PolicyServer:
             else:
                 yield from self._infer(obs, nominal_start, inference_id, entered)
 
-    def _stage_durations(self, total: float) -> list[tuple[str, str, float]]:
+    def _stage_durations(self, times: StageTimes) -> list[tuple[str, str, float]]:
         """(name, unit, seconds) for every stage run of one inference."""
-        per_component = self.latency.sample_components(self.rng) if self._per_component else None  # type: ignore[attr-defined]
+        total, per_component = times.total, times.components
         runs: list[tuple[str, str, float]] = []
         for stage in self.s.stages:
             if stage.latency is not None:
-                seconds = [stage.latency.sample(self.rng) for _ in range(stage.repeat)]
+                seconds = [stage.latency.draw(self.rng, 0.0).total for _ in range(stage.repeat)]
             elif per_component is not None and stage.name in per_component:
                 seconds = [per_component[stage.name] / stage.repeat] * stage.repeat
             else:
@@ -98,11 +90,7 @@ class PolicyServer:
         wall0 = time.perf_counter()
         chunk = self.policy.predict_chunk(observation)
         measured = time.perf_counter() - wall0
-        if self._measured:
-            total = measured * self.latency.scale  # type: ignore[attr-defined]
-        else:
-            total = self.latency.sample(self.rng)
-        runs = self._stage_durations(total)
+        runs = self._stage_durations(self.latency.draw(self.rng, measured))
         if self.transport is not None:
             # Serialization and the trips over the tether (scheduler.observation_trip/chunk_trip/serialize).
             assert self.transport_rng is not None
@@ -134,4 +122,4 @@ class PolicyServer:
                 if i == 0:
                     entered.succeed()  # stage 1 is free: the next observation may enter
             self.rec.latencies.append(self.sim.now - nominal_start)
-        self.client.deliver(chunk[: self.s.actions_per_chunk], obs.timestep, obs.time_s, inference_id)
+        self.link.deliver(chunk[: self.s.actions_per_chunk], obs.timestep, obs.time_s, inference_id)

@@ -72,7 +72,7 @@ class EpisodeRecorder:
         self._stall_start: int | None = None
         self.first_action_tick: int | None = None
         self.wall: dict[str, list[float]] = {}
-        """clock=wall: per-tick and per-message wall-clock samples (simbench.scheduler.wallclock)."""
+        """clock=wall: per-tick and per-message wall-clock samples (simbench.hil.wallclock)."""
         self.tick_observer: Callable[[int, int, bool], None] | None = None
         """Called as (tick, queue size after the pop, stalled) for every tick (videos)."""
 

@@ -48,13 +48,13 @@ class SchedulerSettings:
     stages: tuple[Stage, ...] = field(default_factory=lambda: (Stage("model", "cpu"),))
     units: tuple[str, ...] = ("cpu", "npu", "gpu", "link")
     clock: Clock = "des"
-    """des: simulated time (SimPy); wall: real time against a board agent (simbench.scheduler.wallclock)."""
+    """des: simulated time (SimPy); wall: real time against a board agent (simbench.hil.wallclock)."""
     transport: Any = None
     """A :class:`simbench.scheduler.transport.Transport`, or None: the ideal, instant tether."""
     loop_fps: float | None = None
     """The control loop's achieved rate (None: ``fps``); the tick period is its inverse."""
     wall: Any = None
-    """clock=wall: a :class:`simbench.scheduler.wallclock.WallSetup` (board, payloads)."""
+    """clock=wall: a :class:`simbench.hil.wallclock.WallSetup` (board, payloads); its ``run_episode`` runs it."""
 
     @property
     def dt(self) -> float:

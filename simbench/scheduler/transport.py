@@ -30,14 +30,14 @@ from typing import Any
 import numpy as np
 
 from simbench.errors import ConfigError, bad_value
-from simbench.latency.base import LatencySource
+from simbench.latency.base import LatencySource, SampledLatency
 from simbench.latency.factory import make_latency
 
 PROFILE_KIND = "simbench.hil.link"
 TRANSPORT_KEYS = ("observation_trip", "chunk_trip", "serialize", "loop_fps", "transport_profile")
 
 
-class EmpiricalLatency:
+class EmpiricalLatency(SampledLatency):
     """Resamples measured seconds with replacement (a ``link.json`` distribution)."""
 
     def __init__(self, samples: np.ndarray, what: str) -> None:
@@ -80,8 +80,8 @@ class Transport:
 
     def sample(self, rng: np.random.Generator) -> tuple[float, float]:
         """Seconds (observation to server, chunk back to client) for one inference."""
-        up = self.observation_trip.sample(rng) if self.observation_trip is not None else 0.0
-        down = self.chunk_trip.sample(rng) if self.chunk_trip is not None else 0.0
+        up = self.observation_trip.draw(rng, 0.0).total if self.observation_trip is not None else 0.0
+        down = self.chunk_trip.draw(rng, 0.0).total if self.chunk_trip is not None else 0.0
         if self.serialize is not None:
             up += self.serialize.seconds(self.serialize.observation_bytes)
             down += self.serialize.seconds(self.serialize.chunk_bytes)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from simbench.config.compose import check_all, compose_run, expand
 from simbench.config.build import build_run_spec
+from simbench.config.compose import check_all, compose_run, expand
 from simbench.errors import ConfigError
 
 

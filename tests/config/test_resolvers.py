@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from simbench.config.compose import compose_run
 from simbench.config.build import build_run_spec
+from simbench.config.compose import compose_run
 
 
 @pytest.mark.parametrize(("actions_per_chunk", "expected"), [(100, 50), (50, 50), (25, 25)])

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from simbench.envs.arm_ik import ArmIK
 from simbench.envs.teabag_mug import TeaBagMugEnv
 from simbench.envs.teabag_scheduler_env import TeaBagSchedulerEnv
 from simbench.envs.workspace import CLUSTER_CENTERS, TRAINING_CLUSTERS, VALIDATION_CLUSTER
-from simbench.envs.arm_ik import ArmIK
 from simbench.expert.rollout import run_expert_episode
 from simbench.expert.scripted_policy import ScriptedPolicy
 

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from simbench_agent.protocol import PROTOCOL_VERSION, pack, unpack
 
 from simbench.hil.client import BoardClient, BoardError
-from simbench_agent.protocol import PROTOCOL_VERSION, pack, unpack
 from tests.hil.helpers import frame, raw_exchange
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,8 +100,9 @@ def test_hil_info_with_wrong_then_right_token(served: tuple[int, Path], tmp_path
 
 def test_idle_unauthenticated_connection_is_closed(tmp_path: Path) -> None:
     """A silent peer cannot hold a slot: the hello must come within the hello timeout."""
-    from simbench_agent.server import Agent, AgentConfig, AgentServer
     import threading
+
+    from simbench_agent.server import Agent, AgentConfig, AgentServer
 
     server = AgentServer("127.0.0.1", 0, Agent(AgentConfig(token="x" * 20, cache_dir=tmp_path, hello_timeout_s=0.3)))
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()

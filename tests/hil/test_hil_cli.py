@@ -132,9 +132,9 @@ def test_board_policy_returns_the_boards_chunk() -> None:
     board = latency.open_policy(cfg, None)
     try:
         np.testing.assert_array_equal(board.predict_chunk(obs), host.predict_chunk(obs))
-        assert 0 < latency.sample(rng) < 1.0
+        assert 0 < latency.draw(rng, 0.0).total < 1.0
         with pytest.raises(RuntimeError, match="no measurement"):
-            latency.sample(rng)  # one measurement per inference
+            latency.draw(rng, 0.0)  # one measurement per inference
     finally:
         board.close()
     assert latency.describe()["model_sha256"] == latency.model.sha256  # type: ignore[union-attr]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from simbench.hil.nightly import NightlySettings, compare, newcombe, shipped_variants, wilson
+from simbench.nightly import NightlySettings, compare, newcombe, shipped_variants, wilson
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "hil" / "nightly" / "run"

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from simbench_agent.protocol import PROTOCOL_VERSION, ProtocolError, decode_tensor, encode_tensor, pack, unpack
 from simbench_agent.server import Agent, AgentConfig, Connection
+
 from tests.hil.helpers import tiny_model
 
 TOKEN = "t" * 32

@@ -7,10 +7,10 @@ from pathlib import Path
 from unittest import mock
 
 import onnxruntime as ort
+from simbench_agent.session import SessionSpec, build_session
 
 from simbench.hil.spec import host_session_spec
 from simbench.policies.onnx_policy import DISABLED_ORT_OPTIMIZERS, load_session
-from simbench_agent.session import SessionSpec, build_session
 from tests.hil.helpers import tiny_model
 
 FIELDS = ("intra_op_num_threads", "inter_op_num_threads", "execution_mode", "graph_optimization_level", "log_severity_level",

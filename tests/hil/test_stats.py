@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from simbench_agent.stats import _binom_cdf, early_stopping_percentile, summarize
 
 

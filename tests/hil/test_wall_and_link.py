@@ -8,21 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from simbench_agent.protocol import pack
+from simbench_agent.server import Agent, AgentConfig, Connection
 
 from simbench.__main__ import main
-from simbench.config.compose import compose_run
 from simbench.config.build import build_run_spec, load_option
+from simbench.config.compose import compose_run
 from simbench.hil.board import BoardConnection
 from simbench.hil.client import BoardError
 from simbench.hil.link import LinkSettings, measure_link, write_link
 from simbench.hil.payload import observation_tensors, stub_request, wire_sizes
+from simbench.hil.wallclock import close_connections
 from simbench.metrics import summarize
 from simbench.registry import ENVS, POLICY_RUNTIMES, resolve
 from simbench.scheduler.episode import simulate_episode
 from simbench.scheduler.transport import EmpiricalLatency
-from simbench.scheduler.wallclock import close_connections
-from simbench_agent.protocol import pack
-from simbench_agent.server import Agent, AgentConfig, Connection
 from tests.hil.helpers import loopback
 
 ACT = load_option("policy", "act_int8") | {"actions_per_chunk": 100}
@@ -150,8 +150,8 @@ def wall_run(*overrides: str) -> dict:
             ],
         )
     )
-    env = resolve(ENVS, "env", spec.env["name"]).from_config(spec.env)
-    policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy["runtime"]).from_config(spec.policy, env)
+    env = resolve(ENVS, "env", spec.env.name).from_config(spec.env.config())
+    policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(spec.policy.runtime_config(), env)
     try:
         result = simulate_episode(spec.settings, env, policy, spec.latency, spec.seed, 0, env.episode_plan()[0])
     finally:

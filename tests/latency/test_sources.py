@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,7 @@ IMX95 = {"name": "device_profile", "jitter": 0.05, "scale": 1.0, "profiles": {"a
 def draws(cfg: dict, policy: str = "act_int8", n: int = 4000, seed: int = 0) -> np.ndarray:
     src = make_latency(cfg, policy)
     rng = np.random.default_rng(seed)
-    return np.array([src.sample(rng) for _ in range(n)])
+    return np.array([src.draw(rng, 0.0).total for _ in range(n)])
 
 
 def test_same_seed_same_draws() -> None:
@@ -55,9 +54,9 @@ def test_trace_csv_and_parquet_with_components(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     totals = {round(src.sample(rng), 9) for _ in range(50)}
     assert totals == {0.3, 0.7}
-    src.sample(rng)
-    parts = src.sample_components(rng)
-    assert set(parts) == {"backbone", "transformer"}
+    times = src.draw(rng, 123.0)  # a trace ignores the measured call
+    assert times.components is not None and set(times.components) == {"backbone", "transformer"}
+    assert times.total == pytest.approx(sum(times.components.values()))
     pq.write_table(pa.table({"latency_s": [0.5, 0.6]}), tmp_path / "t.parquet")
     assert make_latency({"name": "trace", "path": str(tmp_path / "t.parquet")}, "x").sample(rng) in (0.5, 0.6)
 
@@ -126,3 +125,16 @@ def test_describe_of_every_source_kind(tmp_path: Path) -> None:
                                                       "model_sha256": "ab" * 32}))
     src = make_latency({"name": "trace", "path": str(trace)}, "x")
     assert src.describe()["board"] == "imx95-evk" and src.describe()["model_sha256"] == "ab" * 32
+
+
+def test_one_draw_contract_scales_components_and_measures_host(tmp_path: Path) -> None:
+    """Every source answers draw(rng, measured_s): a scaled trace scales its components, host scales the call."""
+    csv = tmp_path / "t.csv"
+    csv.write_text("vision,expert\n0.1,0.2\n")
+    times = make_latency({"name": "trace", "path": str(csv), "scale": 3.0}, "x").draw(np.random.default_rng(0), 0.0)
+    assert times.total == pytest.approx(0.9)
+    assert times.components == pytest.approx({"vision": 0.3, "expert": 0.6})
+    host = make_latency({"name": "host", "scale": 2.0}, "x")
+    assert host.draw(np.random.default_rng(0), 0.25).total == 0.5
+    const = make_latency({"name": "constant", "value": 0.4}, "x").draw(np.random.default_rng(0), 9.0)
+    assert const.total == 0.4 and const.components is None

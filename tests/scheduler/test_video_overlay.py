@@ -7,10 +7,10 @@ from pathlib import Path
 import imageio.v2 as imageio
 import numpy as np
 
-from simbench.reporting.episode_video import EpisodeVideo, overlay
-from tests.scheduler.helpers import RecordingEnv, TimestepPolicy, settings
 from simbench.latency.distributions import ConstantLatency
+from simbench.reporting.episode_video import EpisodeVideo, overlay
 from simbench.scheduler.episode import simulate_episode
+from tests.scheduler.helpers import RecordingEnv, TimestepPolicy, settings
 
 
 class CameraEnv(RecordingEnv):

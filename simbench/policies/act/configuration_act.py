@@ -8,7 +8,7 @@ larger numbers (see ``conf/policy/act.yaml``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from simbench.errors import ConfigError, bad_value

@@ -70,6 +70,10 @@ class WallSetup:
     on_board: bool
     """latency=board: the policy runs on the board; otherwise the agent's stub op."""
 
+    def run_episode(self, *args: Any, **kwargs: Any) -> EpisodeResult:
+        """:func:`run_wall_episode`; the scheduler calls it through ``settings.wall`` (it imports no board code)."""
+        return run_wall_episode(*args, **kwargs)
+
 
 _CONNECTIONS: dict[Any, Any] = {}
 
@@ -246,13 +250,13 @@ class WallRuntime:
             t = time.perf_counter()
             chunk = self.policy.predict_chunk(observation)  # runs on the board (latency=board)
             rtt = time.perf_counter() - t
-            agent_s = self.latency.sample(self.rng)  # the board-measured seconds of that call
+            agent_s = self.latency.draw(self.rng, rtt).total  # the board-measured seconds of that call
             self.stats["agent_s"].append(agent_s)
             self.stats["transport_s"].append(max(0.0, rtt - agent_s))
             return chunk
         from simbench.hil.payload import stub_request
 
-        seconds = self.latency.sample(self.rng)
+        seconds = self.latency.draw(self.rng, 0.0).total
         chunk = self.policy.predict_chunk(observation)
         reply = self.client.stub(stub_request(self.setup.observation, self.setup.chunk, seconds))
         self.stats["agent_s"].append(reply.agent_s)

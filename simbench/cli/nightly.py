@@ -7,7 +7,7 @@ from omegaconf import OmegaConf
 from simbench.config.compose import compose_run, expand
 from simbench.errors import ConfigError
 from simbench.hil.board import parse_board
-from simbench.hil.nightly import run_nightly
+from simbench.nightly import run_nightly
 
 USAGE = """usage: hil/nightly/run board=NAME out=DIR [overrides]
 

@@ -184,8 +184,8 @@ def measure_variants(board: BoardConfig, s: NightlySettings, command: str) -> di
 def run_protocol(board_overrides: list[str], s: NightlySettings) -> dict[str, Any]:
     """The published protocol with latency=board, written as a normal run directory."""
     from simbench import runner
-    from simbench.config.compose import compose_run
     from simbench.config.build import build_run_spec
+    from simbench.config.compose import compose_run
 
     overrides = [
         f"+policy={s.policy}",
