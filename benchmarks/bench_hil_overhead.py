@@ -42,14 +42,24 @@ def observation_model(path: Path, chunk: int = 100, action_dim: int = 6, hw: tup
     from onnx import TensorProto, helper
 
     inputs = [helper.make_tensor_value_info("observation.state", TensorProto.FLOAT, [1, action_dim])]
-    inputs += [helper.make_tensor_value_info(f"observation.images.{c}", TensorProto.UINT8, [1, *hw, 3]) for c in CAMERAS]
+    inputs += [
+        helper.make_tensor_value_info(f"observation.images.{c}", TensorProto.UINT8, [1, *hw, 3]) for c in CAMERAS
+    ]
     nodes = [
         helper.make_node("Unsqueeze", ["observation.state", "axis1"], ["s3"]),
         helper.make_node("Expand", ["s3", "shape"], ["action"]),
     ]
-    inits = [helper.make_tensor("axis1", TensorProto.INT64, [1], [1]), helper.make_tensor("shape", TensorProto.INT64, [3], [1, chunk, action_dim])]
-    graph = helper.make_graph(nodes, "observation_echo", inputs,
-                              [helper.make_tensor_value_info("action", TensorProto.FLOAT, [1, chunk, action_dim])], inits)
+    inits = [
+        helper.make_tensor("axis1", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("shape", TensorProto.INT64, [3], [1, chunk, action_dim]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "observation_echo",
+        inputs,
+        [helper.make_tensor_value_info("action", TensorProto.FLOAT, [1, chunk, action_dim])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, str(path))
@@ -71,9 +81,16 @@ def round_trip(conn: BoardConnection, path: Path, calls: int, warmup: int = 20) 
             walls.append(wall)
             boards.append(board_s)
     overhead = np.array(walls) - np.array(boards)
-    return {"model": path.name, "payload_bytes": int(payload), "chunk_shape": list(outputs[0].shape), "calls": calls,
-            "round_trip_p50_ms": 1e3 * float(np.median(walls)), "board_session_p50_ms": 1e3 * float(np.median(boards)),
-            "overhead_p50_ms": 1e3 * float(np.median(overhead)), "overhead_p90_ms": 1e3 * float(np.percentile(overhead, 90))}
+    return {
+        "model": path.name,
+        "payload_bytes": int(payload),
+        "chunk_shape": list(outputs[0].shape),
+        "calls": calls,
+        "round_trip_p50_ms": 1e3 * float(np.median(walls)),
+        "board_session_p50_ms": 1e3 * float(np.median(boards)),
+        "overhead_p50_ms": 1e3 * float(np.median(overhead)),
+        "overhead_p90_ms": 1e3 * float(np.percentile(overhead, 90)),
+    }
 
 
 def in_process_times(session: object, count: int, warmup: int = 5) -> list[float]:
@@ -105,7 +122,14 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     board = parse_board({"name": "loopback", "port": 0})
-    result: dict = {"host": {"machine": platform.machine(), "python": platform.python_version(), "loadavg_1min": os.getloadavg()[0]}, "command": " ".join(["python", *sys.argv])}
+    result: dict = {
+        "host": {
+            "machine": platform.machine(),
+            "python": platform.python_version(),
+            "loadavg_1min": os.getloadavg()[0],
+        },
+        "command": " ".join(["python", *sys.argv]),
+    }
     with tempfile.TemporaryDirectory() as tmp, BoardConnection(board) as conn:
         result["board"] = {k: conn.client.facts.get(k) for k in ("cpu_model", "cpu_cores", "onnxruntime")}
         echo = observation_model(Path(tmp) / "observation_echo.onnx")
@@ -119,14 +143,27 @@ def main() -> int:
             local += in_process_times(session, args.block)
             agent += agent_times(conn, sha, args.block)
         a, b = float(summarize(agent)["p50_s"]), float(summarize(local)["p50_s"])  # type: ignore[arg-type]
-        result["p50_agent_vs_in_process"] = {"model": args.model.name, "count_each": len(agent), "rounds": args.rounds, "block": args.block,
-                                             "agent_p50_ms": 1e3 * a, "in_process_p50_ms": 1e3 * b, "difference_pct": 100 * (a - b) / b}
+        result["p50_agent_vs_in_process"] = {
+            "model": args.model.name,
+            "count_each": len(agent),
+            "rounds": args.rounds,
+            "block": args.block,
+            "agent_p50_ms": 1e3 * a,
+            "in_process_p50_ms": 1e3 * b,
+            "difference_pct": 100 * (a - b) / b,
+        }
     rt, rt2, cmp_ = result["round_trip_3cam"], result["round_trip_act_int8"], result["p50_agent_vs_in_process"]
-    print(f"round trip, 3 cameras 96x128 + state -> chunk {rt['chunk_shape']} ({rt['payload_bytes']} B): "
-          f"overhead p50 {rt['overhead_p50_ms']:.3f} ms, p90 {rt['overhead_p90_ms']:.3f} ms (goal <= 2 ms); round trip p50 {rt['round_trip_p50_ms']:.3f} ms")
-    print(f"round trip, act_int8 (2 cameras): overhead p50 {rt2['overhead_p50_ms']:.3f} ms on a {rt2['board_session_p50_ms']:.3f} ms session")
-    print(f"p50 {cmp_['model']}: agent {cmp_['agent_p50_ms']:.3f} ms vs in-process {cmp_['in_process_p50_ms']:.3f} ms "
-          f"({cmp_['difference_pct']:+.2f}%, goal within 2%)")
+    print(
+        f"round trip, 3 cameras 96x128 + state -> chunk {rt['chunk_shape']} ({rt['payload_bytes']} B): "
+        f"overhead p50 {rt['overhead_p50_ms']:.3f} ms, p90 {rt['overhead_p90_ms']:.3f} ms (goal <= 2 ms); round trip p50 {rt['round_trip_p50_ms']:.3f} ms"
+    )
+    print(
+        f"round trip, act_int8 (2 cameras): overhead p50 {rt2['overhead_p50_ms']:.3f} ms on a {rt2['board_session_p50_ms']:.3f} ms session"
+    )
+    print(
+        f"p50 {cmp_['model']}: agent {cmp_['agent_p50_ms']:.3f} ms vs in-process {cmp_['in_process_p50_ms']:.3f} ms "
+        f"({cmp_['difference_pct']:+.2f}%, goal within 2%)"
+    )
     result["host"]["loadavg_1min_after"] = os.getloadavg()[0]
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -31,8 +31,10 @@ from simbench.paths import MODELS_DIR
 def observations(cameras: list[str], state_dim: int, n: int, image_hw: tuple[int, int], seed: int = 0) -> list[dict]:
     rng = np.random.default_rng(seed)
     return [
-        {"observation.state": rng.normal(0, 0.5, state_dim).astype(np.float32),
-         **{f"observation.images.{c}": rng.integers(0, 256, (*image_hw, 3), dtype=np.uint8) for c in cameras}}
+        {
+            "observation.state": rng.normal(0, 0.5, state_dim).astype(np.float32),
+            **{f"observation.images.{c}": rng.integers(0, 256, (*image_hw, 3), dtype=np.uint8) for c in cameras},
+        }
         for _ in range(n)
     ]
 
@@ -45,8 +47,11 @@ def time_calls(fn, obs: list[dict], warmup: int, calls: int) -> dict[str, float]
         t0 = time.perf_counter()
         fn(obs[i % len(obs)])
         ts[i] = time.perf_counter() - t0
-    return {"median_ms": float(np.median(ts) * 1e3), "p90_ms": float(np.percentile(ts, 90) * 1e3),
-            "mean_ms": float(ts.mean() * 1e3)}
+    return {
+        "median_ms": float(np.median(ts) * 1e3),
+        "p90_ms": float(np.percentile(ts, 90) * 1e3),
+        "mean_ms": float(ts.mean() * 1e3),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,15 +101,29 @@ def main(argv: list[str] | None = None) -> int:
         with torch.inference_mode():
             t = time_calls(ref.predict_chunk, obs, args.warmup, args.calls)
             m = time_calls(lambda x: ref.policy.predict_action_chunk(*x), torch_small, args.warmup, args.calls)
-        rows.append({"variant": "torch_eager_fp32", "threads": threads, "size_mb": None, **t,
-                     **{f"model_{k}": v for k, v in m.items()}})
+        rows.append(
+            {
+                "variant": "torch_eager_fp32",
+                "threads": threads,
+                "size_mb": None,
+                **t,
+                **{f"model_{k}": v for k, v in m.items()},
+            }
+        )
         for path in models:
             pol = OnnxChunkPolicy(path, threads=threads)
             feeds = [pol.feed(s, list(i)) for s, i in small]
             t = time_calls(pol.predict_chunk, obs, args.warmup, args.calls)
             m = time_calls(lambda f: pol.session.run(None, f), feeds, args.warmup, args.calls)
-            rows.append({"variant": path.stem, "threads": threads, "size_mb": path.stat().st_size / 1e6, **t,
-                         **{f"model_{k}": v for k, v in m.items()}})
+            rows.append(
+                {
+                    "variant": path.stem,
+                    "threads": threads,
+                    "size_mb": path.stat().st_size / 1e6,
+                    **t,
+                    **{f"model_{k}": v for k, v in m.items()},
+                }
+            )
     for r in rows:
         same = [x for x in rows if x["threads"] == r["threads"]]
         for pre in ("", "model_"):
@@ -121,8 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.calls} calls after {args.warmup} warm-up; observation {hw[0]}x{hw[1]} x {len(probe.cameras)} cameras"
     )
     print("call = predict_chunk (resize + network + resample, what latency=host times); model = network only")
-    print(f"{'variant':<20}{'thr':>4} | {'call med':>9}{'p90':>8}{'xORT32':>8}{'xtorch':>8} | "
-          f"{'model med':>10}{'p90':>8}{'xORT32':>8}{'xtorch':>8} | {'size MB':>8}")
+    print(
+        f"{'variant':<20}{'thr':>4} | {'call med':>9}{'p90':>8}{'xORT32':>8}{'xtorch':>8} | "
+        f"{'model med':>10}{'p90':>8}{'xORT32':>8}{'xtorch':>8} | {'size MB':>8}"
+    )
     for r in rows:
         size = f"{r['size_mb']:.2f}" if r["size_mb"] is not None else "-"
         print(

@@ -53,7 +53,8 @@ def test_every_readme_run_command_validates(line: str, tmp_path: Path, monkeypat
     (tmp_path / "results/hil/act_int8/trace.csv").write_text("latency_s\n0.3\n")
     (tmp_path / "results/hil/link.json").write_text(  # what `hil link` writes, reduced
         '{"kind": "simbench.hil.link", "observation_bytes": 73964, "chunk_bytes": 2466, "observation_trip_s": {"samples": [1e-4]},'
-        ' "chunk_trip_s": {"samples": [7e-5]}, "serialize": {"fixed_s": 0.0, "per_byte_s": 5e-10}, "loop": {"achieved_fps": 60.0}}')
+        ' "chunk_trip_s": {"samples": [7e-5]}, "serialize": {"fixed_s": 0.0, "per_byte_s": 5e-10}, "loop": {"achieved_fps": 60.0}}'
+    )
     argv = shlex.split(line)[4:]
     if any(a in ("-h", "--help") for a in argv):
         return

@@ -46,7 +46,7 @@ class LeRobotDataset:
         raw = json.loads((root / "meta/stats.json").read_text())
         self.stats = {f: {k: np.asarray(v) for k, v in s.items()} for f, s in raw.items()}
         self.camera_keys = [k for k, f in self.info["features"].items() if f["dtype"] == "video"]
-        self.cameras = [k[len(PREFIX):] for k in self.camera_keys]
+        self.cameras = [k[len(PREFIX) :] for k in self.camera_keys]
         shapes = {tuple(self.info["features"][k]["shape"]) for k in self.camera_keys}
         self.image_shape: tuple[int, int, int] = tuple(shapes.pop()) if shapes else (0, 0, 3)  # type: ignore[assignment]
         self.episodes = pd.concat(

@@ -120,8 +120,16 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, name: str, data: dict[str, Any]) -> Recipe:
-        allowed = {"precision", "components", "per_channel", "calibration_method", "int8_ops", "keep_float",
-                   "int4_block_size", "int4_accuracy_level"}
+        allowed = {
+            "precision",
+            "components",
+            "per_channel",
+            "calibration_method",
+            "int8_ops",
+            "keep_float",
+            "int4_block_size",
+            "int4_accuracy_level",
+        }
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise ConfigError(f"variants.{name}.{unknown[0]} is unknown; valid keys: {', '.join(sorted(allowed))}")
@@ -137,6 +145,7 @@ class Recipe:
     def describe(self) -> str:
         if self.precision != "mixed":
             return self.precision
+
         def one(c: str) -> str:
             prec = self.components.get(c, "fp32")
             ops = self.int8_op_types(c)
@@ -153,13 +162,19 @@ def component_of(node_name: str) -> str | None:
     return None
 
 
-def nodes_for(model: onnx.ModelProto, components: set[str], op_types: tuple[str, ...] | None,
-              keep_float: tuple[str, ...] | list[str] = ()) -> list[str]:
+def nodes_for(
+    model: onnx.ModelProto,
+    components: set[str],
+    op_types: tuple[str, ...] | None,
+    keep_float: tuple[str, ...] | list[str] = (),
+) -> list[str]:
     """Names of the nodes of ``components`` (of ``op_types``, or of any type when None), less those
     under a ``keep_float`` prefix."""
     return [
-        n.name for n in model.graph.node
-        if (op_types is None or n.op_type in op_types) and component_of(n.name) in components
+        n.name
+        for n in model.graph.node
+        if (op_types is None or n.op_type in op_types)
+        and component_of(n.name) in components
         and not any(n.name.startswith(p) for p in keep_float)
     ]
 
@@ -215,9 +230,7 @@ def _fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     model = float16.convert_float_to_float16(model, keep_io_types=True)
     # The converter retypes the outputs of the uint8 -> float image Casts to float16 but leaves their
     # 'to' attribute at float, which ONNX Runtime refuses: point those Casts at float16.
-    fp16_values = {
-        v.name for v in model.graph.value_info if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
-    }
+    fp16_values = {v.name for v in model.graph.value_info if v.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16}
     for node in model.graph.node:
         if node.op_type == "Cast" and node.output[0] in fp16_values:
             for attr in node.attribute:
@@ -244,17 +257,30 @@ def _mixed(fp32_path: Path, recipe: Recipe, calib_feeds: list[dict[str, np.ndarr
         current = preprocess(fp32_path, tmp / "pre.onnx", optimize)
         if "int8" in by_prec:
             model = onnx.load(str(current))
-            nodes = [n for comp in sorted(by_prec["int8"])
-                     for n in nodes_for(model, {comp}, recipe.int8_op_types(comp), recipe.keep_float)]
+            nodes = [
+                n
+                for comp in sorted(by_prec["int8"])
+                for n in nodes_for(model, {comp}, recipe.int8_op_types(comp), recipe.keep_float)
+            ]
             if not calib_feeds:
                 raise ConfigError(f"variant {recipe.name}: static int8 needs calibration observations (a dataset)")
-            method = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
-                      "entropy": CalibrationMethod.Entropy}[recipe.calibration_method]
+            method = {
+                "minmax": CalibrationMethod.MinMax,
+                "percentile": CalibrationMethod.Percentile,
+                "entropy": CalibrationMethod.Entropy,
+            }[recipe.calibration_method]
             out = tmp / "int8.onnx"
             quantize_static(
-                str(current), str(out), FeedReader(calib_feeds), quant_format=QuantFormat.QDQ,
-                op_types_to_quantize=None, nodes_to_quantize=nodes, per_channel=recipe.per_channel,
-                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, calibrate_method=method,
+                str(current),
+                str(out),
+                FeedReader(calib_feeds),
+                quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=None,
+                nodes_to_quantize=nodes,
+                per_channel=recipe.per_channel,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=method,
                 extra_options={"CalibTensorRangeSymmetric": False, "WeightSymmetric": True},
             )
             current = out
@@ -263,8 +289,12 @@ def _mixed(fp32_path: Path, recipe: Recipe, calib_feeds: list[dict[str, np.ndarr
             nodes = nodes_for(model, by_prec["int8_dynamic"], ("MatMul", "Gemm"), recipe.keep_float)
             out = tmp / "dyn.onnx"
             quantize_dynamic(
-                str(current), str(out), op_types_to_quantize=["MatMul", "Gemm"], nodes_to_quantize=nodes,
-                per_channel=recipe.per_channel, weight_type=QuantType.QInt8,
+                str(current),
+                str(out),
+                op_types_to_quantize=["MatMul", "Gemm"],
+                nodes_to_quantize=nodes,
+                per_channel=recipe.per_channel,
+                weight_type=QuantType.QInt8,
             )
             current = out
         model = onnx.load(str(current))
@@ -273,8 +303,12 @@ def _mixed(fp32_path: Path, recipe: Recipe, calib_feeds: list[dict[str, np.ndarr
 
             include = nodes_for(model, by_prec["int4"], ("MatMul",), recipe.keep_float)
             quant = MatMulNBitsQuantizer(
-                model, bits=4, block_size=recipe.int4_block_size, is_symmetric=True,
-                accuracy_level=recipe.int4_accuracy_level, nodes_to_include=include,
+                model,
+                bits=4,
+                block_size=recipe.int4_block_size,
+                is_symmetric=True,
+                accuracy_level=recipe.int4_accuracy_level,
+                nodes_to_include=include,
             )
             quant.process()
             model = quant.model.model

@@ -45,7 +45,11 @@ class BoardConfig:
 
     @property
     def label(self) -> str:
-        return f"{self.kind} ({self.address}:{self.port})" if self.kind != "loopback" else "loopback (local simbench-agent)"
+        return (
+            f"{self.kind} ({self.address}:{self.port})"
+            if self.kind != "loopback"
+            else "loopback (local simbench-agent)"
+        )
 
 
 def _missing(value: Any) -> bool:
@@ -66,7 +70,9 @@ def parse_board(cfg: Mapping[str, Any]) -> BoardConfig:
         raise unknown_name("board", kind, BOARD_KINDS)
     address = str(cfg.get("address") or "")
     if kind == "lab" and _missing(cfg.get("address")):
-        raise ConfigError("board.address is required with board=lab (the board's address on the tether, e.g. board.address=192.168.7.2)")
+        raise ConfigError(
+            "board.address is required with board=lab (the board's address on the tether, e.g. board.address=192.168.7.2)"
+        )
     port = cfg.get("port", 0)
     if isinstance(port, bool) or not isinstance(port, int) or not (0 if kind == "loopback" else 1) <= port <= 65535:
         raise bad_value("board.port", port, "must be an integer in [1, 65535]")
@@ -93,9 +99,20 @@ def parse_board(cfg: Mapping[str, Any]) -> BoardConfig:
     if max_model is not None and (isinstance(max_model, bool) or not isinstance(max_model, int) or max_model < 1):
         raise bad_value("board.max_model_bytes", max_model, "must be an integer >= 1 or null")
     fault = cfg.get("fault")
-    return BoardConfig(str(kind), address or "127.0.0.1", int(port), token_file, tuple(providers), threads,
-                       _positive(cfg, "timeout_s", 30.0), _positive(cfg, "connect_timeout_s", 5.0), int(max_bytes),
-                       slowdown, max_model, str(fault) if fault else None)
+    return BoardConfig(
+        str(kind),
+        address or "127.0.0.1",
+        int(port),
+        token_file,
+        tuple(providers),
+        threads,
+        _positive(cfg, "timeout_s", 30.0),
+        _positive(cfg, "connect_timeout_s", 5.0),
+        int(max_bytes),
+        slowdown,
+        max_model,
+        str(fault) if fault else None,
+    )
 
 
 class LoopbackAgent:
@@ -107,9 +124,24 @@ class LoopbackAgent:
         fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
-        cmd = [sys.executable, "-m", "simbench_agent", "serve", "--address", "127.0.0.1", "--port", str(board.port),
-               "--token-file", str(self.token_file), "--cache-dir", str(self.dir / "cache"), "--name", "loopback",
-               "--max-message-bytes", str(board.max_message_bytes)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "simbench_agent",
+            "serve",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            str(board.port),
+            "--token-file",
+            str(self.token_file),
+            "--cache-dir",
+            str(self.dir / "cache"),
+            "--name",
+            "loopback",
+            "--max-message-bytes",
+            str(board.max_message_bytes),
+        ]
         if board.slowdown != 1.0:
             cmd += ["--slowdown", repr(board.slowdown)]
         if board.max_model_bytes is not None:
@@ -122,14 +154,19 @@ class LoopbackAgent:
         if not line.startswith("simbench-agent listening on "):
             err = self.proc.stderr.read() if self.proc.poll() is not None and self.proc.stderr else ""
             self.stop()
-            raise BoardError(f"loopback agent did not start: {(err.strip().splitlines() or [line or 'no output'])[-1]}", "unreachable")
+            raise BoardError(
+                f"loopback agent did not start: {(err.strip().splitlines() or [line or 'no output'])[-1]}",
+                "unreachable",
+            )
         self.port = int(line.rsplit(":", 1)[1])
         # Drain the agent's log so a chatty agent never blocks on a full pipe.
         threading.Thread(target=self._drain, daemon=True).start()
 
     def _first_line(self, timeout_s: float) -> str:
         result: list[str] = []
-        reader = threading.Thread(target=lambda: result.append(self.proc.stdout.readline() if self.proc.stdout else ""), daemon=True)
+        reader = threading.Thread(
+            target=lambda: result.append(self.proc.stdout.readline() if self.proc.stdout else ""), daemon=True
+        )
         reader.start()
         reader.join(timeout_s)
         return result[0].strip() if result else ""
@@ -177,7 +214,9 @@ class BoardConnection:
             port = self.agent.port if self.agent else board.port
             token = self.agent.token if self.agent else read_token(board.token_file)  # type: ignore[arg-type]
             self.where = f"{board.address}:{port}"
-            self.client = BoardClient(board.address, port, token, board.timeout_s, board.connect_timeout_s, board.max_message_bytes)
+            self.client = BoardClient(
+                board.address, port, token, board.timeout_s, board.connect_timeout_s, board.max_message_bytes
+            )
         except BaseException:
             if self.agent:
                 self.agent.stop()

@@ -45,7 +45,9 @@ class BoardLatency:
     def draw(self, rng: np.random.Generator, measured_s: float) -> StageTimes:
         """The board's own timing of the call just made (``measured_s`` includes the tether)."""
         if self.last_s is None:
-            raise RuntimeError("latency=board has no measurement: the policy did not run on the board (see simbench.hil.board_policy)")
+            raise RuntimeError(
+                "latency=board has no measurement: the policy did not run on the board (see simbench.hil.board_policy)"
+            )
         seconds, self.last_s = self.last_s, None
         return StageTimes(self.scale * seconds)
 
@@ -54,14 +56,27 @@ class BoardLatency:
         self.inferences += 1
 
     def describe(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"kind": "board", "board_config": self.board.kind, "address": self.where, "scale": self.scale,
-                                "reproducible": False, "note": "live board: latencies and chunks are the board's; not reproducible bit for bit"}
+        info: dict[str, Any] = {
+            "kind": "board",
+            "board_config": self.board.kind,
+            "address": self.where,
+            "scale": self.scale,
+            "reproducible": False,
+            "note": "live board: latencies and chunks are the board's; not reproducible bit for bit",
+        }
         if self.facts is not None:
-            info.update(board=board_summary(self.facts, self.where), board_name=self.facts.get("name"),
-                        onnxruntime_board=self.facts.get("onnxruntime"))
+            info.update(
+                board=board_summary(self.facts, self.where),
+                board_name=self.facts.get("name"),
+                onnxruntime_board=self.facts.get("onnxruntime"),
+            )
         if self.model is not None:
-            info.update(model_sha256=self.model.sha256, execution_provider=self.model.providers[0],
-                        threads=self.model.session.get("threads"), precision=self.model.metadata.get("simbench.precision"))
+            info.update(
+                model_sha256=self.model.sha256,
+                execution_provider=self.model.providers[0],
+                threads=self.model.session.get("threads"),
+                precision=self.model.metadata.get("simbench.precision"),
+            )
         return info
 
     def open_policy(self, cfg: Mapping[str, Any], env: Any) -> BoardChunkPolicy:
@@ -103,8 +118,14 @@ class BoardChunkPolicy(OnnxChunkPolicy):
         try:
             model = conn.client.load(path, host_session_spec(threads, latency.board.providers))
             latency.facts, latency.where, latency.model = conn.client.facts, conn.where, model
-            policy = cls(path, name=str(cfg.get("name", "act")), actions_per_chunk=cfg.get("actions_per_chunk"), threads=threads,
-                         control_hz=float(cfg.get("fps") or control_hz(env)), session=RemoteSession(conn.client, model, latency))
+            policy = cls(
+                path,
+                name=str(cfg.get("name", "act")),
+                actions_per_chunk=cfg.get("actions_per_chunk"),
+                threads=threads,
+                control_hz=float(cfg.get("fps") or control_hz(env)),
+                session=RemoteSession(conn.client, model, latency),
+            )
         except BaseException:
             conn.close()
             raise

@@ -82,8 +82,16 @@ def file_sha256(path: Path) -> str:
 class BoardClient:
     """A connected, authenticated client. Use as a context manager (sends ``bye`` and closes)."""
 
-    def __init__(self, address: str, port: int, token: str, timeout_s: float = 30.0, connect_timeout_s: float = 5.0,
-                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, version: int = PROTOCOL_VERSION) -> None:
+    def __init__(
+        self,
+        address: str,
+        port: int,
+        token: str,
+        timeout_s: float = 30.0,
+        connect_timeout_s: float = 5.0,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        version: int = PROTOCOL_VERSION,
+    ) -> None:
         self.where = f"{address}:{port}"
         self.timeout_s = timeout_s
         self.max_bytes = max_message_bytes
@@ -107,9 +115,13 @@ class BoardClient:
         try:
             reply = receive(self.sock, self.max_bytes)
         except TimeoutError:
-            raise BoardError(f"board {self.where} did not answer within {timeout_s:g} s (board.timeout_s)", "timeout") from None
+            raise BoardError(
+                f"board {self.where} did not answer within {timeout_s:g} s (board.timeout_s)", "timeout"
+            ) from None
         except ConnectionClosed:
-            raise BoardError(f"board {self.where} closed the connection (agent stopped or dropped the link)", "dropped") from None
+            raise BoardError(
+                f"board {self.where} closed the connection (agent stopped or dropped the link)", "dropped"
+            ) from None
         except ProtocolError as err:
             raise BoardError(f"board {self.where} sent a bad reply: {err}", "protocol") from None
         except OSError as err:
@@ -161,18 +173,40 @@ class BoardClient:
                 raise
             uploaded = True
             reply = self.call({**request, "model": path.read_bytes()})
-        return LoadedModel(sha, int(reply["size_bytes"]), uploaded, float(reply["load_s"]), reply["inputs"], reply["outputs"],
-                           dict(reply["metadata"]), list(reply["providers"]), dict(reply["session"]))
+        return LoadedModel(
+            sha,
+            int(reply["size_bytes"]),
+            uploaded,
+            float(reply["load_s"]),
+            reply["inputs"],
+            reply["outputs"],
+            dict(reply["metadata"]),
+            list(reply["providers"]),
+            dict(reply["session"]),
+        )
 
-    def bench(self, models: list[tuple[str, str]], warmup: int, min_count: int, min_duration_s: float,
-              max_count: int, max_duration_s: float,
-              inputs: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> Iterator[dict[str, Any]]:
+    def bench(
+        self,
+        models: list[tuple[str, str]],
+        warmup: int,
+        min_count: int,
+        min_duration_s: float,
+        max_count: int,
+        max_duration_s: float,
+        inputs: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    ) -> Iterator[dict[str, Any]]:
         """Stream of ``batch`` events then one ``done`` event; each must arrive within the timeout.
 
         ``inputs``: per component, the tensors to time on (default: generated from declared shapes)."""
-        request: dict[str, Any] = {"op": "bench", "models": [{"name": n, "sha256": s} for n, s in models], "warmup": warmup,
-                                   "min_count": min_count, "min_duration_s": min_duration_s, "max_count": max_count,
-                                   "max_duration_s": max_duration_s}
+        request: dict[str, Any] = {
+            "op": "bench",
+            "models": [{"name": n, "sha256": s} for n, s in models],
+            "warmup": warmup,
+            "min_count": min_count,
+            "min_duration_s": min_duration_s,
+            "max_count": max_count,
+            "max_duration_s": max_duration_s,
+        }
         if inputs:
             request["inputs"] = {name: encode_tensors(feed) for name, feed in inputs.items()}
         self._send(request)

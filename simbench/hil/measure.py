@@ -75,8 +75,15 @@ def parse_settings(cfg: Mapping[str, Any], default_out: Path) -> MeasureSettings
     inputs = cfg.get("inputs", "generated")
     if inputs not in INPUT_KINDS:
         raise unknown_name("hil.inputs", inputs, INPUT_KINDS)
-    return MeasureSettings(count, min_duration, _int(cfg, "warmup", 0), max_count, max_duration,
-                           Path(str(out)) if out not in (None, "") else default_out, str(inputs))
+    return MeasureSettings(
+        count,
+        min_duration,
+        _int(cfg, "warmup", 0),
+        max_count,
+        max_duration,
+        Path(str(out)) if out not in (None, "") else default_out,
+        str(inputs),
+    )
 
 
 def scene_inputs(components: list[tuple[str, Path]], seed: int) -> dict[str, dict[str, np.ndarray]]:
@@ -93,7 +100,11 @@ def scene_inputs(components: list[tuple[str, Path]], seed: int) -> dict[str, dic
     for name, path in components:
         meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
         if meta.get("simbench.arch") != "act":
-            raise bad_value("hil.inputs", "scene", f"needs simbench ACT exports; {path.name} has no simbench.arch=act metadata (use hil.inputs=generated)")
+            raise bad_value(
+                "hil.inputs",
+                "scene",
+                f"needs simbench ACT exports; {path.name} has no simbench.arch=act metadata (use hil.inputs=generated)",
+            )
         metas[name] = meta
     env_cfg = load_option("env", "teabag_mug")
     assert env_cfg is not None
@@ -128,7 +139,11 @@ def model_components(policy: Mapping[str, Any] | None, model: Any) -> list[tuple
             return [("model", found[0])]
         names = [p.stem for p in found]
         if len(set(names)) != len(names):
-            raise bad_value("hil.model", [str(p) for p in paths], "component files need distinct names (their stems name the trace columns)")
+            raise bad_value(
+                "hil.model",
+                [str(p) for p in paths],
+                "component files need distinct names (their stems name the trace columns)",
+            )
         return list(zip(names, found))
     if policy is None:
         raise ConfigError("nothing to measure; add +policy=NAME (a policy with an ONNX model) or hil.model=PATH")
@@ -136,8 +151,11 @@ def model_components(policy: Mapping[str, Any] | None, model: Any) -> list[tuple
     if components:
         return [(str(n), resolve_model_path(p)) for n, p in dict(components).items()]
     if not policy.get("model_path"):
-        raise bad_value("policy.model_path", policy.get("model_path"),
-                        f"policy {policy.get('name')} has no ONNX model to measure; give hil.model=PATH")
+        raise bad_value(
+            "policy.model_path",
+            policy.get("model_path"),
+            f"policy {policy.get('name')} has no ONNX model to measure; give hil.model=PATH",
+        )
     return [("model", resolve_model_path(policy["model_path"]))]
 
 
@@ -152,8 +170,14 @@ def _versions(facts: Mapping[str, Any]) -> dict[str, Any]:
         simbench_version = "unknown"
     from simbench_agent.protocol import PROTOCOL_VERSION
 
-    return {"protocol": PROTOCOL_VERSION, "agent": facts.get("agent_version"), "onnxruntime_board": facts.get("onnxruntime"),
-            "onnxruntime_host": ort.__version__, "simbench": simbench_version, "python_host": platform.python_version()}
+    return {
+        "protocol": PROTOCOL_VERSION,
+        "agent": facts.get("agent_version"),
+        "onnxruntime_board": facts.get("onnxruntime"),
+        "onnxruntime_host": ort.__version__,
+        "simbench": simbench_version,
+        "python_host": platform.python_version(),
+    }
 
 
 def board_summary(facts: Mapping[str, Any], where: str | None = None) -> str:
@@ -162,9 +186,17 @@ def board_summary(facts: Mapping[str, Any], where: str | None = None) -> str:
     return f"{text} at {where}" if where else text
 
 
-def measure(board: BoardConfig, components: list[tuple[str, Path]], settings: MeasureSettings, policy_name: str | None,
-            precision: str | None, threads: int, command: str, inputs: Mapping[str, Mapping[str, np.ndarray]] | None = None,
-            inputs_note: str = "generated from the models' declared shapes (seed 0)") -> dict[str, Any]:
+def measure(
+    board: BoardConfig,
+    components: list[tuple[str, Path]],
+    settings: MeasureSettings,
+    policy_name: str | None,
+    precision: str | None,
+    threads: int,
+    command: str,
+    inputs: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+    inputs_note: str = "generated from the models' declared shapes (seed 0)",
+) -> dict[str, Any]:
     """Run the benchmark and write trace + record; returns the record (``complete`` false on a fault)."""
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
@@ -173,12 +205,24 @@ def measure(board: BoardConfig, components: list[tuple[str, Path]], settings: Me
     columns = ["latency_s", *names] if len(names) > 1 else ["latency_s"]
     spec = host_session_spec(threads, board.providers)
     record: dict[str, Any] = {
-        "kind": RECORD_KIND, "format": 1, "complete": False, "error": None, "trace": TRACE_NAME, "rows": 0,
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), "command": command,
+        "kind": RECORD_KIND,
+        "format": 1,
+        "complete": False,
+        "error": None,
+        "trace": TRACE_NAME,
+        "rows": 0,
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
         "board_config": {"name": board.kind, "address": board.address, "port": board.port},
-        "policy": policy_name, "threads": threads, "providers_requested": list(board.providers),
-        "warmup": settings.warmup, "min_count": settings.count, "min_duration_s": settings.min_duration_s, "inputs": inputs_note,
-        "reproducible": False, "note": "measured on a live board: timings vary run to run; replay the trace for reproducible runs",
+        "policy": policy_name,
+        "threads": threads,
+        "providers_requested": list(board.providers),
+        "warmup": settings.warmup,
+        "min_count": settings.count,
+        "min_duration_s": settings.min_duration_s,
+        "inputs": inputs_note,
+        "reproducible": False,
+        "note": "measured on a live board: timings vary run to run; replay the trace for reproducible runs",
     }
     loaded: list[LoadedModel] = []
     thermal: list[dict[str, Any]] = []
@@ -194,8 +238,15 @@ def measure(board: BoardConfig, components: list[tuple[str, Path]], settings: Me
                 for name, path in components:
                     loaded.append(conn.client.load(path, spec))
                 _describe_models(record, components, loaded, precision)
-                for event in conn.client.bench([(n, m.sha256) for n, m in zip(names, loaded)], settings.warmup, settings.count,
-                                               settings.min_duration_s, settings.max_count, settings.max_duration_s, inputs):
+                for event in conn.client.bench(
+                    [(n, m.sha256) for n, m in zip(names, loaded)],
+                    settings.warmup,
+                    settings.count,
+                    settings.min_duration_s,
+                    settings.max_count,
+                    settings.max_duration_s,
+                    inputs,
+                ):
                     thermal += event.get("thermal") or []
                     if event.get("event") == "batch":
                         per = [event["latencies"][n] for n in names]
@@ -205,8 +256,13 @@ def measure(board: BoardConfig, components: list[tuple[str, Path]], settings: Me
                             rows += 1
                         trace.flush()
                     else:
-                        record.update(count=event["count"], duration_s=event["duration_s"], stats=event["stats"],
-                                      components_stats=event["components"], board_after=event.get("facts"))
+                        record.update(
+                            count=event["count"],
+                            duration_s=event["duration_s"],
+                            stats=event["stats"],
+                            components_stats=event["components"],
+                            board_after=event.get("facts"),
+                        )
                         record.update({k: event["stats"].get(k) for k in ("p50_s", "p90_s", "p99_s", "mean_s")})
                 record["complete"] = True
         except BoardError as err:
@@ -220,17 +276,41 @@ def measure(board: BoardConfig, components: list[tuple[str, Path]], settings: Me
     return record
 
 
-def _describe_models(record: dict[str, Any], components: list[tuple[str, Path]], loaded: list[LoadedModel], precision: str | None) -> None:
+def _describe_models(
+    record: dict[str, Any], components: list[tuple[str, Path]], loaded: list[LoadedModel], precision: str | None
+) -> None:
     meta_precision = loaded[0].metadata.get("simbench.precision") if loaded else None
     record["precision"] = precision or meta_precision or "unknown"
     record["components"] = [
-        {"name": n, "path": str(p), "sha256": m.sha256, "size_bytes": m.size_bytes, "uploaded": m.uploaded, "load_s": m.load_s,
-         "providers": m.providers, "inputs": m.inputs, "outputs": m.outputs} for (n, p), m in zip(components, loaded)
+        {
+            "name": n,
+            "path": str(p),
+            "sha256": m.sha256,
+            "size_bytes": m.size_bytes,
+            "uploaded": m.uploaded,
+            "load_s": m.load_s,
+            "providers": m.providers,
+            "inputs": m.inputs,
+            "outputs": m.outputs,
+        }
+        for (n, p), m in zip(components, loaded)
     ]
-    record["model_sha256"] = loaded[0].sha256 if len(loaded) == 1 else {n: m.sha256 for (n, _), m in zip(components, loaded)}
+    record["model_sha256"] = (
+        loaded[0].sha256 if len(loaded) == 1 else {n: m.sha256 for (n, _), m in zip(components, loaded)}
+    )
     record["model"] = str(components[0][1]) if len(components) == 1 else {n: str(p) for n, p in components}
     record["execution_provider"] = loaded[0].providers[0] if loaded else None
     record["session"] = loaded[0].session if loaded else None
 
 
-__all__ = ["INPUT_KINDS", "MeasureSettings", "RECORD_NAME", "TRACE_NAME", "board_summary", "measure", "model_components", "parse_settings", "scene_inputs"]
+__all__ = [
+    "INPUT_KINDS",
+    "MeasureSettings",
+    "RECORD_NAME",
+    "TRACE_NAME",
+    "board_summary",
+    "measure",
+    "model_components",
+    "parse_settings",
+    "scene_inputs",
+]

@@ -26,7 +26,9 @@ class Scaled:
     def draw(self, rng: np.random.Generator, measured_s: float) -> StageTimes:
         times = self.source.draw(rng, measured_s)
         parts = times.components
-        return StageTimes(self.scale * times.total, None if parts is None else {k: self.scale * v for k, v in parts.items()})
+        return StageTimes(
+            self.scale * times.total, None if parts is None else {k: self.scale * v for k, v in parts.items()}
+        )
 
     def describe(self) -> dict[str, Any]:
         return {**self.source.describe(), "scale": self.scale}

@@ -66,8 +66,12 @@ decoder in float, so ORT would fuse six of them there too. Every session of simb
 :func:`load_session`, so fp32 baselines and timings use the faster graph."""
 
 
-def load_session(path: str | Path, threads: int, profile_prefix: str | None = None,
-                 disabled_optimizers: tuple[str, ...] = DISABLED_ORT_OPTIMIZERS) -> Any:
+def load_session(
+    path: str | Path,
+    threads: int,
+    profile_prefix: str | None = None,
+    disabled_optimizers: tuple[str, ...] = DISABLED_ORT_OPTIMIZERS,
+) -> Any:
     """An ORT CPU session; a file ORT cannot load becomes one ConfigError line.
 
     The one place sessions are built (runtime, export checks, benchmarks): the same options
@@ -86,8 +90,9 @@ def load_session(path: str | Path, threads: int, profile_prefix: str | None = No
         so.enable_profiling = True
         so.profile_file_prefix = profile_prefix
     try:
-        return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"],
-                                    disabled_optimizers=list(disabled_optimizers))
+        return ort.InferenceSession(
+            str(path), so, providers=["CPUExecutionProvider"], disabled_optimizers=list(disabled_optimizers)
+        )
     except Exception as err:  # noqa: BLE001 - ORT raises several types for unreadable models
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(f"cannot load ONNX model {path}: {first[:200]}") from None
@@ -119,8 +124,15 @@ def _check_graph(
 class OnnxChunkPolicy:
     """ChunkPolicy over an ONNX Runtime session; deterministic (ACT's latent is zero at inference)."""
 
-    def __init__(self, model_path: str | Path, name: str = "act", actions_per_chunk: int | None = None,
-                 threads: int = 1, control_hz: float = CONTROL_HZ, session: Any = None) -> None:
+    def __init__(
+        self,
+        model_path: str | Path,
+        name: str = "act",
+        actions_per_chunk: int | None = None,
+        threads: int = 1,
+        control_hz: float = CONTROL_HZ,
+        session: Any = None,
+    ) -> None:
         if threads < 1:
             raise bad_value("policy.threads", threads, "must be >= 1")
         self.path = resolve_model_path(model_path)
@@ -172,8 +184,11 @@ class OnnxChunkPolicy:
     @classmethod
     def from_config(cls, cfg: dict[str, Any], env: Any = None) -> OnnxChunkPolicy:
         policy = cls(
-            cfg.get("model_path"), name=str(cfg.get("name", "act")), actions_per_chunk=cfg.get("actions_per_chunk"),
-            threads=int(cfg.get("threads", 1)), control_hz=float(cfg.get("fps") or control_hz(env)),
+            cfg.get("model_path"),
+            name=str(cfg.get("name", "act")),
+            actions_per_chunk=cfg.get("actions_per_chunk"),
+            threads=int(cfg.get("threads", 1)),
+            control_hz=float(cfg.get("fps") or control_hz(env)),
         )
         if "action_dim" in cfg and cfg["action_dim"] != policy.action_dim:
             raise ConfigError(f"policy.action_dim={cfg['action_dim']} but {policy.path} predicts {policy.action_dim}")

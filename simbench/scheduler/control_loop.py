@@ -47,8 +47,15 @@ arrivals are merged first whatever order SimPy scheduled them in."""
 class ControlLoop:
     """Client: owns the action queue, the robot's ticks and which observation the server sees."""
 
-    def __init__(self, sim: simpy.Environment, settings: SchedulerSettings, env: SchedulerEnv, aggregate: Aggregator, recorder: EpisodeRecorder,
-                 link: Link) -> None:
+    def __init__(
+        self,
+        sim: simpy.Environment,
+        settings: SchedulerSettings,
+        env: SchedulerEnv,
+        aggregate: Aggregator,
+        recorder: EpisodeRecorder,
+        link: Link,
+    ) -> None:
         self.sim = sim
         self.s = settings
         self.env = env

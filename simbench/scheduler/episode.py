@@ -66,7 +66,9 @@ def simulate_episode(
     recorder = EpisodeRecorder(settings.dt, settings.actuation_delay_s)
     recorder.tick_observer = tick_observer
     link = Link(sim, settings.dt, settings.similarity_eps)
-    client = ControlLoop(sim, settings, env, make_aggregator(settings.aggregate, settings.temporal_ensemble_m), recorder, link)
+    client = ControlLoop(
+        sim, settings, env, make_aggregator(settings.aggregate, settings.temporal_ensemble_m), recorder, link
+    )
     t_rng = transport_rng(seed, episode) if settings.transport is not None else None
     server = PolicyServer(sim, settings, link, env, policy, latency, latency_rng, recorder, t_rng)
     wall0 = time.perf_counter()
@@ -74,4 +76,6 @@ def simulate_episode(
     sim.process(server.run())
     sim.run(until=loop)
     wall = time.perf_counter() - wall0
-    return EpisodeResult(recorder, env.outcome(), client.tick * settings.dt, wall, server.inference_count, dict(options or {}))
+    return EpisodeResult(
+        recorder, env.outcome(), client.tick * settings.dt, wall, server.inference_count, dict(options or {})
+    )

@@ -84,7 +84,9 @@ class PolicyServer:
             runs += [(stage.name, stage.unit, d) for d in seconds]
         return runs
 
-    def _infer(self, obs: TimedObservation, nominal_start: float, inference_id: int, entered: simpy.Event) -> Generator[simpy.Event, Any, None]:
+    def _infer(
+        self, obs: TimedObservation, nominal_start: float, inference_id: int, entered: simpy.Event
+    ) -> Generator[simpy.Event, Any, None]:
         observation = self.env.observation(obs.snapshot)
         observation["timestep"] = obs.timestep
         wall0 = time.perf_counter()

@@ -34,7 +34,17 @@ class TimelineRows:
     value: list[float] = field(default_factory=list)
     value2: list[float] = field(default_factory=list)
 
-    def add(self, kind: str, name: str, unit: str, inference_id: int, start: float, end: float, value: float = 0.0, value2: float = 0.0) -> None:
+    def add(
+        self,
+        kind: str,
+        name: str,
+        unit: str,
+        inference_id: int,
+        start: float,
+        end: float,
+        value: float = 0.0,
+        value2: float = 0.0,
+    ) -> None:
         self.kind.append(kind)
         self.name.append(name)
         self.unit.append(unit)
@@ -77,7 +87,9 @@ class EpisodeRecorder:
         """Called as (tick, queue size after the pop, stalled) for every tick (videos)."""
 
     # --- ticks -------------------------------------------------------------------------------
-    def span(self, first_tick: int, queue_before: int, executed: Array, obs_time: float, inside_path: float, n_stall: int) -> None:
+    def span(
+        self, first_tick: int, queue_before: int, executed: Array, obs_time: float, inside_path: float, n_stall: int
+    ) -> None:
         """Ticks ``first_tick ..``: ``len(executed)`` pops, then ``n_stall`` stalled ticks.
 
         ``obs_time`` is the capture time behind the executed actions; ``inside_path`` the summed
@@ -98,7 +110,9 @@ class EpisodeRecorder:
             if self.first_action_tick is None:
                 self.first_action_tick = first_tick
             self.actions_executed += n_exec
-            exec_time_sum = n_exec * (first_tick * self.dt + self.actuation_delay_s) + self.dt * n_exec * (n_exec - 1) / 2
+            exec_time_sum = (
+                n_exec * (first_tick * self.dt + self.actuation_delay_s) + self.dt * n_exec * (n_exec - 1) / 2
+            )
             self.action_age_sum += exec_time_sum - n_exec * obs_time
             if self._last_action is not None:
                 d0 = executed[0] - self._last_action
@@ -133,7 +147,9 @@ class EpisodeRecorder:
     def merge(self, time_s: float, tick: int, queue_before: int, queue_after: int, inference_id: int) -> None:
         self.merges += 1
         self._merged_since_exec = True
-        self.timeline.add(MERGE, "merge", "robot", inference_id, time_s, tick * self.dt, float(queue_before), float(queue_after))
+        self.timeline.add(
+            MERGE, "merge", "robot", inference_id, time_s, tick * self.dt, float(queue_before), float(queue_after)
+        )
 
     def stage(self, inference_id: int, name: str, unit: str, start: float, end: float) -> None:
         self.timeline.add(INFERENCE, name, unit, inference_id, start, end)

@@ -20,13 +20,30 @@ def test_default_act_exports_every_configured_variant(tmp_path: Path) -> None:
 
     cfg = ACTConfig.from_dict(OmegaConf.to_container(OmegaConf.load(CONF_DIR / "policy" / "act.yaml")))  # type: ignore[arg-type]
     data = synthetic_data(episodes=4, length=60, cameras=cfg.cameras, size=cfg.image_size)
-    result = train(cfg, TrainConfig(out_dir=str(tmp_path / "run"), steps=20, val_every=20, save_every=20,
-                                    progress=False, eval_every=0, batch_size=4), data)
+    result = train(
+        cfg,
+        TrainConfig(
+            out_dir=str(tmp_path / "run"),
+            steps=20,
+            val_every=20,
+            save_every=20,
+            progress=False,
+            eval_every=0,
+            batch_size=4,
+        ),
+        data,
+    )
     policy, _ = load_checkpoint(result.best_path)
     export_cfg = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "export.yaml"))
     assert isinstance(export_cfg, dict)
-    report = export_all(policy, 30, data, recipes_from_config(export_cfg["variants"]), tmp_path / "models",
-                        dict(export_cfg, eval_frames=16, calibration_frames=32))
+    report = export_all(
+        policy,
+        30,
+        data,
+        recipes_from_config(export_cfg["variants"]),
+        tmp_path / "models",
+        dict(export_cfg, eval_frames=16, calibration_frames=32),
+    )
     assert report["parity_max_abs_diff"] < 1e-4
     for name, v in report["variants"].items():
         assert v["size_mb"] < 10, name  # shippable as package data

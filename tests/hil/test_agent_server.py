@@ -37,9 +37,25 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path
     token.write_text("s3cret-token-0123456789abcdef\n")
     token.chmod(0o600)
     port = free_port()
-    proc = subprocess.Popen(["simbench-agent", "serve", "--address", "127.0.0.1", "--port", str(port), "--token-file", str(token),
-                             "--cache-dir", str(d / "cache"), "--name", "served"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        [
+            "simbench-agent",
+            "serve",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--token-file",
+            str(token),
+            "--cache-dir",
+            str(d / "cache"),
+            "--name",
+            "served",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().startswith("simbench-agent listening on 127.0.0.1:")
         yield port, token
@@ -58,7 +74,9 @@ def test_garbage_pickle_and_64mb_refused_agent_keeps_running(served: tuple[int, 
     rng = random.Random(0)
     for _ in range(20):
         raw_exchange(port, bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 300))), read_timeout=2)
-    reply = unpack(raw_exchange(port, frame(pickle.dumps({"op": "hello", "version": 1, "token": token.read_text().strip()})))[4:])
+    reply = unpack(
+        raw_exchange(port, frame(pickle.dumps({"op": "hello", "version": 1, "token": token.read_text().strip()})))[4:]
+    )
     assert reply["ok"] is False and reply["code"] == "protocol"
     # 64 MB: refused from its 4-byte header, before any of the body is read.
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
@@ -73,8 +91,10 @@ def test_garbage_pickle_and_64mb_refused_agent_keeps_running(served: tuple[int, 
 
 def test_wrong_missing_token_and_version_refused(served: tuple[int, Path]) -> None:
     port, token = served
-    for message in ({"op": "hello", "version": PROTOCOL_VERSION, "token": "wrong-token-0123456789"},
-                    {"op": "hello", "version": PROTOCOL_VERSION}):
+    for message in (
+        {"op": "hello", "version": PROTOCOL_VERSION, "token": "wrong-token-0123456789"},
+        {"op": "hello", "version": PROTOCOL_VERSION},
+    ):
         reply = unpack(raw_exchange(port, frame(pack(message)))[4:])
         assert reply == {"ok": False, "code": "auth", "error": reply["error"]}
     with pytest.raises(BoardError, match="token refused") as err:
@@ -90,10 +110,25 @@ def test_hil_info_with_wrong_then_right_token(served: tuple[int, Path], tmp_path
     wrong = tmp_path / "wrong"
     wrong.write_text("not-the-token-0123456789\n")
     env = {**os.environ, "MUJOCO_GL": "egl"}
-    base = [sys.executable, "-m", "simbench", "hil", "info", "board=lab", "board.address=127.0.0.1", f"board.port={port}"]
-    bad = subprocess.run([*base, f"board.token_file={wrong}"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=60)
-    assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [f"error: board 127.0.0.1:{port} refused: token refused"]
-    good = subprocess.run([*base, f"board.token_file={token}"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=60)
+    base = [
+        sys.executable,
+        "-m",
+        "simbench",
+        "hil",
+        "info",
+        "board=lab",
+        "board.address=127.0.0.1",
+        f"board.port={port}",
+    ]
+    bad = subprocess.run(
+        [*base, f"board.token_file={wrong}"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=60
+    )
+    assert bad.returncode == 1 and bad.stderr.strip().splitlines() == [
+        f"error: board 127.0.0.1:{port} refused: token refused"
+    ]
+    good = subprocess.run(
+        [*base, f"board.token_file={token}"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=60
+    )
     assert good.returncode == 0, good.stderr
     assert "served at 127.0.0.1" in good.stdout and "onnxruntime" in good.stdout
 

@@ -21,7 +21,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def simbench(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "simbench", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "simbench", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def run_dir(root: Path) -> Path:
@@ -55,10 +57,21 @@ def test_measure_writes_trace_and_record(measured: Path) -> None:
     assert len(trace) >= 200 and list(trace[0]) == ["latency_s"]
     record = json.loads((measured / "trace.json").read_text())
     assert record["complete"] is True and record["rows"] == len(trace) == record["count"]
-    assert record["precision"] == "int8" and record["execution_provider"] == "CPUExecutionProvider" and record["threads"] == 1
-    assert len(record["model_sha256"]) == 64 and record["board"]["name"] == "loopback" and record["board"]["cpu_cores"] >= 1
+    assert (
+        record["precision"] == "int8"
+        and record["execution_provider"] == "CPUExecutionProvider"
+        and record["threads"] == 1
+    )
+    assert (
+        len(record["model_sha256"]) == 64
+        and record["board"]["name"] == "loopback"
+        and record["board"]["cpu_cores"] >= 1
+    )
     lat = np.array([float(r["latency_s"]) for r in trace])
-    assert record["p50_s"] == pytest.approx(np.percentile(lat, 50)) and record["p50_s"] <= record["p90_s"] <= record["p99_s"]
+    assert (
+        record["p50_s"] == pytest.approx(np.percentile(lat, 50))
+        and record["p50_s"] <= record["p90_s"] <= record["p99_s"]
+    )
     assert record["stats"]["p90_early_stopping_s"] >= record["p90_s"]
     assert {"onnxruntime_board", "agent", "protocol", "simbench"} <= record["versions"].keys() and record["date"]
 
@@ -66,8 +79,16 @@ def test_measure_writes_trace_and_record(measured: Path) -> None:
 def test_replay_is_reproducible_and_names_board(measured: Path, tmp_path: Path) -> None:
     metrics = []
     for root in (tmp_path / "a", tmp_path / "b"):
-        res = simbench("run", "+policy=act_int8", "env=timing", "env.duration_s=20", "latency=trace",
-                       f"latency.path={measured / 'trace.csv'}", "plots=false", f"results_dir={root}")
+        res = simbench(
+            "run",
+            "+policy=act_int8",
+            "env=timing",
+            "env.duration_s=20",
+            "latency=trace",
+            f"latency.path={measured / 'trace.csv'}",
+            "plots=false",
+            f"results_dir={root}",
+        )
         assert res.returncode == 0, res.stderr
         assert "latency from  trace" in res.stdout and ", board loopback" in res.stdout
         metrics.append(json.loads((run_dir(root) / "metrics.json").read_text()))
@@ -84,15 +105,34 @@ def test_components_measured_and_replayed_per_component(tmp_path: Path) -> None:
     """hil.model with several graphs: one column per component; replay feeds the policy's stages by name."""
     models = [tiny_model(tmp_path / "backbone.onnx"), tiny_model(tmp_path / "transformer.onnx", bias=2.0)]
     out = tmp_path / "two"
-    res = simbench("hil", "measure", "board=loopback", f"hil.model=[{models[0]},{models[1]}]", "hil.count=100", "hil.warmup=2", f"hil.out={out}")
+    res = simbench(
+        "hil",
+        "measure",
+        "board=loopback",
+        f"hil.model=[{models[0]},{models[1]}]",
+        "hil.count=100",
+        "hil.warmup=2",
+        f"hil.out={out}",
+    )
     assert res.returncode == 0, res.stderr
     trace = rows(out / "trace.csv")
     assert list(trace[0]) == ["latency_s", "backbone", "transformer"] and len(trace) >= 100
     assert all(float(r["latency_s"]) == pytest.approx(float(r["backbone"]) + float(r["transformer"])) for r in trace)
     record = json.loads((out / "trace.json").read_text())
-    assert set(record["model_sha256"]) == {"backbone", "transformer"} and set(record["components_stats"]) == {"backbone", "transformer"}
-    res = simbench("run", "+policy=act_int8", "env=timing", "env.duration_s=5", "latency=trace", f"latency.path={out / 'trace.csv'}",
-                   "plots=false", f"results_dir={tmp_path / 'r'}")
+    assert set(record["model_sha256"]) == {"backbone", "transformer"} and set(record["components_stats"]) == {
+        "backbone",
+        "transformer",
+    }
+    res = simbench(
+        "run",
+        "+policy=act_int8",
+        "env=timing",
+        "env.duration_s=5",
+        "latency=trace",
+        f"latency.path={out / 'trace.csv'}",
+        "plots=false",
+        f"results_dir={tmp_path / 'r'}",
+    )
     assert res.returncode == 0, res.stderr
     src = json.loads((run_dir(tmp_path / "r") / "metrics.json").read_text())["latency_source"]
     assert src["components"] == ["backbone", "transformer"]
@@ -100,19 +140,35 @@ def test_components_measured_and_replayed_per_component(tmp_path: Path) -> None:
 
 def test_measure_on_a_rendered_scene_observation(tmp_path: Path) -> None:
     out = tmp_path / "scene"
-    res = simbench("hil", "measure", "+policy=act_int8", "hil.count=64", "hil.warmup=1", "hil.inputs=scene", f"hil.out={out}")
+    res = simbench(
+        "hil", "measure", "+policy=act_int8", "hil.count=64", "hil.warmup=1", "hil.inputs=scene", f"hil.out={out}"
+    )
     assert res.returncode == 0, res.stderr
     record = json.loads((out / "trace.json").read_text())
     assert record["inputs"].startswith("scene:") and record["rows"] >= 64
 
 
 def test_live_board_episodes_name_the_board(tmp_path: Path) -> None:
-    res = simbench("run", "+policy=act_int8", "latency=board", "board=loopback", "episodes=1", "env.time_limit_s=6", "plots=false",
-                   "progress=false", f"results_dir={tmp_path}")
+    res = simbench(
+        "run",
+        "+policy=act_int8",
+        "latency=board",
+        "board=loopback",
+        "episodes=1",
+        "env.time_limit_s=6",
+        "plots=false",
+        "progress=false",
+        f"results_dir={tmp_path}",
+    )
     assert res.returncode == 0, res.stderr
     metrics = json.loads((run_dir(tmp_path) / "metrics.json").read_text())
     src = metrics["latency_source"]
-    assert src["kind"] == "board" and src["board_name"] == "loopback" and src["reproducible"] is False and len(src["model_sha256"]) == 64
+    assert (
+        src["kind"] == "board"
+        and src["board_name"] == "loopback"
+        and src["reproducible"] is False
+        and len(src["model_sha256"]) == 64
+    )
     assert metrics["inference_count"] >= 1 and 0 < metrics["latency_p50_s"] < 1.0
     assert "not reproducible" in res.stdout
 
@@ -126,8 +182,12 @@ def test_board_policy_returns_the_boards_chunk() -> None:
     cfg = {"name": "act_int8", "model_path": "act/act_int8.onnx", "threads": 1, "fps": 30.0}
     host = OnnxChunkPolicy(cfg["model_path"], threads=1, control_hz=30.0)
     rng = np.random.default_rng(0)
-    obs = {"observation.state": rng.standard_normal(host.state_dim).astype(np.float32),
-           **{f"observation.images.{c}": rng.integers(0, 256, (*host.image_size, 3), dtype=np.uint8) for c in host.cameras}}
+    obs = {
+        "observation.state": rng.standard_normal(host.state_dim).astype(np.float32),
+        **{
+            f"observation.images.{c}": rng.integers(0, 256, (*host.image_size, 3), dtype=np.uint8) for c in host.cameras
+        },
+    }
     latency = BoardLatency(parse_board({"name": "loopback", "port": 0}))
     board = latency.open_policy(cfg, None)
     try:
@@ -153,17 +213,37 @@ def test_unreachable_board(tmp_path: Path) -> None:
     token = tmp_path / "token"
     token.write_text("x" * 32)
     port = free_port()
-    res = simbench("hil", "info", "board=lab", "board.address=127.0.0.1", f"board.port={port}", f"board.token_file={token}")
+    res = simbench(
+        "hil", "info", "board=lab", "board.address=127.0.0.1", f"board.port={port}", f"board.token_file={token}"
+    )
     assert res.returncode == 1 and "unreachable" in one_error_line(res)
-    res = simbench("run", "+policy=act_int8", "latency=board", "board=lab", "board.address=127.0.0.1", f"board.port={port}",
-                   f"board.token_file={token}", "episodes=1", "plots=false", f"results_dir={tmp_path / 'r'}")
+    res = simbench(
+        "run",
+        "+policy=act_int8",
+        "latency=board",
+        "board=lab",
+        "board.address=127.0.0.1",
+        f"board.port={port}",
+        f"board.token_file={token}",
+        "episodes=1",
+        "plots=false",
+        f"results_dir={tmp_path / 'r'}",
+    )
     assert res.returncode == 1 and "unreachable" in one_error_line(res)
     assert json.loads((run_dir(tmp_path / "r") / "status.json").read_text())["status"] == "failed"
 
 
 def test_drop_mid_measure_keeps_partial_trace(tmp_path: Path) -> None:
     out = tmp_path / "drop"
-    res = simbench("hil", "measure", "+policy=act_int8", "board=loopback", "board.fault=drop:2", "hil.count=100000", f"hil.out={out}")
+    res = simbench(
+        "hil",
+        "measure",
+        "+policy=act_int8",
+        "board=loopback",
+        "board.fault=drop:2",
+        "hil.count=100000",
+        f"hil.out={out}",
+    )
     assert res.returncode == 1 and "closed the connection" in one_error_line(res)
     record = json.loads((out / "trace.json").read_text())
     assert record["complete"] is False and record["error_code"] == "dropped" and "INCOMPLETE" in record["note"]
@@ -171,8 +251,17 @@ def test_drop_mid_measure_keeps_partial_trace(tmp_path: Path) -> None:
 
 
 def test_agent_crash_mid_live_run_is_a_failed_record(tmp_path: Path) -> None:
-    res = simbench("run", "+policy=act_int8", "latency=board", "board=loopback", "board.fault=crash:3", "episodes=1", "plots=false",
-                   "progress=false", f"results_dir={tmp_path}")
+    res = simbench(
+        "run",
+        "+policy=act_int8",
+        "latency=board",
+        "board=loopback",
+        "board.fault=crash:3",
+        "episodes=1",
+        "plots=false",
+        "progress=false",
+        f"results_dir={tmp_path}",
+    )
     assert res.returncode == 1 and "closed the connection" in one_error_line(res)
     status = json.loads((run_dir(tmp_path) / "status.json").read_text())
     assert status["status"] == "failed" and "BoardError" in status["error"]
@@ -181,7 +270,9 @@ def test_agent_crash_mid_live_run_is_a_failed_record(tmp_path: Path) -> None:
 
 def test_model_too_large(tmp_path: Path) -> None:
     out = tmp_path / "big"
-    res = simbench("hil", "measure", "+policy=act_int8", "board=loopback", "board.max_model_bytes=1000", f"hil.out={out}")
+    res = simbench(
+        "hil", "measure", "+policy=act_int8", "board=loopback", "board.max_model_bytes=1000", f"hil.out={out}"
+    )
     assert res.returncode == 1 and "exceeds this board's limit of 1000 bytes" in one_error_line(res)
     assert json.loads((out / "trace.json").read_text())["error_code"] == "too_large"
 
@@ -189,27 +280,43 @@ def test_model_too_large(tmp_path: Path) -> None:
 def test_timeout_is_a_failed_record_not_a_hang(tmp_path: Path) -> None:
     out = tmp_path / "slow"
     t0 = time.monotonic()
-    res = simbench("hil", "measure", "+policy=act_int8", "board=loopback", "board.slowdown=2000", "board.timeout_s=0.5", "hil.warmup=0",
-                   f"hil.out={out}", timeout=60)
+    res = simbench(
+        "hil",
+        "measure",
+        "+policy=act_int8",
+        "board=loopback",
+        "board.slowdown=2000",
+        "board.timeout_s=0.5",
+        "hil.warmup=0",
+        f"hil.out={out}",
+        timeout=60,
+    )
     assert res.returncode == 1 and "did not answer within 0.5 s" in one_error_line(res)
     assert time.monotonic() - t0 < 30
     assert json.loads((out / "trace.json").read_text())["error_code"] == "timeout"
 
 
-@pytest.mark.parametrize("args, key", [
-    (["hil", "info", "board=lab"], "board.address is required"),
-    (["hil", "info", "board=lab", "board.address=127.0.0.1", "board.token_file=/nonexistent/token"], "board.token_file='/nonexistent/token'"),
-    (["hil", "info", "board=nope"], "board='nope' is unknown"),
-    (["hil", "measure", "+policy=act_int8", "hil.count=0", "hil.out=OUT"], "hil.count=0 is not allowed"),
-    (["hil", "measure", "+policy=smolvla_mixed", "hil.out=OUT"], "policy.model_path=None"),
-    (["hil", "measure", "hil.model=/nonexistent.onnx", "hil.out=OUT"], "hil.model='/nonexistent.onnx'"),
-    (["hil", "frobnicate"], "hil='frobnicate' is unknown"),
-    (["hil", "measure", "+policy=act_int8", "hil.inputs=random", "hil.out=OUT"], "hil.inputs='random' is unknown"),
-    (["run", "+policy=act_int8", "latency=board", "env=timing", "results_dir=OUT"], "needs an env with cameras"),
-    (["run", "+policy=scripted", "latency=board", "results_dir=OUT"], "needs a policy with an ONNX model"),
-])
-def test_user_mistakes_one_line_exit_2_nothing_written(tmp_path: Path, args: list[str], key: str,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    "args, key",
+    [
+        (["hil", "info", "board=lab"], "board.address is required"),
+        (
+            ["hil", "info", "board=lab", "board.address=127.0.0.1", "board.token_file=/nonexistent/token"],
+            "board.token_file='/nonexistent/token'",
+        ),
+        (["hil", "info", "board=nope"], "board='nope' is unknown"),
+        (["hil", "measure", "+policy=act_int8", "hil.count=0", "hil.out=OUT"], "hil.count=0 is not allowed"),
+        (["hil", "measure", "+policy=smolvla_mixed", "hil.out=OUT"], "policy.model_path=None"),
+        (["hil", "measure", "hil.model=/nonexistent.onnx", "hil.out=OUT"], "hil.model='/nonexistent.onnx'"),
+        (["hil", "frobnicate"], "hil='frobnicate' is unknown"),
+        (["hil", "measure", "+policy=act_int8", "hil.inputs=random", "hil.out=OUT"], "hil.inputs='random' is unknown"),
+        (["run", "+policy=act_int8", "latency=board", "env=timing", "results_dir=OUT"], "needs an env with cameras"),
+        (["run", "+policy=scripted", "latency=board", "results_dir=OUT"], "needs a policy with an ONNX model"),
+    ],
+)
+def test_user_mistakes_one_line_exit_2_nothing_written(
+    tmp_path: Path, args: list[str], key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """In-process (the same entry point as ``python -m simbench``): checks happen before any work."""
     from simbench.__main__ import main
 

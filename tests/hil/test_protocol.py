@@ -87,8 +87,13 @@ def test_pickle_and_ext_types_refused(agent: Agent) -> None:
 
 def test_first_message_must_authenticate(agent: Agent, tiny: Path) -> None:
     sha = load(agent, tiny)
-    for msg in ({"op": "infer", "sha256": sha, "inputs": {}}, {"op": "hello", "version": 1}, {"op": "hello", "version": 1, "token": "x" * 32},
-                {"op": "hello", "version": 1, "token": 12}, {"op": "hello", "version": 2, "token": TOKEN}):
+    for msg in (
+        {"op": "infer", "sha256": sha, "inputs": {}},
+        {"op": "hello", "version": 1},
+        {"op": "hello", "version": 1, "token": "x" * 32},
+        {"op": "hello", "version": 1, "token": 12},
+        {"op": "hello", "version": 2, "token": TOKEN},
+    ):
         conn = Connection(agent)
         [reply] = conn.handle(pack(msg))
         assert reply["ok"] is False and conn.done and not conn.authed, msg
@@ -114,12 +119,43 @@ def test_model_checks(agent: Agent, tiny: Path, tmp_path: Path) -> None:
 
 # -- fuzz -----------------------------------------------------------------------------------------
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**63, 2**64 - 1), st.floats(), st.text(max_size=20), st.binary(max_size=40))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-                      max_leaves=12)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**64 - 1),
+    st.floats(),
+    st.text(max_size=20),
+    st.binary(max_size=40),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
 ops = st.sampled_from(["hello", "load", "bench", "infer", "bye", "nope", ""])
-keys = st.sampled_from(["op", "version", "token", "sha256", "model", "session", "inputs", "models", "warmup", "min_count",
-                        "min_duration_s", "max_count", "max_duration_s", "batch_s", "seed", "x", "dtype", "shape", "data"])
+keys = st.sampled_from(
+    [
+        "op",
+        "version",
+        "token",
+        "sha256",
+        "model",
+        "session",
+        "inputs",
+        "models",
+        "warmup",
+        "min_count",
+        "min_duration_s",
+        "max_count",
+        "max_duration_s",
+        "batch_s",
+        "seed",
+        "x",
+        "dtype",
+        "shape",
+        "data",
+    ]
+)
 messages = st.dictionaries(keys, values, max_size=6).flatmap(lambda d: ops.map(lambda op: {**d, "op": op}))
 
 
@@ -130,8 +166,13 @@ def _check(replies: list[dict]) -> None:
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(body=st.one_of(st.binary(min_size=1, max_size=200), messages.map(pack), messages.map(pack).flatmap(
-    lambda b: st.integers(1, max(1, len(b) - 1)).map(lambda n: b[:n]))))
+@given(
+    body=st.one_of(
+        st.binary(min_size=1, max_size=200),
+        messages.map(pack),
+        messages.map(pack).flatmap(lambda b: st.integers(1, max(1, len(b) - 1)).map(lambda n: b[:n])),
+    )
+)
 def test_fuzz_unauthenticated(agent: Agent, body: bytes) -> None:
     conn = Connection(agent)
     _check(list(conn.handle(body)))
@@ -139,8 +180,10 @@ def test_fuzz_unauthenticated(agent: Agent, body: bytes) -> None:
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(msgs=st.lists(st.one_of(messages.map(pack), st.binary(min_size=1, max_size=100)), min_size=1, max_size=4),
-       sha_ok=st.booleans())
+@given(
+    msgs=st.lists(st.one_of(messages.map(pack), st.binary(min_size=1, max_size=100)), min_size=1, max_size=4),
+    sha_ok=st.booleans(),
+)
 def test_fuzz_authenticated(agent: Agent, sha: str, msgs: list[bytes], sha_ok: bool) -> None:
     conn = authed(agent)
     for body in msgs:
@@ -157,9 +200,19 @@ def test_fuzz_authenticated(agent: Agent, sha: str, msgs: list[bytes], sha_ok: b
 
 
 @settings(max_examples=300, deadline=None)
-@given(inputs=st.dictionaries(st.sampled_from(["x", "y"]), st.fixed_dictionaries(
-    {"dtype": st.sampled_from(["float32", "float64", "uint8", "int64", "bool"]), "shape": st.lists(st.integers(0, 5), max_size=3),
-     "data": st.binary(max_size=64)}), max_size=2))
+@given(
+    inputs=st.dictionaries(
+        st.sampled_from(["x", "y"]),
+        st.fixed_dictionaries(
+            {
+                "dtype": st.sampled_from(["float32", "float64", "uint8", "int64", "bool"]),
+                "shape": st.lists(st.integers(0, 5), max_size=3),
+                "data": st.binary(max_size=64),
+            }
+        ),
+        max_size=2,
+    )
+)
 def test_fuzz_infer_tensors(agent: Agent, sha: str, inputs: dict) -> None:
     """Wrong dtypes, shapes and sizes for a real session: an error reply, and the session still works."""
     conn = authed(agent)

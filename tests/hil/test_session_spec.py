@@ -13,8 +13,17 @@ from simbench.hil.spec import host_session_spec
 from simbench.policies.onnx_policy import DISABLED_ORT_OPTIMIZERS, load_session
 from tests.hil.helpers import tiny_model
 
-FIELDS = ("intra_op_num_threads", "inter_op_num_threads", "execution_mode", "graph_optimization_level", "log_severity_level",
-          "enable_profiling", "enable_mem_pattern", "enable_cpu_mem_arena", "use_deterministic_compute")
+FIELDS = (
+    "intra_op_num_threads",
+    "inter_op_num_threads",
+    "execution_mode",
+    "graph_optimization_level",
+    "log_severity_level",
+    "enable_profiling",
+    "enable_mem_pattern",
+    "enable_cpu_mem_arena",
+    "use_deterministic_compute",
+)
 
 
 def _captured(build) -> tuple[dict, dict]:
@@ -22,7 +31,10 @@ def _captured(build) -> tuple[dict, dict]:
     real = ort.InferenceSession
 
     def spy(path, so, providers=None, disabled_optimizers=None, **kw):
-        seen.update(so={f: getattr(so, f) for f in FIELDS}, kw={"providers": list(providers), "disabled": list(disabled_optimizers)})
+        seen.update(
+            so={f: getattr(so, f) for f in FIELDS},
+            kw={"providers": list(providers), "disabled": list(disabled_optimizers)},
+        )
         return real(path, so, providers=providers, disabled_optimizers=disabled_optimizers, **kw)
 
     with mock.patch.object(ort, "InferenceSession", spy):

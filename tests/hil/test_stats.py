@@ -19,7 +19,9 @@ def test_binomial_cdf() -> None:
 def test_early_stopping_bounds_the_percentile() -> None:
     assert early_stopping_percentile(list(range(63))) is None  # MLPerf's minimum is 64
     values = np.arange(1, 65, dtype=float)
-    assert early_stopping_percentile(values) == 63.0  # P(Bin(64, 0.9) <= 62) = 0.9904: the 63rd smallest bounds p90 at 99%
+    assert (
+        early_stopping_percentile(values) == 63.0
+    )  # P(Bin(64, 0.9) <= 62) = 0.9904: the 63rd smallest bounds p90 at 99%
     big = np.random.default_rng(0).lognormal(0, 0.3, 5000)
     est = early_stopping_percentile(big)
     assert np.percentile(big, 90) < est < np.percentile(big, 92)

@@ -151,7 +151,9 @@ def wall_run(*overrides: str) -> dict:
         )
     )
     env = resolve(ENVS, "env", spec.env.name).from_config(spec.env.config())
-    policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(spec.policy.runtime_config(), env)
+    policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(
+        spec.policy.runtime_config(), env
+    )
     try:
         result = simulate_episode(spec.settings, env, policy, spec.latency, spec.seed, 0, env.episode_plan()[0])
     finally:
@@ -188,8 +190,22 @@ def test_stub_over_a_real_connection_is_timed() -> None:
 def test_the_scene_steps_in_real_time_while_the_board_computes_the_actions(tmp_path: Path) -> None:
     """scheduler.clock=wall latency=board: MuJoCo stepped by the loop thread at 60 Hz, every chunk computed
     by the loopback agent on the rendered observation (one episode, up to 20 s of wall time)."""
-    assert main(["run", "+policy=act_int8", "scheduler.clock=wall", "latency=board", "board=loopback", "episodes=1",
-                 f"results_dir={tmp_path}", "plots=false", "progress=false"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "+policy=act_int8",
+                "scheduler.clock=wall",
+                "latency=board",
+                "board=loopback",
+                "episodes=1",
+                f"results_dir={tmp_path}",
+                "plots=false",
+                "progress=false",
+            ]
+        )
+        == 0
+    )
     m = json.loads(next(tmp_path.glob("runs/*/metrics.json")).read_text())
     assert m["clock"] == "wall" and m["episodes"] == 1 and m["inference_count"] >= 5
     assert m["loop_fps"] == pytest.approx(60, rel=0.05) and m["stall_fraction"] < 0.05

@@ -57,12 +57,18 @@ class RecordingEnv(TimingEnv):
         self.holds += holds_after
 
 
-def settings(mode: str = "async", fps: float = 60.0, H: int = 100, seconds: float = 60.0, **kw: Any) -> SchedulerSettings:
+def settings(
+    mode: str = "async", fps: float = 60.0, H: int = 100, seconds: float = 60.0, **kw: Any
+) -> SchedulerSettings:
     stages = kw.pop("stages", (Stage("model", "cpu", 1.0),))
-    return SchedulerSettings(mode=mode, fps=fps, actions_per_chunk=H, action_dim=2, max_ticks=int(round(seconds * fps)), stages=stages, **kw)  # type: ignore[arg-type]
+    return SchedulerSettings(
+        mode=mode, fps=fps, actions_per_chunk=H, action_dim=2, max_ticks=int(round(seconds * fps)), stages=stages, **kw
+    )  # type: ignore[arg-type]
 
 
-def simulate(s: SchedulerSettings, latency: LatencySource | float, physical: bool = False, seed: int = 0) -> tuple[EpisodeResult, RecordingEnv]:
+def simulate(
+    s: SchedulerSettings, latency: LatencySource | float, physical: bool = False, seed: int = 0
+) -> tuple[EpisodeResult, RecordingEnv]:
     env = RecordingEnv(s.action_dim, physical)
     source = ConstantLatency(latency) if isinstance(latency, (int, float)) else latency
     result = simulate_episode(s, env, TimestepPolicy(s.actions_per_chunk, s.action_dim), source, seed)

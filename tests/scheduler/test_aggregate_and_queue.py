@@ -10,7 +10,9 @@ from simbench.scheduler.action_queue import ActionQueue
 from simbench.scheduler.aggregate import make_aggregator
 
 
-@pytest.mark.parametrize(("name", "w_old"), [("weighted_average", 0.3), ("latest_only", 0.0), ("average", 0.5), ("conservative", 0.7)])
+@pytest.mark.parametrize(
+    ("name", "w_old"), [("weighted_average", 0.3), ("latest_only", 0.0), ("average", 0.5), ("conservative", 0.7)]
+)
 def test_blends(name: str, w_old: float) -> None:
     old, new = np.array([[1.0, 2.0]]), np.array([[3.0, 6.0]])
     out = make_aggregator(name)(old, new, np.array([1]))

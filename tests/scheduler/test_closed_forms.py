@@ -16,7 +16,14 @@ def startup_ticks(latency_s: float, fps: float) -> int:
 
 @pytest.mark.parametrize(
     ("fps", "H", "g", "latency_s"),
-    [(60, 100, 0.2, 0.32), (60, 100, 0.2, 20 / 60), (30, 50, 0.5, 0.8), (50, 100, 0.1, 0.0), (60, 100, 0.5, 50 / 60), (60, 100, 0.2, 21 / 60)],
+    [
+        (60, 100, 0.2, 0.32),
+        (60, 100, 0.2, 20 / 60),
+        (30, 50, 0.5, 0.8),
+        (50, 100, 0.1, 0.0),
+        (60, 100, 0.5, 50 / 60),
+        (60, 100, 0.2, 21 / 60),
+    ],
 )
 def test_no_stall_when_threshold_covers_latency(fps: float, H: int, g: float, latency_s: float) -> None:
     """g * H / fps >= L (and g <= 0.5): after the first chunk the queue never runs dry (SmolVLA

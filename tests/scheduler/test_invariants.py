@@ -32,8 +32,16 @@ params = st.fixed_dictionaries(
 def _build(p: dict) -> tuple:
     stages = (Stage("encoder", "npu", 0.4), Stage("decoder", "cpu", 0.6))
     s = settings(
-        p["mode"], fps=p["fps"], H=p["H"], seconds=20, threshold=p["g"], aggregate=p["aggregate"],
-        similarity_eps=p["eps"], pipelined=p["pipelined"], n_action_steps=max(1, p["H"] // 2), stages=stages,
+        p["mode"],
+        fps=p["fps"],
+        H=p["H"],
+        seconds=20,
+        threshold=p["g"],
+        aggregate=p["aggregate"],
+        similarity_eps=p["eps"],
+        pipelined=p["pipelined"],
+        n_action_steps=max(1, p["H"] // 2),
+        stages=stages,
     )
     latency = LognormalLatency(p["median"], p["jitter"]) if p["median"] > 0 else UniformLatency(0.0, 0.05)
     return s, latency
@@ -65,8 +73,20 @@ def test_each_timestep_runs_once_in_order_and_queue_never_exceeds_a_chunk(p: dic
 
 
 @given(params)
-@example({"mode": "async", "fps": 10.0, "H": 14, "g": 0.0, "aggregate": "temporal_ensemble", "median": 1.0,
-          "jitter": 0.125, "eps": None, "pipelined": True, "seed": 0})  # episode end inside a pipelined stage
+@example(
+    {
+        "mode": "async",
+        "fps": 10.0,
+        "H": 14,
+        "g": 0.0,
+        "aggregate": "temporal_ensemble",
+        "median": 1.0,
+        "jitter": 0.125,
+        "eps": None,
+        "pipelined": True,
+        "seed": 0,
+    }
+)  # episode end inside a pipelined stage
 @hyp_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_span_advance_matches_tick_by_tick(p: dict) -> None:
     """The fast path (settle spans between arrivals) is exact: same actions, stalls and inferences.
@@ -82,8 +102,20 @@ def test_span_advance_exact_tie(H: int, pipelined: bool) -> None:
     Inference used to start at the loop's wake-up instant (a hair after a tick), so arrivals landed on
     a later tick's processing instant, and the fast path slept through an observation waiting for a
     free server; the two stepping modes then merged chunks one tick apart."""
-    _check_span_vs_tick({"mode": "async", "fps": 10.0, "H": H, "g": 0.5, "aggregate": "weighted_average",
-                         "median": 1.0, "jitter": 0.0, "eps": None, "pipelined": pipelined, "seed": 0})
+    _check_span_vs_tick(
+        {
+            "mode": "async",
+            "fps": 10.0,
+            "H": H,
+            "g": 0.5,
+            "aggregate": "weighted_average",
+            "median": 1.0,
+            "jitter": 0.0,
+            "eps": None,
+            "pipelined": pipelined,
+            "seed": 0,
+        }
+    )
 
 
 def _check_span_vs_tick(p: dict) -> None:
@@ -92,7 +124,15 @@ def _check_span_vs_tick(p: dict) -> None:
     slow, env_slow = simulate(s, latency, physical=True, seed=p["seed"])
     assert fast.inference_count == slow.inference_count
     a, b = fast.recorder, slow.recorder
-    for key in ("ticks", "stall_ticks", "stall_events", "longest_stall_ticks", "obs_sent", "actions_executed", "merges"):
+    for key in (
+        "ticks",
+        "stall_ticks",
+        "stall_events",
+        "longest_stall_ticks",
+        "obs_sent",
+        "actions_executed",
+        "merges",
+    ):
         assert getattr(a, key) == getattr(b, key), key
     np.testing.assert_array_equal(np.array(env_fast.executed), np.array(env_slow.executed))
     rows = lambda tl: sorted(zip(tl.kind, tl.inference_id, tl.start_s, tl.end_s, tl.value, tl.value2))

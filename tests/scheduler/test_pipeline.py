@@ -10,7 +10,11 @@ from tests.scheduler.helpers import settings, simulate
 
 def stage_rows(result):  # (inference_id, name, unit, start, end)
     tl = result.recorder.timeline
-    return [(i, n, u, a, b) for k, n, u, i, a, b in zip(tl.kind, tl.name, tl.unit, tl.inference_id, tl.start_s, tl.end_s) if k == "inference"]
+    return [
+        (i, n, u, a, b)
+        for k, n, u, i, a, b in zip(tl.kind, tl.name, tl.unit, tl.inference_id, tl.start_s, tl.end_s)
+        if k == "inference"
+    ]
 
 
 def test_stage_shares_and_repeats_split_the_sampled_latency() -> None:

@@ -33,7 +33,9 @@ LOGNORMAL = [
 def run(*overrides: str, base: list[str] = BASE) -> tuple[dict, list[float], object]:
     spec = build_run_spec(compose_run("config", [*base, *overrides]))
     env = resolve(ENVS, "env", spec.env.name).from_config(spec.env.config())
-    policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(spec.policy.runtime_config(), env)
+    policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(
+        spec.policy.runtime_config(), env
+    )
     result = simulate_episode(spec.settings, env, policy, spec.latency, spec.seed, 0, env.episode_plan()[0])
     env.close()
     return summarize([result], spec.settings, False), list(result.recorder.latencies), result

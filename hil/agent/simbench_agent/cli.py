@@ -27,25 +27,35 @@ def read_token(path: Path) -> str:
     except OSError as err:
         raise ValueError(f"--token-file={str(path)!r} cannot be read ({err.strerror})") from None
     if len(token) < 16 or not token.isascii() or any(c.isspace() for c in token):
-        raise ValueError(f"--token-file={str(path)!r} must hold one token of at least 16 ASCII characters without spaces")
+        raise ValueError(
+            f"--token-file={str(path)!r} must hold one token of at least 16 ASCII characters without spaces"
+        )
     return token
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simbench-agent", description="simbench board agent (hardware in the loop)")
-    parser.add_argument("--version", action="version", version=f"simbench-agent {__version__} (protocol {PROTOCOL_VERSION})")
+    parser.add_argument(
+        "--version", action="version", version=f"simbench-agent {__version__} (protocol {PROTOCOL_VERSION})"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve benchmarks and inference to a simbench host")
     serve.add_argument("--address", default="127.0.0.1", help="address to bind (default 127.0.0.1: loopback only)")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0: a free one)")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0: a free one)"
+    )
     serve.add_argument("--token-file", type=Path, required=True, help="file holding the shared token")
     serve.add_argument("--name", default=None, help="board name reported in hello (default: hostname)")
-    serve.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "simbench-agent", help="model cache (by sha256)")
+    serve.add_argument(
+        "--cache-dir", type=Path, default=Path.home() / ".cache" / "simbench-agent", help="model cache (by sha256)"
+    )
     serve.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES, help="cap on one message")
     serve.add_argument("--max-model-bytes", type=int, default=32 * 1024 * 1024, help="cap on one uploaded model")
     serve.add_argument("--max-connections", type=int, default=4)
     serve.add_argument("--idle-timeout-s", type=float, default=300.0, help="close a connection silent for this long")
-    serve.add_argument("--slowdown", type=float, default=1.0, help=argparse.SUPPRESS)  # fault injection (tests, loopback)
+    serve.add_argument(
+        "--slowdown", type=float, default=1.0, help=argparse.SUPPRESS
+    )  # fault injection (tests, loopback)
     serve.add_argument("--fault", default=None, help=argparse.SUPPRESS)  # fault injection: drop:N | crash:N
     return parser
 
@@ -61,9 +71,16 @@ def main(argv: list[str] | None = None) -> int:
         mode = args.token_file.stat().st_mode
         if mode & (stat.S_IRGRP | stat.S_IROTH):
             log(f"warning: {args.token_file} is readable by other users; chmod 600 it")
-        cfg = AgentConfig(token=token, cache_dir=args.cache_dir, max_message_bytes=args.max_message_bytes,
-                          max_model_bytes=args.max_model_bytes, max_connections=args.max_connections,
-                          idle_timeout_s=args.idle_timeout_s, slowdown=args.slowdown, fault=args.fault)
+        cfg = AgentConfig(
+            token=token,
+            cache_dir=args.cache_dir,
+            max_message_bytes=args.max_message_bytes,
+            max_model_bytes=args.max_model_bytes,
+            max_connections=args.max_connections,
+            idle_timeout_s=args.idle_timeout_s,
+            slowdown=args.slowdown,
+            fault=args.fault,
+        )
         if args.name:
             cfg.name = args.name
         agent = Agent(cfg)

@@ -31,7 +31,9 @@ def cpu_model() -> str:
         if fields.get(key):
             return fields[key]
     if fields.get("CPU part"):  # Arm: 0xd05 = Cortex-A55
-        return {"0xd05": "Arm Cortex-A55", "0xd0b": "Arm Cortex-A76"}.get(fields["CPU part"], f"Arm CPU part {fields['CPU part']}")
+        return {"0xd05": "Arm Cortex-A55", "0xd0b": "Arm Cortex-A76"}.get(
+            fields["CPU part"], f"Arm CPU part {fields['CPU part']}"
+        )
     return platform.processor() or platform.machine()
 
 

@@ -34,7 +34,8 @@ DEFAULT_MAX_MESSAGE_BYTES = 40 * 1024 * 1024
 
 HEADER = struct.Struct(">I")
 DTYPES: dict[str, np.dtype[Any]] = {
-    name: np.dtype(name) for name in ("float32", "float16", "float64", "int8", "uint8", "int16", "int32", "int64", "bool")
+    name: np.dtype(name)
+    for name in ("float32", "float16", "float64", "int8", "uint8", "int16", "int32", "int64", "bool")
 }
 """The tensor element types allowed on the wire (ONNX's common ones; no object arrays)."""
 MAX_NDIM = 8
@@ -63,8 +64,16 @@ def unpack(body: bytes) -> dict[str, Any]:
     """Decode one frame body into a map; anything else is a :class:`ProtocolError`."""
     try:
         message = msgpack.unpackb(
-            body, raw=False, strict_map_key=True, use_list=True, ext_hook=_refuse_ext, max_ext_len=0,
-            max_str_len=len(body), max_bin_len=len(body), max_array_len=len(body), max_map_len=len(body),
+            body,
+            raw=False,
+            strict_map_key=True,
+            use_list=True,
+            ext_hook=_refuse_ext,
+            max_ext_len=0,
+            max_str_len=len(body),
+            max_bin_len=len(body),
+            max_array_len=len(body),
+            max_map_len=len(body),
         )
     except ProtocolError:
         raise
@@ -113,7 +122,9 @@ def receive(sock: socket.socket, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> 
 # -- field checks -----------------------------------------------------------------------------------
 
 
-def field(message: Mapping[str, Any], key: str, kind: type | tuple[type, ...], required: bool = True, default: Any = None) -> Any:
+def field(
+    message: Mapping[str, Any], key: str, kind: type | tuple[type, ...], required: bool = True, default: Any = None
+) -> Any:
     """``message[key]`` checked against ``kind`` (bool is not an int here)."""
     if key not in message:
         if required:
@@ -144,7 +155,9 @@ def float_field(message: Mapping[str, Any], key: str, lo: float, hi: float, defa
     return float(value)
 
 
-def str_list(message: Mapping[str, Any], key: str, max_items: int = 16, max_len: int = 128, default: list[str] | None = None) -> list[str]:
+def str_list(
+    message: Mapping[str, Any], key: str, max_items: int = 16, max_len: int = 128, default: list[str] | None = None
+) -> list[str]:
     value = field(message, key, list, required=default is None, default=default)
     if len(value) > max_items or not all(isinstance(v, str) and 0 < len(v) <= max_len for v in value):
         raise ProtocolError(f"field {key!r} must be a list of at most {max_items} non-empty strings")
@@ -180,8 +193,11 @@ def decode_tensor(value: Any, what: str = "tensor", max_elements: int = 1 << 26)
     if not isinstance(dtype_name, str) or dtype_name not in DTYPES:
         raise ProtocolError(f"{what}: dtype {dtype_name!r} is not allowed; allowed: {', '.join(DTYPES)}")
     shape = value["shape"]
-    if (not isinstance(shape, list) or len(shape) > MAX_NDIM
-            or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= max_elements for d in shape)):
+    if (
+        not isinstance(shape, list)
+        or len(shape) > MAX_NDIM
+        or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= max_elements for d in shape)
+    ):
         raise ProtocolError(f"{what}: shape must be a list of at most {MAX_NDIM} integers >= 0")
     data = value["data"]
     if not isinstance(data, bytes):
@@ -193,7 +209,9 @@ def decode_tensor(value: Any, what: str = "tensor", max_elements: int = 1 << 26)
             raise ProtocolError(f"{what}: more than {max_elements} elements")
     dtype = DTYPES[dtype_name]
     if count * dtype.itemsize != len(data):
-        raise ProtocolError(f"{what}: {len(data)} bytes do not hold {dtype_name}{shape} ({count * dtype.itemsize} bytes)")
+        raise ProtocolError(
+            f"{what}: {len(data)} bytes do not hold {dtype_name}{shape} ({count * dtype.itemsize} bytes)"
+        )
     return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
@@ -208,7 +226,22 @@ def decode_tensors(value: Any, what: str = "inputs", max_tensors: int = 64) -> d
 
 
 __all__ = [
-    "DEFAULT_MAX_MESSAGE_BYTES", "DEFAULT_PORT", "DTYPES", "OPS", "PROTOCOL_VERSION", "ConnectionClosed", "ProtocolError",
-    "decode_tensor", "decode_tensors", "encode_tensor", "encode_tensors", "field", "frame", "pack", "read_frame",
-    "receive", "send", "unpack",
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "DEFAULT_PORT",
+    "DTYPES",
+    "OPS",
+    "PROTOCOL_VERSION",
+    "ConnectionClosed",
+    "ProtocolError",
+    "decode_tensor",
+    "decode_tensors",
+    "encode_tensor",
+    "encode_tensors",
+    "field",
+    "frame",
+    "pack",
+    "read_frame",
+    "receive",
+    "send",
+    "unpack",
 ]

@@ -34,8 +34,20 @@ import numpy as np
 from simbench_agent import __version__
 from simbench_agent.facts import board_facts, sample as thermal_sample
 from simbench_agent.protocol import (
-    DEFAULT_MAX_MESSAGE_BYTES, OPS, PROTOCOL_VERSION, ConnectionClosed, ProtocolError, decode_tensors, encode_tensor, field,
-    float_field, int_field, read_frame, send, sha256_field, unpack,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    OPS,
+    PROTOCOL_VERSION,
+    ConnectionClosed,
+    ProtocolError,
+    decode_tensors,
+    encode_tensor,
+    field,
+    float_field,
+    int_field,
+    read_frame,
+    send,
+    sha256_field,
+    unpack,
 )
 from simbench_agent.session import SessionSpec, build_session, describe_io, generated_inputs
 from simbench_agent.stats import summarize
@@ -102,7 +114,11 @@ class Agent:
         facts = dict(self._facts)
         facts.update(thermal_sample())  # current temperature and frequency
         facts.pop("t", None)
-        facts.update(agent_version=__version__, max_message_bytes=self.cfg.max_message_bytes, max_model_bytes=self.cfg.max_model_bytes)
+        facts.update(
+            agent_version=__version__,
+            max_message_bytes=self.cfg.max_message_bytes,
+            max_model_bytes=self.cfg.max_model_bytes,
+        )
         return facts
 
     def timed_run(self, session: Any, feed: dict[str, Any]) -> tuple[list[Any], float]:
@@ -170,13 +186,18 @@ class Connection:
         if op != "hello":
             return {"ok": False, "code": "auth", "error": "the first message must be hello with a token"}
         token = message.get("token")
-        if not isinstance(token, str) or not hmac.compare_digest(token.encode("utf-8", "surrogatepass"), self.agent.cfg.token.encode()):
+        if not isinstance(token, str) or not hmac.compare_digest(
+            token.encode("utf-8", "surrogatepass"), self.agent.cfg.token.encode()
+        ):
             return {"ok": False, "code": "auth", "error": "token refused"}
         version = message.get("version")
         if version != PROTOCOL_VERSION or isinstance(version, bool):
-            return {"ok": False, "code": "version",
-                    "error": f"protocol version {version!r} is not supported; this agent (simbench-agent {__version__}) speaks version "
-                             f"{PROTOCOL_VERSION}: install the same simbench-agent version on host and board"}
+            return {
+                "ok": False,
+                "code": "version",
+                "error": f"protocol version {version!r} is not supported; this agent (simbench-agent {__version__}) speaks version "
+                f"{PROTOCOL_VERSION}: install the same simbench-agent version on host and board",
+            }
         self.done = False
         self.authed = True
         return {"ok": True, "version": PROTOCOL_VERSION, "facts": self.agent.facts()}
@@ -192,8 +213,11 @@ class Connection:
         cached = model is None
         if model is not None:
             if len(model) > agent.cfg.max_model_bytes:
-                raise RequestError(f"model of {len(model)} bytes exceeds this board's limit of {agent.cfg.max_model_bytes} bytes "
-                                   "(simbench-agent serve --max-model-bytes)", "too_large")
+                raise RequestError(
+                    f"model of {len(model)} bytes exceeds this board's limit of {agent.cfg.max_model_bytes} bytes "
+                    "(simbench-agent serve --max-model-bytes)",
+                    "too_large",
+                )
             if hashlib.sha256(model).hexdigest() != sha:
                 raise RequestError("model bytes do not match their sha256", "hash_mismatch")
             tmp = path.with_suffix(f".tmp{os.getpid()}.{threading.get_ident()}")
@@ -218,9 +242,16 @@ class Connection:
                 agent.sessions.popitem(last=False)
         meta = session.get_modelmeta()
         yield {
-            "ok": True, "sha256": sha, "cached": cached, "load_s": load_s, "size_bytes": path.stat().st_size,
-            "inputs": describe_io(session.get_inputs()), "outputs": describe_io(session.get_outputs()),
-            "metadata": dict(meta.custom_metadata_map), "providers": list(session.get_providers()), "session": spec.to_wire(),
+            "ok": True,
+            "sha256": sha,
+            "cached": cached,
+            "load_s": load_s,
+            "size_bytes": path.stat().st_size,
+            "inputs": describe_io(session.get_inputs()),
+            "outputs": describe_io(session.get_outputs()),
+            "metadata": dict(meta.custom_metadata_map),
+            "providers": list(session.get_providers()),
+            "session": spec.to_wire(),
         }
 
     # -- bench --------------------------------------------------------------------------------------
@@ -271,7 +302,9 @@ class Connection:
                 count += 1
                 now = time.perf_counter()
                 elapsed = now - t_start
-                finished = (count >= min_count and elapsed >= min_duration) or count >= max_count or elapsed >= max_duration
+                finished = (
+                    (count >= min_count and elapsed >= min_duration) or count >= max_count or elapsed >= max_duration
+                )
                 if now - last_sample >= 0.5:
                     thermal.append(thermal_sample())
                     last_sample = now
@@ -289,8 +322,13 @@ class Connection:
                     break
         totals = [sum(v) for v in zip(*(every[n] for n in names))]
         yield {
-            "ok": True, "event": "done", "count": count, "warmup": warmup, "duration_s": elapsed,
-            "stats": summarize(totals), "components": {n: summarize(every[n]) for n in names} if len(names) > 1 else {},
+            "ok": True,
+            "event": "done",
+            "count": count,
+            "warmup": warmup,
+            "duration_s": elapsed,
+            "stats": summarize(totals),
+            "components": {n: summarize(every[n]) for n in names} if len(names) > 1 else {},
             "facts": agent.facts(),
         }
 
@@ -345,7 +383,14 @@ class _Handler(socketserver.BaseRequestHandler):
         sock: socket.socket = self.request
         peer = f"{self.client_address[0]}:{self.client_address[1]}"
         if not self.server.slots.acquire(blocking=False):
-            self._try_send(sock, {"ok": False, "code": "busy", "error": f"the agent serves {agent.cfg.max_connections} connections at most"})
+            self._try_send(
+                sock,
+                {
+                    "ok": False,
+                    "code": "busy",
+                    "error": f"the agent serves {agent.cfg.max_connections} connections at most",
+                },
+            )
             return
         try:
             conn = Connection(agent)

@@ -41,7 +41,14 @@ class SessionSpec:
     def from_wire(cls, value: Any) -> SessionSpec:
         if not isinstance(value, dict):
             raise ProtocolError("field 'session' must be a map")
-        unknown = set(value) - {"threads", "inter_op_threads", "providers", "disabled_optimizers", "optimization_level", "sequential"}
+        unknown = set(value) - {
+            "threads",
+            "inter_op_threads",
+            "providers",
+            "disabled_optimizers",
+            "optimization_level",
+            "sequential",
+        }
         if unknown:
             raise ProtocolError(f"session: unknown field(s) {sorted(unknown)}")
         level = value.get("optimization_level", "all")
@@ -53,7 +60,8 @@ class SessionSpec:
         return cls(
             threads=int_field(value, "threads", 1, 256, default=1),
             inter_op_threads=int_field(value, "inter_op_threads", 1, 256, default=1),
-            providers=tuple(str_list(value, "providers", default=["CPUExecutionProvider"])) or ("CPUExecutionProvider",),
+            providers=tuple(str_list(value, "providers", default=["CPUExecutionProvider"]))
+            or ("CPUExecutionProvider",),
             disabled_optimizers=tuple(str_list(value, "disabled_optimizers", max_items=64, default=[])),
             optimization_level=str(level),
             sequential=sequential,
@@ -85,20 +93,34 @@ def build_session(path: str, spec: SessionSpec) -> Any:
     missing = [p for p in spec.providers if p not in available]
     if missing:
         raise ProtocolError(f"execution provider(s) {missing} not available on this board; available: {available}")
-    return ort.InferenceSession(path, session_options(spec), providers=list(spec.providers),
-                                disabled_optimizers=list(spec.disabled_optimizers))
+    return ort.InferenceSession(
+        path, session_options(spec), providers=list(spec.providers), disabled_optimizers=list(spec.disabled_optimizers)
+    )
 
 
 ORT_TYPES: dict[str, str] = {
-    "tensor(float)": "float32", "tensor(float16)": "float16", "tensor(double)": "float64", "tensor(int8)": "int8",
-    "tensor(uint8)": "uint8", "tensor(int16)": "int16", "tensor(int32)": "int32", "tensor(int64)": "int64", "tensor(bool)": "bool",
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(double)": "float64",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+    "tensor(int16)": "int16",
+    "tensor(int32)": "int32",
+    "tensor(int64)": "int64",
+    "tensor(bool)": "bool",
 }
 
 
 def describe_io(args: list[Any]) -> list[dict[str, Any]]:
     """Name, dtype and shape (symbolic dimensions as strings) of session inputs or outputs."""
-    return [{"name": a.name, "dtype": ORT_TYPES.get(a.type, a.type),
-             "shape": [d if isinstance(d, int) else str(d) for d in a.shape]} for a in args]
+    return [
+        {
+            "name": a.name,
+            "dtype": ORT_TYPES.get(a.type, a.type),
+            "shape": [d if isinstance(d, int) else str(d) for d in a.shape],
+        }
+        for a in args
+    ]
 
 
 def generated_inputs(session: Any, seed: int = 0) -> dict[str, np.ndarray]:

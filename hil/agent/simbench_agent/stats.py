@@ -17,13 +17,17 @@ def _binom_cdf(k: int, n: int, p: float) -> float:
         return 0.0
     if k >= n:
         return 1.0
-    logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p) + (n - i) * math.log1p(-p)
-            for i in range(k + 1)]
+    logs = [
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p) + (n - i) * math.log1p(-p)
+        for i in range(k + 1)
+    ]
     top = max(logs)
     return min(1.0, math.exp(top) * sum(math.exp(v - top) for v in logs))
 
 
-def early_stopping_percentile(latencies: Sequence[float], percentile: float = 90.0, confidence: float = 0.99) -> float | None:
+def early_stopping_percentile(
+    latencies: Sequence[float], percentile: float = 90.0, confidence: float = 0.99
+) -> float | None:
     """An upper bound of the true percentile at the given confidence (None below 64 samples).
 
     The number of samples below the true p-quantile is Binomial(n, p); the k-th smallest sample
@@ -48,9 +52,15 @@ def summarize(latencies: Sequence[float]) -> dict[str, float | int | None]:
         return {"count": 0}
     p50, p90, p99 = (float(v) for v in np.percentile(values, [50, 90, 99]))
     return {
-        "count": int(values.size), "mean_s": float(values.mean()), "min_s": float(values.min()), "max_s": float(values.max()),
-        "p50_s": p50, "p90_s": p90, "p99_s": p99,
-        "p90_early_stopping_s": early_stopping_percentile(values, 90.0), "p99_early_stopping_s": early_stopping_percentile(values, 99.0),
+        "count": int(values.size),
+        "mean_s": float(values.mean()),
+        "min_s": float(values.min()),
+        "max_s": float(values.max()),
+        "p50_s": p50,
+        "p90_s": p90,
+        "p99_s": p99,
+        "p90_early_stopping_s": early_stopping_percentile(values, 90.0),
+        "p99_early_stopping_s": early_stopping_percentile(values, 99.0),
     }
 
 
