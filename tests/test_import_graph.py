@@ -148,3 +148,24 @@ def test_importing_simbench_has_no_side_effects() -> None:
     code = ("from omegaconf import OmegaConf; import simbench, simbench.__main__; "
             "assert not OmegaConf.has_resolver('min') and not OmegaConf.has_resolver('job_dir')")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    return names
+
+
+def test_scheduler_client_and_server_meet_only_at_the_link() -> None:
+    """Neither side imports the other (the Link is the seam), and the server never type-tests its latency source."""
+    client = _imported_modules(PKG / "scheduler" / "control_loop.py")
+    server = _imported_modules(PKG / "scheduler" / "policy_server.py")
+    assert "simbench.scheduler.policy_server" not in client
+    assert "simbench.scheduler.control_loop" not in server
+    assert "simbench.scheduler.link" in client & server
+    source = (PKG / "scheduler" / "policy_server.py").read_text()
+    assert "isinstance(" not in source and "type: ignore" not in source
