@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from simbench.hil.board import stop_process
+
 
 def sshd_binary() -> str | None:
     found = shutil.which("sshd") or next(
@@ -95,13 +97,8 @@ class LocalSshd:
         raise RuntimeError(f"sshd did not accept connections on 127.0.0.1:{self.port} within {timeout_s:g} s")
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            stop_process(self.proc)
 
 
 def write_env(path: Path, port: int, username: str, keyfile: Path, address: str = "127.0.0.1") -> Path:

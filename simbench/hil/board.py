@@ -181,13 +181,7 @@ class LoopbackAgent:
         return self.token_file.read_text().strip()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
         atexit.unregister(self.stop)
 
@@ -236,4 +230,15 @@ class BoardConnection:
         self.close()
 
 
-__all__ = ["BOARD_KINDS", "BoardConfig", "BoardConnection", "LoopbackAgent", "parse_board"]
+def stop_process(proc: subprocess.Popen[Any]) -> None:
+    """Terminate a child we started, killing it if it has not exited 5 s later."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+__all__ = ["BOARD_KINDS", "BoardConfig", "BoardConnection", "LoopbackAgent", "parse_board", "stop_process"]

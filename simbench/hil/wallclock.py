@@ -50,6 +50,7 @@ from simbench.errors import ConfigError
 from simbench.latency.base import LatencySource
 from simbench.policies.base import ChunkPolicy
 from simbench.scheduler.action_queue import ActionQueue
+from simbench.scheduler.actuator import Actuator
 from simbench.scheduler.aggregate import make_aggregator
 from simbench.scheduler.episode import EpisodeResult, episode_seeds
 from simbench.scheduler.observation_filter import ObservationFilter
@@ -128,6 +129,7 @@ class WallRuntime:
         self.client = client
         self.aggregate = make_aggregator(settings.aggregate, settings.temporal_ensemble_m)
         self.queue = ActionQueue(settings.action_dim)
+        self.actuator = Actuator(self.queue, recorder, env, settings.actuation_delay_ticks)
         self.filter = ObservationFilter(settings.similarity_eps)
         self.cv = threading.Condition()
         self.mailbox: tuple[TimedObservation, dict[str, Any]] | None = None
@@ -138,7 +140,6 @@ class WallRuntime:
         self.must_go = True
         self.inference_count = 0
         self.t0 = 0.0
-        self._actuation: list[NDArray[np.float64] | None] = []
         self.stats: dict[str, list[float]] = {
             k: [] for k in ("tick_s", "jitter_s", "transport_s", "serialize_s", "agent_s")
         }
@@ -183,18 +184,7 @@ class WallRuntime:
             self.rec.stage(c.inference_id, "model", "board", c.start_s, c.arrival_s)
             self.rec.latencies.append(c.arrival_s - c.obs_time_s)
             self.rec.merge(c.arrival_s, k, before, len(self.queue), c.inference_id)
-        q0 = len(self.queue)
-        if q0:
-            actions, _ = self.queue.pop(1)
-            self.rec.span(k, q0, actions, self.queue.obs_time, 0.0, 0)
-            action: NDArray[np.float64] | None = actions[0]
-        else:
-            self.rec.span(k, 0, self.queue.pop(0)[0], 0.0, 0.0, 1)
-            action = None
-        if self.s.actuation_delay_ticks:
-            self._actuation.append(action)
-            action = self._actuation.pop(0) if len(self._actuation) > self.s.actuation_delay_ticks else None
-        self.env.apply(action)
+        self.actuator.tick(k)
         if len(self.queue) <= self.s.trigger_queue_size:
             must_go = self.must_go and len(self.queue) == 0
             if must_go:

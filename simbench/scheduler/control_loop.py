@@ -23,16 +23,14 @@ With a physical environment every tick is stepped.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Callable, Generator
 from typing import Any
 
-import numpy as np
 import simpy
-from numpy.typing import NDArray
 
 from simbench.envs.base import SchedulerEnv
 from simbench.scheduler.action_queue import ActionQueue
+from simbench.scheduler.actuator import Actuator
 from simbench.scheduler.aggregate import Aggregator
 from simbench.scheduler.link import TICK_TOLERANCE, Link, tick_of
 from simbench.scheduler.recorder import EpisodeRecorder
@@ -72,7 +70,7 @@ class ControlLoop:
         self._end_alarm = False
         self._in_flight = False  # sync only
         self._deferred_tick: int | None = None  # sync: pop waits for a same-instant arrival
-        self._actuation: deque[NDArray[np.float64] | None] = deque()
+        self.actuator = Actuator(self.queue, recorder, env, settings.actuation_delay_ticks)
         self._bulk = not env.physical and settings.actuation_delay_ticks == 0
 
     # --- time helpers ------------------------------------------------------------------------
@@ -204,20 +202,6 @@ class ControlLoop:
             self.rec.merge(chunk.arrival_s, k, before, len(self.queue), chunk.inference_id)
         self.link.chunks = keep
 
-    def _pop_or_stall(self, k: int) -> None:
-        q0 = len(self.queue)
-        if q0:
-            actions, _ = self.queue.pop(1)
-            self.rec.span(k, q0, actions, self.queue.obs_time, 0.0, 0)
-            action: NDArray[np.float64] | None = actions[0]
-        else:
-            self.rec.span(k, 0, self.queue.pop(0)[0], 0.0, 0.0, 1)
-            action = None
-        if self.s.actuation_delay_ticks:
-            self._actuation.append(action)
-            action = self._actuation.popleft() if len(self._actuation) > self.s.actuation_delay_ticks else None
-        self.env.apply(action)
-
     def _single_tick(self, k: int) -> None:
         """One tick, processed on its own (physical envs, trigger ticks)."""
         self.tick = k + 1
@@ -227,9 +211,9 @@ class ControlLoop:
                 self._in_flight = True
                 self._deferred_tick = k
                 return
-            self._pop_or_stall(k)
+            self.actuator.tick(k)
             return
-        self._pop_or_stall(k)
+        self.actuator.tick(k)
         if len(self.queue) <= self.trigger_q:
             must_go = self.must_go and len(self.queue) == 0
             if must_go:
@@ -242,7 +226,7 @@ class ControlLoop:
         assert k is not None
         self._deferred_tick = None
         self._merge_arrived(k)
-        self._pop_or_stall(k)
+        self.actuator.tick(k)
 
     def _send(self, k: int, must_go: bool) -> None:
         """Capture and send an observation at tick k; hand it over if the server is waiting."""
