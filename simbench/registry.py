@@ -20,7 +20,7 @@ ENVS: dict[str, str] = {
 
 POLICY_RUNTIMES: dict[str, str] = {
     "timing": "simbench.policies.timing_policy:TimingPolicy",
-    "onnx": "simbench.policies.onnx_policy:OnnxChunkPolicy",
+    "onnx": "simbench.policies.factory:OnnxRuntimes",  # the arch's ONNX runtime (act, smolvla)
     "ensemble": "simbench.policies.ensemble_policy:EnsembleChunkPolicy",
     "torch": "simbench.policies.torch_policy:TorchChunkPolicy",
     "scripted": "simbench.expert.scripted_policy:ScriptedPolicy",

@@ -44,7 +44,12 @@ def _check_model_chunk(policy: Mapping[str, Any], chunk_size: int) -> None:
     honoured (the number of actions the server returns is ``policy.actions_per_chunk``)."""
     from simbench.policies.onnx_policy import model_metadata, resolve_model_path
 
-    path = resolve_model_path(policy.get("model_path"))
+    if policy.get("arch") == "smolvla":  # a directory of three graphs; the vision graph carries the metadata
+        from simbench.policies.smolvla.onnx_runtime import component_paths
+
+        path = component_paths(policy.get("model_path"), policy.get("components"))["vision"]
+    else:
+        path = resolve_model_path(policy.get("model_path"))
     predicted = model_metadata(path).get("simbench.chunk_size")
     if predicted is not None and int(predicted) != chunk_size:
         raise bad_value("policy.chunk_size", chunk_size,
@@ -280,6 +285,9 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
                           f"run takes one of: {', '.join(runnable_policies())}")
     board_latency = latency_cfg.get("name") == "board"
     if board_latency:  # checked before a camera-less env turns the policy timing-only
+        if policy.get("arch") == "smolvla":
+            raise bad_value("latency", "board", f"runs one ONNX graph per inference; {name} is a three-graph "
+                            "pipeline (use latency=imx95 for its published timing, or latency=host)")
         if policy.get("runtime") != "onnx" or not policy.get("model_path"):
             raise bad_value(
                 "latency",

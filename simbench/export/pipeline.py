@@ -35,7 +35,7 @@ def export(cfg: dict[str, Any]) -> Path:
     returns the directory written. Raises :class:`ParityFailed` (nothing written) when the fp32 export
     does not match torch."""
     allowed = {"checkpoint", "dataset", "out_dir", "prefix", "calibration_frames", "eval_frames", "seed", "threads",
-               "variants", "frame_stride", "replace", "max_parity"}
+               "variants", "smolvla_variants", "frame_stride", "replace", "max_parity"}
     unknown = sorted(set(cfg) - allowed)
     if unknown:
         raise ConfigError(f"unknown export option {unknown[0]!r}; valid: {', '.join(sorted(allowed))}")
@@ -58,15 +58,21 @@ def export(cfg: dict[str, Any]) -> Path:
         raise bad_value("replace", replace, "must be true or false")
     from simbench.run_dir import check_dir_path
 
-    out_dir = Path(str(cfg.get("out_dir") or ""))
-    check_dir_path(out_dir, "out_dir")
     from simbench.atomic_io import write_json
-    from simbench.export.quantize import recipes_from_config
-    from simbench.policies.act.checkpoint import load_checkpoint
+    from simbench.policies.checkpoint import read_checkpoint
 
-    recipes = recipes_from_config(cfg["variants"] or {})
-    if not recipes:
-        raise ConfigError("export.variants is empty; name at least fp32")
+    arch = read_checkpoint(cfg["checkpoint"]).get("arch", "act")
+    out_dir = Path(str(cfg.get("out_dir") or f"outputs/export/{arch}"))
+    check_dir_path(out_dir, "out_dir")
+    from simbench.policies.checkpoint import load_checkpoint
+    from simbench.policies.factory import exporter
+
+    export_fn = exporter(arch)
+    if arch == "act":
+        from simbench.export.quantize import recipes_from_config
+
+        if not recipes_from_config(cfg["variants"] or {}):
+            raise ConfigError("export.variants is empty; name at least fp32")
     policy, ckpt = load_checkpoint(cfg["checkpoint"])
     from simbench.training.data import load_training_data
 
@@ -75,7 +81,7 @@ def export(cfg: dict[str, Any]) -> Path:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
-        report = export_all(policy, int(ckpt.get("fps", data.fps)), data, recipes, staging, cfg)
+        report = export_fn(policy, int(ckpt.get("fps", data.fps)), data, cfg, staging)
         report["checkpoint"] = {
             "path": str(cfg["checkpoint"]),
             "step": ckpt.get("step"),
@@ -99,7 +105,8 @@ def _publish(staging: Path, out_dir: Path, replace: bool, report: dict, write_js
         final = reserve(out_dir, "out_dir")
         print(f"note: out_dir={str(out_dir)!r} holds files; writing to {final} (replace=true writes into {out_dir})")
     for variant in report["variants"].values():
-        variant["path"] = str(final / Path(variant["path"]).name)
+        if "path" in variant:
+            variant["path"] = str(final / Path(variant["path"]).name)
     write_json(staging / "export_report.json", report)  # atomic: never half a report next to the models
     for item in sorted(staging.iterdir()):
         os.chmod(item, 0o666 & ~umask())
@@ -107,11 +114,13 @@ def _publish(staging: Path, out_dir: Path, replace: bool, report: dict, write_js
     return final
 
 
-def export_all(policy, fps: int, data, recipes, out_dir: Path, cfg: dict) -> dict:
-    """Export fp32, check parity, build every variant; returns the report dict."""
+def export_act(policy, fps: int, data, cfg: dict, out_dir: Path) -> dict:
+    """ACT: export fp32, check parity, build every variant of ``cfg["variants"]``; returns the report dict."""
     from simbench.export.onnx_export import export_onnx
     from simbench.export.parity import action_error, make_feeds, max_abs_diff, run_onnx, run_torch
-    from simbench.export.quantize import build_variant
+    from simbench.export.quantize import build_variant, recipes_from_config
+
+    recipes = recipes_from_config(cfg["variants"] or {})
 
     rng = np.random.default_rng(int(cfg.get("seed", 0)))
     pool_eval = data.val_frames if len(data.val_frames) else data.train_frames
@@ -123,7 +132,7 @@ def export_all(policy, fps: int, data, recipes, out_dir: Path, cfg: dict) -> dic
     eval_feeds = make_feeds(data.state[eval_idx], data.images_of(eval_idx), cams)
     calib_feeds = make_feeds(data.state[calib_idx], data.images_of(calib_idx), cams)
     threads = int(cfg.get("threads", 1))
-    prefix = str(cfg.get("prefix", "act"))
+    prefix = str(cfg.get("prefix") or "act")
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fp32_path = export_onnx(policy, out_dir / f"{prefix}_fp32.onnx", fps)

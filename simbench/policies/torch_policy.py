@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from simbench.envs.base import CONTROL_HZ, Observation
 from simbench.policies.act import ACTPolicy
-from simbench.policies.act.checkpoint import load_checkpoint
+from simbench.policies.checkpoint import load_checkpoint
 from simbench.policies.act.runtime_common import observation_inputs, resample_chunk
 
 

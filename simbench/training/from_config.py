@@ -12,18 +12,19 @@ from simbench.errors import ConfigError
 
 
 def train_from_config(cfg: dict[str, Any]) -> Any:
-    """Train the policy ``cfg["policy"]`` (an ACT training config) with the options in ``cfg``;
+    """Train the policy ``cfg["policy"]`` (a trainable config: conf/policy/act.yaml, smolvla.yaml) with the options in ``cfg``;
     returns the :class:`simbench.training.trainer.TrainResult`."""
     cfg = dict(cfg)
     policy_node = cfg.pop("policy")
-    if policy_node.get("arch") != "act" or policy_node.get("runtime") not in (None, "torch"):
+    if policy_node.get("runtime") not in (None, "torch"):
         raise ConfigError(
-            f"policy={policy_node.get('name')!r} is a runtime config, not a trainable one; use +policy=act"
+            f"policy={policy_node.get('name')!r} is a runtime config, not a trainable one; use +policy=act or "
+            "+policy=smolvla"
         )
-    from simbench.policies.act import ACTConfig
+    from simbench.policies.factory import make_config
     from simbench.training.trainer import TrainConfig
 
-    policy_cfg = ACTConfig.from_dict(policy_node)
+    policy_cfg = make_config(policy_node.get("arch"), policy_node)
     train_cfg = TrainConfig.from_dict(cfg)
 
     eval_fn = None

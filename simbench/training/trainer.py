@@ -1,4 +1,4 @@
-"""The ACT training loop: AdamW, periodic validation loss, periodic closed-loop success, resumable.
+"""The policy training loop (every architecture of :mod:`simbench.policies.factory`): AdamW, periodic validation loss, periodic closed-loop success, resumable.
 
 Checkpoints (``<out_dir>/checkpoints/``):
 
@@ -14,7 +14,7 @@ weights (to resume) and the average (``ema_state_dict``). Averaging is the usual
 checkpoints whose closed-loop success swings (Diffusion Policy trains with it); what it did for
 this ACT is in docs/2026-11-29-history-notes.md.
 
-Checkpoints are written and read by :mod:`simbench.policies.act.checkpoint` (a plain dict, loaded
+Checkpoints are written and read by :mod:`simbench.policies.checkpoint` (a plain dict, loaded
 with ``torch.load(weights_only=True)``: nothing in a file is run).
 """
 
@@ -33,11 +33,14 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from simbench.errors import ConfigError, bad_value
-from simbench.policies.act import ACTConfig, ACTPolicy
-from simbench.policies.act.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from simbench.policies.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from simbench.policies.factory import make_policy
 from simbench.training.data import TrainingData
 
-EvalFn = Callable[[ACTPolicy, int], dict[str, float]]
+Policy = torch.nn.Module
+"""A network from :func:`simbench.policies.factory.make_policy` (``config``, ``forward(batch)``,
+``predict_action_chunk``, ``normalize_action``)."""
+EvalFn = Callable[[Policy, int], dict[str, float]]
 """(policy in eval mode, fps of its actions) -> {"success_rate": ..., ...}."""
 
 
@@ -57,7 +60,7 @@ _DEFAULTS = _yaml_defaults()
 
 @dataclass
 class TrainConfig:
-    """Optimisation and bookkeeping (model sizes live in ACTConfig / conf/policy/act.yaml).
+    """Optimisation and bookkeeping (model sizes live in the policy config, conf/policy/act.yaml or smolvla.yaml).
 
     Every default is ``conf/train.yaml``'s (read once, on import): the YAML is the one source of
     defaults, and ``python -m simbench train`` with no overrides equals ``TrainConfig()``."""
@@ -174,7 +177,7 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_optimizer(policy: ACTPolicy, cfg: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(policy: Policy, cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW with a separate backbone learning rate, as LeRobot's ACT does."""
     backbone = [p for n, p in policy.named_parameters() if "backbone" in n]
     rest = [p for n, p in policy.named_parameters() if "backbone" not in n]
@@ -208,7 +211,7 @@ def shift_augment(images: torch.Tensor, max_px: int, gen: torch.Generator) -> to
     return out.to(torch.uint8).reshape(b, n, h, w, c)
 
 
-def init_weights(policy: ACTPolicy, path: str | Path, grow: bool = False, seed: int = 0) -> None:
+def init_weights(policy: Policy, path: str | Path, grow: bool = False, seed: int = 0) -> None:
     """Copy a checkpoint's weights into ``policy`` (ConfigError when the file or the shapes do not fit).
 
     Normalization buffers come along: a fine-tuned model keeps the statistics it was trained with.
@@ -237,7 +240,7 @@ def init_weights(policy: ACTPolicy, path: str | Path, grow: bool = False, seed: 
 
 
 @torch.no_grad()
-def validation_loss(policy: ACTPolicy, data: TrainingData, cfg: TrainConfig, device: torch.device) -> float | None:
+def validation_loss(policy: Policy, data: TrainingData, cfg: TrainConfig, device: torch.device) -> float | None:
     """Mean L1 (normalized actions, latent at the prior mean) over fixed held-out batches."""
     frames = data.val_frames
     if len(frames) == 0:
@@ -258,7 +261,7 @@ def validation_loss(policy: ACTPolicy, data: TrainingData, cfg: TrainConfig, dev
 
 
 def train(
-    policy_cfg: ACTConfig,
+    policy_cfg: Any,
     cfg: TrainConfig,
     data: TrainingData,
     eval_fn: EvalFn | None = None,
@@ -270,7 +273,7 @@ def train(
     ckpt_dir = out / "checkpoints"
     last_path, best_path = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
     torch.manual_seed(cfg.seed)
-    policy = ACTPolicy(policy_cfg, {k: {s: torch.as_tensor(v) for s, v in d.items()} for k, d in data.stats.items()})
+    policy = make_policy(policy_cfg, data.stats)
     policy.to(device).train()
     opt = make_optimizer(policy, cfg)
     ema: AveragedModel | None = None
@@ -289,9 +292,11 @@ def train(
     if resuming:
         ckpt = read_checkpoint(last_path, device, key="resume (last.pt)")
         # Through from_dict: a field added since the checkpoint was written takes its default.
-        if ACTConfig.from_dict(ckpt.get("config") or {}).to_dict() != policy_cfg.to_dict():
+        if ckpt.get("arch") != policy.name or (
+            type(policy_cfg).from_dict(ckpt.get("config") or {}).to_dict() != policy_cfg.to_dict()
+        ):
             raise ConfigError(
-                f"{last_path} was trained with a different ACT config; use a new out_dir or resume=false"
+                f"{last_path} was trained with a different {ckpt.get('arch')} config; use a new out_dir or resume=false"
             )
         policy.load_state_dict(ckpt["state_dict"])
         if ema is not None:
@@ -307,7 +312,7 @@ def train(
         print(f"resuming from {last_path} at step {step}")
 
     # what is validated, evaluated and saved as best.pt: the average when there is one
-    evaluated: ACTPolicy = policy if ema is None else ema.module  # type: ignore[assignment]
+    evaluated: Policy = policy if ema is None else ema.module  # type: ignore[assignment]
 
     def save_last() -> None:
         extra: dict[str, Any] = {} if ema is None else {"ema_state_dict": ema.state_dict()}
@@ -320,7 +325,7 @@ def train(
 
     from tqdm import tqdm
 
-    bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, desc="train act", dynamic_ncols=True)
+    bar = tqdm(total=cfg.steps, initial=step, disable=not cfg.progress, desc=f"train {policy.name}", dynamic_ncols=True)
     t0 = time.time()
     val = None
     base_lrs = [g["lr"] for g in opt.param_groups]
@@ -348,7 +353,7 @@ def train(
         step += 1
         bar.update(1)
         if step % cfg.log_every == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}", l1=f"{info['l1']:.3f}", kld=f"{info.get('kld', 0):.2f}")
+            bar.set_postfix(loss=f"{loss.item():.3f}", **{k: f"{v:.3f}" for k, v in info.items()})
         record: dict[str, float] = {}
         if step % cfg.val_every == 0 or step == cfg.steps:
             val = validation_loss(evaluated, data, cfg, device)

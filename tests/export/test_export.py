@@ -215,7 +215,7 @@ def test_export_cli_bad_inputs(trained, tmp_path: Path, capsys: pytest.CaptureFi
 
     torch.save({"arch": "smolvla"}, other)
     for args, needle in [
-        ([f"checkpoint={other}"], "not an ACT checkpoint"),
+        ([f"checkpoint={other}"], "not a policy checkpoint"),
         ([f"checkpoint={tmp_path / 'none.pt'}"], "no such file"),
         ([f"checkpoint={ckpt}", f"dataset={tmp_path / 'nodata'}", f"out_dir={tmp_path / 'o'}"], "dataset not found"),
         (["variants.int8.components.backbone=int9"], "int9"),

@@ -12,7 +12,7 @@ from simbench.paths import CONF_DIR
 
 @pytest.mark.slow
 def test_default_act_exports_every_configured_variant(tmp_path: Path) -> None:
-    from simbench.export.pipeline import export_all
+    from simbench.export.pipeline import export_act
     from simbench.export.quantize import recipes_from_config
     from simbench.policies.act import ACTConfig
     from simbench.training.synthetic import synthetic_data
@@ -36,14 +36,8 @@ def test_default_act_exports_every_configured_variant(tmp_path: Path) -> None:
     policy, _ = load_checkpoint(result.best_path)
     export_cfg = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "export.yaml"))
     assert isinstance(export_cfg, dict)
-    report = export_all(
-        policy,
-        30,
-        data,
-        recipes_from_config(export_cfg["variants"]),
-        tmp_path / "models",
-        dict(export_cfg, eval_frames=16, calibration_frames=32),
-    )
+    assert recipes_from_config(export_cfg["variants"])
+    report = export_act(policy, 30, data, dict(export_cfg, eval_frames=16, calibration_frames=32), tmp_path / "models")
     assert report["parity_max_abs_diff"] < 1e-4
     for name, v in report["variants"].items():
         assert v["size_mb"] < 10, name  # shippable as package data

@@ -110,7 +110,7 @@ def test_ema_is_the_closed_form_average_and_resumes(tmp_path: Path) -> None:
 def test_checkpoint_of_other_architecture(tmp_path: Path) -> None:
     path = tmp_path / "other.pt"
     torch.save({"arch": "diffusion", "state_dict": {}}, path)
-    with pytest.raises(ConfigError, match="not an ACT checkpoint"):
+    with pytest.raises(ConfigError, match="not a policy checkpoint"):
         load_checkpoint(path)
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a checkpoint")

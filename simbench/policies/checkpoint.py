@@ -1,6 +1,8 @@
-"""ACT checkpoints: one file format, written by training, read by export, fine-tuning and the torch runtime.
+"""Policy checkpoints: one file format for every architecture, written by training, read by export,
+fine-tuning and the torch runtime.
 
-A checkpoint is a plain dict: ``arch`` ("act"), ``config`` (ACTConfig as a dict), ``state_dict``,
+A checkpoint is a plain dict: ``arch`` (a name in :data:`simbench.policies.factory.ARCHS`), ``config``
+(the architecture's config as a dict), ``state_dict``,
 ``fps`` (dataset frames per second: the rate of the predicted actions), ``cameras``, ``step``,
 ``val_loss``, ``success``, and for ``last.pt`` the optimizer and RNG states.
 
@@ -19,17 +21,16 @@ from typing import Any
 import torch
 
 from simbench.errors import ConfigError, bad_value
-from simbench.policies.act.configuration_act import ACTConfig
-from simbench.policies.act.modeling_act import ACTPolicy
+from simbench.policies.factory import ARCHS, make_config, make_policy
 
 __all__ = ["load_checkpoint", "read_checkpoint", "save_checkpoint"]
 
 
-def save_checkpoint(path: Path, policy: ACTPolicy, data_meta: dict[str, Any], extra: dict[str, Any]) -> None:
+def save_checkpoint(path: Path, policy: torch.nn.Module, data_meta: dict[str, Any], extra: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(
-        {"arch": "act", "config": policy.config.to_dict(), "state_dict": policy.state_dict(), **data_meta, **extra},
+        {"arch": policy.name, "config": policy.config.to_dict(), "state_dict": policy.state_dict(), **data_meta, **extra},
         tmp,
     )
     tmp.replace(path)  # atomic: an interrupted save never leaves a half-written checkpoint
@@ -39,7 +40,7 @@ def read_checkpoint(
     path: str | Path, map_location: str | torch.device = "cpu", key: str = "checkpoint"
 ) -> dict[str, Any]:
     """The checkpoint dict, loaded without executing anything (``weights_only=True``); ConfigError
-    naming ``key`` when the file is missing, unreadable, holds code, or is not an ACT checkpoint."""
+    naming ``key`` when the file is missing, unreadable, holds code, or is not a policy checkpoint."""
     path = Path(path)
     if not path.is_file():
         raise bad_value(key, str(path), "no such file")
@@ -60,13 +61,13 @@ def read_checkpoint(
                f"nothing in it was run): {detail}" if "Weights only load failed" in str(err)
                else f"is not a readable torch file ({type(err).__name__}: {detail})")
         raise bad_value(key, str(path), why) from None
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or ckpt.get("arch") != "act":
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or ckpt.get("arch") not in ARCHS:
         found = f"arch={ckpt.get('arch')!r}" if isinstance(ckpt, dict) and "arch" in ckpt else (
             "a dict without arch/state_dict" if isinstance(ckpt, dict) else f"a {type(ckpt).__name__}")
         raise bad_value(
             key,
             str(path),
-            f"is not an ACT checkpoint (found {found}; expected arch='act' with a state_dict); "
+            f"is not a policy checkpoint (found {found}; expected arch in {sorted(ARCHS)} with a state_dict); "
             "train one with 'python -m simbench train +policy=act'",
         )
     return ckpt
@@ -74,15 +75,16 @@ def read_checkpoint(
 
 def load_checkpoint(
     path: str | Path, map_location: str = "cpu", key: str = "checkpoint"
-) -> tuple[ACTPolicy, dict[str, Any]]:
-    """Checkpoint -> (ACTPolicy in eval mode, the checkpoint dict). Raises ConfigError on bad files."""
+) -> tuple[Any, dict[str, Any]]:
+    """Checkpoint -> (its architecture's policy in eval mode, the checkpoint dict). Raises ConfigError
+    on bad files."""
     path = Path(path)
     ckpt = read_checkpoint(path, map_location, key)
-    policy = ACTPolicy(ACTConfig.from_dict(ckpt["config"]))
+    policy = make_policy(make_config(ckpt["arch"], ckpt["config"]))
     try:
         policy.load_state_dict(ckpt["state_dict"])
     except RuntimeError as err:
         first = str(err).splitlines()[0]
-        raise ConfigError(f"checkpoint {path} does not match its ACT config: {first}") from None
+        raise ConfigError(f"checkpoint {path} does not match its {ckpt['arch']} config: {first}") from None
     policy.eval()
     return policy, ckpt

@@ -1,0 +1,191 @@
+"""``arch: smolvla, runtime: onnx``: the three-graph SmolVLA pipeline on ONNX Runtime (no torch).
+
+Per chunk: resize the cameras, run the vision graph (visual tokens), the prefill graph once (the
+keys/values of every cross-attention layer of the expert), then ``num_steps`` forward-Euler steps of
+the expert graph from Gaussian noise (t = 1) to the action chunk (t = 0), reusing the keys/values.
+The noise comes from a generator seeded by ``reset(seed)``: same seed, same chunks.
+
+Config keys (``conf/policy/smolvla_*.yaml``): ``model_path`` (a directory of ``<component>_<precision>.onnx``
+files, relative paths under ``simbench/models/``), ``components`` (precision per component:
+``vision``, ``prefill``, ``expert``), ``num_steps`` (default: the model's), ``threads``, ``fps``,
+``actions_per_chunk``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from simbench.envs.base import CONTROL_HZ, Observation, control_hz
+from simbench.errors import ConfigError, bad_value
+from simbench.paths import MODELS_DIR
+from simbench.policies.act.runtime_common import observation_inputs, resample_chunk
+from simbench.policies.smolvla.tokenizer import encode
+
+COMPONENTS = ("vision", "prefill", "expert")
+INPUTS = {"prefill": ("visual", "token_ids", "observation.state"), "expert": ("x_t", "t", "kv")}
+OUTPUTS = {"vision": "visual", "prefill": "kv", "expert": "velocity"}
+
+
+def graph_metadata(policy: Any, fps: float, component: str, precision: str) -> dict[str, str]:
+    """What a runtime needs to feed and interpret the graphs (the same keys in all three)."""
+    cfg = policy.config
+    return {
+        "simbench.arch": "smolvla",
+        "simbench.component": component,
+        "simbench.precision": precision,
+        "simbench.cameras": ",".join(cfg.cameras),
+        "simbench.image_size": ",".join(str(v) for v in cfg.image_size),
+        "simbench.state_dim": str(cfg.state_dim),
+        "simbench.action_dim": str(cfg.action_dim),
+        "simbench.chunk_size": str(cfg.chunk_size),
+        "simbench.fps": str(fps),
+        "simbench.num_steps": str(cfg.num_steps),
+        "simbench.instruction": cfg.instruction,
+        "simbench.action_mean": json.dumps([float(v) for v in policy.action_mean.tolist()]),
+        "simbench.action_std": json.dumps([float(v) for v in policy.action_std.tolist()]),
+        "simbench.config": json.dumps(cfg.to_dict()),
+    }
+
+
+def component_paths(model_path: str | Path | None, components: dict[str, str] | None) -> dict[str, Path]:
+    """``{component: <model_path>/<component>_<precision>.onnx}``; ConfigError naming the key when missing."""
+    if not model_path:
+        raise ConfigError("policy.model_path is empty; a smolvla policy needs the directory of its ONNX graphs")
+    root = Path(model_path)
+    if not root.is_absolute() and not root.exists():
+        root = MODELS_DIR / root
+    if not root.is_dir():
+        raise bad_value("policy.model_path", str(model_path), f"is not a directory (relative paths are looked up in {MODELS_DIR})")
+    components = dict(components or {})
+    unknown = sorted(set(components) - set(COMPONENTS))
+    if unknown:
+        raise bad_value("policy.components", unknown[0], f"components are {', '.join(COMPONENTS)}")
+    paths = {}
+    for comp in COMPONENTS:
+        prec = str(components.get(comp, "fp32"))
+        path = root / f"{comp}_{prec}.onnx"
+        if not path.is_file():
+            have = sorted(p.stem.split("_", 1)[1] for p in root.glob(f"{comp}_*.onnx"))
+            raise bad_value(f"policy.components.{comp}", prec, f"{root} holds {comp} at {', '.join(have) or 'nothing'}")
+        paths[comp] = path
+    return paths
+
+
+class SmolVLAOnnxPolicy:
+    """ChunkPolicy over the vision, prefill and expert sessions."""
+
+    def __init__(
+        self,
+        paths: dict[str, Path],
+        name: str = "smolvla",
+        actions_per_chunk: int | None = None,
+        threads: int = 1,
+        control_hz: float = CONTROL_HZ,
+        num_steps: int | None = None,
+    ) -> None:
+        from simbench.policies.onnx_policy import load_session
+
+        if threads < 1:
+            raise bad_value("policy.threads", threads, "must be >= 1")
+        self.paths = paths
+        self.sessions = {c: load_session(paths[c], threads) for c in COMPONENTS}
+        metas = {c: s.get_modelmeta().custom_metadata_map for c, s in self.sessions.items()}
+        for comp, meta in metas.items():
+            if meta.get("simbench.arch") != "smolvla" or meta.get("simbench.component") != comp:
+                raise bad_value("policy.model_path", str(paths[comp]), f"is not a simbench smolvla {comp} graph")
+        if len({metas[c]["simbench.config"] for c in COMPONENTS}) != 1:
+            raise ConfigError(f"the graphs {', '.join(str(p) for p in paths.values())} come from different exports")
+        meta = metas["vision"]
+        self.cameras = tuple(meta["simbench.cameras"].split(","))
+        self.image_size = tuple(int(v) for v in meta["simbench.image_size"].split(","))
+        self.state_dim = int(meta["simbench.state_dim"])
+        self.action_dim = int(meta["simbench.action_dim"])
+        self.chunk_size = int(meta["simbench.chunk_size"])
+        self.model_fps = float(meta["simbench.fps"])
+        self.instruction = meta["simbench.instruction"]
+        self.action_mean = np.array(json.loads(meta["simbench.action_mean"]), np.float32)
+        self.action_std = np.array(json.loads(meta["simbench.action_std"]), np.float32)
+        self.num_steps = int(num_steps or meta["simbench.num_steps"])
+        if self.num_steps < 1:
+            raise bad_value("policy.num_steps", self.num_steps, "must be >= 1")
+        self.precision = {c: metas[c].get("simbench.precision", "?") for c in COMPONENTS}
+        self.name = name
+        self.control_hz = float(control_hz)
+        self.actions_per_chunk = int(actions_per_chunk or self.chunk_size)
+        horizon = self.chunk_size * self.control_hz / self.model_fps
+        if self.actions_per_chunk > horizon + 1e-9:
+            raise ConfigError(f"policy.actions_per_chunk={self.actions_per_chunk} exceeds the model's horizon of "
+                              f"{horizon:g} control ticks")
+        self._tokens = {self.instruction: np.array([encode(self.instruction)], np.int64)}
+        self.rng = np.random.default_rng(0)
+        self.last_component_s: dict[str, float] = {}
+        """Host seconds per component of the last chunk (vision, prefill, expert: all its steps)."""
+
+    @classmethod
+    def from_paths(cls, paths: dict[str, Path], threads: int = 1, **kw: Any) -> SmolVLAOnnxPolicy:
+        return cls({c: Path(p) for c, p in paths.items()}, threads=threads, **kw)
+
+    @classmethod
+    def from_config(cls, cfg: dict[str, Any], env: Any = None) -> SmolVLAOnnxPolicy:
+        return cls(
+            component_paths(cfg.get("model_path"), cfg.get("components")),
+            name=str(cfg.get("name", "smolvla")),
+            actions_per_chunk=cfg.get("actions_per_chunk"),
+            threads=int(cfg.get("threads", 1)),
+            control_hz=float(cfg.get("fps") or control_hz(env)),
+            num_steps=cfg.get("num_steps"),
+        )
+
+    def reset(self, seed: int) -> None:
+        """Reseed the noise the chunks start from."""
+        self.rng = np.random.default_rng(seed)
+
+    def tokens(self, text: str | None) -> NDArray[np.int64]:
+        text = text or self.instruction
+        if text not in self._tokens:
+            self._tokens[text] = np.array([encode(text)], np.int64)
+        return self._tokens[text]
+
+    def trace(self, state: NDArray[np.float32], images: NDArray[np.uint8], noise: NDArray[np.float32],
+              num_steps: int | None = None, text: str | None = None) -> dict[str, Any]:
+        """One chunk with every intermediate: visual tokens, keys/values, the velocity at each step
+        (steps, 1, chunk, A), the normalized and raw chunk, seconds per component."""
+        n = num_steps or self.num_steps
+        t0 = time.perf_counter()
+        feed = {f"observation.images.{c}": images[:, j] for j, c in enumerate(self.cameras)}
+        visual = self.sessions["vision"].run(None, feed)[0]
+        t1 = time.perf_counter()
+        kv = self.sessions["prefill"].run(None, {INPUTS["prefill"][0]: visual, INPUTS["prefill"][1]: self.tokens(text),
+                                                 INPUTS["prefill"][2]: state.astype(np.float32)})[0]
+        t2 = time.perf_counter()
+        x = noise.astype(np.float32)
+        vs = []
+        expert = self.sessions["expert"]
+        for k in range(n):
+            v = expert.run(None, {"x_t": x, "t": np.array([1.0 - k / n], np.float32), "kv": kv})[0]
+            vs.append(v)
+            x = (x - v / n).astype(np.float32)
+        t3 = time.perf_counter()
+        self.last_component_s = {"vision": t1 - t0, "prefill": t2 - t1, "expert": t3 - t2}
+        return {"visual": visual, "kv": kv, "v": np.stack(vs), "chunk_normalized": x,
+                "chunk": x * self.action_std + self.action_mean, "seconds": dict(self.last_component_s)}
+
+    def predict_chunk_raw(self, observation: Observation) -> NDArray[np.float32]:
+        """(chunk_size, action_dim) at the model's fps, before resampling."""
+        state, images = observation_inputs(observation, self.cameras, self.image_size, self.state_dim)  # type: ignore[arg-type]
+        noise = self.rng.standard_normal((1, self.chunk_size, self.action_dim)).astype(np.float32)
+        text = observation.get("task") if isinstance(observation.get("task"), str) else None
+        return self.trace(state, np.stack(images, axis=1), noise, text=text)["chunk"][0]
+
+    def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
+        return resample_chunk(self.predict_chunk_raw(observation), self.model_fps, self.control_hz,
+                              self.actions_per_chunk)
+
+
+__all__ = ["COMPONENTS", "INPUTS", "OUTPUTS", "SmolVLAOnnxPolicy", "component_paths", "graph_metadata"]
