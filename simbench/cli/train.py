@@ -1,4 +1,6 @@
-"""``python -m simbench train +policy=act [overrides]``: train ACT on a recorded dataset.
+"""``python -m simbench train +policy=act|smolvla [overrides]``: train a policy on a recorded dataset.
+
+``+policy=smolvla +recipe=smolvla`` trains the shipped SmolVLA-style policy; without ``+policy`` ACT.
 
 Everything is validated (configs, dataset path, cameras) before any file is written
 (:mod:`simbench.training.from_config`).
@@ -10,7 +12,7 @@ from __future__ import annotations
 def main(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
         print(__doc__.strip())
-        print("\noptions: conf/train.yaml (key=value), model sizes: conf/policy/act.yaml (policy.key=value)")
+        print("\noptions: conf/train.yaml (key=value), model sizes: conf/policy/act.yaml or smolvla.yaml (policy.key=value)")
         return 0
     if not any(a.startswith(("+policy=", "policy=")) for a in argv):
         argv = ["+policy=act", *argv]

@@ -47,7 +47,7 @@ def _check_model_chunk(policy: Mapping[str, Any], chunk_size: int) -> None:
     if policy.get("arch") == "smolvla":  # a directory of three graphs; the vision graph carries the metadata
         from simbench.policies.smolvla.onnx_runtime import component_paths
 
-        path = component_paths(policy.get("model_path"), policy.get("components"))["vision"]
+        path = component_paths(policy.get("model_path"), policy.get("component_precision"))["vision"]
     else:
         path = resolve_model_path(policy.get("model_path"))
     predicted = model_metadata(path).get("simbench.chunk_size")

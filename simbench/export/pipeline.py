@@ -59,21 +59,25 @@ def export(cfg: dict[str, Any]) -> Path:
     from simbench.run_dir import check_dir_path
 
     from simbench.atomic_io import write_json
-    from simbench.policies.checkpoint import read_checkpoint
-
-    arch = read_checkpoint(cfg["checkpoint"]).get("arch", "act")
-    out_dir = Path(str(cfg.get("out_dir") or f"outputs/export/{arch}"))
-    check_dir_path(out_dir, "out_dir")
+    from simbench.export.quantize import recipes_from_config
     from simbench.policies.checkpoint import load_checkpoint
     from simbench.policies.factory import exporter
 
-    export_fn = exporter(arch)
-    if arch == "act":
-        from simbench.export.quantize import recipes_from_config
+    # every variant table is checked before the checkpoint is read: a typo fails at once
+    act_recipes = recipes_from_config(cfg.get("variants") or {})
+    if cfg.get("smolvla_variants") is not None:
+        from simbench.export.smolvla import parse_variants
 
-        if not recipes_from_config(cfg["variants"] or {}):
-            raise ConfigError("export.variants is empty; name at least fp32")
+        parse_variants(cfg["smolvla_variants"])
+    if cfg.get("out_dir"):
+        check_dir_path(Path(str(cfg["out_dir"])), "out_dir")
     policy, ckpt = load_checkpoint(cfg["checkpoint"])
+    arch = str(ckpt["arch"])
+    if arch == "act" and not act_recipes:
+        raise ConfigError("export.variants is empty; name at least fp32")
+    out_dir = Path(str(cfg.get("out_dir") or f"outputs/export/{arch}"))
+    check_dir_path(out_dir, "out_dir")
+    export_fn = exporter(arch)
     from simbench.training.data import load_training_data
 
     data = load_training_data(cfg["dataset"], policy.config.cameras, policy.config.image_size, seed=int(cfg["seed"]),

@@ -147,6 +147,9 @@ def model_components(policy: Mapping[str, Any] | None, model: Any) -> list[tuple
         return list(zip(names, found))
     if policy is None:
         raise ConfigError("nothing to measure; add +policy=NAME (a policy with an ONNX model) or hil.model=PATH")
+    if policy.get("arch") == "smolvla":
+        raise bad_value("policy", policy.get("name"), "is a three-graph pipeline (vision, prefill, expert steps); hil "
+                        "measure times single-graph models; time it on the host with benchmarks/smolvla_speed.py")
     components = policy.get("components")
     if components:
         return [(str(n), resolve_model_path(p)) for n, p in dict(components).items()]

@@ -29,6 +29,15 @@ def observation_tensors(policy: Mapping[str, Any], seed: int = 0) -> dict[str, n
     """One observation as the policy's model takes it (random content of the declared shapes)."""
     rng = np.random.default_rng(seed)
     dim = int(policy.get("action_dim", 6))
+    if policy.get("arch") == "smolvla" and policy.get("model_path"):  # the observation the three graphs read
+        from simbench.policies.onnx_policy import model_metadata
+        from simbench.policies.smolvla.onnx_runtime import component_paths
+
+        meta = model_metadata(component_paths(policy["model_path"], policy.get("component_precision"))["vision"])
+        h, w = (int(v) for v in meta["simbench.image_size"].split(","))
+        return {"observation.state": rng.standard_normal((1, int(meta["simbench.state_dim"]))).astype(np.float32),
+                **{f"observation.images.{c}": rng.integers(0, 256, (1, h, w, 3), dtype=np.uint8)
+                   for c in meta["simbench.cameras"].split(",")}}
     if policy.get("model_path"):
         import onnxruntime as ort
 

@@ -38,7 +38,7 @@ ARCHS: dict[str, ArchSpec] = {
         config="simbench.policies.smolvla.configuration_smolvla:SmolVLAConfig",
         policy="simbench.policies.smolvla.modeling_smolvla:SmolVLAPolicy",
         onnx_runtime="simbench.policies.smolvla.onnx_runtime:SmolVLAOnnxPolicy",
-        exporter="simbench.policies.smolvla.export:export_smolvla",
+        exporter="simbench.export.smolvla:export_smolvla",
     ),
 }
 

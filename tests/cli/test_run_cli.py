@@ -105,8 +105,11 @@ def test_same_config_and_seed_give_identical_metrics(tmp_path: Path) -> None:
         # training-only config: no actions_per_chunk, so not a run config
         (("+policy=act",), "policy=act is a training config"),
         # no model in a physics env: refused, not reported as 0% success
-        (("+policy=smolvla_fp32",), "policy=smolvla_fp32 has no model"),
-        (("+policy=smolvla_mixed", "env=teabag_mug"), "policy=smolvla_mixed has no model"),
+        (("+policy=act_int8", "policy.runtime=timing"), "policy=act_int8 has no model"),
+        # a SmolVLA component at a precision that was not exported
+        (("+policy=smolvla_mixed", "policy.component_precision.expert=int2"),
+         "policy.component_precision.expert='int2' is not allowed"),
+        (("+policy=smolvla_mixed", "latency=board"), "three-graph pipeline"),
         # a chunk size the model cannot honour, in the scene and in a timing sweep
         (("+policy=act_int8", "policy.chunk_size=25"),
          "policy.chunk_size=25 is not allowed; the model act_int8.onnx predicts 100"),

@@ -40,7 +40,7 @@ def test_resume_continues_from_last(tmp_path: Path) -> None:
 def test_resume_with_other_config_is_refused(tmp_path: Path) -> None:
     data = synthetic_data()
     train(tiny_config(), _cfg(tmp_path, 50), data)
-    with pytest.raises(ConfigError, match="different ACT config"):
+    with pytest.raises(ConfigError, match="different act config"):
         train(tiny_config(dim_model=64), _cfg(tmp_path, 100), data)
 
 
@@ -52,7 +52,7 @@ def test_resume_of_a_checkpoint_from_before_a_new_config_field(tmp_path: Path) -
     del ckpt["config"]["coord_conv"]
     torch.save(ckpt, first.last_path)
     assert train(tiny_config(), _cfg(tmp_path, 100), data).step == 100
-    with pytest.raises(ConfigError, match="different ACT config"):
+    with pytest.raises(ConfigError, match="different act config"):
         train(tiny_config(coord_conv=True), _cfg(tmp_path, 150), data)
 
 

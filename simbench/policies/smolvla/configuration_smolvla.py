@@ -33,8 +33,8 @@ class SmolVLAConfig:
     # Vision encoder: a convolutional stem (stride 2 per entry, then a stride-2 patch embedding),
     # a ViT over the patch grid, a pixel-shuffle connector that folds shuffle x shuffle patches into
     # one token (SmolVLM's connector), a linear map to the backbone's width.
-    vision_stem_channels: tuple[int, ...] = (32, 64)
-    vision_dim: int = 96
+    vision_stem_channels: tuple[int, ...] = (32, 64, 96)
+    vision_dim: int = 128
     vision_layers: int = 2
     vision_heads: int = 4
     pixel_shuffle: int = 2

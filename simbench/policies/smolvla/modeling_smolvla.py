@@ -5,7 +5,7 @@ Public API first:
 * :class:`SmolVLAPolicy` holds the network plus the dataset normalization and exposes
   ``predict_action_chunk(state, images, noise=None, num_steps=None) -> (B, chunk, action_dim)`` on
   raw inputs (float32 state, uint8 images) and ``forward(batch) -> (loss, info)`` for training.
-* The three export modules are the three ONNX graphs a board runs (``simbench.policies.smolvla.export``):
+* The three export modules are the three ONNX graphs a board runs (``simbench.export.smolvla``):
   :class:`VisionExport` (images -> visual tokens), :class:`PrefillExport` (visual tokens, instruction
   tokens, state -> the keys/values of every cross-attention layer of the expert) and
   :class:`DenoiseExport` (x_t, t, keys/values -> velocity). Inference is vision -> prefill -> N

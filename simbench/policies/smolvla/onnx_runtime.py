@@ -6,7 +6,7 @@ the expert graph from Gaussian noise (t = 1) to the action chunk (t = 0), reusin
 The noise comes from a generator seeded by ``reset(seed)``: same seed, same chunks.
 
 Config keys (``conf/policy/smolvla_*.yaml``): ``model_path`` (a directory of ``<component>_<precision>.onnx``
-files, relative paths under ``simbench/models/``), ``components`` (precision per component:
+files, relative paths under ``simbench/models/``), ``component_precision`` (precision per component:
 ``vision``, ``prefill``, ``expert``), ``num_steps`` (default: the model's), ``threads``, ``fps``,
 ``actions_per_chunk``.
 """
@@ -53,7 +53,7 @@ def graph_metadata(policy: Any, fps: float, component: str, precision: str) -> d
     }
 
 
-def component_paths(model_path: str | Path | None, components: dict[str, str] | None) -> dict[str, Path]:
+def component_paths(model_path: str | Path | None, precision: dict[str, str] | None) -> dict[str, Path]:
     """``{component: <model_path>/<component>_<precision>.onnx}``; ConfigError naming the key when missing."""
     if not model_path:
         raise ConfigError("policy.model_path is empty; a smolvla policy needs the directory of its ONNX graphs")
@@ -62,17 +62,17 @@ def component_paths(model_path: str | Path | None, components: dict[str, str] | 
         root = MODELS_DIR / root
     if not root.is_dir():
         raise bad_value("policy.model_path", str(model_path), f"is not a directory (relative paths are looked up in {MODELS_DIR})")
-    components = dict(components or {})
-    unknown = sorted(set(components) - set(COMPONENTS))
+    precision = dict(precision or {})
+    unknown = sorted(set(precision) - set(COMPONENTS))
     if unknown:
-        raise bad_value("policy.components", unknown[0], f"components are {', '.join(COMPONENTS)}")
+        raise bad_value("policy.component_precision", unknown[0], f"components are {', '.join(COMPONENTS)}")
     paths = {}
     for comp in COMPONENTS:
-        prec = str(components.get(comp, "fp32"))
+        prec = str(precision.get(comp, "fp32"))
         path = root / f"{comp}_{prec}.onnx"
         if not path.is_file():
             have = sorted(p.stem.split("_", 1)[1] for p in root.glob(f"{comp}_*.onnx"))
-            raise bad_value(f"policy.components.{comp}", prec, f"{root} holds {comp} at {', '.join(have) or 'nothing'}")
+            raise bad_value(f"policy.component_precision.{comp}", prec, f"{root} holds {comp} at {', '.join(have) or 'nothing'}")
         paths[comp] = path
     return paths
 
@@ -134,7 +134,7 @@ class SmolVLAOnnxPolicy:
     @classmethod
     def from_config(cls, cfg: dict[str, Any], env: Any = None) -> SmolVLAOnnxPolicy:
         return cls(
-            component_paths(cfg.get("model_path"), cfg.get("components")),
+            component_paths(cfg.get("model_path"), cfg.get("component_precision")),
             name=str(cfg.get("name", "smolvla")),
             actions_per_chunk=cfg.get("actions_per_chunk"),
             threads=int(cfg.get("threads", 1)),

@@ -163,13 +163,10 @@ def build_component(fp32_path: Path, out_path: Path, precision: str, calib: list
     return save_inline(model, out_path)
 
 
-def export_smolvla(policy: SmolVLAPolicy, fps: float, data: Any, cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
-    """fp32 graphs -> parity against torch on held-out frames -> every component at every precision
-    the variants use -> per-variant chunk error against fp32. Returns the report."""
-    from simbench.policies.smolvla.onnx_runtime import SmolVLAOnnxPolicy
-
+def parse_variants(node: dict[str, Any] | None) -> dict[str, dict[str, str]]:
+    """``smolvla_variants`` -> {variant: {component: precision}} (unnamed components fp32)."""
     variants: dict[str, dict[str, str]] = {}
-    for name, spec in (cfg.get("smolvla_variants") or {}).items():
+    for name, spec in (node or {}).items():
         comps = dict(spec or {})
         for comp, prec in comps.items():
             if comp not in COMPONENTS:
@@ -179,6 +176,15 @@ def export_smolvla(policy: SmolVLAPolicy, fps: float, data: Any, cfg: dict[str, 
         variants[name] = {c: comps.get(c, "fp32") for c in COMPONENTS}
     if not variants:
         raise ConfigError("export.smolvla_variants is empty; name at least fp32")
+    return variants
+
+
+def export_smolvla(policy: SmolVLAPolicy, fps: float, data: Any, cfg: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+    """fp32 graphs -> parity against torch on held-out frames -> every component at every precision
+    the variants use -> per-variant chunk error against fp32. Returns the report."""
+    from simbench.policies.smolvla.onnx_runtime import SmolVLAOnnxPolicy
+
+    variants = parse_variants(cfg.get("smolvla_variants"))
     pc = policy.config
     rng = np.random.default_rng(int(cfg.get("seed", 0)))
     pool = data.val_frames if len(data.val_frames) else data.train_frames
@@ -240,4 +246,4 @@ def export_smolvla(policy: SmolVLAPolicy, fps: float, data: Any, cfg: dict[str, 
     return report
 
 
-__all__ = ["PRECISIONS", "build_component", "export_graphs", "export_smolvla", "torch_path", "weight_nodes"]
+__all__ = ["PRECISIONS", "build_component", "parse_variants", "export_graphs", "export_smolvla", "torch_path", "weight_nodes"]
