@@ -255,3 +255,20 @@ def test_default_run_is_the_scene_protocol_with_the_shipped_int8_model(tmp_path:
 def test_full_protocol_run(tmp_path: Path) -> None:
     m = _scene_run(tmp_path)
     assert m["episodes"] == 30 and m["success_val"] is not None
+
+
+def test_smolvla_mixed_runs_in_the_scene_with_its_three_graphs(tmp_path: Path) -> None:
+    """Small version of `python -m simbench run +policy=smolvla_mixed episodes=6`: the shipped
+    SmolVLA graphs (vision and prefill int8, expert fp32) act in the scene on the i.MX95 profile,
+    and the same seed gives the same metrics."""
+    metrics = []
+    for k in range(2):
+        out = simbench("run", "+policy=smolvla_mixed", "episodes=1", "plots=false", "progress=false",
+                       f"results_dir={tmp_path / str(k)}")
+        assert out.returncode == 0, out.stderr
+        metrics.append(json.loads((run_dir(tmp_path / str(k)) / "metrics.json").read_text()))
+    m = metrics[0]
+    assert m["episodes"] == 1 and m["success_rate"] in (0.0, 1.0) and m["inference_count"] > 0
+    assert 5.5 < m["latency_p50_s"] < 6.8  # the published 6.15 s
+    wall = {"wall_time_s", "realtime_factor"}
+    assert {k: v for k, v in m.items() if k not in wall} == {k: v for k, v in metrics[1].items() if k not in wall}

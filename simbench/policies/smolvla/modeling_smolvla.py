@@ -49,7 +49,7 @@ class SmolVLAPolicy(nn.Module):
         self.register_buffer("action_std", torch.ones(a))
         self.register_buffer("image_mean", torch.full((3, 1, 1), 0.5))
         self.register_buffer("image_std", torch.full((3, 1, 1), 0.25))
-        self.register_buffer("instruction_ids", torch.tensor(encode(config.instruction)), persistent=False)
+        self.instruction_ids = encode(config.instruction)  # a plain list: not a buffer the weight average would touch
         if stats is not None:
             self.set_stats(stats)
 
@@ -74,7 +74,7 @@ class SmolVLAPolicy(nn.Module):
         return action * self.action_std + self.action_mean
 
     def tokens(self, batch: int) -> Tensor:
-        return self.instruction_ids.unsqueeze(0).expand(batch, -1)
+        return torch.tensor([self.instruction_ids], device=self.state_mean.device).expand(batch, -1)
 
     def visual_tokens(self, images: Tensor) -> Tensor:
         """(B, n_cam, H, W, 3) uint8 -> (B, n_cam * tokens_per_camera, dim_model)."""
@@ -310,7 +310,8 @@ class ActionExpert(nn.Module):
         )
         self.norm = nn.LayerNorm(d)
         self.action_out = nn.Linear(d, config.action_dim)
-        mask = torch.full((config.chunk_size, config.chunk_size), float("-inf")).triu(1)
+        # finite: a weight average (EMA) of a -inf buffer would be NaN, and fp16 holds -1e4 at most
+        mask = torch.full((config.chunk_size, config.chunk_size), -1e4).triu(1)
         self.register_buffer("causal", mask, persistent=False)
 
     def project_prefix(self, hidden: list[Tensor]) -> Tensor:
