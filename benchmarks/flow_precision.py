@@ -10,6 +10,7 @@ with the same initial noise as fp32:
 * the final chunk's action error (radians) against fp32;
 * the same with 5 and 3 steps (against fp32 at the same step count);
 * host latency per component (one thread, median);
+* every path starts where the runtime starts it (``noise_scale`` x N(0, I); the shipped 0: the mean);
 * with ``--per-step-calibration``, the int8 expert calibrated separately at each step (Q-Diffusion's
   remedy for ranges that drift over timesteps) beside the pooled calibration;
 * closed-loop success per recipe (ideal timing, the protocol x ``--success-passes``), paired
@@ -189,7 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     fp32 = SmolVLAOnnxPolicy.from_config({"model_path": "smolvla", "component_precision": table["fp32"]})
     t0 = time.time()
     state, images = held_out_observations(args.episodes, args.frames, fp32.cameras, fp32.image_size)
-    noise = np.random.default_rng(0).standard_normal((len(state), fp32.chunk_size, fp32.action_dim)).astype(np.float32)
+    # the paths the runtime takes: noise_scale x N(0, I) (the shipped 0 starts at the mean)
+    noise = (fp32.noise_scale * np.random.default_rng(0).standard_normal(
+        (len(state), fp32.chunk_size, fp32.action_dim))).astype(np.float32)
     print(f"{len(state)} held-out observations ({args.episodes} expert episodes in cluster 6), "
           f"{time.time() - t0:.0f} s", flush=True)
     refs = {n: [fp32.trace(state[i][None], images[i][None], noise[i][None], num_steps=n) for i in range(len(state))]

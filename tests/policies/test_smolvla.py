@@ -157,8 +157,14 @@ def test_onnx_runtime_matches_torch_end_to_end(exported: tuple[SmolVLAPolicy, Pa
     obs = {"observation.state": state[0], "observation.images.top": images[0, 0], "observation.images.left": images[0, 1]}
     runtime.reset(5)
     a = runtime.predict_chunk(obs)
-    runtime.reset(5)
-    assert np.array_equal(a, runtime.predict_chunk(obs)) and a.shape == (8, 6)  # 8 ticks at 60 Hz from 30 fps
+    runtime.reset(6)
+    assert np.array_equal(a, runtime.predict_chunk(obs)) and a.shape == (8, 6)  # noise_scale 0: deterministic
+    noisy = SmolVLAOnnxPolicy.from_config({"model_path": str(out), "noise_scale": 1.0})
+    draws = []
+    for seed in (5, 5, 6):
+        noisy.reset(seed)
+        draws.append(noisy.predict_chunk(obs))
+    assert np.array_equal(draws[0], draws[1]) and not np.array_equal(draws[0], draws[2])
 
 
 def test_runtime_refuses_missing_components(exported: tuple[SmolVLAPolicy, Path, dict]) -> None:

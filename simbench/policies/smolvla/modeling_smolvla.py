@@ -106,7 +106,7 @@ class SmolVLAPolicy(nn.Module):
         cfg = self.config
         kv = self.prefill(self.visual_tokens(images), self.tokens(state.shape[0]), state)
         if noise is None:
-            noise = torch.randn(state.shape[0], cfg.chunk_size, cfg.action_dim, device=state.device)
+            noise = cfg.noise_scale * torch.randn(state.shape[0], cfg.chunk_size, cfg.action_dim, device=state.device)
         return self.unnormalize_action(self.sample_actions(kv, noise, num_steps or cfg.num_steps))
 
     def forward(self, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:

@@ -3,12 +3,13 @@
 Per chunk: resize the cameras, run the vision graph (visual tokens), the prefill graph once (the
 keys/values of every cross-attention layer of the expert), then ``num_steps`` forward-Euler steps of
 the expert graph from Gaussian noise (t = 1) to the action chunk (t = 0), reusing the keys/values.
-The noise comes from a generator seeded by ``reset(seed)``: same seed, same chunks.
+The path starts at ``noise_scale`` x N(0, I), drawn from a generator seeded by ``reset(seed)`` (same
+seed, same chunks); the default 0 starts at the noise's mean: deterministic chunks.
 
 Config keys (``conf/policy/smolvla_*.yaml``): ``model_path`` (a directory of ``<component>_<precision>.onnx``
 files, relative paths under ``simbench/models/``), ``component_precision`` (precision per component:
-``vision``, ``prefill``, ``expert``), ``num_steps`` (default: the model's), ``threads``, ``fps``,
-``actions_per_chunk``.
+``vision``, ``prefill``, ``expert``), ``num_steps`` and ``noise_scale`` (default: the model's),
+``threads``, ``fps``, ``actions_per_chunk``.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ class SmolVLAOnnxPolicy:
         threads: int = 1,
         control_hz: float = CONTROL_HZ,
         num_steps: int | None = None,
+        noise_scale: float | None = None,
     ) -> None:
         from simbench.policies.onnx_policy import load_session
 
@@ -112,6 +114,10 @@ class SmolVLAOnnxPolicy:
         self.action_mean = np.array(json.loads(meta["simbench.action_mean"]), np.float32)
         self.action_std = np.array(json.loads(meta["simbench.action_std"]), np.float32)
         self.num_steps = int(num_steps or meta["simbench.num_steps"])
+        model_cfg = json.loads(meta["simbench.config"])
+        self.noise_scale = float(model_cfg.get("noise_scale", 0.0) if noise_scale is None else noise_scale)
+        if not 0.0 <= self.noise_scale <= 10.0:
+            raise bad_value("policy.noise_scale", self.noise_scale, "must be in [0, 10]")
         if self.num_steps < 1:
             raise bad_value("policy.num_steps", self.num_steps, "must be >= 1")
         self.precision = {c: metas[c].get("simbench.precision", "?") for c in COMPONENTS}
@@ -140,6 +146,7 @@ class SmolVLAOnnxPolicy:
             threads=int(cfg.get("threads", 1)),
             control_hz=float(cfg.get("fps") or control_hz(env)),
             num_steps=cfg.get("num_steps"),
+            noise_scale=cfg.get("noise_scale"),
         )
 
     def reset(self, seed: int) -> None:
@@ -179,7 +186,9 @@ class SmolVLAOnnxPolicy:
     def predict_chunk_raw(self, observation: Observation) -> NDArray[np.float32]:
         """(chunk_size, action_dim) at the model's fps, before resampling."""
         state, images = observation_inputs(observation, self.cameras, self.image_size, self.state_dim)  # type: ignore[arg-type]
-        noise = self.rng.standard_normal((1, self.chunk_size, self.action_dim)).astype(np.float32)
+        shape = (1, self.chunk_size, self.action_dim)
+        noise = (self.noise_scale * self.rng.standard_normal(shape) if self.noise_scale else np.zeros(shape)).astype(
+            np.float32)
         text = observation.get("task") if isinstance(observation.get("task"), str) else None
         return self.trace(state, np.stack(images, axis=1), noise, text=text)["chunk"][0]
 
