@@ -35,7 +35,7 @@ def export(cfg: dict[str, Any]) -> Path:
     returns the directory written. Raises :class:`ParityFailed` (nothing written) when the fp32 export
     does not match torch."""
     allowed = {"checkpoint", "dataset", "out_dir", "prefix", "calibration_frames", "eval_frames", "seed", "threads",
-               "variants", "smolvla_variants", "frame_stride", "replace", "max_parity"}
+               "variants", "smolvla_variants", "frame_stride", "replace", "max_parity", "max_episodes"}
     unknown = sorted(set(cfg) - allowed)
     if unknown:
         raise ConfigError(f"unknown export option {unknown[0]!r}; valid: {', '.join(sorted(allowed))}")
@@ -80,8 +80,13 @@ def export(cfg: dict[str, Any]) -> Path:
     export_fn = exporter(arch)
     from simbench.training.data import load_training_data
 
+    max_episodes = cfg.get("max_episodes")
+    if max_episodes is not None and (isinstance(max_episodes, bool) or not isinstance(max_episodes, int)
+                                     or max_episodes < 2):
+        raise bad_value("max_episodes", max_episodes, "must be an integer >= 2 or null (all)")
     data = load_training_data(cfg["dataset"], policy.config.cameras, policy.config.image_size, seed=int(cfg["seed"]),
-                              frame_stride=int(cfg.get("frame_stride", 3)), state_dim=policy.config.state_dim)
+                              max_episodes=max_episodes, frame_stride=int(cfg.get("frame_stride", 3)),
+                              state_dim=policy.config.state_dim)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
     try:
