@@ -36,8 +36,8 @@ import numpy as np
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from simbench.paths import CONF_DIR, MODELS_DIR  # noqa: E402
-from simbench.policies.smolvla.onnx_runtime import COMPONENTS, SmolVLAOnnxPolicy  # noqa: E402
+from simbench.paths import CONF_DIR, MODELS_DIR
+from simbench.policies.smolvla.onnx_runtime import COMPONENTS, SmolVLAOnnxPolicy
 
 STEPS = (10, 5, 3)
 
@@ -91,8 +91,8 @@ def path_errors(ref: list[dict[str, Any]], out: list[dict[str, Any]], noise: np.
 
 def per_step_expert(fp32_expert: Path, ref: list[dict[str, Any]], noise: np.ndarray, n: int, tmp: Path) -> list[Any]:
     """One int8 expert per denoising step, each calibrated on that step's inputs only."""
-    from simbench.policies.onnx_policy import load_session
     from simbench.export.smolvla import build_component
+    from simbench.policies.onnx_policy import load_session
 
     sessions = []
     for k in range(n):

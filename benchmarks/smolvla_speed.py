@@ -24,8 +24,8 @@ import numpy as np
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from simbench.config.options import load_option  # noqa: E402
-from simbench.policies.smolvla.onnx_runtime import COMPONENTS, SmolVLAOnnxPolicy  # noqa: E402
+from simbench.config.options import load_option
+from simbench.policies.smolvla.onnx_runtime import COMPONENTS, SmolVLAOnnxPolicy
 
 VARIANTS = ("smolvla_fp32", "smolvla_mixed", "smolvla_int8", "smolvla_expert_int8")
 

@@ -56,12 +56,11 @@ def export(cfg: dict[str, Any]) -> Path:
     replace = cfg.get("replace", False)
     if not isinstance(replace, bool):
         raise bad_value("replace", replace, "must be true or false")
-    from simbench.run_dir import check_dir_path
-
     from simbench.atomic_io import write_json
     from simbench.export.quantize import recipes_from_config
     from simbench.policies.checkpoint import load_checkpoint
     from simbench.policies.factory import exporter
+    from simbench.run_dir import check_dir_path
 
     # every variant table is checked before the checkpoint is read: a typo fails at once
     act_recipes = recipes_from_config(cfg.get("variants") or {})

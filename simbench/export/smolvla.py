@@ -116,11 +116,16 @@ def weight_nodes(model: onnx.ModelProto) -> list[str]:
 
 def build_component(fp32_path: Path, out_path: Path, precision: str, calib: list[dict[str, NDArray]]) -> Path:
     """``fp32_path`` at ``precision`` -> ``out_path`` (inline weights, metadata kept)."""
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quant_pre_process,
+        quantize_dynamic,
+        quantize_static,
+    )
 
     from simbench.export.onnx_export import read_metadata
-    from onnxruntime.quantization import quant_pre_process
-
     from simbench.export.quantize import FeedReader, _fp16
 
     meta = read_metadata(onnx.load(str(fp32_path), load_external_data=False))
@@ -250,4 +255,4 @@ def export_smolvla(policy: SmolVLAPolicy, fps: float, data: Any, cfg: dict[str, 
     return report
 
 
-__all__ = ["PRECISIONS", "build_component", "parse_variants", "export_graphs", "export_smolvla", "torch_path", "weight_nodes"]
+__all__ = ["PRECISIONS", "build_component", "export_graphs", "export_smolvla", "parse_variants", "torch_path", "weight_nodes"]

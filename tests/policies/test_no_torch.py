@@ -51,6 +51,21 @@ sys.exit(rc)
     assert json.loads((run / "metrics.json").read_text())["policy"] == "act_int8"
 
 
+def test_smolvla_three_graphs_run_without_torch(tmp_path: Path) -> None:
+    code = f"""
+from simbench.__main__ import main
+rc = main(["run", "+policy=smolvla_mixed", "episodes=1", "env.time_limit_s=3", "latency=constant",
+           "latency.value=0.05", "plots=false", "progress=false", "results_dir={tmp_path}"])
+print("torch loaded:", sys.modules.get("torch") is not None)
+sys.exit(rc)
+"""
+    out = _python(code, Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr
+    assert "torch loaded: False" in out.stdout
+    (run,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run / "metrics.json").read_text())["inference_count"] > 0
+
+
 def test_torch_names_still_import_lazily_for_training() -> None:
     """``from simbench.policies.act import ACTPolicy`` keeps working where torch is installed."""
     from simbench.policies.act import ACTConfig, ACTPolicy

@@ -15,9 +15,9 @@ from simbench.policies.smolvla.tokenizer import BOS, N_BYTES, N_SPECIAL, decode,
 
 
 def tiny(**kw) -> SmolVLAConfig:
-    base = dict(cameras=("top", "left"), image_size=(32, 32), chunk_size=8, n_action_steps=8,
-                vision_stem_channels=(8,), vision_dim=16, vision_layers=1, vision_heads=2, dim_model=32,
-                n_heads=2, dim_feedforward=64, n_layers=2, expert_heads=2, num_steps=4)
+    base = {"cameras": ("top", "left"), "image_size": (32, 32), "chunk_size": 8, "n_action_steps": 8,
+                "vision_stem_channels": (8,), "vision_dim": 16, "vision_layers": 1, "vision_heads": 2, "dim_model": 32,
+                "n_heads": 2, "dim_feedforward": 64, "n_layers": 2, "expert_heads": 2, "num_steps": 4}
     base.update(kw)
     return SmolVLAConfig(**base)
 
@@ -186,8 +186,8 @@ def test_trainer_trains_and_resumes_smolvla(tmp_path: Path) -> None:
 
     cfg = tiny(cameras=("top",))
     data = synthetic_data(cameras=("top",), size=(32, 32))
-    opts = dict(dataset="expert", out_dir=str(tmp_path), eval_every=0, batch_size=4, progress=False, val_every=5,
-                save_every=5, log_every=5, val_batches=2)
+    opts = {"dataset": "expert", "out_dir": str(tmp_path), "eval_every": 0, "batch_size": 4, "progress": False, "val_every": 5,
+                "save_every": 5, "log_every": 5, "val_batches": 2}
     first = train(cfg, TrainConfig(steps=5, **opts), data)
     policy, ckpt = load_checkpoint(first.best_path)
     assert type(policy).__name__ == "SmolVLAPolicy" and ckpt["arch"] == "smolvla"

@@ -123,7 +123,7 @@ class SmolVLAConfig:
 
     @property
     def expert_dim(self) -> int:
-        width = int(round(self.dim_model * self.expert_width_factor))
+        width = round(self.dim_model * self.expert_width_factor)
         return width - width % (2 * self.expert_heads)
 
     @property

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from simbench.policies.smolvla.configuration_smolvla import SmolVLAConfig
