@@ -16,8 +16,8 @@ from numpy.typing import NDArray
 
 from simbench.envs.base import CONTROL_HZ, Observation
 from simbench.policies.act import ACTPolicy
-from simbench.policies.checkpoint import load_checkpoint
 from simbench.policies.act.runtime_common import observation_inputs, resample_chunk
+from simbench.policies.checkpoint import load_checkpoint
 
 
 class TorchChunkPolicy:
@@ -43,12 +43,12 @@ class TorchChunkPolicy:
             torch.set_num_threads(threads)
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, **kw: Any) -> "TorchChunkPolicy":
+    def from_checkpoint(cls, path: str | Path, **kw: Any) -> TorchChunkPolicy:
         policy, ckpt = load_checkpoint(path)
         return cls(policy, float(ckpt.get("fps", 30)), **kw)
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any], env: Any = None) -> "TorchChunkPolicy":
+    def from_config(cls, cfg: dict[str, Any], env: Any = None) -> TorchChunkPolicy:
         return cls.from_checkpoint(
             cfg["checkpoint"], name=str(cfg.get("name", "act_torch")), actions_per_chunk=cfg.get("actions_per_chunk"),
             control_hz=float(cfg.get("fps", CONTROL_HZ)), threads=cfg.get("threads"),

@@ -24,58 +24,26 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from simbench.policies.act.configuration_act import ACTConfig
-
-NormStats = dict[str, dict[str, Tensor]]
-"""``{"observation.state": {"mean", "std"}, "action": {...}, "observation.images": {...}}``."""
+from simbench.policies.normalization import NormalizedPolicy, NormStats
 
 
-class ACTPolicy(nn.Module):
+class ACTPolicy(NormalizedPolicy):
     """ACT with normalization buffers; the unit that is trained, checkpointed and exported."""
 
     name = "act"
 
     def __init__(self, config: ACTConfig, stats: NormStats | None = None) -> None:
-        super().__init__()
+        super().__init__(config.state_dim, config.action_dim)
         self.config = config
         self.model = ACT(config)
-        s, a = config.state_dim, config.action_dim
-        self.register_buffer("state_mean", torch.zeros(s))
-        self.register_buffer("state_std", torch.ones(s))
-        self.register_buffer("action_mean", torch.zeros(a))
-        self.register_buffer("action_std", torch.ones(a))
-        # Per-channel image normalization, applied after scaling uint8 to [0, 1].
-        self.register_buffer("image_mean", torch.full((3, 1, 1), 0.5))
-        self.register_buffer("image_std", torch.full((3, 1, 1), 0.25))
         if stats is not None:
             self.set_stats(stats)
 
-    def set_stats(self, stats: NormStats) -> None:
-        """Copy dataset statistics in; stds are floored so constant features do not explode."""
-        def put(buf: Tensor, value: Tensor) -> None:
-            buf.copy_(torch.as_tensor(value, dtype=torch.float32).reshape(buf.shape))
-
-        put(self.state_mean, stats["observation.state"]["mean"])
-        put(self.state_std, torch.clamp(torch.as_tensor(stats["observation.state"]["std"]), min=1e-3))
-        put(self.action_mean, stats["action"]["mean"])
-        put(self.action_std, torch.clamp(torch.as_tensor(stats["action"]["std"]), min=1e-3))
-        if "observation.images" in stats:
-            put(self.image_mean, stats["observation.images"]["mean"])
-            put(self.image_std, torch.clamp(torch.as_tensor(stats["observation.images"]["std"]), min=1e-2))
-
-    # --- normalization -------------------------------------------------------------------------
-    def normalize_state(self, state: Tensor) -> Tensor:
-        return (state - self.state_mean) / self.state_std
-
+    # --- normalization (state and actions: NormalizedPolicy) -------------------------------------
     def normalize_images(self, images: Tensor) -> Tensor:
         """uint8 (B, N, H, W, 3) -> float (B, N, 3, H, W), normalized."""
         x = images.permute(0, 1, 4, 2, 3).to(torch.float32) * (1.0 / 255.0)
         return (x - self.image_mean) / self.image_std
-
-    def normalize_action(self, action: Tensor) -> Tensor:
-        return (action - self.action_mean) / self.action_std
-
-    def unnormalize_action(self, action: Tensor) -> Tensor:
-        return action * self.action_std + self.action_mean
 
     # --- inference ------------------------------------------------------------------------------
     @torch.no_grad()

@@ -24,53 +24,25 @@ import math
 import torch
 from torch import Tensor, nn
 
+from simbench.policies.normalization import NormalizedPolicy, NormStats
 from simbench.policies.smolvla.configuration_smolvla import SmolVLAConfig
 from simbench.policies.smolvla.tokenizer import encode, vocab_size
 
-NormStats = dict[str, dict[str, Tensor]]
 
-
-class SmolVLAPolicy(nn.Module):
+class SmolVLAPolicy(NormalizedPolicy):
     """SmolVLA with normalization buffers; the unit that is trained, checkpointed and exported."""
 
     name = "smolvla"
 
     def __init__(self, config: SmolVLAConfig, stats: NormStats | None = None) -> None:
-        super().__init__()
+        super().__init__(config.state_dim, config.action_dim)
         self.config = config
         self.vision = VisionEncoder(config)
         self.vlm = Backbone(config)
         self.expert = ActionExpert(config)
-        s, a = config.state_dim, config.action_dim
-        self.register_buffer("state_mean", torch.zeros(s))
-        self.register_buffer("state_std", torch.ones(s))
-        self.register_buffer("action_mean", torch.zeros(a))
-        self.register_buffer("action_std", torch.ones(a))
-        self.register_buffer("image_mean", torch.full((3, 1, 1), 0.5))
-        self.register_buffer("image_std", torch.full((3, 1, 1), 0.25))
         self.instruction_ids = encode(config.instruction)  # a plain list: not a buffer the weight average would touch
         if stats is not None:
             self.set_stats(stats)
-
-    def set_stats(self, stats: NormStats) -> None:
-        """Copy dataset statistics in; stds are floored so constant features do not explode."""
-
-        def put(buf: Tensor, value: Tensor) -> None:
-            buf.copy_(torch.as_tensor(value, dtype=torch.float32).reshape(buf.shape))
-
-        put(self.state_mean, stats["observation.state"]["mean"])
-        put(self.state_std, torch.clamp(torch.as_tensor(stats["observation.state"]["std"]), min=1e-3))
-        put(self.action_mean, stats["action"]["mean"])
-        put(self.action_std, torch.clamp(torch.as_tensor(stats["action"]["std"]), min=1e-3))
-        if "observation.images" in stats:
-            put(self.image_mean, stats["observation.images"]["mean"])
-            put(self.image_std, torch.clamp(torch.as_tensor(stats["observation.images"]["std"]), min=1e-3))
-
-    def normalize_action(self, action: Tensor) -> Tensor:
-        return (action - self.action_mean) / self.action_std
-
-    def unnormalize_action(self, action: Tensor) -> Tensor:
-        return action * self.action_std + self.action_mean
 
     def tokens(self, batch: int) -> Tensor:
         return torch.tensor([self.instruction_ids], device=self.state_mean.device).expand(batch, -1)
@@ -84,8 +56,7 @@ class SmolVLAPolicy(nn.Module):
 
     def prefill(self, visual: Tensor, token_ids: Tensor, state: Tensor) -> Tensor:
         """-> keys/values (n_cross, 2, B, L, expert_dim) of the expert's cross-attention layers."""
-        state_n = (state - self.state_mean) / self.state_std
-        hidden = self.vlm(visual, token_ids, state_n)
+        hidden = self.vlm(visual, token_ids, self.normalize_state(state))
         return self.expert.project_prefix(hidden)
 
     def sample_actions(self, kv: Tensor, noise: Tensor, num_steps: int) -> Tensor:
