@@ -42,14 +42,10 @@ MAX_TICKS = 100_000_000
 def _check_model_chunk(policy: Mapping[str, Any], chunk_size: int) -> None:
     """A policy backed by an ONNX file predicts the file's ``chunk_size``; another value cannot be
     honoured (the number of actions the server returns is ``policy.actions_per_chunk``)."""
-    from simbench.policies.onnx_policy import model_metadata, resolve_model_path
+    from simbench.policies.factory import model_metadata_file
+    from simbench.policies.onnx_policy import model_metadata
 
-    if policy.get("arch") == "smolvla":  # a directory of three graphs; the vision graph carries the metadata
-        from simbench.policies.smolvla.onnx_runtime import component_paths
-
-        path = component_paths(policy.get("model_path"), policy.get("component_precision"))["vision"]
-    else:
-        path = resolve_model_path(policy.get("model_path"))
+    path = model_metadata_file(policy)
     predicted = model_metadata(path).get("simbench.chunk_size")
     if predicted is not None and int(predicted) != chunk_size:
         raise bad_value("policy.chunk_size", chunk_size,

@@ -33,12 +33,13 @@ def image_input(camera: str) -> str:
 
 
 def model_metadata(
-    policy: ACTPolicy, fps: int, precision: str = "fp32", extra: dict[str, Any] | None = None
+    policy: Any, fps: float, precision: str = "fp32", extra: dict[str, Any] | None = None
 ) -> dict[str, str]:
-    """What a runtime needs to feed and interpret the model, stored in the ONNX metadata_props."""
+    """What a runtime needs to feed and interpret the model, stored in the ONNX metadata_props
+    (every architecture; ``extra`` adds the arch's own keys)."""
     cfg = policy.config
     meta = {
-        "simbench.arch": "act",
+        "simbench.arch": policy.name,
         "simbench.precision": precision,
         "simbench.cameras": ",".join(cfg.cameras),
         "simbench.image_size": ",".join(str(v) for v in cfg.image_size),

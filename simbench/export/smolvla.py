@@ -10,6 +10,7 @@ denoising step for the expert (pooled over the steps: one set of ranges serves e
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import time
@@ -23,12 +24,24 @@ import torch
 from numpy.typing import NDArray
 
 from simbench.errors import ConfigError, bad_value
-from simbench.export.onnx_export import OPSET, image_input, save_inline, set_metadata
+from simbench.export.onnx_export import OPSET, image_input, model_metadata, save_inline, set_metadata
 from simbench.policies.smolvla.modeling_smolvla import DenoiseExport, PrefillExport, SmolVLAPolicy, VisionExport
-from simbench.policies.smolvla.onnx_runtime import COMPONENTS, INPUTS, OUTPUTS, graph_metadata
+from simbench.policies.smolvla.onnx_runtime import COMPONENTS, INPUTS, OUTPUTS
 from simbench.policies.smolvla.tokenizer import encode
 
 PRECISIONS = ("fp32", "fp16", "int8", "int8_dynamic", "int4")
+
+
+def graph_metadata(policy: SmolVLAPolicy, fps: float, component: str, precision: str) -> dict[str, str]:
+    """The shared model metadata plus what the three-graph runtime needs (the same in all three)."""
+    cfg = policy.config
+    return model_metadata(policy, fps, precision, extra={
+        "component": component,
+        "num_steps": cfg.num_steps,
+        "instruction": cfg.instruction,
+        "action_mean": json.dumps([float(v) for v in policy.action_mean.tolist()]),
+        "action_std": json.dumps([float(v) for v in policy.action_std.tolist()]),
+    })
 
 
 def export_graphs(policy: SmolVLAPolicy, out_dir: Path, fps: float) -> dict[str, Path]:

@@ -8,7 +8,9 @@ only), its ONNX Runtime chunk policy (numpy: what a board runs) and its exporter
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from simbench.errors import unknown_name
@@ -94,9 +96,15 @@ class OnnxRuntimes:
         return onnx_runtime(cfg.get("arch", "act")).from_config(cfg, env)
 
 
+def model_metadata_file(cfg: Mapping[str, Any]) -> Path:
+    """The ONNX file whose ``simbench.*`` metadata (cameras, image size, state size, chunk) describes
+    an ``runtime: onnx`` config's model, whatever its architecture."""
+    return onnx_runtime(cfg.get("arch", "act")).metadata_file(cfg)
+
+
 def exporter(arch: str | None) -> Any:
     return _load(arch_spec(arch, "checkpoint arch").exporter)
 
 
 __all__ = ["ARCHS", "ArchSpec", "OnnxRuntimes", "arch_of", "arch_spec", "config_class", "exporter", "make_config", "make_policy",
-           "onnx_runtime"]
+           "model_metadata_file", "onnx_runtime"]

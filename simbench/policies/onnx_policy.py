@@ -13,6 +13,7 @@ the chunk is resampled to; default the env's ``fps``, else 60), ``actions_per_ch
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,15 +27,19 @@ from simbench.paths import MODELS_DIR
 from simbench.policies.act.runtime_common import observation_inputs, resample_chunk
 
 
-def resolve_model_path(model_path: str | Path | None) -> Path:
+def resolve_model_path(model_path: str | Path | None, directory: bool = False) -> Path:
+    """``policy.model_path`` as a path: as given when it exists, else under ``simbench/models/``.
+    ``directory``: the model is a folder of graphs (SmolVLA), not one ONNX file."""
     if not model_path:
-        raise ConfigError("policy.model_path is empty; runtime=onnx needs an ONNX file (see conf/policy/act_fp32.yaml)")
+        raise ConfigError("policy.model_path is empty; runtime=onnx needs an ONNX "
+                          f"{'directory' if directory else 'file'} (see conf/policy/)")
     path = Path(model_path)
     if not path.is_absolute() and not path.exists():
         path = MODELS_DIR / path
-    if not path.is_file():
+    if not (path.is_dir() if directory else path.is_file()):
         raise ConfigError(
-            f"policy.model_path={str(model_path)!r} not found (relative paths are looked up in {MODELS_DIR})"
+            f"policy.model_path={str(model_path)!r} not found{' as a directory' if directory else ''} "
+            f"(relative paths are looked up in {MODELS_DIR})"
         )
     return path
 
@@ -180,6 +185,11 @@ class OnnxChunkPolicy:
                 f"actions at {self.model_fps:g} fps = {horizon:g} control ticks at {self.control_hz:g} Hz"
             )
         self._input_names = ["observation.state", *[f"observation.images.{c}" for c in self.cameras]]
+
+    @staticmethod
+    def metadata_file(cfg: Mapping[str, Any]) -> Path:
+        """The ONNX file whose ``simbench.*`` metadata describes the config's model."""
+        return resolve_model_path(cfg.get("model_path"))
 
     @classmethod
     def from_config(cls, cfg: dict[str, Any], env: Any = None) -> OnnxChunkPolicy:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,6 @@ from numpy.typing import NDArray
 
 from simbench.envs.base import CONTROL_HZ, Observation, control_hz
 from simbench.errors import ConfigError, bad_value
-from simbench.paths import MODELS_DIR
 from simbench.policies.act.runtime_common import observation_inputs, resample_chunk
 from simbench.policies.smolvla.tokenizer import encode
 
@@ -33,36 +33,11 @@ INPUTS = {"prefill": ("visual", "token_ids", "observation.state"), "expert": ("x
 OUTPUTS = {"vision": "visual", "prefill": "kv", "expert": "velocity"}
 
 
-def graph_metadata(policy: Any, fps: float, component: str, precision: str) -> dict[str, str]:
-    """What a runtime needs to feed and interpret the graphs (the same keys in all three)."""
-    cfg = policy.config
-    return {
-        "simbench.arch": "smolvla",
-        "simbench.component": component,
-        "simbench.precision": precision,
-        "simbench.cameras": ",".join(cfg.cameras),
-        "simbench.image_size": ",".join(str(v) for v in cfg.image_size),
-        "simbench.state_dim": str(cfg.state_dim),
-        "simbench.action_dim": str(cfg.action_dim),
-        "simbench.chunk_size": str(cfg.chunk_size),
-        "simbench.fps": str(fps),
-        "simbench.num_steps": str(cfg.num_steps),
-        "simbench.instruction": cfg.instruction,
-        "simbench.action_mean": json.dumps([float(v) for v in policy.action_mean.tolist()]),
-        "simbench.action_std": json.dumps([float(v) for v in policy.action_std.tolist()]),
-        "simbench.config": json.dumps(cfg.to_dict()),
-    }
-
-
 def component_paths(model_path: str | Path | None, precision: dict[str, str] | None) -> dict[str, Path]:
     """``{component: <model_path>/<component>_<precision>.onnx}``; ConfigError naming the key when missing."""
-    if not model_path:
-        raise ConfigError("policy.model_path is empty; a smolvla policy needs the directory of its ONNX graphs")
-    root = Path(model_path)
-    if not root.is_absolute() and not root.exists():
-        root = MODELS_DIR / root
-    if not root.is_dir():
-        raise bad_value("policy.model_path", str(model_path), f"is not a directory (relative paths are looked up in {MODELS_DIR})")
+    from simbench.policies.onnx_policy import resolve_model_path
+
+    root = resolve_model_path(model_path, directory=True)
     precision = dict(precision or {})
     unknown = sorted(set(precision) - set(COMPONENTS))
     if unknown:
@@ -133,6 +108,11 @@ class SmolVLAOnnxPolicy:
         self.last_component_s: dict[str, float] = {}
         """Host seconds per component of the last chunk (vision, prefill, expert: all its steps)."""
 
+    @staticmethod
+    def metadata_file(cfg: Mapping[str, Any]) -> Path:
+        """The vision graph: its ``simbench.*`` metadata describes the model (the three graphs share it)."""
+        return component_paths(cfg.get("model_path"), cfg.get("component_precision"))["vision"]
+
     @classmethod
     def from_paths(cls, paths: dict[str, Path], threads: int = 1, **kw: Any) -> SmolVLAOnnxPolicy:
         return cls({c: Path(p) for c, p in paths.items()}, threads=threads, **kw)
@@ -197,4 +177,4 @@ class SmolVLAOnnxPolicy:
                               self.actions_per_chunk)
 
 
-__all__ = ["COMPONENTS", "INPUTS", "OUTPUTS", "SmolVLAOnnxPolicy", "component_paths", "graph_metadata"]
+__all__ = ["COMPONENTS", "INPUTS", "OUTPUTS", "SmolVLAOnnxPolicy", "component_paths"]
