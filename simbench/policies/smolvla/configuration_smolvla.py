@@ -61,8 +61,8 @@ class SmolVLAConfig:
     """Forward-Euler denoising steps at inference (configurable at run time too)."""
     noise_scale: float = 0.0
     """Inference only: the Euler path starts at ``noise_scale`` x N(0, I). 0 starts at the noise
-    distribution's mean, which makes chunks deterministic; with unit noise this small model scored
-    0/10 where the mean start scored 4/10 at step 5,000 (docs/2026-11-29-smolvla.md)."""
+    distribution's mean, which makes chunks deterministic; the shipped model scores 0.80 at 0 and
+    0.70 at 1 on the protocol (docs/2026-11-29-smolvla.md)."""
     time_beta: tuple[float, float] = (1.5, 1.0)
     """Training times t ~ Beta(a, b), scaled into [0.001, 1]: more weight on the noisy end."""
     min_period: float = 4e-3
