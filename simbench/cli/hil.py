@@ -11,13 +11,9 @@ simbench/hil/commands.py. Guide: docs/hil.md.
 
 from __future__ import annotations
 
-from omegaconf import OmegaConf
-
 from simbench.config.build import available
-from simbench.config.compose import compose_run, expand
-from simbench.errors import ConfigError, unknown_name
-from simbench.hil.board import parse_board
-from simbench.hil.commands import FAULT_EXIT_CODE, format_facts, info, link_command, measure_command
+from simbench.errors import unknown_name
+from simbench.hil.commands import FAULT_EXIT_CODE, compose_with_board, format_facts, info, link_command, measure_command
 from simbench.hil.measure import TRACE_NAME, board_summary
 
 ACTIONS = ("info", "measure", "link")
@@ -47,12 +43,7 @@ def main(argv: list[str]) -> int:
     action, overrides = argv[0], argv[1:]
     if action not in ACTIONS:
         raise unknown_name("hil", action, ACTIONS)
-    flags = [a for a in overrides if a.startswith("-")]
-    if flags:
-        raise ConfigError(f"unknown option(s) {' '.join(flags)}; hil takes Hydra overrides")
-    expand(overrides, multirun=False)
-    cfg = compose_run("hil", overrides)
-    board = parse_board(OmegaConf.to_container(cfg.board, resolve=True))  # type: ignore[arg-type]
+    cfg, board = compose_with_board("hil", overrides, "hil")
     if action == "info":
         return info(board)
     if action == "link":

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from omegaconf import OmegaConf
-
-from simbench.config.compose import compose_run, expand
-from simbench.errors import ConfigError
-from simbench.hil.board import parse_board
+from simbench.hil.commands import compose_with_board
 from simbench.nightly import run_nightly
 
 USAGE = """usage: hil/nightly/run board=NAME out=DIR [overrides]
@@ -25,11 +21,6 @@ def main(argv: list[str]) -> int:
     if any(a in ("-h", "--help", "help") for a in argv):
         print(USAGE)
         return 0
-    flags = [a for a in argv if a.startswith("-")]
-    if flags:
-        raise ConfigError(f"unknown option(s) {' '.join(flags)}; hil/nightly/run takes Hydra overrides (key=value)")
-    expand(argv, multirun=False)
-    cfg = compose_run("nightly", argv)
-    board = parse_board(OmegaConf.to_container(cfg.board, resolve=True))  # type: ignore[arg-type]
+    cfg, board = compose_with_board("nightly", argv, "hil/nightly/run")
     board_overrides = [a for a in argv if a.lstrip("+~").startswith("board")]
     return run_nightly(cfg, board, board_overrides, argv)

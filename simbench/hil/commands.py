@@ -11,7 +11,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from simbench.config.build import load_option
-from simbench.hil.board import BoardConfig, BoardConnection
+from simbench.config.compose import compose_run, expand
+from simbench.errors import ConfigError
+from simbench.hil.board import BoardConfig, BoardConnection, parse_board
 from simbench.hil.client import BoardError
 from simbench.hil.link import measure_link, parse_link, write_link
 from simbench.hil.measure import RECORD_NAME, TRACE_NAME, measure, model_components, parse_settings, scene_inputs
@@ -140,4 +142,15 @@ def link_command(cfg: DictConfig, board: BoardConfig, argv: list[str]) -> int:
     return 0
 
 
-__all__ = ["FAULT_EXIT_CODE", "format_facts", "info", "link_command", "measure_command"]
+
+def compose_with_board(config_name: str, overrides: list[str], command: str) -> tuple[Any, BoardConfig]:
+    """``conf/<config_name>.yaml`` with ``overrides`` (Hydra key=value only: ``-x`` flags are refused
+    naming ``command``) and its parsed ``board`` node."""
+    flags = [a for a in overrides if a.startswith("-")]
+    if flags:
+        raise ConfigError(f"unknown option(s) {' '.join(flags)}; {command} takes Hydra overrides (key=value)")
+    expand(overrides, multirun=False)
+    cfg = compose_run(config_name, overrides)
+    return cfg, parse_board(OmegaConf.to_container(cfg.board, resolve=True))  # type: ignore[arg-type]
+
+__all__ = ["FAULT_EXIT_CODE", "compose_with_board", "format_facts", "info", "link_command", "measure_command"]
