@@ -1,4 +1,4 @@
-"""Run metrics: flat keys in ``metrics.json`` and one row per episode.
+"""Run metrics: flat keys in ``metrics.json`` (plus ``latency_source`` and ``versions``, objects) and one row per episode.
 
 Definitions (all from the simulated timeline):
 - ``stall_fraction``: ticks with no action to execute / all ticks (startup included);
@@ -22,6 +22,9 @@ import numpy as np
 
 from simbench.scheduler.episode import EpisodeResult
 from simbench.scheduler.settings import SchedulerSettings
+from simbench.stats import wilson
+
+WILSON_Z95 = 1.959964
 
 WALL_CLOCK_KEYS = frozenset({"realtime_factor", "wall_time_s", "loop_fps", "tick_jitter_p50_ms", "tick_jitter_p99_ms",
                              "transport_p50_ms", "transport_p99_ms", "serialize_p50_ms", "serialize_p99_ms"})
@@ -115,7 +118,7 @@ def wall_metrics(recs: Sequence[Any]) -> dict[str, Any]:
 def success_metrics(results: Sequence[EpisodeResult], has_success: bool) -> dict[str, Any]:
     """Task success overall and per split (``test``/``val`` in the published protocol)."""
     if not has_success:
-        return {"success_rate": None, "success_test": None, "success_val": None, "completion_time_mean_s": None,
+        return {"success_rate": None, "success_interval95": None, "success_test": None, "success_val": None, "completion_time_mean_s": None,
                 "lifted_rate": None}
 
     def rate(split: str | None) -> float | None:
@@ -126,8 +129,11 @@ def success_metrics(results: Sequence[EpisodeResult], has_success: bool) -> dict
         r.outcome.completion_time_s for r in results if r.outcome.success and r.outcome.completion_time_s is not None
     ]
     lifted = [r.outcome.extra["lifted"] for r in results if "lifted" in r.outcome.extra]
+    wins = sum(bool(r.outcome.success) for r in results)
     return {
         "success_rate": rate(None),
+        # its 95% Wilson score interval: what the episodes can tell apart
+        "success_interval95": list(wilson(wins, len(results), WILSON_Z95)) if results else None,
         "success_test": rate("test"),
         "success_val": rate("val"),
         "completion_time_mean_s": float(np.mean(done)) if done else None,

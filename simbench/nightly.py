@@ -14,14 +14,16 @@
 4. A dated report (``DIR/nightly_<date>.md``, a p90 plot, ``nightly.json``) is written; the exit
    code is 1 when anything regressed, and each regression is named on stderr and in the report.
 
-``nightly.update_baseline=true`` writes this run's numbers as the baseline instead of comparing.
+A baseline belongs to one board: it records the board's identity (:func:`board_identity`: CPU model,
+cores, architecture, ONNX Runtime version and providers, agent version) and the versions that took
+it. Against a board of another identity the nightly calls no regressions: it names both identities
+and the command that records this board's baseline (``rebaseline=true``), and exits 2.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import math
 import shlex
 import sys
 from dataclasses import dataclass
@@ -36,6 +38,9 @@ from simbench.errors import ConfigError, bad_value
 from simbench.hil.board import BoardConfig
 from simbench.hil.measure import MeasureSettings, measure, model_components
 from simbench.paths import CONF_DIR
+from simbench.provenance import describe as describe_versions
+from simbench.provenance import versions
+from simbench.stats import newcombe, wilson
 
 REPO_ROOT = CONF_DIR.parent
 BASELINE_DIR = REPO_ROOT / "hil" / "nightly" / "baselines"
@@ -53,8 +58,12 @@ class NightlySettings:
     p90_tolerance: float
     success_confidence: float
     baseline: Path
-    update_baseline: bool
+    rebaseline: bool
     seed: int
+    board_overrides: tuple[str, ...] = ()
+
+    def rebaseline_command(self) -> str:
+        return "hil/nightly/run " + " ".join([*self.board_overrides, "rebaseline=true", "out=DIR"])
 
 
 def shipped_variants() -> list[str]:
@@ -67,7 +76,7 @@ def shipped_variants() -> list[str]:
     return names
 
 
-def parse_settings(cfg: DictConfig, board: BoardConfig) -> NightlySettings:
+def parse_settings(cfg: DictConfig, board: BoardConfig, board_overrides: list[str] | None = None) -> NightlySettings:
     n: dict[str, Any] = OmegaConf.to_container(cfg.nightly, resolve=True)  # type: ignore[assignment]
     out = None if OmegaConf.is_missing(cfg, "out") else cfg.get("out")
     if out in (None, ""):
@@ -95,15 +104,9 @@ def parse_settings(cfg: DictConfig, board: BoardConfig) -> NightlySettings:
     if isinstance(conf, bool) or not isinstance(conf, (int, float)) or not 0.5 <= conf < 1:
         raise bad_value("nightly.success_confidence", conf, "must be a number in [0.5, 1)")
     baseline = Path(str(n["baseline"])) if n.get("baseline") not in (None, "") else BASELINE_DIR / f"{board.kind}.json"
-    update = n.get("update_baseline", False)
-    if not isinstance(update, bool):
-        raise bad_value("nightly.update_baseline", update, "must be true or false")
-    if not update and not baseline.is_file():
-        raise bad_value(
-            "nightly.baseline",
-            str(baseline),
-            "must be an existing baseline JSON (write one with nightly.update_baseline=true)",
-        )
+    rebaseline = cfg.get("rebaseline", False)
+    if not isinstance(rebaseline, bool):
+        raise bad_value("rebaseline", rebaseline, "must be true or false")
     seed = cfg.get("seed", 0)
     return NightlySettings(
         Path(str(out)),
@@ -115,34 +118,61 @@ def parse_settings(cfg: DictConfig, board: BoardConfig) -> NightlySettings:
         float(tol),
         float(conf),
         baseline,
-        update,
+        rebaseline,
         int(seed),
+        tuple(board_overrides or [f"board={board.kind}"]),
     )
 
 
-# --- statistics ---------------------------------------------------------------------------------
+# --- the board a baseline belongs to -------------------------------------------------------------
+
+IDENTITY_KEYS: tuple[str, ...] = ("cpu_model", "cpu_cores", "machine", "onnxruntime", "providers", "agent_version")
 
 
-def wilson(k: int, n: int, z: float) -> tuple[float, float]:
-    """Wilson score interval for k successes in n trials."""
-    if n == 0:
-        return 0.0, 1.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
+def board_identity(facts: dict[str, Any]) -> dict[str, Any]:
+    """What must match for two measurements to be compared: the board's CPU, runtime and agent."""
+    return {k: facts.get(k) for k in IDENTITY_KEYS}
 
 
-def newcombe(k1: int, n1: int, k2: int, n2: int, confidence: float) -> tuple[float, float]:
-    """Newcombe's hybrid score interval for p1 - p2 (method 10 of Newcombe 1998)."""
-    from statistics import NormalDist
+def describe_identity(identity: dict[str, Any] | None) -> str:
+    if not identity:
+        return "unrecorded"
+    providers = ",".join(identity.get("providers") or [])
+    return (f"{identity.get('cpu_model')} x{identity.get('cpu_cores')} ({identity.get('machine')}), onnxruntime "
+            f"{identity.get('onnxruntime')} [{providers}], agent {identity.get('agent_version')}")
 
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    p1, p2 = k1 / n1, k2 / n2
-    l1, u1 = wilson(k1, n1, z)
-    l2, u2 = wilson(k2, n2, z)
-    d = p1 - p2
-    return d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+def read_baseline(s: NightlySettings) -> dict[str, Any]:
+    if not s.baseline.is_file():
+        raise bad_value(
+            "nightly.baseline", str(s.baseline), f"does not exist; record this board's baseline: {s.rebaseline_command()}"
+        )
+    try:
+        baseline = json.loads(s.baseline.read_text())
+    except (OSError, ValueError) as err:
+        raise bad_value("nightly.baseline", str(s.baseline), f"is not readable JSON ({type(err).__name__})") from None
+    if not isinstance(baseline, dict) or baseline.get("kind") != BASELINE_KIND:
+        raise bad_value("nightly.baseline", str(s.baseline), f"is not a nightly baseline (kind {BASELINE_KIND})")
+    return baseline
+
+
+def check_identity(baseline: dict[str, Any], identity: dict[str, Any], s: NightlySettings) -> None:
+    """Refuse (ConfigError, exit 2) to compare a board with another board's baseline."""
+    theirs = baseline.get("identity")
+    if theirs != identity:
+        raise ConfigError(
+            f"nightly.baseline={s.baseline} was taken on another board: this board is {describe_identity(identity)}; "
+            f"the baseline's is {describe_identity(theirs)}. No regressions called; record this board's baseline: "
+            f"{s.rebaseline_command()}"
+        )
+
+
+def probe_identity(board: BoardConfig) -> dict[str, Any]:
+    """Connect once and read the board's identity (the loopback agent lives only for this call)."""
+    from simbench.hil.board import BoardConnection
+
+    with BoardConnection(board) as conn:
+        return board_identity(conn.client.facts)
 
 
 # --- the run ------------------------------------------------------------------------------------
@@ -299,6 +329,7 @@ def report(
         f"# Nightly HIL regression, {date}",
         "",
         f"- board: {board_line}",
+        f"- host: {describe_versions(versions())}",
         f"- command: `{command}`",
         f"- baseline: `{s.baseline}`",
         f"- verdict: **{'REGRESSED' if regressions else 'pass'}**",
@@ -351,12 +382,20 @@ def report(
 def run_nightly(cfg: DictConfig, board: BoardConfig, board_overrides: list[str], argv: list[str]) -> int:
     from simbench.hil.client import BoardError
 
-    s = parse_settings(cfg, board)
+    s = parse_settings(cfg, board, [a for a in argv if a.startswith("board")])
     command = "hil/nightly/run " + " ".join(shlex.quote(a) for a in argv)
     date = _dt.datetime.now().strftime("%Y-%m-%d")
+    try:
+        identity = probe_identity(board)
+    except BoardError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if not s.rebaseline:
+        check_identity(read_baseline(s), identity, s)
     s.out.mkdir(parents=True, exist_ok=True)
     print(
-        f"nightly: {len(s.variants)} variants on {board.label}, then {s.policy}'s protocol with latency=board",
+        f"nightly: {len(s.variants)} variants on {board.label} ({describe_identity(identity)}), then {s.policy}'s "
+        "protocol with latency=board",
         flush=True,
     )
     try:
@@ -370,11 +409,13 @@ def run_nightly(cfg: DictConfig, board: BoardConfig, board_overrides: list[str],
         f"stall share {100 * (protocol['stall_fraction'] or 0):.2f}%",
         flush=True,
     )
-    if s.update_baseline:
+    if s.rebaseline:
         baseline = {
             "kind": BASELINE_KIND,
             "date": date,
             "board": board.kind,
+            "identity": identity,
+            "versions": versions(),
             "command": command,
             "variants": {
                 n: {"p90_s": v["p90_s"], "p50_s": v["p50_s"], "count": v["count"]} for n, v in variants.items()
@@ -383,10 +424,7 @@ def run_nightly(cfg: DictConfig, board: BoardConfig, board_overrides: list[str],
         }
         write_json(s.baseline, baseline)
         print(f"baseline written: {s.baseline}")
-    try:
-        baseline = json.loads(s.baseline.read_text())
-    except (OSError, ValueError) as err:
-        raise bad_value("nightly.baseline", str(s.baseline), f"is not readable JSON ({type(err).__name__})") from None
+    baseline = read_baseline(s)
     regressions, rows = compare(variants, protocol, baseline, s)
     plot_p90(s.out / "nightly_p90.png", variants, baseline, s.p90_tolerance)
     path = report(s, board, command, variants, protocol, rows, regressions, date)
@@ -400,6 +438,8 @@ def run_nightly(cfg: DictConfig, board: BoardConfig, board_overrides: list[str],
             "protocol": protocol,
             "comparison": rows,
             "regressions": regressions,
+            "identity": identity,
+            "versions": versions(),
         },
     )
     print(f"report: {path}")
@@ -414,7 +454,10 @@ def run_nightly(cfg: DictConfig, board: BoardConfig, board_overrides: list[str],
 
 __all__ = [
     "BASELINE_DIR",
+    "IDENTITY_KEYS",
     "NightlySettings",
+    "board_identity",
+    "check_identity",
     "compare",
     "newcombe",
     "parse_settings",

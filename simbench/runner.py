@@ -21,6 +21,8 @@ from simbench.atomic_io import write_json, write_text
 from simbench.config.build import RunSpec
 from simbench.errors import bad_value
 from simbench.metrics import episode_row, summarize
+from simbench.provenance import describe as describe_versions
+from simbench.provenance import policy_model_files, versions
 from simbench.registry import ENVS, POLICY_RUNTIMES, resolve
 from simbench.reporting.episode_video import EpisodeVideo, FrameSource
 from simbench.reporting.summary import published_table, summary_table
@@ -88,6 +90,9 @@ def run(
             policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(
                 spec.policy.runtime_config(), env
             )
+        stamp = versions(policy_model_files(policy))
+        if summary_to_console:
+            print(f"versions: {describe_versions(stamp)}", flush=True)
         plan = env.episode_plan()
         if spec.episodes is not None:
             plan = plan[: spec.episodes]
@@ -117,6 +122,7 @@ def run(
     metrics = summarize(results, spec.settings, has_success)
     metrics.update({k: meta[k] for k in ("policy", "scheduler", "latency", "seed") if k in meta})
     metrics["latency_source"] = spec.latency.describe()
+    metrics["versions"] = stamp
     rows = [episode_row(i, r, spec.settings, has_success) for i, r in enumerate(results)]
     out_dir.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
@@ -138,6 +144,7 @@ def run(
         summary += "\n" + published_table(
             {**meta, "arch": spec.policy.arch, "precision": spec.policy.precision}, metrics
         )
+    summary += f"\n  versions    {describe_versions(stamp)}"
     summary += f"\n  results     {out_dir}"
     write_text(out_dir / SUMMARY_FILE, summary + "\n")
     write_json(out_dir / STATUS_FILE, {"status": "complete"})

@@ -12,7 +12,8 @@ USAGE = """usage: hil/nightly/run board=NAME out=DIR [overrides]
   nightly.episodes=N        the protocol's first N episodes (default: all 30)
   nightly.variants=[a,b]    which shipped variants to measure (default: all)
   nightly.count=N           timed inferences per variant; nightly.p90_tolerance=X; nightly.success_confidence=C
-  nightly.baseline=PATH     default hil/nightly/baselines/<board>.json; nightly.update_baseline=true writes it
+  nightly.baseline=PATH     default hil/nightly/baselines/<board>.json (the board it was taken on is checked)
+  rebaseline=true           measure, then write this board's baseline (with its identity) before comparing
 
 Config: conf/nightly.yaml. Exit 0 pass, 1 regression(s) or a board fault, 2 bad input."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from simbench.errors import ConfigError
@@ -18,6 +19,9 @@ def main(argv: list[str]) -> int:
     if len(argv) != 1:
         raise ConfigError(f"report takes one sweep directory, got {len(argv)} arguments")
     paths = write_report(Path(argv[0]))
-    print(Path(paths["md"]).read_text())
+    text = Path(paths["md"]).read_text()
+    print(text)
+    if "warning: this sweep mixes versions" in text:
+        print(next(line for line in text.splitlines() if line.startswith("warning:")), file=sys.stderr)
     print(f"report: {paths['html']}")
     return 0

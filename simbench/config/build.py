@@ -167,6 +167,10 @@ def _check_env(env: Mapping[str, Any]) -> float:
             or any(isinstance(v, bool) or not isinstance(v, int) for v in size)
         ):
             raise bad_value("env.image_size", size, "give [height, width] as two integers")
+    if env.get("randomize"):
+        from simbench.envs.randomization import Randomization  # bad ranges fail here, before anything is written
+
+        Randomization.parse(env["randomize"])
     key = "duration_s" if "duration_s" in env else "time_limit_s"
     if key not in env:
         raise ConfigError(

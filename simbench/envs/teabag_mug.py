@@ -32,6 +32,9 @@ Reward: 1.0 on the step the task succeeds, else 0.0. ``terminated`` once success
 ``success_dwell_s``; ``truncated`` at ``time_limit_s``. ``info``: ``is_success``, ``cluster``,
 ``start``, ``time_s``, and ``privileged`` (tea bag and mug poses, for the scripted expert only).
 
+Domain randomization (``randomize``, :mod:`simbench.envs.randomization`): friction, the bag's mass,
+servo gains, lighting and camera pose drawn per episode from the seed; the start is unchanged.
+
 Reset options: ``cluster`` (1..11, default: a random training cluster), ``start`` ("table",
 "holding", "beside"; see :class:`~simbench.envs.workspace.StartKind`), ``start_index`` (int,
 mixed into the seed so the starts of one cluster differ). Same seed and options, same episode.
@@ -55,6 +58,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simbench.envs.base import CONTROL_HZ
+from simbench.envs.randomization import Nominal, Randomization
+from simbench.envs.randomization import apply as apply_randomization
 from simbench.envs.success import SuccessCheck, SuccessChecker
 from simbench.envs.workspace import (
     CLUSTER_CENTERS,
@@ -102,6 +107,7 @@ class TeaBagMugEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float32]]):
         render_height: int = 240,
         render_width: int = 320,
         scene_path: str | Path | None = None,
+        randomize: Randomization | None = None,
     ) -> None:
         cameras = tuple(cameras)
         for cam in cameras:
@@ -138,6 +144,10 @@ class TeaBagMugEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float32]]):
         self._mug_q = self.model.jnt_qposadr[self.model.joint("mug").id]
         self._pouch_body = self.model.body("pouch").id
         self.success_checker = SuccessChecker(self.model)
+        self.randomize = randomize
+        self._nominal = Nominal.of(self.model)
+        self.drawn: dict[str, float] = {}
+        """This episode's randomization draws (empty without ``randomize``)."""
 
         low, high = self.model.actuator_ctrlrange[:, 0], self.model.actuator_ctrlrange[:, 1]
         self.action_space = gym.spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
@@ -175,6 +185,9 @@ class TeaBagMugEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float32]]):
         base = int(self.np_random.integers(2**31)) if seed is None else int(seed)
         rng = np.random.default_rng([base, cluster, list(StartKind).index(kind), start_index])
         self.start = sample_start(rng, cluster, kind)
+        # its own stream: the start is the same with or without randomization (paired episodes)
+        seeds = [base, cluster, list(StartKind).index(kind), start_index, 1]
+        self.drawn = apply_randomization(self.model, self._nominal, self.randomize, np.random.default_rng(seeds))
         self._apply_start(self.start)
         self._success_streak = 0
         self._success_time = None

@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simbench.envs.base import CONTROL_HZ, EpisodeOutcome, Observation
+from simbench.envs.randomization import Randomization
 from simbench.envs.teabag_mug import Snapshot, TeaBagMugEnv
 from simbench.envs.workspace import TRAINING_CLUSTERS, VALIDATION_CLUSTER
 from simbench.errors import ConfigError, bad_value
@@ -53,6 +54,7 @@ class TeaBagSchedulerEnv:
                 time_limit_s=float(cfg.get("time_limit_s", 20.0)),
                 success_dwell_s=float(cfg.get("success_dwell_s", 0.5)),
                 include_velocity=False,
+                randomize=Randomization.parse(cfg.get("randomize")),
             )
         except ConfigError as err:  # the scene names its own keys; in a run config they sit under env.
             text = str(err).replace("image size=", "image_size=")
@@ -117,7 +119,8 @@ class TeaBagSchedulerEnv:
         priv = self.env.privileged()
         lift = self._max_pouch_z - self._pouch_z0
         extra = {"pouch_max_lift_m": lift, "lifted": float(lift >= LIFTED_M),
-                 "pouch_to_mug_m": float(np.linalg.norm(priv["pouch_pos"][:2] - priv["mug_pos"][:2]))}
+                 "pouch_to_mug_m": float(np.linalg.norm(priv["pouch_pos"][:2] - priv["mug_pos"][:2])),
+                 **{f"randomized_{k}": v for k, v in self.env.drawn.items()}}
         return EpisodeOutcome(success=self.env.succeeded, completion_time_s=self.env.success_time_s, extra=extra)
 
     def render_frame(self) -> NDArray[np.uint8]:

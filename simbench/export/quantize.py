@@ -37,8 +37,10 @@ largest single accuracy win for int8.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -193,6 +195,18 @@ class FeedReader:
         self._it = iter(self._feeds)
 
 
+@contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    """Run ONNX Runtime's quantization tools in ``path``: its symbolic shape inference writes
+    ``sym_shape_infer_temp.onnx`` and a ``<uuid>.data`` into the working directory and may leave them."""
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def preprocess(fp32_path: Path, out_path: Path, optimize: bool) -> Path:
     """ONNX Runtime's quantization pre-processing (shape inference).
 
@@ -251,7 +265,8 @@ def _mixed(fp32_path: Path, recipe: Recipe, calib_feeds: list[dict[str, np.ndarr
     by_prec: dict[str, set[str]] = {}
     for comp, prec in recipe.components.items():
         by_prec.setdefault(prec, set()).add(comp)
-    with tempfile.TemporaryDirectory() as tmpdir:
+    fp32_path = Path(fp32_path).resolve()
+    with tempfile.TemporaryDirectory() as tmpdir, working_directory(Path(tmpdir)):
         tmp = Path(tmpdir)
         optimize = not ({"int8_dynamic", "int4"} & set(by_prec))
         current = preprocess(fp32_path, tmp / "pre.onnx", optimize)

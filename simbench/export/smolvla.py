@@ -139,7 +139,7 @@ def build_component(fp32_path: Path, out_path: Path, precision: str, calib: list
     )
 
     from simbench.export.onnx_export import read_metadata
-    from simbench.export.quantize import FeedReader, _fp16
+    from simbench.export.quantize import FeedReader, _fp16, working_directory
 
     meta = read_metadata(onnx.load(str(fp32_path), load_external_data=False))
     meta["simbench.precision"] = precision
@@ -150,7 +150,8 @@ def build_component(fp32_path: Path, out_path: Path, precision: str, calib: list
     if precision == "fp16":
         model = _fp16(onnx.load(str(fp32_path)))
     else:
-        with tempfile.TemporaryDirectory() as tmpdir:
+        fp32_path = Path(fp32_path).resolve()
+        with tempfile.TemporaryDirectory() as tmpdir, working_directory(Path(tmpdir)):
             tmp = Path(tmpdir)
             pre = tmp / "pre.onnx"
             # ONNX shape inference only: the symbolic pass cannot follow the dynamic text/prefix axes

@@ -7,7 +7,6 @@ line naming the board and the reason; callers turn it into a failed record, neve
 
 from __future__ import annotations
 
-import hashlib
 import socket
 import time
 from collections.abc import Iterator, Mapping
@@ -32,6 +31,7 @@ from simbench_agent.protocol import (
 from simbench_agent.session import SessionSpec
 
 from simbench.errors import RunFault
+from simbench.provenance import file_sha256
 
 
 class BoardError(RunFault):
@@ -75,8 +75,6 @@ class LoadedModel:
     session: dict[str, Any]
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class BoardClient:

@@ -32,6 +32,7 @@ from simbench.errors import bad_value
 from simbench.hil.board import BoardConfig, BoardConnection
 from simbench.hil.client import BoardClient
 from simbench.hil.payload import chunk_shape, observation_tensors, stub_request
+from simbench.provenance import versions
 from simbench.scheduler.transport import PROFILE_KIND
 
 SERIALIZE_SIZES = (1_024, 16_384, 65_536, 262_144, 1_048_576, 4_194_304)
@@ -158,6 +159,7 @@ def measure_link(board: BoardConfig, policy: Mapping[str, Any], settings: LinkSe
         "loop": loop_timing(settings.fps, settings.loop_seconds),
         "note": "one-way trips estimated as (round trip - agent time) - median(empty round trip) / 2; "
         "serialization excluded",
+        "versions": {**versions(), "agent": facts.get("agent_version"), "onnxruntime_board": facts.get("onnxruntime")},
     }
 
 

@@ -15,7 +15,6 @@ Output directory (``hil.out``):
 from __future__ import annotations
 
 import datetime as _dt
-import platform
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from simbench.errors import ConfigError, bad_value, unknown_name
 from simbench.hil.board import BoardConfig, BoardConnection
 from simbench.hil.client import BoardError, LoadedModel
 from simbench.hil.spec import host_session_spec
+from simbench.provenance import versions
 
 TRACE_NAME = "trace.csv"
 RECORD_NAME = "trace.json"
@@ -162,24 +162,15 @@ def model_components(policy: Mapping[str, Any] | None, model: Any) -> list[tuple
     return [("model", resolve_model_path(policy["model_path"]))]
 
 
-def _versions(facts: Mapping[str, Any]) -> dict[str, Any]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    import onnxruntime as ort
-
-    try:
-        simbench_version = version("simbench")
-    except PackageNotFoundError:  # pragma: no cover - source tree without install
-        simbench_version = "unknown"
+def _versions(facts: Mapping[str, Any], components: list[tuple[str, Path]]) -> dict[str, Any]:
+    """The host's :func:`simbench.provenance.versions` (with the models' sha256) and the board side's."""
     from simbench_agent.protocol import PROTOCOL_VERSION
 
     return {
+        **versions({name: path for name, path in components}),
         "protocol": PROTOCOL_VERSION,
         "agent": facts.get("agent_version"),
         "onnxruntime_board": facts.get("onnxruntime"),
-        "onnxruntime_host": ort.__version__,
-        "simbench": simbench_version,
-        "python_host": platform.python_version(),
     }
 
 
@@ -237,7 +228,7 @@ def measure(
             with BoardConnection(board) as conn:
                 record["board"] = conn.client.facts
                 record["board_summary"] = board_summary(conn.client.facts, conn.where)
-                record["versions"] = _versions(conn.client.facts)
+                record["versions"] = _versions(conn.client.facts, components)
                 for name, path in components:
                     loaded.append(conn.client.load(path, spec))
                 _describe_models(record, components, loaded, precision)

@@ -186,6 +186,11 @@ class OnnxChunkPolicy:
             )
         self._input_names = ["observation.state", *[f"observation.images.{c}" for c in self.cameras]]
 
+    @property
+    def model_files(self) -> dict[str, Path]:
+        """The graph this policy runs (hashed into results' ``versions``)."""
+        return {"model": self.path}
+
     @staticmethod
     def metadata_file(cfg: Mapping[str, Any]) -> Path:
         """The ONNX file whose ``simbench.*`` metadata describes the config's model."""

@@ -60,6 +60,8 @@ def summary_table(meta: dict[str, Any], m: dict[str, Any]) -> str:
             "success",
             f"{_fmt(m['success_rate'], pct=True)} (test {_fmt(m['success_test'], pct=True)}, val "
             f"{_fmt(m['success_val'], pct=True)})"
+            + (f"; 95% interval {_fmt(m['success_interval95'][0], pct=True)}-{_fmt(m['success_interval95'][1], pct=True)}"
+               if m.get("success_interval95") else "")
             + (f"; bag lifted in {_fmt(m['lifted_rate'], pct=True)}" if m.get("lifted_rate") is not None else ""),
         ),
         (

@@ -27,6 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from simbench.atomic_io import write_text, write_with
 from simbench.errors import bad_value
+from simbench.provenance import mixed_versions
 
 COLUMNS = [
     "job", "status", "policy", "scheduler", "latency", "latency_source", "actions_per_chunk", "threshold", "aggregate",
@@ -98,6 +99,7 @@ def collect(sweep_dir: Path) -> list[dict[str, Any]]:
         row.update({k: metrics.get(k) for k in COLUMNS if k in metrics})
         # the kind only (published, assumed, host, trace...): the details are in the job's metrics.json
         row["latency_source"] = (metrics.get("latency_source") or {}).get("kind")
+        row["versions"] = metrics.get("versions")
         row["timeline"] = f"{name}/timeline.png" if (job / "timeline.png").exists() else None
         row["overrides"] = [
             str(o) for o in (((hydra_cfg or {}).get("hydra", {}).get("overrides", {}) or {}).get("task") or [])
@@ -322,6 +324,15 @@ def _plots(rows: list[dict[str, Any]], out: Path) -> list[str]:
     return made
 
 
+def version_warning(rows: list[dict[str, Any]]) -> str:
+    """A warning line when the complete jobs were run on different versions or CPUs, else ""."""
+    mixed = mixed_versions(r.get("versions") for r in rows if r["status"] == "complete")
+    if not mixed:
+        return ""
+    parts = "; ".join(f"{k}: {', '.join(v)}" for k, v in mixed.items())
+    return f"warning: this sweep mixes versions ({parts}); its jobs are not comparable bit for bit"
+
+
 def write_report(sweep_dir: Path) -> dict[str, Path]:
     if not sweep_dir.is_dir():
         raise bad_value("report sweep dir", str(sweep_dir), "must be an existing sweep directory (hydra.sweep.dir)")
@@ -336,6 +347,9 @@ def write_report(sweep_dir: Path) -> dict[str, Path]:
     ranked = rank(rows)
     shown = ranked if len(rows) <= TOP_N else ranked[:TOP_N]
     md = [_counts(rows) + ". Every job: summary.csv.", ""]
+    mixed = version_warning(rows)
+    if mixed:
+        md += [mixed, ""]
     failed = [r for r in rows if r["status"] != "complete"]
     if failed:
         md += ["Failed or incomplete jobs:", *_failure_lines(rows), ""]
@@ -362,6 +376,8 @@ def write_report(sweep_dir: Path) -> dict[str, Path]:
     plots = _plots(rows, sweep_dir)
     body = [f"<h1>simbench sweep: {html.escape(sweep_dir.name)}</h1>", (f"<p>{html.escape(_counts(rows))}. "
             '<a href="summary.csv">summary.csv</a> (every job) · <a href="summary.md">summary.md</a></p>')]
+    if mixed:
+        body.append(f"<p><b>{html.escape(mixed)}</b></p>")
     if failed:
         body.append(
             "<p>Failed or incomplete jobs:</p><ul>"

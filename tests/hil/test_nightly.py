@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from simbench.nightly import NightlySettings, compare, newcombe, shipped_variants, wilson
+from simbench.errors import ConfigError
+from simbench.nightly import (
+    NightlySettings,
+    board_identity,
+    check_identity,
+    compare,
+    newcombe,
+    shipped_variants,
+    wilson,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "hil" / "nightly" / "run"
@@ -111,7 +121,7 @@ def test_nightly_on_loopback_passes_and_a_slowed_board_is_named(tmp_path: Path) 
         "nightly.variants=[act_int8,act_int4]",
         f"nightly.baseline={base}",
     ]
-    first = nightly(*common, "nightly.update_baseline=true", f"out={tmp_path / 'a'}")
+    first = nightly(*common, "rebaseline=true", f"out={tmp_path / 'a'}")
     assert first.returncode == 0, first.stderr[-2000:]
     reports = list((tmp_path / "a").glob("nightly_*.md"))
     assert len(reports) == 1 and "verdict: **pass**" in reports[0].read_text()
@@ -122,6 +132,24 @@ def test_nightly_on_loopback_passes_and_a_slowed_board_is_named(tmp_path: Path) 
     assert "REGRESSION act_int8: p90 latency" in slow.stderr and "REGRESSION act_int4: p90 latency" in slow.stderr
     report = next((tmp_path / "b").glob("nightly_*.md")).read_text()
     assert "REGRESSED" in report and "act_int8: p90 latency" in report
+    recorded = json.loads(base.read_text())
+    assert recorded["identity"]["cpu_model"] and recorded["versions"]["mujoco"]
+    # The same baseline, as if taken on another machine: no verdict, one line naming both boards, exit 2.
+    base.write_text(json.dumps({**recorded, "identity": {**recorded["identity"], "cpu_model": "Intel Xeon X"}}))
+    other = nightly(*common, f"out={tmp_path / 'c'}")
+    assert other.returncode == 2 and other.stderr.count("\n") == 1, other.stderr
+    assert "Intel Xeon X" in other.stderr and recorded["identity"]["cpu_model"] in other.stderr
+    assert "hil/nightly/run board=loopback rebaseline=true out=DIR" in other.stderr
+    assert not (tmp_path / "c").exists()
+
+
+def test_a_baseline_from_another_board_is_refused(tmp_path: Path) -> None:
+    ident = board_identity({"cpu_model": "AMD EPYC", "cpu_cores": 2, "machine": "x86_64", "onnxruntime": "1.32.0",
+                            "providers": ["CPUExecutionProvider"], "agent_version": "0.1.0"})
+    check_identity({"identity": ident}, ident, settings(tmp_path))
+    for theirs in (None, {**ident, "cpu_cores": 16}, {**ident, "onnxruntime": "1.31.1"}):
+        with pytest.raises(ConfigError, match="rebaseline=true out=DIR"):
+            check_identity({"identity": theirs}, ident, settings(tmp_path))
 
 
 def test_labgrid_installs_starts_and_greets_the_agent_over_ssh(tmp_path: Path) -> None:

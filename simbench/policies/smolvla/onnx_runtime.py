@@ -108,6 +108,11 @@ class SmolVLAOnnxPolicy:
         self.last_component_s: dict[str, float] = {}
         """Host seconds per component of the last chunk (vision, prefill, expert: all its steps)."""
 
+    @property
+    def model_files(self) -> dict[str, Path]:
+        """The graph of each component (hashed into results' ``versions``)."""
+        return dict(self.paths)
+
     @staticmethod
     def metadata_file(cfg: Mapping[str, Any]) -> Path:
         """The vision graph: its ``simbench.*`` metadata describes the model (the three graphs share it)."""
