@@ -65,6 +65,7 @@ def test_every_readme_run_command_validates(line: str, tmp_path: Path, monkeypat
 
 def test_readme_shows_the_minimal_install_line_ci_runs() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
-    assert "pip install -e . && python -m simbench run +policy=act_int8" in README
-    assert 'pip install -q -e "$repo"' in ci and "+policy=act_int8 episodes=2" in ci
+    assert "pip install -r requirements/base.txt -e . && python -m simbench run +policy=act_int8" in README
+    assert 'pip install -q -r "$repo/requirements/base.txt" -e "$repo"' in ci and "+policy=act_int8 episodes=2" in ci
+    assert "pip install -r requirements/dev.txt -e hil/agent" in README and "-r requirements/dev.txt -e hil/agent" in ci
     assert 'python -m pytest -m "not slow"' in README and 'python -m pytest -m "not slow"' in ci

@@ -229,7 +229,10 @@ def evaluate_named(policies: list[str], episodes: int | None = None, seed: int =
     finally:
         env.close()
     if json_path:
-        write_json(Path(json_path), results)
+        from simbench.provenance import versions
+
+        command = "python -m simbench eval " + " ".join(policies) + f" --repeats {repeats}"
+        write_json(Path(json_path), {"command": command, "versions": versions(), "policies": results})
     return results
 
 
