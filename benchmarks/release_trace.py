@@ -2,13 +2,14 @@
 
     python benchmarks/release_trace.py expert               # pinch and bag vs the mug's centre at release (3 starts
                                                             # per training cluster)
-    python benchmarks/release_trace.py drops                # 60 random tilted drops per mug-base thickness
+    python benchmarks/release_trace.py drops                # 150 random tilted drops, the mug floor as boxes and
+                                                            # as the old cylinder
     python benchmarks/release_trace.py policy act_fp32 --repeats 2   # failure classes of a policy on the protocol
     python benchmarks/release_trace.py policy act_fp32 --model /tmp/x/act_fp32.onnx   # another export
 
 ``expert`` measures the simulated ``pinch`` site (not the IK's target), so an IK that stops short shows up; it also
 gives the pinch-to-bag distance when the jaw is first commanded shut (the reference for a policy's grasp). ``drops``
-rebuilds the scene with other base thicknesses (MjSpec) and drops the bag from over the rim with random tilt. ``policy``
+drops the bag from over the rim with random tilt into the mug, its floor as shipped and as the old cylinder (MjSpec). ``policy``
 runs the ideal-timing protocol (:func:`simbench.rollout.run_episode`) and sorts each failure: the bag never lifted; the
 gripper opened with the pinch within the mug's inner radius (a release over the mug that missed); or elsewhere (the bag
 lost on the way). It also counts the jaw's open/close switches per episode (the expert switches twice) and measures how
@@ -25,7 +26,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import mujoco
 import numpy as np
 
-from simbench.envs.success import MUG_INNER_RADIUS_M
+from simbench.envs.success import MUG_INNER_RADIUS_M, SuccessChecker
 from simbench.envs.teabag_mug import TeaBagMugEnv
 from simbench.envs.workspace import TRAINING_CLUSTERS
 from simbench.expert.rollout import run_expert_episode
@@ -73,33 +74,45 @@ def expert(starts: int) -> None:
     print(f"  pinch-to-bag when the jaw is first commanded shut: {1000 * np.median(first_close):.1f} mm (median)")
 
 
-def drops(n: int, half_heights: list[float]) -> None:
-    rng = np.random.default_rng(0)
-    cases = [(rng.uniform(-0.015, 0.015, 2), rng.uniform(0.08, 0.095), rng.normal(0.0, 0.3, 3)) for _ in range(n)]
-    for h in half_heights:
-        spec = mujoco.MjSpec.from_file(str(SCENES_DIR / "teabag_mug.xml"))
+def scene_with_floor(floor: str) -> mujoco.MjModel:
+    """The scene with its mug floor as shipped (``boxes``) or as before (``cylinder``: the base itself
+    collides with the bag, as it did until MuJoCo 4.0.1 changed box-cylinder contacts)."""
+    spec = mujoco.MjSpec.from_file(str(SCENES_DIR / "teabag_mug.xml"))
+    if floor == "cylinder":
         base = spec.geom("mug_base")
-        base.size = [base.size[0], h, 0.0]
-        base.pos = [0.0, 0.0, h]
-        model = spec.compile()
+        base.contype, base.conaffinity = 2, 7
+        for name in ("mug_floor0", "mug_floor1"):
+            spec.delete(spec.geom(name))
+    return spec.compile()
+
+
+def drops(n: int, floors: list[str]) -> None:
+    """Drop the bag into the mug from 75-95 mm with random tilt and offset; after 1.5 s it is in
+    (the success check holds), wedged (inside the mug's footprint but not resting on the floor) or out."""
+    rng = np.random.default_rng(0)
+    cases = [(rng.uniform(-0.015, 0.015, 2), rng.uniform(0.075, 0.095), rng.normal(0.0, 0.3, 3)) for _ in range(n)]
+    for floor in floors:
+        model = scene_with_floor(floor)
         data = mujoco.MjData(model)
+        check = SuccessChecker(model)
         pq = model.jnt_qposadr[model.joint("pouch").id]
+        tq = model.jnt_qposadr[model.joint("tag").id]
         mq = model.jnt_qposadr[model.joint("mug").id]
-        lost = 0
+        counts = {"in": 0, "wedged": 0, "out": 0}
         for dxy, z0, rotvec in cases:
-            mujoco.mj_resetData(model, data)
-            data.qpos[mq : mq + 3] = (0.30, 0.0, 0.0)
+            mujoco.mj_resetDataKeyframe(model, data, model.key("home").id)
             quat = np.zeros(4)
             mujoco.mju_axisAngle2Quat(quat, rotvec / np.linalg.norm(rotvec), np.linalg.norm(rotvec))
             data.qpos[pq : pq + 3] = (0.30 + dxy[0], dxy[1], z0)
             data.qpos[pq + 3 : pq + 7] = quat
+            data.qpos[tq : tq + 3] = (0.30 + dxy[0], dxy[1] + 0.08, 0.0011)
             mujoco.mj_forward(model, data)
-            for _ in range(int(1.0 / model.opt.timestep)):
-                mujoco.mj_step(model, data)
-            below_floor = data.qpos[pq + 2] < 2 * h + 0.002
-            outside = np.hypot(*(data.qpos[pq : pq + 2] - data.qpos[mq : mq + 2])) > MUG_INNER_RADIUS_M + 0.005
-            lost += bool(below_floor or outside)
-        print(f"base {2000 * h:.0f} mm thick: {lost} of {n} tilted drops end below the floor or outside the mug")
+            mujoco.mj_step(model, data, nstep=int(1.5 / model.opt.timestep))
+            r = np.hypot(*(data.qpos[pq : pq + 2] - data.qpos[mq : mq + 2]))
+            kind = "in" if check.check(data).success else "wedged" if r < MUG_INNER_RADIUS_M + 0.005 else "out"
+            counts[kind] += 1
+        print(f"mujoco {mujoco.__version__}, {floor} floor: {counts['in']} of {n} tilted drops end in the mug, "
+              f"{counts['wedged']} wedged, {counts['out']} out")
 
 
 def policy(name: str, repeats: int, model: str | None) -> None:
@@ -185,10 +198,9 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     sub.add_parser("expert").add_argument("--starts", type=int, default=3, help="table starts per training cluster")
     d = sub.add_parser("drops")
-    d.add_argument("--drops", type=int, default=60)
-    d.add_argument(
-        "--half-heights", type=float, nargs="+", default=[0.004, 0.008, 0.010], help="mug base half-heights, m"
-    )
+    d.add_argument("--drops", type=int, default=150)
+    d.add_argument("--floors", nargs="+", choices=["boxes", "cylinder"], default=["boxes", "cylinder"],
+                   help="the mug floor as shipped (boxes) or as it was (the base cylinder)")
     p = sub.add_parser("policy")
     p.add_argument("name", help="policy config (conf/policy/), e.g. act_fp32")
     p.add_argument("--repeats", type=int, default=2, help="passes over the protocol (start seeds 100 k + i)")
@@ -197,7 +209,7 @@ def main() -> None:
     if args.what == "expert":
         expert(args.starts)
     elif args.what == "drops":
-        drops(args.drops, args.half_heights)
+        drops(args.drops, args.floors)
     else:
         policy(args.name, args.repeats, args.model)
 

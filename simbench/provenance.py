@@ -89,8 +89,7 @@ def versions(model_files: Mapping[str, Path] | None = None) -> dict[str, Any]:
         "python": platform.python_version(),
         "cpu": cpu_model(),
     }
-    if model_files is not None:
-        out["model_sha256"] = model_sha256(model_files)
+    out["model_sha256"] = model_sha256(model_files)  # None: no model (a timing-only run, a link measurement)
     return out
 
 

@@ -324,3 +324,27 @@ def test_export_default_out_dir_is_not_the_shipped_models() -> None:
     cfg = OmegaConf.load(CONF_DIR / "export.yaml")
     # null: outputs/export/<arch>, never the package data
     assert cfg.out_dir is None and cfg.replace is False and not str(MODELS_DIR).endswith("outputs/export")
+
+
+def test_quantization_runs_in_a_scratch_directory(trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ONNX Runtime's pre-processing writes temp files (sym_shape_infer_temp.onnx, <uuid>.data) into the
+    working directory: export runs it elsewhere and the user's directory stays empty."""
+    import onnxruntime.quantization as ortq
+
+    policy, data, fp32, tmp, _ = trained
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    seen: list[str] = []
+    real = ortq.quant_pre_process
+
+    def spy(*args, **kwargs):
+        seen.append(str(Path.cwd()))
+        (Path.cwd() / "sym_shape_infer_temp.onnx").write_bytes(b"left behind")  # what ORT may leave
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ortq, "quant_pre_process", spy)
+    feeds = make_feeds(data.state[data.val_frames[:4]], data.images_of(data.val_frames[:4]), policy.config.cameras)
+    build_variant(fp32, tmp_path / "int8.onnx", Recipe("int8", components={"backbone": "int8"}), feeds)
+    assert seen and all(Path(d) != work for d in seen)
+    assert Path.cwd() == work and list(work.iterdir()) == []

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import mujoco
 import numpy as np
 import pytest
 
@@ -74,6 +75,8 @@ def test_measure_writes_trace_and_record(measured: Path) -> None:
     )
     assert record["stats"]["p90_early_stopping_s"] >= record["p90_s"]
     assert {"onnxruntime_board", "agent", "protocol", "simbench"} <= record["versions"].keys() and record["date"]
+    v = record["versions"]
+    assert v["mujoco"] == mujoco.__version__ and v["model_sha256"] == record["model_sha256"] and v["cpu"]
 
 
 def test_replay_is_reproducible_and_names_board(measured: Path, tmp_path: Path) -> None:

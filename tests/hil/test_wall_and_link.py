@@ -98,6 +98,7 @@ def link(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict, Path]
 def test_link_writes_a_profile_with_distributions_and_a_serialization_fit(link: tuple[dict, Path]) -> None:
     record, path = link
     assert path.name == "link.json" and json.loads(path.read_text()) == record
+    assert record["versions"]["onnxruntime"] and record["versions"]["agent"] and "git_commit" in record["versions"]
     assert record["kind"] == "simbench.hil.link" and record["policy"] == "act_int8"
     assert record["observation_bytes"] > record["chunk_bytes"] > 2400
     for key in ("observation_trip_s", "chunk_trip_s", "round_trip_empty_s"):
