@@ -3,6 +3,8 @@
     python benchmarks/expert_success.py                  # 20 table starts per cluster + 2 of each recovery start
     python benchmarks/expert_success.py --table 10 --recovery 2
     python benchmarks/expert_success.py --table 3 --recovery 0 --noise-std 0.015   # DART-perturbed execution
+    python benchmarks/expert_success.py --table 5 --recovery 1 --scene /tmp/v/teabag_mug.xml   # an edited copy
+                                         # of scenes/ (both XML files copied: the scene includes so101_arm.xml)
 
 Seeds are 100 * cluster + start_index (the slow tests' seeds for the first 10). Prints a table and
 writes nothing; every figure comes from this run.
@@ -28,8 +30,9 @@ def main() -> None:
     parser.add_argument("--noise-std", type=float, default=0.0,
                         help="action noise on the executed arm targets, rad (record's action_noise.std_rad)")
     parser.add_argument("--noise-tau", type=float, default=0.3, help="its correlation time, s")
+    parser.add_argument("--scene", default=None, help="another scene XML (default: scenes/teabag_mug.xml)")
     args = parser.parse_args()
-    env = TeaBagMugEnv(cameras=())
+    env = TeaBagMugEnv(cameras=(), scene_path=args.scene)
     t0 = time.time()
     print("| cluster | table | holding | beside | all |\n|---|---|---|---|---|")
     totals = {"table": [0, 0], "holding": [0, 0], "beside": [0, 0]}
