@@ -44,7 +44,7 @@ ROWS: dict[str, dict[str, Any] | None] = {
     "servo gains -10%": {"gains": [0.9, 0.9]},
     "servo gains +10%": {"gains": [1.1, 1.1]},
     "cameras moved up to 1 cm": {"camera_m": 0.01},
-    "all of the above, random": {"friction": [0.9, 1.1], "pouch_mass": [0.9, 1.1], "gains": [0.9, 1.1],
+    "all of the above at random": {"friction": [0.9, 1.1], "pouch_mass": [0.9, 1.1], "gains": [0.9, 1.1],
                                  "camera_m": 0.01},
 }
 
