@@ -92,6 +92,8 @@ class Nominal:
     head_ambient: np.ndarray
     cam_pos: np.ndarray
     pouch_body: int = field(default=0)
+    randomized: bool = False
+    """The model holds drawn values (its derived constants must be recomputed on restoring)."""
 
     @classmethod
     def of(cls, model: mujoco.MjModel) -> Nominal:
@@ -104,9 +106,13 @@ class Nominal:
         )
 
 
-def apply(model: mujoco.MjModel, nominal: Nominal, spec: Randomization | None, rng: np.random.Generator
-          ) -> dict[str, float]:
-    """Restore the nominal scene, then draw and apply ``spec``'s factors; returns what was drawn."""
+def apply(model: mujoco.MjModel, data: mujoco.MjData, nominal: Nominal, spec: Randomization | None,
+          rng: np.random.Generator) -> dict[str, float]:
+    """Restore the nominal scene, then draw and apply ``spec``'s factors; returns what was drawn.
+
+    A changed mass also changes what MuJoCo derived from it when compiling (the inverse weights that
+    scale every contact's softness): those are recomputed (``mj_setConst``), as a compiled model with
+    that mass would have them."""
     model.geom_friction[:] = nominal.geom_friction
     model.body_mass[nominal.pouch_body] = nominal.pouch_mass
     model.body_inertia[nominal.pouch_body] = nominal.pouch_inertia
@@ -118,7 +124,11 @@ def apply(model: mujoco.MjModel, nominal: Nominal, spec: Randomization | None, r
     model.vis.headlight.ambient[:] = nominal.head_ambient
     model.cam_pos[:] = nominal.cam_pos
     if spec is None:
+        if nominal.randomized:
+            mujoco.mj_setConst(model, data)
+            nominal.randomized = False
         return {}
+    nominal.randomized = True
     drawn = {k: float(rng.uniform(*getattr(spec, k))) for k in FACTORS}
     offsets = rng.uniform(-spec.camera_m, spec.camera_m, nominal.cam_pos.shape)
     model.geom_friction[:, 0] = nominal.geom_friction[:, 0] * drawn["friction"]
@@ -132,6 +142,7 @@ def apply(model: mujoco.MjModel, nominal: Nominal, spec: Randomization | None, r
     model.vis.headlight.ambient[:] = np.clip(nominal.head_ambient * drawn["lighting"], 0.0, 1.0)
     model.cam_pos[:] = nominal.cam_pos + offsets
     drawn["camera_offset_m"] = float(np.abs(offsets).max()) if offsets.size else 0.0
+    mujoco.mj_setConst(model, data)
     return drawn
 
 

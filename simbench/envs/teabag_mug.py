@@ -187,7 +187,9 @@ class TeaBagMugEnv(gym.Env[dict[str, NDArray[Any]], NDArray[np.float32]]):
         self.start = sample_start(rng, cluster, kind)
         # its own stream: the start is the same with or without randomization (paired episodes)
         seeds = [base, cluster, list(StartKind).index(kind), start_index, 1]
-        self.drawn = apply_randomization(self.model, self._nominal, self.randomize, np.random.default_rng(seeds))
+        self.drawn = apply_randomization(
+            self.model, self.data, self._nominal, self.randomize, np.random.default_rng(seeds)
+        )
         self._apply_start(self.start)
         self._success_streak = 0
         self._success_time = None
