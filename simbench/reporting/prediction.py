@@ -54,7 +54,8 @@ def predict_one(overrides: list[str]) -> str:
         raise ConfigError(f"no policy given; add +policy=NAME with NAME one of: {', '.join(_onnx_policies())}")
     p = predict_policy(cfg["latency"], graphs_of(policy)(None))
     profile = compose_dict("config", [f"+policy={policy['name']}"])["latency"]
-    published = (profile.get("published") or {}).get(policy["name"])
+    same_board = profile.get("device") == p.device
+    published = (profile.get("published") or {}).get(policy["name"]) if same_board else None
     return breakdown(str(policy["name"]), p, published)
 
 
