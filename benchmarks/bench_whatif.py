@@ -38,7 +38,7 @@ def sweep(points: int, duration_s: float, policy: str, out: Path) -> tuple[float
            f"latency.precision={precisions}", f"seed=range(0,{seeds})", "plots=false", "progress=false",
            f"hydra.sweep.dir={out}"]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc = subprocess.run(cmd, cwd=REPO, check=False, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     wall = time.perf_counter() - t0
     done = sum('"complete"' in p.read_text() for p in out.glob("*/status.json"))
     if proc.returncode != 0:

@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from published_models import build  # noqa: E402
+from published_models import build
 
-from simbench.latency.device_model import load_device  # noqa: E402
-from simbench.latency.roofline import GraphPart, predict  # noqa: E402
+from simbench.latency.device_model import load_device
+from simbench.latency.roofline import GraphPart, predict
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def main() -> int:
     out: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="simbench-published-") as tmp:
         built: dict[str, dict[str, tuple[Path, int]]] = {}
-        print(f"| model | published ms | predicted ms | error | held out |\n|---|---|---|---|---|")
+        print("| model | published ms | predicted ms | error | held out |\n|---|---|---|---|---|")
         for row in ROWS:
             if row.model not in built:
                 built[row.model] = build(row.model, Path(tmp) / row.model)

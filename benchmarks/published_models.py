@@ -304,7 +304,7 @@ def build(name: str, out_dir: Path) -> dict[str, tuple[Path, int]]:
     """Export one published model's graph(s) into ``out_dir``: ``{component: (path, repeat)}``."""
     torch.manual_seed(0)
     out_dir.mkdir(parents=True, exist_ok=True)
-    img = lambda n, h, w: torch.zeros(n, 3, h, w)  # noqa: E731
+    img = lambda n, h, w: torch.zeros(n, 3, h, w)
     if name in ("resnet18", "resnet50"):
         return {"model": (export_shape_only(ResNet(int(name[6:])), (img(1, 224, 224),), ["image"],
                                             out_dir / f"{name}.onnx"), 1)}

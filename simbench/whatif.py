@@ -68,7 +68,7 @@ class Point:
 
     @property
     def actions_per_chunk(self) -> int:
-        return max(1, int(round(self.chunk * self.actions_fraction)))
+        return max(1, round(self.chunk * self.actions_fraction))
 
 
 def grid(points: int | None = None, axes: dict[str, Sequence[Any]] | None = None) -> list[Point]:
@@ -151,7 +151,7 @@ def run_point(p: Point, seconds: float, seed: int = 0, jitter: float = 0.05, dev
     spec = _WORKER["spec"]
     fps = spec.settings.fps
     ticks_per_action = fps / spec.policy.control_hz if spec.policy.control_hz else 1.0
-    a = max(1, int(round(p.actions_per_chunk * ticks_per_action)))
+    a = max(1, round(p.actions_per_chunk * ticks_per_action))
     settings = replace(spec.settings, actions_per_chunk=a, threshold=p.threshold,
                        n_action_steps=min(spec.settings.n_action_steps, a))
     env = TimingEnv(settings.action_dim, _WORKER["duration"])

@@ -32,7 +32,7 @@ def test_resnet18_and_mobilenetv2_count_their_published_flops(tmp_path: Path) ->
 def test_validation_benchmark_writes_the_rows(tmp_path: Path) -> None:
     out = tmp_path / "v.json"
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "latency_model_validation.py"), "--json", str(out)],
-                          capture_output=True, text=True, timeout=900)
+                          check=False, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = json.loads(out.read_text())
     assert all(set(r) == {"name", "published_ms", "predicted_ms", "held_out"} for r in rows)

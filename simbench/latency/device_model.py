@@ -10,6 +10,7 @@ pays a transfer (bytes over the NPU's bandwidth plus a fixed hand-over).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,7 +70,7 @@ class CpuModel:
         points = sorted(self.bandwidth_gbs.items())
         if threads <= points[0][0]:
             return points[0][1]
-        for (t0, b0), (t1, b1) in zip(points, points[1:]):
+        for (t0, b0), (t1, b1) in itertools.pairwise(points):
             if threads <= t1:
                 return b0 + (b1 - b0) * (threads - t0) / (t1 - t0)
         return points[-1][1]

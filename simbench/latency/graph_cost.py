@@ -116,14 +116,14 @@ def _infer(model: onnx.ModelProto, path: str) -> onnx.ModelProto:
 
     try:
         model = onnx.shape_inference.infer_shapes(model, data_prop=True)
-    except Exception:  # contrib ops onnx does not know: ORT's pass below still types them
+    except Exception:  # noqa: BLE001, S110 - contrib ops onnx does not know: ORT's pass below still types them
         pass
     try:
         out = SymbolicShapeInference.infer_shapes(model, auto_merge=True)
         if out is not None:
             return out
         err: Exception | None = None
-    except Exception as caught:
+    except Exception as caught:  # noqa: BLE001 - any failure is reported as the user's graph, in one line
         err = caught
     typed = {v.name for v in [*model.graph.value_info, *model.graph.output]}
     if all(o in typed for n in model.graph.node for o in n.output if o and n.op_type != "Constant"):
@@ -196,9 +196,9 @@ class _Graph:
         only from them or from shapes (ONNX Runtime folds these once)."""
         const = set(self.initializers)
         for n in self.model.graph.node:  # topological order
-            if n.op_type in ("Constant", "Shape", "Size") or all(i in const for i in n.input if i):
-                if n.op_type != "DynamicQuantizeLinear":
-                    const.update(n.output)
+            folds = n.op_type in ("Constant", "Shape", "Size") or all(i in const for i in n.input if i)
+            if folds and n.op_type != "DynamicQuantizeLinear":
+                const.update(n.output)
         return const
 
     def shape(self, name: str) -> tuple[int, ...]:
@@ -291,9 +291,7 @@ def _fused(g: _Graph, node: onnx.NodeProto) -> bool:
         return False
     if node.op_type in _FUSABLE_AFTER and src.op_type in (_CONV | _MATMUL):
         return True
-    if node.op_type == "Add" and src.op_type in _MATMUL and any(g.is_weight(i) for i in node.input[1:]):
-        return True
-    return False
+    return node.op_type == "Add" and src.op_type in _MATMUL and any(g.is_weight(i) for i in node.input[1:])
 
 
 def _node_cost(g: _Graph, node: onnx.NodeProto, as_precision: str | None) -> NodeCost | None:
@@ -340,7 +338,7 @@ def load_graph(path: str | Path) -> onnx.ModelProto:
         raise bad_value("graph", str(path), "must be an existing ONNX file")
     try:
         return onnx.load(str(path), load_external_data=False)
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - onnx raises several types for unreadable files
         raise ConfigError(f"graph {path}: not a readable ONNX file ({type(err).__name__})") from None
 
 

@@ -24,8 +24,8 @@ def _ms(seconds: float) -> str:
 
 def breakdown(name: str, p: Prediction, published: str | None) -> str:
     """The per-component / per-op-class / per-unit table of one prediction."""
-    lines = [f"policy {name} on {p.device} ({p.threads} CPU threads), {p.flops / 1e9:.3f} GFLOP per inference, "
-             f"{p.npu_nodes} node runs on the NPU, {p.cpu_nodes} on the CPU"]
+    lines = [(f"policy {name} on {p.device} ({p.threads} CPU threads), {p.flops / 1e9:.3f} GFLOP per inference, "
+              f"{p.npu_nodes} node runs on the NPU, {p.cpu_nodes} on the CPU")]
     for title, table in (("component", p.components), ("op class", p.op_classes), ("unit", p.units)):
         lines.append(f"  by {title}:")
         lines += [f"    {k:<16}{_ms(v)}  {100 * v / p.total_s:5.1f}%" for k, v in

@@ -32,7 +32,7 @@ def test_predict_smolvla_mixed_has_three_components() -> None:
 def test_predict_without_policy_lists_every_variant_beside_its_profile() -> None:
     out = simbench("predict")
     assert out.returncode == 0, out.stderr
-    rows = [line for line in out.stdout.splitlines() if line.startswith("| act_") or line.startswith("| smolvla_")]
+    rows = [line for line in out.stdout.splitlines() if line.startswith(("| act_", "| smolvla_"))]
     assert len(rows) == 11 and "assumed" not in out.stdout
     assert sum("| published |" in r for r in rows) == 4 and sum("predicted (" in r for r in rows) == 7
 
