@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "look": ("simbench.cli.look", "contact sheet PNG and mp4 of an expert episode"),
     "train": ("simbench.cli.train", "train a policy (ACT) on a recorded dataset"),
     "export": ("simbench.cli.export", "export a trained policy to ONNX and build precision variants"),
+    "predict": ("simbench.cli.predict", "a board's predicted latency for a policy's ONNX graphs (device model)"),
     "eval": ("simbench.cli.eval", "ideal-timing success of shipped policies in the scene (sync, zero latency)"),
     "report": ("simbench.cli.report", "summarise a sweep directory: tables and plots"),
     "hil": ("simbench.cli.hil", "hardware in the loop: a board's facts, measure a model on it (docs/hil.md)"),

@@ -19,6 +19,7 @@ from simbench.config.options import available, load_option, runnable_policies  #
 from simbench.errors import ConfigError, bad_value, unknown_name
 from simbench.latency.base import LatencySource
 from simbench.latency.factory import make_latency
+from simbench.latency.predicted import GraphsOf, PolicyGraphs
 from simbench.registry import POLICY_RUNTIMES
 from simbench.scheduler.aggregate import NAMES as AGGREGATE_NAMES
 from simbench.scheduler.settings import SchedulerSettings, Stage
@@ -51,6 +52,25 @@ def _check_model_chunk(policy: Mapping[str, Any], chunk_size: int) -> None:
         raise bad_value("policy.chunk_size", chunk_size,
                         f"the model {path.name} predicts {predicted} actions per inference; "
                         f"to return fewer per chunk set policy.actions_per_chunk (<= {predicted}) instead")
+
+
+def graphs_of(policy: Mapping[str, Any]) -> GraphsOf:
+    """A policy's ONNX graphs by name for the latency model: None is ``policy`` (the run's node, with
+    its overrides: ``num_steps``, ``component_precision``), a name is ``conf/policy/<name>.yaml`` (a
+    device profile's published anchor)."""
+    from simbench.policies.graphs import policy_graphs
+
+    cache: dict[str | None, PolicyGraphs] = {}
+
+    def of(name: str | None) -> PolicyGraphs:
+        if name not in cache:
+            node = policy if name is None or name == policy.get("name") else load_option("policy", name)
+            if node is None:
+                raise unknown_name("policy", name, runnable_policies())
+            cache[name] = policy_graphs(node)
+        return cache[name]
+
+    return of
 
 
 @dataclass(frozen=True)
@@ -327,7 +347,8 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     if "threads" in policy:
         _integer(policy, "threads", "policy", 1, 256)
 
-    latency = _board_latency(cfg, latency_cfg) if board_latency else make_latency(latency_cfg, name)
+    latency = (_board_latency(cfg, latency_cfg) if board_latency
+               else make_latency(latency_cfg, name, graphs_of=graphs_of(policy)))
     if latency_cfg.get("name") == "host" and runtime == "timing":
         why = (f"env={env.get('name')} has no cameras, so {name} runs timing-only" if timing_only
                else f"policy {name} has runtime=timing")

@@ -29,7 +29,9 @@ class LatencySource(Protocol):
         """Where the latencies come from, as JSON-ready data (``metrics.json``'s ``latency_source``).
 
         ``kind`` is one of ``published`` (a figure from a reference: ``figure``, ``source``),
-        ``assumed`` (no figure of its own: ``borrows`` names whose, ``why``), ``host`` (measured on
+        ``predicted`` (the device model: ``device``, ``graphs`` with their sha256, and for a profile
+        variant without a figure its ``anchor`` and ``ratio``), ``no_network``, ``override`` (a
+        profile a user typed), ``host`` (measured on
         this machine), ``trace`` (``path``, ``rows``; ``board`` and ``model_sha256`` when the trace
         says), ``board`` (a live board) or ``distribution`` (parameters a user chose)."""
 

@@ -13,6 +13,7 @@ from simbench.errors import bad_value, unknown_name
 from simbench.latency.base import LatencySource, MeasuredLatency, StageTimes
 from simbench.latency.device_profile import DeviceProfileLatency
 from simbench.latency.distributions import ConstantLatency, LognormalLatency, NormalLatency, UniformLatency
+from simbench.latency.predicted import GraphsOf, PredictedLatency
 from simbench.latency.trace import TraceLatency
 
 
@@ -34,7 +35,7 @@ class Scaled:
         return {**self.source.describe(), "scale": self.scale}
 
 
-def _build(cfg: Mapping[str, Any], policy: str) -> LatencySource:
+def _build(cfg: Mapping[str, Any], policy: str, graphs_of: GraphsOf | None, key: str) -> LatencySource:
     name = cfg["name"]
     builders: dict[str, Callable[[], LatencySource]] = {
         "constant": lambda: ConstantLatency(float(cfg["value"])),
@@ -42,7 +43,8 @@ def _build(cfg: Mapping[str, Any], policy: str) -> LatencySource:
         "lognormal": lambda: LognormalLatency(float(cfg["median"]), float(cfg["sigma"])),
         "uniform": lambda: UniformLatency(float(cfg["low"]), float(cfg["high"])),
         "trace": lambda: TraceLatency(str(cfg["path"]), str(cfg.get("column", "latency_s"))),
-        "device_profile": lambda: DeviceProfileLatency.from_config(cfg, policy),
+        "device_profile": lambda: DeviceProfileLatency.from_config(cfg, policy, graphs_of),
+        "predicted": lambda: PredictedLatency.from_config(cfg, policy, graphs_of, key),
         "host": lambda: MeasuredLatency(),
     }
     if name not in builders:
@@ -50,7 +52,7 @@ def _build(cfg: Mapping[str, Any], policy: str) -> LatencySource:
     return builders[name]()
 
 
-LATENCY_SOURCES = ("constant", "normal", "lognormal", "uniform", "trace", "device_profile", "host")
+LATENCY_SOURCES = ("constant", "normal", "lognormal", "uniform", "trace", "device_profile", "predicted", "host")
 
 MAX_LATENCY_S = 3_600.0
 """Largest latency parameter (seconds) a source may be given."""
@@ -59,6 +61,8 @@ MAX_SIGMA = 3.0
 sigma 1000 overflowed inside SimPy."""
 MAX_SCALE = 1_000.0
 _SECONDS = ("value", "mean", "std", "min", "median", "low", "high")
+# latency=predicted: ``jitter`` is bounded like a sigma below; device, threads, unit and precision
+# are checked by the source (simbench.latency.predicted.predict_policy).
 
 
 def _check_numbers(cfg: Mapping[str, Any], key: str) -> None:
@@ -88,20 +92,23 @@ def _check_numbers(cfg: Mapping[str, Any], key: str) -> None:
                 )
 
 
-def make_latency(cfg: Mapping[str, Any], policy: str, key: str = "latency") -> LatencySource:
+def make_latency(cfg: Mapping[str, Any], policy: str, key: str = "latency",
+                 graphs_of: GraphsOf | None = None) -> LatencySource:
     """Build the source for ``policy`` (device profiles are picked by the policy's name); ``key``
-    is where ``cfg`` sits in the config (a pipeline stage's own latency), for error messages."""
+    is where ``cfg`` sits in the config (a pipeline stage's own latency), for error messages;
+    ``graphs_of`` gives a policy's ONNX graphs to the sources that price them (``predicted``, and a
+    device profile's predicted variants)."""
     if not isinstance(cfg, Mapping):
         raise bad_value(
             key,
             cfg,
-            "give a latency mapping with a name (constant, normal, lognormal, uniform, trace, device_profile, host)",
+            f"give a latency mapping with a name ({', '.join(LATENCY_SOURCES)})",
         )
     _check_numbers(cfg, key)
     scale = float(cfg.get("scale", 1.0))
     if not scale > 0:
         raise bad_value(f"{key}.scale", scale, "must be > 0")
-    source = _build(cfg, policy)
+    source = _build(cfg, policy, graphs_of, key)
     if isinstance(source, MeasuredLatency):
         source.scale = scale
         return source

@@ -21,9 +21,12 @@ def describe_latency_source(d: dict[str, Any]) -> str:
     scale = f", x{d['scale']:g}" if d.get("scale", 1.0) != 1.0 else ""
     if kind == "published":
         return f"published figure: {d.get('figure')} [{d.get('source')}], jitter {d.get('jitter')}{scale}"
-    if kind == "assumed":
-        borrowed = f"borrows {d['borrows']}'s figure" if d.get("borrows") else "no figure borrowed"
-        return f"assumed: {d.get('median_s')} s for {d.get('policy')}, {borrowed} ({d.get('why')}){scale}"
+    if kind == "predicted":
+        return f"predicted (device model {d.get('device')}, {_graph_shas(d)}): {_seconds(d)} for {d.get('policy')}" + (
+            f" = {d['anchor']}'s published {d['anchor_s']:g} s x {d['ratio']:.3f} (device-model ratio on the shipped graphs)"
+            if d.get("anchor") else f", {d.get('threads')} threads") + f", jitter {d.get('jitter')}{scale}"
+    if kind in ("no_network", "override"):
+        return f"{kind.replace('_', ' ')}: {d.get('median_s')} s for {d.get('policy')} ({d.get('why')}){scale}"
     if kind == "host":
         return f"host measurement: {d.get('what', 'timed on this machine')}{scale}"
     if kind == "trace":
@@ -33,6 +36,17 @@ def describe_latency_source(d: dict[str, Any]) -> str:
         return f"live board {board}{_board_and_model(d)}{scale} (not reproducible bit for bit)"
     params = ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("kind", "name", "scale"))
     return f"{kind}: {d.get('name', '')}({params}){scale}"
+
+
+def _seconds(d: dict[str, Any]) -> str:
+    value = float(d.get("median_s") or 0.0)
+    return f"{value:.3g} s"
+
+
+def _graph_shas(d: dict[str, Any]) -> str:
+    """``graph sha256 0123abcd...`` (one per graph: SmolVLA's three)."""
+    shas = [str(v)[:12] for v in (d.get("graphs") or {}).values()]
+    return "graph sha256 " + (", ".join(shas) if shas else "?")
 
 
 def _board_and_model(d: dict[str, Any]) -> str:

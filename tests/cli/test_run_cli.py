@@ -149,8 +149,8 @@ def test_smolvla_runs_timing_only_where_there_is_no_physics(tmp_path: Path) -> N
     ("policy", "kind", "needle"),
     [
         ("act_int8", "published", "published figure: ACT optimized 0.32 s"),
-        ("act_fp16", "assumed", "assumed: 2.86 s for act_fp16, borrows act_fp32's figure"),
-        ("act_int4", "assumed", "borrows act_int8's figure"),
+        ("act_fp16", "predicted", "predicted (device model imx95, graph sha256 "),
+        ("act_int4", "predicted", "= act_int8's published 0.32 s x "),
     ],
 )
 def test_latency_source_is_in_metrics_summary_and_summary_file(

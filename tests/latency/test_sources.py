@@ -78,22 +78,30 @@ def test_bad_parameters_raise_one_line(cfg: dict) -> None:
     assert "\n" not in str(err.value)
 
 
-def test_every_imx95_profile_says_whether_its_figure_is_published_or_assumed() -> None:
-    """conf/device/imx95.yaml (pulled into latency=imx95) lists each profile exactly once, under published or assumed,
-    and an assumed one borrows a published figure with the same median (or nothing, for 0 s)."""
-    from simbench.config.build import load_option
+def test_every_imx95_profile_says_whether_its_figure_is_published_or_predicted() -> None:
+    """conf/device/imx95.yaml (pulled into latency=imx95) lists each shipped variant exactly once: published
+    (its median is a figure), predicted (its anchor's figure rescaled by the device model) or no_network."""
+    from simbench.config.build import graphs_of, load_option
 
     cfg = load_option("latency", "imx95")
     assert cfg is not None
-    published, assumed = cfg["published"], cfg["assumed"]
-    assert set(published) | set(assumed) == set(cfg["profiles"]) and not set(published) & set(assumed)
-    assert {"act_fp16", "act_int4", "act_int8_dynamic", "act_mixed"} <= set(assumed)
-    for name, entry in assumed.items():
-        if entry["borrows"] is not None:
-            assert entry["borrows"] in published and cfg["profiles"][name] == cfg["profiles"][entry["borrows"]]
-    for name in cfg["profiles"]:
-        d = make_latency(cfg, name).describe()
-        assert d["kind"] == ("published" if name in published else "assumed") and d["median_s"] == cfg["profiles"][name]
+    published, predicted, none = cfg["published"], cfg["predicted"], cfg["no_network"]
+    assert not set(published) & set(predicted) and not set(none) & (set(published) | set(predicted))
+    assert set(published) | set(none) == set(cfg["profiles"]) and "assumed" not in cfg
+    assert {"act_fp16", "act_int4", "act_int8_dynamic", "act_mixed"} <= set(predicted)
+    for name, anchor in predicted.items():
+        assert anchor in published and name.split("_")[0] == anchor.split("_")[0]
+    for name in [*cfg["profiles"], *predicted]:
+        node = load_option("policy", name)
+        assert node is not None
+        d = make_latency(cfg, name, graphs_of=graphs_of(node)).describe()
+        kind = "published" if name in published else "predicted" if name in predicted else "no_network"
+        assert d["kind"] == kind
+        if kind == "predicted":  # the anchor's figure times the device model's ratio on the shipped graphs
+            assert d["median_s"] == pytest.approx(cfg["profiles"][d["anchor"]] * d["ratio"]) and d["median_s"] > 0
+            assert all(len(sha) == 64 for sha in d["graphs"].values())
+        else:
+            assert d["median_s"] == cfg["profiles"][name]
     assert make_latency(cfg, "act_int8").describe()["figure"] == published["act_int8"]
     assert make_latency(cfg, "act_int8").describe()["source"] == "nxp-imx95.md"
     # latency=imx95 is the device's data and nothing else: the same as Hydra composes it
@@ -113,9 +121,9 @@ def test_describe_of_every_source_kind(tmp_path: Path) -> None:
         "kind": "distribution", "name": "uniform", "low": 0.1, "high": 0.2, "scale": 3.0}
     assert make_latency({"name": "host", "scale": 0.5}, "x").describe()["kind"] == "host"
     assert make_latency({"name": "host", "scale": 0.5}, "x").describe()["scale"] == 0.5
-    # a profile added by an override is assumed, borrowing nothing
+    # a profile added by an override says so
     d = make_latency({**IMX95, "profiles": {"mine": 0.4}}, "mine").describe()
-    assert d["kind"] == "assumed" and d["borrows"] is None and d["median_s"] == 0.4
+    assert d["kind"] == "override" and d["median_s"] == 0.4
     trace = tmp_path / "t.csv"
     trace.write_text("latency_s\n0.1\n0.2\n0.3\n")
     src = make_latency({"name": "trace", "path": str(trace)}, "x")
