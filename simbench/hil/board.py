@@ -1,7 +1,9 @@
 """``board=NAME``: which board to talk to, validated, and how to reach it.
 
 ``board=loopback`` starts ``simbench-agent serve`` as a subprocess on 127.0.0.1 with a free port and
-a fresh token in a temporary directory, and stops it on exit (also at interpreter exit), so every HIL
+a fresh token in a temporary directory, and stops it on exit (also at interpreter exit; and should
+this process be killed outright, the agent sees its stdin pipe close, exits and removes the
+directory: ``simbench_agent.lifeline``), so every HIL
 command works, and is tested, without a board. ``board=lab`` reaches a running agent at
 ``board.address:board.port`` with the token in ``board.token_file``.
 """
@@ -148,7 +150,12 @@ class LoopbackAgent:
             cmd += ["--max-model-bytes", str(board.max_model_bytes)]
         if board.fault:
             cmd += ["--fault", board.fault]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Tied to this process: the agent exits and removes self.dir when its stdin (our pipe) closes,
+        # which the kernel does however this process ends, SIGKILL included (simbench_agent.lifeline).
+        cmd += ["--parent-watch", "--remove-on-exit", str(self.dir)]
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         atexit.register(self.stop)
         line = self._first_line(start_timeout_s)
         if not line.startswith("simbench-agent listening on "):
@@ -182,6 +189,12 @@ class LoopbackAgent:
 
     def stop(self) -> None:
         stop_process(self.proc)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
         shutil.rmtree(self.dir, ignore_errors=True)
         atexit.unregister(self.stop)
 
