@@ -116,14 +116,18 @@ def link_command(cfg: DictConfig, board: BoardConfig, argv: list[str]) -> int:
         Path(str(cfg.out)) if cfg.get("out") not in (None, "") else Path(str(cfg.results_dir)) / "hil" / f"{stamp}_link"
     )
     link_cfg: dict[str, Any] = OmegaConf.to_container(cfg.hil.link, resolve=True)  # type: ignore[assignment]
-    settings = parse_link(link_cfg, float(link_cfg.get("fps", 60)), out)
+    settings = parse_link(link_cfg, out)
     command = "python -m simbench hil " + " ".join(shlex.quote(a) for a in argv)
     try:
         record = measure_link(board, policy, settings, command)
+        path = write_link(record, out)
     except BoardError as err:
         print(f"error: {err}", file=sys.stderr)
         return FAULT_EXIT_CODE
-    path = write_link(record, out)
+    except OSError as err:  # disk full, quota, I/O error: nothing half-written (write_json is atomic)
+        print(f"error: cannot write the link profile to {out}: {err.strerror or err}; nothing was written",
+              file=sys.stderr)
+        return FAULT_EXIT_CODE
     ms = {
         k: {q: 1e3 * record[k][q] for q in ("p50", "p99")}
         for k in ("observation_trip_s", "chunk_trip_s", "round_trip_empty_s")

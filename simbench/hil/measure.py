@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from simbench import bounds
 from simbench.atomic_io import finite_json, signals_held, umask
 from simbench.errors import ConfigError, RunFault, bad_value, unknown_name
 from simbench.hil.board import BoardConfig, BoardConnection
@@ -35,6 +36,7 @@ from simbench.hil.client import BoardError, LoadedModel
 from simbench.hil.replies import BenchBatch
 from simbench.hil.spec import host_session_spec
 from simbench.provenance import versions
+from simbench.run_dir import check_dir_path
 
 TRACE_NAME = "trace.csv"
 RECORD_NAME = "trace.json"
@@ -58,18 +60,18 @@ class MeasureSettings:
     inputs: str = "generated"
 
 
-def _int(cfg: Mapping[str, Any], key: str, minimum: int) -> int:
-    value = cfg.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise bad_value(f"hil.{key}", value, f"must be an integer >= {minimum}")
-    return value
+MAX_BENCH_COUNT = 10_000_000
+MAX_BENCH_S = 86_400.0
+"""The agent's own limits on a bench (count and seconds), checked here so a bad value is exit 2
+with nothing written instead of a refusal after connecting."""
+
+
+def _int(cfg: Mapping[str, Any], key: str, minimum: int, maximum: int = MAX_BENCH_COUNT) -> int:
+    return bounds.integer(cfg.get(key), f"hil.{key}", minimum, maximum)
 
 
 def _seconds(cfg: Mapping[str, Any], key: str, minimum: float) -> float:
-    value = cfg.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= minimum or value == float("inf"):
-        raise bad_value(f"hil.{key}", value, f"must be a finite number >= {minimum:g}")
-    return float(value)
+    return bounds.number(cfg.get(key), f"hil.{key}", minimum, MAX_BENCH_S)
 
 
 def parse_settings(cfg: Mapping[str, Any], default_out: Path) -> MeasureSettings:
@@ -85,15 +87,24 @@ def parse_settings(cfg: Mapping[str, Any], default_out: Path) -> MeasureSettings
     inputs = cfg.get("inputs", "generated")
     if inputs not in INPUT_KINDS:
         raise unknown_name("hil.inputs", inputs, INPUT_KINDS)
-    return MeasureSettings(
-        count,
-        min_duration,
-        _int(cfg, "warmup", 0),
-        max_count,
-        max_duration,
-        Path(str(out)) if out not in (None, "") else default_out,
-        str(inputs),
-    )
+    out_path = Path(str(out)).expanduser() if out not in (None, "") else default_out
+    check_dir_path(out_path, "hil.out")
+    return MeasureSettings(count, min_duration, _int(cfg, "warmup", 0, 100_000), max_count, max_duration, out_path,
+                           str(inputs))
+
+
+def check_onnx(path: Path, key: str) -> None:
+    """``path`` is a readable, non-empty ONNX model (checked before connecting or writing anything)."""
+    import onnx
+
+    if path.stat().st_size == 0:
+        raise bad_value(key, str(path), "is an empty file; give an ONNX model")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - onnx raises several types for files that are not models
+        model = None
+    if model is None or not model.graph.node:
+        raise bad_value(key, str(path), "is not an ONNX model (no graph); give an .onnx file")
 
 
 def scene_inputs(components: list[tuple[str, Path]], seed: int) -> dict[str, dict[str, np.ndarray]]:
@@ -144,6 +155,7 @@ def model_components(policy: Mapping[str, Any] | None, model: Any) -> list[tuple
             path = Path(str(p)).expanduser()
             if not path.is_file():
                 raise bad_value("hil.model", str(p), "must be an existing ONNX file")
+            check_onnx(path, "hil.model")
             found.append(path)
         if len(paths) == 1:
             return [("model", found[0])]
