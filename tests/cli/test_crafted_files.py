@@ -146,3 +146,64 @@ def test_a_corrupt_video_is_one_config_error(dataset: Path, tmp_path: Path) -> N
     ds = load_dataset(root)
     with pytest.raises(ConfigError, match="is unreadable"):
         ds.episode_frames("top", 0)
+
+
+# -- class 8: a full disk is one line, exit 1 -------------------------------------------------------
+
+
+def _enospc(*args: object, **kwargs: object) -> None:
+    import errno
+    import os
+
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "somewhere")
+
+
+def test_report_on_a_full_disk_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import simbench.atomic_io as atomic_io
+
+    sweep = tmp_path / "s"
+    assert main(["run", "-m", *TIMING, "seed=1", f"hydra.sweep.dir={sweep}"]) == 0
+    capsys.readouterr()
+    monkeypatch.setattr(atomic_io.tempfile, "mkstemp", _enospc)
+    assert main(["report", str(sweep)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("error: ") and "disk full" in err, err
+
+
+def test_hydra_writing_its_config_on_a_full_disk_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    import hydra.core.utils
+
+    monkeypatch.setattr(hydra.core.utils, "_save_config", _enospc)
+    assert main(["run", *TIMING, f"hydra.run.dir={tmp_path / 'run'}"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and "disk full" in err.splitlines()[-1], err
+
+
+def test_m_after_overrides_sweeps(tmp_path: Path) -> None:
+    """Class 13: ``-m`` anywhere on the line is the sweep flag (Hydra's parser wants it first)."""
+    sweep = tmp_path / "s"
+    assert main(["run", *TIMING, "seed=1,2", "-m", f"hydra.sweep.dir={sweep}"]) == 0
+    assert len(list(sweep.glob("*/metrics.json"))) == 2
+
+
+def test_a_job_another_sweep_was_writing_is_not_reported_complete_here(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Class 13: two identical sweeps at once. The second found the job locked; by the time it sums
+    up, the first has completed it. The second must not say "1 of 1 complete" and exit 1."""
+    from simbench import run_job
+
+    sweep = tmp_path / "s"
+    assert main(["run", "-m", *TIMING, f"hydra.sweep.dir={sweep}"]) == 0
+    (job,) = [p.parent for p in sweep.glob("*/status.json")]
+    capsys.readouterr()
+    run_job.outcome.clear()
+    run_job.outcome.update(failed=True, busy=[job])  # what job() records when the lock is held
+    try:
+        assert run_job.sweep_summary(sweep, 1) == 1
+    finally:
+        run_job.outcome.clear()
+    err = capsys.readouterr().err
+    assert "0 of 1 jobs complete" in err and "another process was writing it" in err, err
