@@ -29,6 +29,7 @@ from simbench_agent.session import generated_inputs
 from simbench_agent.stats import summarize
 
 from simbench.hil.board import BoardConnection, parse_board
+from simbench.hil.replies import BenchBatch
 from simbench.hil.spec import host_session_spec
 from simbench.paths import MODELS_DIR
 from simbench.policies.onnx_policy import load_session
@@ -108,8 +109,8 @@ def in_process_times(session: object, count: int, warmup: int = 5) -> list[float
 def agent_times(conn: BoardConnection, sha: str, count: int, warmup: int = 5) -> list[float]:
     times: list[float] = []
     for event in conn.client.bench([("model", sha)], warmup, count, 0.0, count, 600.0):
-        if event.get("event") == "batch":
-            times += event["latencies"]["model"]
+        if isinstance(event, BenchBatch):
+            times += event.latencies["model"]
     return times
 
 

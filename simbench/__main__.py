@@ -8,6 +8,7 @@ Each subcommand is a module under ``simbench.cli`` with ``main(argv) -> int``. U
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import signal
@@ -30,6 +31,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "report": ("simbench.cli.report", "summarise a sweep directory: tables and plots"),
     "hil": ("simbench.cli.hil", "hardware in the loop: a board's facts, measure a model on it (docs/hil.md)"),
 }
+
+
+FAULT_EXIT_CODE = 1
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG})
+"""OSErrors that mean the storage failed (not a bug): reported in one line instead of a traceback."""
 
 
 def usage() -> str:
@@ -59,6 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return USAGE_EXIT_CODE
+    except OSError as err:
+        if err.errno not in STORAGE_ERRNOS:
+            raise
+        # A full or failing disk anywhere (a report, Hydra's .hydra/, a profile): one line, exit 1.
+        # Result files are written atomically (simbench.atomic_io), so nothing half-written is left.
+        where = f" writing {err.filename}" if err.filename else ""
+        print(f"error: simbench {name} stopped{where}: {err.strerror or err}"
+              f"{' (disk full)' if err.errno in (errno.ENOSPC, errno.EDQUOT) else ''}; free space and run it again",
+              file=sys.stderr)
+        return FAULT_EXIT_CODE
     except KeyboardInterrupt:
         print(f"interrupted: simbench {name} stopped (Ctrl-C); nothing half-written was kept", file=sys.stderr)
         return INTERRUPTED_EXIT_CODE

@@ -36,18 +36,25 @@ class RunDirBusy(RuntimeError):
 
 
 def check_dir_path(path: Path, key: str) -> None:
-    """ConfigError naming ``key`` when ``path`` is empty, is a file, or lies under a file."""
+    """ConfigError naming ``key`` when ``path`` is empty, is a file, lies under a file, or lies in a
+    directory this process cannot write."""
     if not str(path).strip():
         raise bad_value(key, str(path), "must be a directory path, not empty")
     for parent in [path, *path.parents]:
         if parent.exists() and not parent.is_dir():
             what = "is a file" if parent == path else f"is under a file ({parent})"
             raise bad_value(key, str(path), f"{what}; give a directory")
+        if parent.is_dir():  # the nearest existing directory: results go in it or below it
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise bad_value(key, str(path), f"cannot be written ({parent} is not writable); give a directory")
+            return
 
 
 def reserve(path: Path, key: str = "hydra.run.dir") -> Path:
     """Create ``path`` (or ``path-2``, ``path-3``... when taken) and return the one created."""
     check_dir_path(path, key)
+    if not path.name or path.name in (".", ".."):  # '', '.', '/': a run directory must be a new, named one
+        raise bad_value(key, str(path), "must name a new directory (not '', '.', '..' or '/')")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for i in range(1, 10_000):

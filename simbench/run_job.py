@@ -93,6 +93,7 @@ def job(cfg: DictConfig) -> float | None:
     except RunDirBusy as err:
         print(f"FAILED {out_dir}: {err}; not touched", file=sys.stderr)
         outcome["failed"] = True
+        outcome.setdefault("busy", []).append(out_dir)
     return None  # a failed run: a failed trial for a search sweeper
 
 
@@ -147,6 +148,14 @@ def sweep_summary(sweep_dir: Path, expected: int) -> int:
             )
         except (OSError, ValueError):
             statuses[job.relative_to(sweep_dir).as_posix()] = "incomplete: no status.json"
+    # A job another process was writing when this sweep reached it was not run HERE, whatever its
+    # status.json says by now (two identical sweeps at once): say so rather than "N of N complete", exit 1.
+    for busy in outcome.get("busy", []):
+        try:
+            name = Path(busy).relative_to(sweep_dir).as_posix()
+        except ValueError:
+            continue
+        statuses[name] = "not run here: another process was writing it (rerun this sweep to check it)"
     bad = {job: s for job, s in statuses.items() if s != "complete"}
     complete = len(statuses) - len(bad)
     if not bad and not outcome.get("failed") and complete >= expected:

@@ -15,6 +15,7 @@ input (nothing written); 130 Ctrl-C (the run's ``status.json`` says ``interrupte
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -76,17 +77,26 @@ def main(argv: list[str]) -> int:
             raise ConfigError(f"{key}={str(target)!r} cannot be created ({run_job.os_error_line(err)})") from None
     else:
         target = reserve(target, key if given else "results_dir")
-    argv = [a for a in argv if not a.startswith(f"{key}=")] + [f"{key}={_quote(str(target))}"]
+    # -m first: Hydra's parser takes flags before the overrides only (``a=1 -m b=2`` printed its usage)
+    argv = (["-m"] if multirun else []) + [o for o in overrides if not o.startswith(f"{key}=")] + [
+        f"{key}={_quote(str(target))}"]
     run_job.outcome.clear()
     if multirun and not any(o.lstrip("+~").split("=")[0] in ("hydra/sweeper", "search") for o in overrides):
         # every run is checked: Hydra's basic sweeper need not compose each job once more up front
         argv = [*argv, "hydra/sweeper=simbench_basic"]
-    saved = sys.argv
+    saved, saved_full_error = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
     sys.argv = ["simbench-run", *argv]
+    # Hydra would print its own traceback and exit 1 for an error raised outside the job (writing
+    # .hydra/ on a full disk); let it reach simbench's entry point, which reports it in one line.
+    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         _hydra_main()
     finally:
         sys.argv = saved
+        if saved_full_error is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved_full_error
     if "config_error" in run_job.outcome:
         raise run_job.outcome.pop("config_error")
     if multirun:

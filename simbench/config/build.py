@@ -15,6 +15,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from simbench import bounds
 from simbench.config.options import available, load_option, runnable_policies  # noqa: F401 (load_option: re-exported)
 from simbench.errors import ConfigError, bad_value, unknown_name
 from simbench.latency.base import LatencySource
@@ -38,6 +39,10 @@ MAX_RUN_S = 1_000_000.0
 the run is written, ~1.3 GB per million simulated seconds."""
 MAX_TICKS = 100_000_000
 """Most control ticks in one episode (env duration x scheduler.fps)."""
+MAX_DENOISING_STEPS = 1_000
+"""SmolVLA's forward-Euler steps per inference (10 shipped); 1e9 would run for days per chunk."""
+MAX_TEMPORAL_ENSEMBLE_M = 100.0
+"""ACT's temporal-ensemble decay: exp(-m * i); at 100 every older chunk already weighs < 1e-43."""
 
 
 def _check_model_chunk(policy: Mapping[str, Any], chunk_size: int) -> None:
@@ -47,8 +52,15 @@ def _check_model_chunk(policy: Mapping[str, Any], chunk_size: int) -> None:
     from simbench.policies.onnx_policy import model_metadata
 
     path = model_metadata_file(policy)
-    predicted = model_metadata(path).get("simbench.chunk_size")
-    if predicted is not None and int(predicted) != chunk_size:
+    raw = model_metadata(path).get("simbench.chunk_size")
+    if raw is None:
+        return
+    try:
+        predicted = bounds.integer(int(raw), "simbench.chunk_size", 1, MAX_CHUNK)
+    except (ValueError, ConfigError):
+        raise bad_value("policy.model_path", str(path), f"has unreadable simbench.chunk_size metadata {raw[:40]!r} "
+                        "(an integer in [1, 10000]); re-run 'python -m simbench export'") from None
+    if predicted != chunk_size:
         raise bad_value("policy.chunk_size", chunk_size,
                         f"the model {path.name} predicts {predicted} actions per inference; "
                         f"to return fewer per chunk set policy.actions_per_chunk (<= {predicted}) instead")
@@ -131,28 +143,14 @@ class RunSpec:
     episodes: int | None
 
 
-def _number(cfg: Mapping[str, Any], key: str, prefix: str) -> float:
-    value = cfg.get(key)
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise bad_value(f"{prefix}.{key}", value, "must be a number") from None
-    if not math.isfinite(number):
-        raise bad_value(f"{prefix}.{key}", value, "must be finite")
-    return number
+def _number(cfg: Mapping[str, Any], key: str, prefix: str, lo: float | None = None, hi: float | None = None,
+            *, lo_open: bool = False) -> float:
+    """``cfg[key]`` through the shared validator (:func:`simbench.bounds.number`)."""
+    return bounds.number(cfg.get(key), f"{prefix}.{key}", lo, hi, lo_open=lo_open)
 
 
 def _integer(cfg: Mapping[str, Any], key: str, prefix: str, minimum: int, maximum: int | None = None) -> int:
-    value = cfg.get(key)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int)
-        or value < minimum
-        or (maximum is not None and value > maximum)
-    ):
-        allowed = f"must be an integer >= {minimum}" + (f" and <= {maximum:,}" if maximum is not None else "")
-        raise bad_value(f"{prefix}.{key}", value, allowed)
-    return value
+    return bounds.integer(cfg.get(key), f"{prefix}.{key}", minimum, maximum if maximum is not None else bounds.MAX_COUNT)
 
 
 def _boolean(cfg: Mapping[str, Any], key: str, prefix: str, default: bool) -> bool:
@@ -167,10 +165,7 @@ def _check_env(env: Mapping[str, Any]) -> float:
     control rates divide its physics rate); returns the simulated seconds per episode."""
     for key in ("duration_s", "time_limit_s", "control_hz", "success_dwell_s"):
         if key in env:
-            value = _number(env, key, "env")
-            limit = 1_000.0 if key == "control_hz" else MAX_EPISODE_S
-            if not 0 < value <= limit:
-                raise bad_value(f"env.{key}", env[key], f"must be > 0 and <= {limit:,.0f}")
+            _number(env, key, "env", 0.0, 1_000.0 if key == "control_hz" else MAX_EPISODE_S, lo_open=True)
     if "episodes" in env:
         _integer(env, "episodes", "env", 1, MAX_EPISODES)
     if "action_dim" in env:
@@ -217,9 +212,7 @@ def _stages(policy: Mapping[str, Any], policy_name: str) -> tuple[Stage, ...]:
         unit = st.get("unit", "cpu")
         if unit not in ("cpu", "npu", "gpu", "link"):
             raise unknown_name(f"{key}.unit", unit, ("cpu", "npu", "gpu", "link"))
-        share = _number(st, "share", key) if "share" in st else 1.0
-        if share < 0:
-            raise bad_value(f"{key}.share", share, "must be >= 0")
+        share = _number(st, "share", key, 0.0, 1.0) if "share" in st else 1.0
         repeat = _integer(st, "repeat", key, 1) if "repeat" in st else 1
         own = make_latency(st["latency"], policy_name, key=f"{key}.latency") if st.get("latency") else None
         stages.append(Stage(str(st.get("name", f"stage{i}")), unit, share, repeat, own))
@@ -236,9 +229,7 @@ def _board_latency(cfg: DictConfig, latency_cfg: Mapping[str, Any]) -> LatencySo
     from simbench.hil.board import parse_board
     from simbench.hil.board_policy import BoardLatency
 
-    scale = _number(latency_cfg, "scale", "latency") if "scale" in latency_cfg else 1.0
-    if scale <= 0:
-        raise bad_value("latency.scale", scale, "must be > 0")
+    scale = _number(latency_cfg, "scale", "latency", 0.0, 1_000.0, lo_open=True) if "scale" in latency_cfg else 1.0
     if "board" not in cfg or cfg.board is None:
         raise ConfigError("latency=board needs board=NAME (loopback or lab; conf/board/)")
     return BoardLatency(parse_board(OmegaConf.to_container(cfg.board, resolve=True)), scale)  # type: ignore[arg-type]
@@ -278,26 +269,18 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     mode = sched.get("name")
     if mode not in SCHEDULER_MODES:
         raise unknown_name("scheduler", mode, SCHEDULER_MODES)
-    fps = _number(sched, "fps", "scheduler")
-    if fps <= 0:
-        raise bad_value("scheduler.fps", sched["fps"], "must be > 0")
-    threshold = _number(sched, "threshold", "scheduler")
-    if not 0.0 <= threshold <= 1.0:
-        raise bad_value("scheduler.threshold", sched["threshold"], "must be in [0, 1]")
+    fps = bounds.rate(sched.get("fps"), "scheduler.fps")
+    threshold = _number(sched, "threshold", "scheduler", 0.0, 1.0)
     aggregate = sched.get("aggregate")
     if aggregate not in AGGREGATE_NAMES:
         raise unknown_name("scheduler.aggregate", aggregate, AGGREGATE_NAMES)
-    te_m = _number(sched, "temporal_ensemble_m", "scheduler")
-    if te_m < 0:
-        raise bad_value("scheduler.temporal_ensemble_m", te_m, "must be >= 0")
+    # ACT's temporal ensemble weights exp(-m * i): m of 0.01 (ACT's) to a few; 100 already keeps only the newest
+    te_m = _number(sched, "temporal_ensemble_m", "scheduler", 0.0, MAX_TEMPORAL_ENSEMBLE_M)
     eps = sched.get("similarity_eps")
     if eps is not None:
-        eps = _number(sched, "similarity_eps", "scheduler")
-        if eps < 0:
-            raise bad_value("scheduler.similarity_eps", eps, "must be >= 0 or null (off)")
+        eps = _number(sched, "similarity_eps", "scheduler", 0.0, 1e6)
     for key in ("capture_delay_s", "actuation_delay_s"):
-        if _number(sched, key, "scheduler") < 0:
-            raise bad_value(f"scheduler.{key}", sched[key], "must be >= 0")
+        bounds.seconds(sched.get(key), f"scheduler.{key}")
 
     name = str(policy.get("name"))
     if "actions_per_chunk" not in policy:
@@ -346,6 +329,8 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     action_dim = _integer(policy, "action_dim", "policy", 1, MAX_ACTION_DIM)
     if "threads" in policy:
         _integer(policy, "threads", "policy", 1, 256)
+    if policy.get("num_steps") is not None:  # SmolVLA's denoising steps (null: the model's)
+        _integer(policy, "num_steps", "policy", 1, MAX_DENOISING_STEPS)
 
     latency = (_board_latency(cfg, latency_cfg) if board_latency
                else make_latency(latency_cfg, name, graphs_of=graphs_of(policy)))

@@ -31,13 +31,45 @@ def load_dataset(root: str | Path, episode_cache: int = 8) -> LeRobotDataset:
             f"dataset={str(root)!r} is not a complete LeRobot dataset (no meta/info.json); record one with: python -m "
             "simbench record"
         )
-    return LeRobotDataset(root, episode_cache)
+    try:
+        return LeRobotDataset(root, episode_cache)
+    except ConfigError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+        # a truncated parquet, a bad footer, wrong column types, a missing data/ folder: one line, no traceback
+        raise ConfigError(f"dataset={str(root)!r} is corrupt or incomplete ({_first_line(err)}); "
+                          "record it again with: python -m simbench record") from None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0][:200]}" if text else type(err).__name__
+
+
+def _check_info(root: Path, info: Any) -> None:
+    """meta/info.json's fields this reader uses, typed; ``video_path`` must stay inside the dataset."""
+    if not isinstance(info, dict):
+        raise ConfigError(f"dataset {root}: meta/info.json must be a JSON object")
+    fps = info.get("fps")
+    if isinstance(fps, bool) or not isinstance(fps, int) or not 1 <= fps <= 1_000:
+        raise ConfigError(f"dataset {root}: meta/info.json fps={fps!r} must be an integer in [1, 1000]")
+    features = info.get("features")
+    if not isinstance(features, dict) or not all(isinstance(f, dict) for f in features.values()):
+        raise ConfigError(f"dataset {root}: meta/info.json features must map names to feature objects")
+    video_path = info.get("video_path")
+    if any(f.get("dtype") == "video" for f in features.values()):
+        if not isinstance(video_path, str) or not video_path:
+            raise ConfigError(f"dataset {root}: meta/info.json video_path must be a path template")
+        probe = video_path.replace("{", "").replace("}", "")
+        if Path(probe).is_absolute() or ".." in Path(probe).parts:
+            raise ConfigError(f"dataset {root}: meta/info.json video_path={video_path[:80]!r} leaves the dataset")
 
 
 class LeRobotDataset:
     def __init__(self, root: Path, episode_cache: int = 8) -> None:
         self.root = root
         self.info: dict[str, Any] = json.loads((root / "meta/info.json").read_text())
+        _check_info(root, self.info)
         if not str(self.info.get("codebase_version", "")).startswith("v3"):
             raise ConfigError(
                 f"dataset {root} has codebase_version {self.info.get('codebase_version')!r}; expected v3.x"
@@ -99,8 +131,13 @@ class LeRobotDataset:
             chunk_index=int(row[f"videos/{key}/chunk_index"]),
             file_index=int(row[f"videos/{key}/file_index"]),
         )
+        if not path.resolve().is_relative_to(self.root.resolve()):  # a template or key that escapes (a symlink)
+            raise ConfigError(f"dataset {self.root}: video {path} lies outside the dataset")
         first = int(round(float(row[f"videos/{key}/from_timestamp"]) * self.fps))
-        frames = _decode(path, first, length)
+        try:
+            frames = _decode(path, first, length)
+        except Exception as err:  # noqa: BLE001 - imageio/ffmpeg raise many types for a corrupt or short video
+            raise ConfigError(f"dataset {self.root}: video {path.name} is unreadable ({_first_line(err)})") from None
         self._lru[(key, episode)] = frames
         if len(self._lru) > self._lru_size:
             self._lru.popitem(last=False)

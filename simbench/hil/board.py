@@ -1,7 +1,9 @@
 """``board=NAME``: which board to talk to, validated, and how to reach it.
 
 ``board=loopback`` starts ``simbench-agent serve`` as a subprocess on 127.0.0.1 with a free port and
-a fresh token in a temporary directory, and stops it on exit (also at interpreter exit), so every HIL
+a fresh token in a temporary directory, and stops it on exit (also at interpreter exit; and should
+this process be killed outright, the agent sees its stdin pipe close, exits and removes the
+directory: ``simbench_agent.lifeline``), so every HIL
 command works, and is tested, without a board. ``board=lab`` reaches a running agent at
 ``board.address:board.port`` with the token in ``board.token_file``.
 """
@@ -9,7 +11,6 @@ command works, and is tested, without a board. ``board=lab`` reaches a running a
 from __future__ import annotations
 
 import atexit
-import math
 import os
 import secrets
 import shutil
@@ -22,10 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from simbench import bounds
 from simbench.errors import ConfigError, bad_value, unknown_name
 from simbench.hil.client import BoardClient, BoardError
 
 BOARD_KINDS = ("loopback", "lab")
+MAX_SLOWDOWN = 1e6
+"""board.slowdown (fault injection): the loopback agent's --slowdown accepts [1, 1e6]."""
 
 
 @dataclass(frozen=True)
@@ -57,10 +61,8 @@ def _missing(value: Any) -> bool:
 
 
 def _positive(cfg: Mapping[str, Any], key: str, default: float) -> float:
-    value = cfg.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise bad_value(f"board.{key}", value, "must be a number > 0")
-    return float(value)
+    """A board timeout: seconds > 0 and at most an hour (the shared validator, :mod:`simbench.bounds`)."""
+    return bounds.seconds(cfg.get(key, default), f"board.{key}", positive=True)
 
 
 def parse_board(cfg: Mapping[str, Any]) -> BoardConfig:
@@ -89,16 +91,18 @@ def parse_board(cfg: Mapping[str, Any]) -> BoardConfig:
     threads = cfg.get("threads")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise bad_value("board.threads", threads, "must be an integer >= 1 or null (the policy's threads)")
-    max_bytes = cfg.get("max_message_bytes", 40 * 1024 * 1024)
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1024:
-        raise bad_value("board.max_message_bytes", max_bytes, "must be an integer >= 1024")
-    slowdown = float(cfg.get("slowdown", 1.0) or 1.0)
-    if kind == "loopback" and not (math.isfinite(slowdown) and slowdown >= 1.0):
-        raise bad_value("board.slowdown", slowdown, "must be >= 1 (1: no slowdown)")
+    max_bytes = bounds.integer(cfg.get("max_message_bytes", 40 * 1024 * 1024), "board.max_message_bytes",
+                               64 * 1024, 1 << 30)
+    slowdown = cfg.get("slowdown", 1.0)
+    slowdown = 1.0 if slowdown is None else bounds.number(slowdown, "board.slowdown", 1.0, MAX_SLOWDOWN)
     max_model = cfg.get("max_model_bytes")
-    if max_model is not None and (isinstance(max_model, bool) or not isinstance(max_model, int) or max_model < 1):
-        raise bad_value("board.max_model_bytes", max_model, "must be an integer >= 1 or null")
+    if max_model is not None:
+        bounds.integer(max_model, "board.max_model_bytes", 1, 1 << 30)
     fault = cfg.get("fault")
+    if fault not in (None, ""):  # fault injection on the loopback agent: drop:N or crash:N
+        kind_, _, n = str(fault).partition(":")
+        if kind != "loopback" or kind_ not in ("drop", "crash") or not n.isdigit():
+            raise bad_value("board.fault", fault, "use drop:N or crash:N (fault injection, board=loopback only)")
     return BoardConfig(
         str(kind),
         address or "127.0.0.1",
@@ -148,7 +152,12 @@ class LoopbackAgent:
             cmd += ["--max-model-bytes", str(board.max_model_bytes)]
         if board.fault:
             cmd += ["--fault", board.fault]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # Tied to this process: the agent exits and removes self.dir when its stdin (our pipe) closes,
+        # which the kernel does however this process ends, SIGKILL included (simbench_agent.lifeline).
+        cmd += ["--parent-watch", "--remove-on-exit", str(self.dir)]
+        self.proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         atexit.register(self.stop)
         line = self._first_line(start_timeout_s)
         if not line.startswith("simbench-agent listening on "):
@@ -182,6 +191,12 @@ class LoopbackAgent:
 
     def stop(self) -> None:
         stop_process(self.proc)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                try:
+                    pipe.close()
+                except OSError:
+                    pass
         shutil.rmtree(self.dir, ignore_errors=True)
         atexit.unregister(self.stop)
 

@@ -1,5 +1,9 @@
 """The host's side of the board protocol: one authenticated connection, a deadline on every call.
 
+``board.timeout_s`` is a deadline on each WHOLE reply (every byte of it), not on each read: a board
+that trickles its reply a byte at a time fails the call when the deadline passes. Every reply is
+checked against its schema (:mod:`simbench.hil.replies`) before it is used.
+
 Every failure to talk to the board (unreachable, refused token, another protocol version, a timeout,
 the connection dropped, an error the agent reports) becomes a :class:`BoardError` whose text is one
 line naming the board and the reason; callers turn it into a failed record, never a hang.
@@ -9,10 +13,10 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from simbench_agent.protocol import (
@@ -20,18 +24,21 @@ from simbench_agent.protocol import (
     PROTOCOL_VERSION,
     ConnectionClosed,
     ProtocolError,
-    decode_tensor,
     encode_tensors,
     frame,
     read_frame,
-    receive,
     send,
     unpack,
 )
 from simbench_agent.session import SessionSpec
 
 from simbench.errors import RunFault
+from simbench.hil import replies
+from simbench.hil.replies import BenchBatch, BenchDone, ReplyError
 from simbench.provenance import file_sha256
+
+
+T = TypeVar("T")
 
 
 class BoardError(RunFault):
@@ -75,8 +82,6 @@ class LoadedModel:
     session: dict[str, Any]
 
 
-
-
 class BoardClient:
     """A connected, authenticated client. Use as a context manager (sends ``bye`` and closes)."""
 
@@ -99,19 +104,20 @@ class BoardClient:
             raise BoardError(f"board {self.where} unreachable: {err.strerror or err}", "unreachable") from None
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            hello = self.call({"op": "hello", "version": version, "token": token})
+            hello = self._parse("hello", replies.hello, self.call({"op": "hello", "version": version, "token": token}))
         except BoardError:
             self.sock.close()
             raise
-        self.facts: dict[str, Any] = hello["facts"]
-        self.version: int = hello["version"]
+        self.facts: dict[str, Any] = hello.facts
+        self.version: int = hello.version
 
     # -- plumbing -----------------------------------------------------------------------------------
 
     def _receive(self, timeout_s: float) -> dict[str, Any]:
-        self.sock.settimeout(timeout_s)
+        """The next reply, all of it within ``timeout_s``; an ``ok: false`` reply raises its refusal."""
         try:
-            reply = receive(self.sock, self.max_bytes)
+            body = read_frame(self.sock, self.max_bytes, time.monotonic() + timeout_s)
+            return self._envelope(unpack(body))
         except TimeoutError:
             raise BoardError(
                 f"board {self.where} did not answer within {timeout_s:g} s (board.timeout_s)", "timeout"
@@ -120,14 +126,23 @@ class BoardClient:
             raise BoardError(
                 f"board {self.where} closed the connection (agent stopped or dropped the link)", "dropped"
             ) from None
-        except ProtocolError as err:
+        except (ProtocolError, ReplyError) as err:
             raise BoardError(f"board {self.where} sent a bad reply: {err}", "protocol") from None
         except OSError as err:
             raise BoardError(f"board {self.where} connection failed: {err.strerror or err}", "dropped") from None
-        if not reply.get("ok"):
-            code = str(reply.get("code", "board"))
-            raise BoardError(f"board {self.where} refused: {reply.get('error', 'no reason given')}", code)
+
+    def _envelope(self, reply: dict[str, Any]) -> dict[str, Any]:
+        refused = replies.refusal(reply)
+        if refused is not None:
+            raise BoardError(f"board {self.where} refused: {refused.error}", refused.code)
         return reply
+
+    def _parse(self, what: str, schema: Callable[..., T], reply: dict[str, Any], *args: Any) -> T:
+        """``schema(reply, *args)``; a reply that breaks it is a ``protocol`` :class:`BoardError`."""
+        try:
+            return schema(reply, *args)
+        except ReplyError as err:
+            raise BoardError(f"board {self.where} sent a bad {what} reply: {err}", "protocol") from None
 
     def _send(self, message: Mapping[str, Any]) -> None:
         self.sock.settimeout(self.timeout_s)
@@ -146,7 +161,7 @@ class BoardClient:
         try:
             self.sock.settimeout(1.0)
             send(self.sock, {"op": "bye"})
-            receive(self.sock)
+            read_frame(self.sock, self.max_bytes, time.monotonic() + 1.0)
         except Exception:  # noqa: BLE001 - best effort: the board may be gone already
             pass
         self.sock.close()
@@ -171,16 +186,9 @@ class BoardClient:
                 raise
             uploaded = True
             reply = self.call({**request, "model": path.read_bytes()})
+        got = self._parse("load", replies.loaded, reply, sha)
         return LoadedModel(
-            sha,
-            int(reply["size_bytes"]),
-            uploaded,
-            float(reply["load_s"]),
-            reply["inputs"],
-            reply["outputs"],
-            dict(reply["metadata"]),
-            list(reply["providers"]),
-            dict(reply["session"]),
+            sha, got.size_bytes, uploaded, got.load_s, got.inputs, got.outputs, got.metadata, got.providers, got.session
         )
 
     def bench(
@@ -192,8 +200,8 @@ class BoardClient:
         max_count: int,
         max_duration_s: float,
         inputs: Mapping[str, Mapping[str, np.ndarray]] | None = None,
-    ) -> Iterator[dict[str, Any]]:
-        """Stream of ``batch`` events then one ``done`` event; each must arrive within the timeout.
+    ) -> Iterator[BenchBatch | BenchDone]:
+        """Stream of ``batch`` events then one ``done`` event, each validated; each must arrive within the timeout.
 
         ``inputs``: per component, the tensors to time on (default: generated from declared shapes)."""
         request: dict[str, Any] = {
@@ -208,10 +216,11 @@ class BoardClient:
         if inputs:
             request["inputs"] = {name: encode_tensors(feed) for name, feed in inputs.items()}
         self._send(request)
+        names = [n for n, _ in models]
         while True:
-            event = self._receive(self.timeout_s)
+            event = self._parse("bench", replies.bench_event, self._receive(self.timeout_s), names)
             yield event
-            if event.get("event") == "done":
+            if isinstance(event, BenchDone):
                 return
 
     def stub(self, request: Mapping[str, Any]) -> StubReply:
@@ -222,12 +231,13 @@ class BoardClient:
         except ProtocolError as err:
             raise BoardError(f"cannot send to board {self.where}: {err}", "too_large") from None
         t1 = time.perf_counter()
-        self.sock.settimeout(self.timeout_s + float(request.get("sleep_s", 0.0)))
+        wait_s = self.timeout_s + float(request.get("sleep_s", 0.0))
+        self.sock.settimeout(wait_s)
         try:
             self.sock.sendall(data)
-            body = read_frame(self.sock, self.max_bytes)
+            body = read_frame(self.sock, self.max_bytes, time.monotonic() + wait_s)
         except TimeoutError:
-            why = f"board {self.where} did not answer within {self.timeout_s:g} s (board.timeout_s)"
+            why = f"board {self.where} did not answer within {wait_s:g} s (board.timeout_s)"
             raise BoardError(why, "timeout") from None
         except (ConnectionClosed, OSError) as err:
             raise BoardError(f"board {self.where} connection failed: {err}", "dropped") from None
@@ -235,25 +245,16 @@ class BoardClient:
             raise BoardError(f"board {self.where} sent a bad reply: {err}", "protocol") from None
         t2 = time.perf_counter()
         try:
-            reply = unpack(body)
-            if not reply.get("ok"):
-                why = f"board {self.where} refused: {reply.get('error', 'no reason given')}"
-                raise BoardError(why, str(reply.get("code", "board")))
-            chunk = decode_tensor(reply["chunk"], "chunk")
-            agent_s = float(reply["latency_s"])
-        except (KeyError, TypeError, ValueError) as err:
-            raise BoardError(f"board {self.where} sent a bad stub reply: {err}", "protocol") from None
+            reply = self._envelope(unpack(body))
+        except (ProtocolError, ReplyError) as err:
+            raise BoardError(f"board {self.where} sent a bad reply: {err}", "protocol") from None
+        chunk, agent_s = self._parse("stub", replies.stub, reply)
         t3 = time.perf_counter()
         return StubReply(chunk, agent_s, (t1 - t0) + (t3 - t2), t2 - t1, len(data), len(body) + 4)
 
     def infer(self, sha: str, inputs: Mapping[str, np.ndarray]) -> tuple[list[np.ndarray], float]:
         reply = self.call({"op": "infer", "sha256": sha, "inputs": encode_tensors(inputs)})
-        try:
-            outputs = [decode_tensor(t, "output") for t in reply["outputs"]]
-            latency = float(reply["latency_s"])
-        except (KeyError, TypeError, ValueError) as err:
-            raise BoardError(f"board {self.where} sent a bad infer reply: {err}", "protocol") from None
-        return outputs, latency
+        return self._parse("infer", replies.infer, reply)
 
 
 __all__ = ["BoardClient", "BoardError", "LoadedModel", "StubReply", "file_sha256"]

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from simbench.config.build import load_option
 from simbench.config.compose import compose_run, expand
-from simbench.errors import ConfigError
+from simbench.errors import ConfigError, RunFault
 from simbench.hil.board import BoardConfig, BoardConnection, parse_board
 from simbench.hil.client import BoardError
 from simbench.hil.link import measure_link, parse_link, write_link
@@ -70,11 +70,19 @@ def measure_command(cfg: DictConfig, board: BoardConfig, argv: list[str]) -> int
         seed = int(cfg.get("seed", 0))
         inputs = scene_inputs(components, seed)
         note = f"scene: the first frame of teabag_mug episode 0 (seed {seed}), preprocessed as the host policy does"
-    record = measure(board, components, settings, (policy or {}).get("name"), precision, threads, command, inputs, note)
+    try:
+        record = measure(board, components, settings, (policy or {}).get("name"), precision, threads, command,
+                         inputs, note)
+    except RunFault as err:
+        print(f"error: {err}", file=sys.stderr)
+        return FAULT_EXIT_CODE
     out = settings.out
     if not record["complete"]:
         print(f"error: {record['error']}", file=sys.stderr)
-        print(f"  partial trace ({record['rows']} inferences, marked incomplete): {out / TRACE_NAME}", file=sys.stderr)
+        print(f"  partial trace ({record['rows']} inferences, marked incomplete): {out / record['trace']}",
+              file=sys.stderr)
+        if record["trace"] != TRACE_NAME:
+            print(f"  the complete measurement already there is kept: {out / TRACE_NAME}", file=sys.stderr)
         return FAULT_EXIT_CODE
     ms = {k: 1e3 * record[k] for k in ("p50_s", "p90_s", "p99_s")}
     es = record["stats"].get("p90_early_stopping_s")
@@ -108,14 +116,18 @@ def link_command(cfg: DictConfig, board: BoardConfig, argv: list[str]) -> int:
         Path(str(cfg.out)) if cfg.get("out") not in (None, "") else Path(str(cfg.results_dir)) / "hil" / f"{stamp}_link"
     )
     link_cfg: dict[str, Any] = OmegaConf.to_container(cfg.hil.link, resolve=True)  # type: ignore[assignment]
-    settings = parse_link(link_cfg, float(link_cfg.get("fps", 60)), out)
+    settings = parse_link(link_cfg, out)
     command = "python -m simbench hil " + " ".join(shlex.quote(a) for a in argv)
     try:
         record = measure_link(board, policy, settings, command)
+        path = write_link(record, out)
     except BoardError as err:
         print(f"error: {err}", file=sys.stderr)
         return FAULT_EXIT_CODE
-    path = write_link(record, out)
+    except OSError as err:  # disk full, quota, I/O error: nothing half-written (write_json is atomic)
+        print(f"error: cannot write the link profile to {out}: {err.strerror or err}; nothing was written",
+              file=sys.stderr)
+        return FAULT_EXIT_CODE
     ms = {
         k: {q: 1e3 * record[k][q] for q in ("p50", "p99")}
         for k in ("observation_trip_s", "chunk_trip_s", "round_trip_empty_s")

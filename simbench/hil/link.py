@@ -28,11 +28,12 @@ import numpy as np
 from simbench_agent.protocol import encode_tensor, encode_tensors, frame, unpack
 
 from simbench.atomic_io import write_json
-from simbench.errors import bad_value
+from simbench import bounds
 from simbench.hil.board import BoardConfig, BoardConnection
 from simbench.hil.client import BoardClient
 from simbench.hil.payload import chunk_shape, observation_tensors, stub_request
 from simbench.provenance import versions
+from simbench.run_dir import check_dir_path
 from simbench.scheduler.transport import PROFILE_KIND
 
 SERIALIZE_SIZES = (1_024, 16_384, 65_536, 262_144, 1_048_576, 4_194_304)
@@ -47,17 +48,15 @@ class LinkSettings:
     out: Path
 
 
-def parse_link(cfg: Mapping[str, Any], fps: float, out: Path) -> LinkSettings:
-    count = cfg.get("count", 300)
-    if isinstance(count, bool) or not isinstance(count, int) or not 10 <= count <= 100_000:
-        raise bad_value("hil.link.count", count, "must be an integer in [10, 100000]")
-    warmup = cfg.get("warmup", 20)
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or not 0 <= warmup <= 10_000:
-        raise bad_value("hil.link.warmup", warmup, "must be an integer in [0, 10000]")
-    loop_s = cfg.get("loop_seconds", 2.0)
-    if isinstance(loop_s, bool) or not isinstance(loop_s, (int, float)) or not 0.1 <= loop_s <= 3600:
-        raise bad_value("hil.link.loop_seconds", loop_s, "must be a number of seconds in [0.1, 3600]")
-    return LinkSettings(count, warmup, float(loop_s), fps, out)
+def parse_link(cfg: Mapping[str, Any], out: Path) -> LinkSettings:
+    """``hil.link.*`` and the output directory, checked before connecting (:mod:`simbench.bounds`)."""
+    count = bounds.integer(cfg.get("count", 300), "hil.link.count", 10, 100_000)
+    warmup = bounds.integer(cfg.get("warmup", 20), "hil.link.warmup", 0, 10_000)
+    loop_s = bounds.number(cfg.get("loop_seconds", 2.0), "hil.link.loop_seconds", 0.1, 3600.0)
+    # the loop sleeps to deadlines 1/fps apart: at least 1 Hz (two ticks in loop_seconds), at most 10 kHz
+    fps = bounds.number(cfg.get("fps", 60), "hil.link.fps", 1.0, bounds.MAX_RATE_HZ)
+    check_dir_path(out, "out")
+    return LinkSettings(count, warmup, loop_s, fps, out)
 
 
 def distribution(samples: list[float]) -> dict[str, Any]:

@@ -3,8 +3,11 @@
 Output directory (``hil.out``):
 
 * ``trace.csv``: one row per timed inference, column ``latency_s`` (seconds), plus one column per
-  component when the policy is several graphs (``latency_s`` is then their sum). Rows are appended
-  as the board streams them, so a run that fails midway keeps what was measured.
+  component when the policy is several graphs (``latency_s`` is then their sum). Rows go to a
+  temporary file as the board streams them; it becomes ``trace.csv`` together with its record
+  (:func:`_commit`), so a run that fails midway keeps what was measured, marked incomplete, and a
+  Ctrl-C keeps nothing. A failed run never replaces a complete measurement already in ``hil.out``:
+  it is written beside it as ``trace.failed.csv`` / ``trace.failed.json``.
 * ``trace.json``: the record: board facts, model sha256(s), precision, execution provider, threads,
   versions, date, count, p50/p90/p99, the early-stopping p90/p99, temperature/frequency samples,
   ``complete`` (false with ``error`` when the run failed; the trace is then partial).
@@ -15,6 +18,9 @@ Output directory (``hil.out``):
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,15 +28,21 @@ from typing import Any
 
 import numpy as np
 
-from simbench.atomic_io import write_json
-from simbench.errors import ConfigError, bad_value, unknown_name
+from simbench import bounds
+from simbench.atomic_io import finite_json, signals_held, umask
+from simbench.errors import ConfigError, RunFault, bad_value, unknown_name
 from simbench.hil.board import BoardConfig, BoardConnection
 from simbench.hil.client import BoardError, LoadedModel
+from simbench.hil.replies import BenchBatch
 from simbench.hil.spec import host_session_spec
 from simbench.provenance import versions
+from simbench.run_dir import check_dir_path
 
 TRACE_NAME = "trace.csv"
 RECORD_NAME = "trace.json"
+FAILED_TRACE_NAME = "trace.failed.csv"
+FAILED_RECORD_NAME = "trace.failed.json"
+"""Where a failed attempt goes when ``hil.out`` already holds a complete measurement (kept as is)."""
 RECORD_KIND = "simbench.hil.measure"
 
 
@@ -48,18 +60,18 @@ class MeasureSettings:
     inputs: str = "generated"
 
 
-def _int(cfg: Mapping[str, Any], key: str, minimum: int) -> int:
-    value = cfg.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise bad_value(f"hil.{key}", value, f"must be an integer >= {minimum}")
-    return value
+MAX_BENCH_COUNT = 10_000_000
+MAX_BENCH_S = 86_400.0
+"""The agent's own limits on a bench (count and seconds), checked here so a bad value is exit 2
+with nothing written instead of a refusal after connecting."""
+
+
+def _int(cfg: Mapping[str, Any], key: str, minimum: int, maximum: int = MAX_BENCH_COUNT) -> int:
+    return bounds.integer(cfg.get(key), f"hil.{key}", minimum, maximum)
 
 
 def _seconds(cfg: Mapping[str, Any], key: str, minimum: float) -> float:
-    value = cfg.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= minimum or value == float("inf"):
-        raise bad_value(f"hil.{key}", value, f"must be a finite number >= {minimum:g}")
-    return float(value)
+    return bounds.number(cfg.get(key), f"hil.{key}", minimum, MAX_BENCH_S)
 
 
 def parse_settings(cfg: Mapping[str, Any], default_out: Path) -> MeasureSettings:
@@ -75,15 +87,24 @@ def parse_settings(cfg: Mapping[str, Any], default_out: Path) -> MeasureSettings
     inputs = cfg.get("inputs", "generated")
     if inputs not in INPUT_KINDS:
         raise unknown_name("hil.inputs", inputs, INPUT_KINDS)
-    return MeasureSettings(
-        count,
-        min_duration,
-        _int(cfg, "warmup", 0),
-        max_count,
-        max_duration,
-        Path(str(out)) if out not in (None, "") else default_out,
-        str(inputs),
-    )
+    out_path = Path(str(out)).expanduser() if out not in (None, "") else default_out
+    check_dir_path(out_path, "hil.out")
+    return MeasureSettings(count, min_duration, _int(cfg, "warmup", 0, 100_000), max_count, max_duration, out_path,
+                           str(inputs))
+
+
+def check_onnx(path: Path, key: str) -> None:
+    """``path`` is a readable, non-empty ONNX model (checked before connecting or writing anything)."""
+    import onnx
+
+    if path.stat().st_size == 0:
+        raise bad_value(key, str(path), "is an empty file; give an ONNX model")
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - onnx raises several types for files that are not models
+        model = None
+    if model is None or not model.graph.node:
+        raise bad_value(key, str(path), "is not an ONNX model (no graph); give an .onnx file")
 
 
 def scene_inputs(components: list[tuple[str, Path]], seed: int) -> dict[str, dict[str, np.ndarray]]:
@@ -134,6 +155,7 @@ def model_components(policy: Mapping[str, Any] | None, model: Any) -> list[tuple
             path = Path(str(p)).expanduser()
             if not path.is_file():
                 raise bad_value("hil.model", str(p), "must be an existing ONNX file")
+            check_onnx(path, "hil.model")
             found.append(path)
         if len(paths) == 1:
             return [("model", found[0])]
@@ -221,53 +243,98 @@ def measure(
     loaded: list[LoadedModel] = []
     thermal: list[dict[str, Any]] = []
     rows = 0
-    with open(trace_path, "w", encoding="utf-8") as trace:
-        trace.write(",".join(columns) + "\n")
-        trace.flush()
+    kept = _complete_record(out)  # a complete earlier measurement here is never replaced by a worse one
+    partial = out / f".{TRACE_NAME}.{os.getpid()}.partial"
+    try:
         try:
-            with BoardConnection(board) as conn:
-                record["board"] = conn.client.facts
-                record["board_summary"] = board_summary(conn.client.facts, conn.where)
-                record["versions"] = _versions(conn.client.facts, components)
-                for name, path in components:
-                    loaded.append(conn.client.load(path, spec))
-                _describe_models(record, components, loaded, precision)
-                for event in conn.client.bench(
-                    [(n, m.sha256) for n, m in zip(names, loaded)],
-                    settings.warmup,
-                    settings.count,
-                    settings.min_duration_s,
-                    settings.max_count,
-                    settings.max_duration_s,
-                    inputs,
-                ):
-                    thermal += event.get("thermal") or []
-                    if event.get("event") == "batch":
-                        per = [event["latencies"][n] for n in names]
-                        for values in zip(*per):
-                            row = [sum(values), *values] if len(names) > 1 else [values[0]]
-                            trace.write(",".join(repr(float(v)) for v in row) + "\n")
-                            rows += 1
-                        trace.flush()
-                    else:
-                        record.update(
-                            count=event["count"],
-                            duration_s=event["duration_s"],
-                            stats=event["stats"],
-                            components_stats=event["components"],
-                            board_after=event.get("facts"),
-                        )
-                        record.update({k: event["stats"].get(k) for k in ("p50_s", "p90_s", "p99_s", "mean_s")})
-                record["complete"] = True
-        except BoardError as err:
-            record["error"] = str(err)
-            record["error_code"] = err.code
-    record["rows"] = rows
-    record["thermal"] = thermal
-    if not record["complete"]:
-        record["note"] = f"INCOMPLETE: the run failed after {rows} inferences; the trace holds those only"
-    write_json(record_path, record)
+            with open(partial, "w", encoding="utf-8") as trace:
+                trace.write(",".join(columns) + "\n")
+                try:
+                    with BoardConnection(board) as conn:
+                        record["board"] = conn.client.facts
+                        record["board_summary"] = board_summary(conn.client.facts, conn.where)
+                        record["versions"] = _versions(conn.client.facts, components)
+                        for name, path in components:
+                            loaded.append(conn.client.load(path, spec))
+                        _describe_models(record, components, loaded, precision)
+                        for event in conn.client.bench(
+                            [(n, m.sha256) for n, m in zip(names, loaded)],
+                            settings.warmup,
+                            settings.count,
+                            settings.min_duration_s,
+                            settings.max_count,
+                            settings.max_duration_s,
+                            inputs,
+                        ):
+                            thermal += event.thermal
+                            if isinstance(event, BenchBatch):
+                                per = [event.latencies[n] for n in names]
+                                for values in zip(*per):
+                                    row = [sum(values), *values] if len(names) > 1 else [values[0]]
+                                    trace.write(",".join(repr(float(v)) for v in row) + "\n")
+                                    rows += 1
+                                trace.flush()
+                            else:
+                                record.update(
+                                    count=event.count,
+                                    duration_s=event.duration_s,
+                                    stats=event.stats,
+                                    components_stats=event.components,
+                                    board_after=event.facts,
+                                )
+                                record.update({k: event.stats.get(k) for k in ("p50_s", "p90_s", "p99_s", "mean_s")})
+                        record["complete"] = True
+                except BoardError as err:
+                    record["error"] = str(err)
+                    record["error_code"] = err.code
+                trace.flush()
+                os.fsync(trace.fileno())
+        except OSError as err:  # the trace could not be written (disk full, quota, I/O error)
+            record.update(complete=False, error=f"cannot write the trace in {out}: {err.strerror or err}",
+                          error_code="disk")
+        record["rows"] = rows
+        record["thermal"] = thermal
+        names_to = (TRACE_NAME, RECORD_NAME)
+        if not record["complete"]:
+            record["note"] = f"INCOMPLETE: the run failed after {rows} inferences; the trace holds those only"
+            if kept:
+                names_to = (FAILED_TRACE_NAME, FAILED_RECORD_NAME)
+                record["note"] += f"; the complete measurement in {TRACE_NAME} and {RECORD_NAME} is kept"
+        record["trace"] = names_to[0]
+        _commit(partial, out / names_to[0], out / names_to[1], record)
+    finally:
+        partial.unlink(missing_ok=True)  # Ctrl-C, SIGTERM, a failed commit: no stray trace
     return record
+
+
+def _complete_record(out: Path) -> bool:
+    """True when ``out`` holds a complete measurement (its record says so and its trace is there)."""
+    try:
+        record = json.loads((out / RECORD_NAME).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and record.get("complete") is True and (out / TRACE_NAME).is_file()
+
+
+def _commit(partial: Path, trace_path: Path, record_path: Path, record: dict[str, Any]) -> None:
+    """Put the trace and its record in place together: the record is written in full to a temporary
+    name first, then both are renamed with SIGINT/SIGTERM held back, so no interruption leaves a
+    trace without its record. A record that cannot be written (disk full) leaves neither."""
+    fd, name = tempfile.mkstemp(prefix=f".{record_path.name}.", dir=record_path.parent)
+    tmp_record = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(finite_json(record), indent=2, sort_keys=True, allow_nan=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp_record, 0o666 & ~umask())
+        with signals_held():
+            os.replace(partial, trace_path)
+            os.replace(tmp_record, record_path)
+    except OSError as err:
+        tmp_record.unlink(missing_ok=True)
+        raise RunFault(f"cannot write the measurement to {record_path.parent}: {err.strerror or err}; "
+                       "nothing was written") from None
 
 
 def _describe_models(

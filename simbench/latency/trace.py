@@ -21,8 +21,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from simbench.bounds import MAX_SECONDS
 from simbench.errors import ConfigError, bad_value
 from simbench.latency.base import SampledLatency, StageTimes
+
+
+MAX_ROWS = 10_000_000
+"""Most rows a trace may hold (hil measure writes thousands; the trace is held in memory)."""
 
 
 class TraceLatency(SampledLatency):
@@ -54,12 +59,17 @@ class TraceLatency(SampledLatency):
         component_names = tuple(n for n in columns if n != column)
         if column in columns:
             total = columns[column]
-        elif component_names and column == "latency_s":  # a per-component trace: the total is their sum
+        elif len(component_names) >= 2 and column == "latency_s":  # a per-component trace: the total is their sum
             total = np.sum([columns[n] for n in component_names], axis=0)
-        else:
-            raise bad_value("latency.column", column, f"not in {path.name}; columns: {', '.join(columns)}")
-        if len(total) == 0 or not np.all(np.isfinite(total)) or np.any(total < 0):
-            raise bad_value("latency.path", str(path), "needs at least one row of finite latencies >= 0")
+        else:  # one column that is not latency_s is not a breakdown into components
+            raise bad_value("latency.column", column, f"not in {path.name}; columns: {', '.join(columns)} "
+                            "(a trace needs latency_s, or two or more component columns, or latency.column=NAME)")
+        if len(total) > MAX_ROWS:
+            raise bad_value("latency.path", str(path), f"has {len(total):,} rows; at most {MAX_ROWS:,}")
+        every = [total, *(columns[n] for n in component_names)]
+        if len(total) == 0 or not all(np.all(np.isfinite(c)) and np.all((c >= 0) & (c <= MAX_SECONDS)) for c in every):
+            raise bad_value("latency.path", str(path),
+                            f"needs at least one row of finite latencies in [0, {MAX_SECONDS:g}] s")
         self.total = total
         self.components: tuple[str, ...] = component_names
         self._columns = {n: columns[n] for n in component_names}
@@ -116,4 +126,24 @@ def read_record(trace_path: Path) -> dict[str, Any] | None:
         raise bad_value(
             "latency.path", str(trace_path), f"its record {sidecar.name} is not readable JSON ({type(err).__name__})"
         ) from None
-    return record if isinstance(record, dict) and record.get("kind") == "simbench.hil.measure" else None
+    if not isinstance(record, dict) or record.get("kind") != "simbench.hil.measure":
+        return None
+    for key, kinds in RECORD_FIELDS.items():  # the fields describe() reads, typed (the file is outside data)
+        if record.get(key) is not None and not isinstance(record[key], kinds):
+            raise bad_value("latency.path", str(trace_path),
+                            f"its record {sidecar.name} has {key}={str(record[key])[:40]!r}; expected "
+                            f"{' or '.join(k.__name__ for k in kinds)}")
+    return record
+
+
+RECORD_FIELDS: dict[str, tuple[type, ...]] = {
+    "board": (dict,),
+    "board_summary": (str,),
+    "model_sha256": (str, dict),
+    "precision": (str,),
+    "execution_provider": (str,),
+    "threads": (int,),
+    "date": (str,),
+    "complete": (bool,),
+}
+"""Fields of a ``hil measure`` record that a replay reports, and the types they must have."""

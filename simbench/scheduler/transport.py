@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from simbench import bounds
 from simbench.errors import ConfigError, bad_value
 from simbench.latency.base import LatencySource, SampledLatency
 from simbench.latency.factory import make_latency
@@ -96,16 +97,26 @@ class Transport:
         }
 
 
+MAX_SAMPLES = 1_000_000
+"""Most samples one trip distribution of a profile may hold (hil link writes a few thousand)."""
+MAX_PROFILE_BYTES = 64 * 1024 * 1024
+"""Largest link.json read: a profile is data, not a place for megabytes of nesting."""
+
+
 def _distribution(value: Any, key: str) -> np.ndarray:
+    """A profile's ``{"samples": [seconds, ...]}``: a flat list of finite numbers in [0, MAX_SECONDS]."""
     samples = value.get("samples") if isinstance(value, Mapping) else None
     if not isinstance(samples, list) or not samples:
         raise bad_value(
             "scheduler.transport_profile", key, "the profile has no samples for it (write it with hil link)"
         )
-    arr = np.asarray(samples, dtype=np.float64)
-    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
-        raise bad_value("scheduler.transport_profile", key, "its samples must be finite seconds >= 0")
-    return arr
+    if len(samples) > MAX_SAMPLES or not all(
+        not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v) and 0 <= v <= bounds.MAX_SECONDS
+        for v in samples
+    ):
+        raise bad_value("scheduler.transport_profile", key, f"its samples must be a flat list of at most "
+                        f"{MAX_SAMPLES:,} finite seconds in [0, {bounds.MAX_SECONDS:g}]")
+    return np.asarray(samples, dtype=np.float64)
 
 
 def load_profile(path_value: Any) -> dict[str, Any]:
@@ -116,8 +127,10 @@ def load_profile(path_value: Any) -> dict[str, Any]:
             "scheduler.transport_profile", str(path), "must be an existing link.json (python -m simbench hil link)"
         )
     try:
+        if path.stat().st_size > MAX_PROFILE_BYTES:
+            raise ValueError("larger than 64 MiB")
         profile = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:  # RecursionError: absurdly deep nesting
         raise bad_value(
             "scheduler.transport_profile", str(path), f"is not readable JSON ({type(err).__name__})"
         ) from None
@@ -127,10 +140,10 @@ def load_profile(path_value: Any) -> dict[str, Any]:
 
 
 def _nonneg(cfg: Mapping[str, Any], key: str, prefix: str) -> float:
-    value = cfg.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise bad_value(f"{prefix}.{key}", value, "must be a finite number >= 0")
-    return float(value)
+    """Serialization seconds (``fixed_s``) or seconds per byte (``per_byte_s``): finite, >= 0, bounded
+    so that a 64 MiB payload still serializes within :data:`simbench.bounds.MAX_SECONDS`."""
+    hi = bounds.MAX_SECONDS if key == "fixed_s" else bounds.MAX_SECONDS / (64 * 1024 * 1024)
+    return bounds.number(cfg.get(key), f"{prefix}.{key}", 0.0, hi)
 
 
 def _serialize(
@@ -159,9 +172,7 @@ def _serialize(
                     f"scheduler.serialize.{key} is required: the policy has no ONNX model to size its payloads"
                 )
             value = sizes_now[i]
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise bad_value(f"scheduler.serialize.{key}", value, "must be an integer >= 0")
-        sizes.append(int(value))
+        sizes.append(bounds.integer(value, f"scheduler.serialize.{key}", 0, 1 << 30))
     return Serialize(
         _nonneg(cfg, "fixed_s", "scheduler.serialize") if "fixed_s" in cfg else 0.0,
         _nonneg(cfg, "per_byte_s", "scheduler.serialize") if "per_byte_s" in cfg else 0.0,
@@ -187,19 +198,17 @@ def make_transport(
     serialize_cfg = sched.get("serialize")
     if serialize_cfg is None and profile is not None:
         serialize_cfg = profile.get("serialize")
+        if serialize_cfg is not None and not isinstance(serialize_cfg, Mapping):
+            raise bad_value("scheduler.transport_profile", "serialize", "must be a map {fixed_s, per_byte_s}")
     serialize = _serialize(serialize_cfg, payload, profile)
     loop_fps = sched.get("loop_fps")
     if loop_fps is None and profile is not None:
-        loop_fps = (profile.get("loop") or {}).get("achieved_fps")
+        loop = profile.get("loop")
+        loop_fps = loop.get("achieved_fps") if isinstance(loop, Mapping) else None
+        if loop is not None and not isinstance(loop, Mapping):
+            raise bad_value("scheduler.transport_profile", "loop", "must be a map with achieved_fps (write it with hil link)")
     if loop_fps is not None:
-        if (
-            isinstance(loop_fps, bool)
-            or not isinstance(loop_fps, (int, float))
-            or not math.isfinite(loop_fps)
-            or loop_fps <= 0
-        ):
-            raise bad_value("scheduler.loop_fps", loop_fps, "must be a number > 0 or null (the nominal fps)")
-        loop_fps = float(loop_fps)
+        loop_fps = bounds.rate(loop_fps, "scheduler.loop_fps")
     if all(v is None for v in trips.values()) and serialize is None:
         return None, loop_fps
     source = str(sched.get("transport_profile")) if profile is not None else "scheduler"

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from simbench.envs.base import SchedulerEnv, control_hz
+from simbench.errors import bad_value
 from simbench.policies.base import ChunkPolicy
 from simbench.rollout import run_episode
 
@@ -190,6 +191,27 @@ def make_eval_fn(episodes: int, seed: int = 0, env_name: str = "teabag_mug",
     return eval_fn
 
 
+def _check_options(episodes: int | None, seed: int, repeats: int, threads: int | None,
+                   n_action_steps: int | None, json_path: str | None) -> None:
+    """Every option in range and the --json destination writable, before anything is evaluated."""
+    from simbench import bounds
+    from simbench.run_dir import check_dir_path
+
+    if episodes is not None:
+        bounds.integer(episodes, "--episodes", 1, 100_000)
+    bounds.integer(seed, "--seed", 0, 2**31 - 1)
+    bounds.integer(repeats, "--repeats", 1, 1_000)
+    if threads is not None:
+        bounds.integer(threads, "--threads", 1, 256)
+    if n_action_steps is not None:
+        bounds.integer(n_action_steps, "--n-action-steps", 1, 10_000)
+    if json_path is not None:
+        path = Path(json_path)
+        if path.is_dir() or not path.name:
+            raise bad_value("--json", json_path, "is a directory; give a file path")
+        check_dir_path(path.parent, "--json")
+
+
 def evaluate_named(policies: list[str], episodes: int | None = None, seed: int = 0, repeats: int = 1,
                    threads: int | None = None, n_action_steps: int | None = None, model_path: str | None = None,
                    json_path: str | None = None) -> dict[str, dict[str, Any]]:
@@ -201,6 +223,7 @@ def evaluate_named(policies: list[str], episodes: int | None = None, seed: int =
     from simbench.policies.onnx_policy import resolve_model_path
     from simbench.registry import POLICY_RUNTIMES, resolve
 
+    _check_options(episodes, seed, repeats, threads, n_action_steps, json_path)
     configs: dict[str, dict[str, Any]] = {}
     for spec in policies:
         name, _, model = spec.partition("=")
@@ -224,7 +247,11 @@ def evaluate_named(policies: list[str], episodes: int | None = None, seed: int =
             if threads:
                 cfg["threads"] = threads
             policy = resolve(POLICY_RUNTIMES, "policy.runtime", cfg.get("runtime", "onnx")).from_config(cfg, env)
-            n_steps = n_action_steps or int(cfg.get("n_action_steps", policy.actions_per_chunk))
+            n_steps = n_action_steps if n_action_steps is not None else int(cfg.get("n_action_steps",
+                                                                                    policy.actions_per_chunk))
+            if n_steps > policy.actions_per_chunk:
+                raise bad_value("--n-action-steps", n_steps, f"must be <= {name}'s actions per chunk "
+                                f"({policy.actions_per_chunk})")
             score_into(results, name, policy, env, n_steps, episodes, seed, repeats, progress=True)
     finally:
         env.close()

@@ -33,7 +33,7 @@ def test_check_all_builds_the_configs_hydra_composes() -> None:
 
 @pytest.mark.parametrize("override, message", [("policy.chunk_sizee=5,6", "policy.chunk_sizee is not a config key"),
                                                ("policy.actions_per_chunk=50,200", "must be <= policy.chunk_size"),
-                                               ("scheduler.threshold=0.5,2", "must be in [0, 1]")])
+                                               ("scheduler.threshold=0.5,2", "must be >= 0 and <= 1")])
 def test_check_all_rejects_a_bad_value_anywhere_in_the_grid(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
         check_all("config", ["+policy=act_int8", "env=timing", override], True, build_run_spec)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import math
 import stat
 import sys
 from pathlib import Path
 
 from simbench_agent import __version__
 from simbench_agent.protocol import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PORT, PROTOCOL_VERSION
+from simbench_agent.lifeline import watch_parent
 from simbench_agent.server import Agent, AgentConfig, AgentServer, log
 
 
@@ -57,17 +59,50 @@ def _parser() -> argparse.ArgumentParser:
         "--slowdown", type=float, default=1.0, help=argparse.SUPPRESS
     )  # fault injection (tests, loopback)
     serve.add_argument("--fault", default=None, help=argparse.SUPPRESS)  # fault injection: drop:N | crash:N
+    # board=loopback: exit when the parent's end of stdin closes (the parent died, even by SIGKILL)
+    # and remove the parent's temporary directory (token, cache) on the way out.
+    serve.add_argument("--parent-watch", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--remove-on-exit", type=Path, default=None, help=argparse.SUPPRESS)
     return parser
+
+
+MIN_MESSAGE_BYTES = 64 * 1024
+"""Smallest frame cap: the hello reply (board facts) and a chunk must fit, or the agent could not
+answer at all (1024 used to be accepted and then failed on the first hello)."""
+
+
+def _bounded(option: str, value: float, lo: float, hi: float, integer: bool = False) -> None:
+    """Refuse ``value`` unless finite and in [lo, hi], naming the option, the value and the range."""
+    if not (math.isfinite(value) and lo <= value <= hi):
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"{option}={value!r} is not allowed; must be {kind} in [{lo:g}, {hi:g}]")
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Every option of ``serve`` checked before anything starts; one-line ``ValueError``."""
+    try:
+        ipaddress.ip_address(args.address)
+    except ValueError:
+        raise ValueError(
+            f"--address={args.address!r} is not allowed; give an IP address (127.0.0.1, 0.0.0.0, ::1, 192.168.7.2)"
+        ) from None
+    _bounded("--port", args.port, 0, 65535, integer=True)
+    _bounded("--max-message-bytes", args.max_message_bytes, MIN_MESSAGE_BYTES, 1 << 30, integer=True)
+    _bounded("--max-model-bytes", args.max_model_bytes, 1, 1 << 30, integer=True)
+    _bounded("--max-connections", args.max_connections, 1, 1024, integer=True)
+    _bounded("--idle-timeout-s", args.idle_timeout_s, 0.001, 7 * 86_400.0)
+    _bounded("--slowdown", args.slowdown, 1.0, 1e6)
+    if args.fault is not None:
+        kind, _, n = args.fault.partition(":")
+        if kind not in ("drop", "crash") or not n.isdigit():
+            raise ValueError(f"--fault={args.fault!r} is not allowed; use drop:N or crash:N")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        check_options(args)
         token = read_token(args.token_file)
-        if not 0 <= args.port <= 65535:
-            raise ValueError(f"--port={args.port} must be in [0, 65535]")
-        if args.max_message_bytes < 1024 or args.max_model_bytes < 1:
-            raise ValueError("--max-message-bytes must be >= 1024 and --max-model-bytes >= 1")
         mode = args.token_file.stat().st_mode
         if mode & (stat.S_IRGRP | stat.S_IROTH):
             log(f"warning: {args.token_file} is readable by other users; chmod 600 it")
@@ -88,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as err:
         print(f"simbench-agent: error: {err}", file=sys.stderr)
         return 2
+    if args.parent_watch:
+        watch_parent(server, args.remove_on_exit)
     host, port = server.server_address[:2]
     try:
         if not ipaddress.ip_address(host).is_loopback:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +32,9 @@ PROTOCOL_VERSION = 1
 DEFAULT_PORT = 7890
 DEFAULT_MAX_MESSAGE_BYTES = 40 * 1024 * 1024
 """Cap on one frame (both directions). Large enough for a 32 MiB model upload, far below 64 MiB."""
+MAX_HELLO_BYTES = 4096
+"""Cap on a frame from a peer that has not authenticated yet: a hello (op, version, token) is under
+200 bytes, so an unauthenticated peer can make the agent buffer at most this much."""
 
 HEADER = struct.Struct(">I")
 DTYPES: dict[str, np.dtype[Any]] = {
@@ -95,9 +99,16 @@ def send(sock: socket.socket, message: Mapping[str, Any], max_bytes: int = DEFAU
     sock.sendall(frame(message, max_bytes))
 
 
-def _read_exact(sock: socket.socket, n: int) -> bytes:
+def _read_exact(sock: socket.socket, n: int, deadline: float | None) -> bytes:
+    """``n`` bytes from ``sock``; with ``deadline`` (a ``time.monotonic()`` instant) every recv waits
+    only for the time left, so a peer trickling one byte at a time cannot stretch the read past it."""
     buf = bytearray()
     while len(buf) < n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("frame not received within its deadline")
+            sock.settimeout(left)
         chunk = sock.recv(min(n - len(buf), 1 << 20))
         if not chunk:
             raise ConnectionClosed("connection closed by peer" + (" mid-frame" if buf else ""))
@@ -105,18 +116,24 @@ def _read_exact(sock: socket.socket, n: int) -> bytes:
     return bytes(buf)
 
 
-def read_frame(sock: socket.socket, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> bytes:
-    """The next frame's body; the length is checked against ``max_bytes`` before reading it."""
-    (length,) = HEADER.unpack(_read_exact(sock, HEADER.size))
+def read_frame(sock: socket.socket, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, deadline: float | None = None) -> bytes:
+    """The next frame's body; the length is checked against ``max_bytes`` before reading it.
+
+    ``deadline`` (``time.monotonic()`` seconds) bounds the WHOLE frame, header and body: past it a
+    :class:`TimeoutError` is raised however the bytes trickle in. Without it each recv uses the
+    socket's own timeout. This is the one frame reader of both ends (agent and host)."""
+    (length,) = HEADER.unpack(_read_exact(sock, HEADER.size, deadline))
     if length == 0:
         raise ProtocolError("empty message")
     if length > max_bytes:
         raise ProtocolError(f"message of {length} bytes exceeds the cap of {max_bytes} bytes")
-    return _read_exact(sock, length)
+    return _read_exact(sock, length, deadline)
 
 
-def receive(sock: socket.socket, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> dict[str, Any]:
-    return unpack(read_frame(sock, max_bytes))
+def receive(
+    sock: socket.socket, max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, deadline: float | None = None
+) -> dict[str, Any]:
+    return unpack(read_frame(sock, max_bytes, deadline))
 
 
 # -- field checks -----------------------------------------------------------------------------------
@@ -229,6 +246,7 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_PORT",
     "DTYPES",
+    "MAX_HELLO_BYTES",
     "OPS",
     "PROTOCOL_VERSION",
     "ConnectionClosed",

@@ -6,8 +6,9 @@ cached), ``bench`` (a streamed benchmark), ``infer`` (one observation in, output
 board-measured latency out), ``stub`` (an observation in; sleep the latency the host drew, then a
 zero chunk of the asked shape out: the wall-clock runtime's stand-in policy), ``bye``.
 Sizes are bounded (frame cap, model cap, tensor elements,
-connections), every socket read has a timeout, and one ONNX Runtime call runs at a time so timings
-do not disturb each other.
+connections), every frame has a deadline on the whole of it (header and body), a peer before its
+hello may send one frame of at most ``MAX_HELLO_BYTES`` and holds none of the authenticated slots,
+and one ONNX Runtime call runs at a time so timings do not disturb each other.
 
 :class:`Connection` turns frame bodies into replies without touching a socket, which is what the
 property tests fuzz; :class:`AgentServer` moves frames.
@@ -35,6 +36,7 @@ from simbench_agent import __version__
 from simbench_agent.facts import board_facts, sample as thermal_sample
 from simbench_agent.protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
+    MAX_HELLO_BYTES,
     OPS,
     PROTOCOL_VERSION,
     ConnectionClosed,
@@ -69,8 +71,12 @@ class AgentConfig:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     max_model_bytes: int = 32 * 1024 * 1024
     max_connections: int = 4
+    """Authenticated connections served at once (a hello beyond them gets ``busy``)."""
+    max_pending: int = 16
+    """Connections still before their hello; a new one beyond them evicts the oldest (:class:`PendingPool`)."""
     max_sessions: int = 8
     hello_timeout_s: float = 10.0
+    """Deadline for the whole hello frame (header and body) after connecting."""
     idle_timeout_s: float = 300.0
     slowdown: float = 1.0
     """Fault injection: every timed run is stretched to ``slowdown`` x its duration (>= 1)."""
@@ -375,6 +381,38 @@ class Connection:
         self.done = True  # drop: close without a reply
 
 
+class PendingPool:
+    """Connections that have not authenticated yet, at most ``limit`` of them.
+
+    They do not hold the authenticated slots (``max_connections``): a peer without the token can
+    never make a valid host wait for a slot. When the pool is full the OLDEST pending connection is
+    shut down to admit the new one, so no number of silent or trickling peers starves the agent
+    (each also has the whole-frame hello deadline, and at most :data:`MAX_HELLO_BYTES` buffered)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._socks: OrderedDict[int, socket.socket] = OrderedDict()
+
+    def admit(self, sock: socket.socket) -> None:
+        with self._lock:
+            while len(self._socks) >= self.limit:
+                _, oldest = self._socks.popitem(last=False)
+                try:
+                    oldest.shutdown(socket.SHUT_RDWR)  # its reader sees end-of-stream and closes
+                except OSError:
+                    pass
+            self._socks[id(sock)] = sock
+
+    def leave(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.pop(id(sock), None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._socks)
+
+
 class _Handler(socketserver.BaseRequestHandler):
     server: AgentServer
 
@@ -382,36 +420,58 @@ class _Handler(socketserver.BaseRequestHandler):
         agent = self.server.agent
         sock: socket.socket = self.request
         peer = f"{self.client_address[0]}:{self.client_address[1]}"
-        if not self.server.slots.acquire(blocking=False):
-            self._try_send(
-                sock,
-                {
-                    "ok": False,
-                    "code": "busy",
-                    "error": f"the agent serves {agent.cfg.max_connections} connections at most",
-                },
-            )
-            return
+        pending = self.server.pending
+        pending.admit(sock)
+        slot = False
+        # Before the hello the whole frame (header and body) must arrive by this instant.
+        hello_deadline = time.monotonic() + agent.cfg.hello_timeout_s
         try:
             conn = Connection(agent)
             while not conn.done:
-                sock.settimeout(agent.cfg.idle_timeout_s if conn.authed else agent.cfg.hello_timeout_s)
+                if conn.authed:
+                    sock.settimeout(agent.cfg.idle_timeout_s)
+                    deadline = time.monotonic() + agent.cfg.idle_timeout_s
+                    cap = agent.cfg.max_message_bytes
+                else:
+                    deadline, cap = hello_deadline, MAX_HELLO_BYTES
                 try:
-                    body = read_frame(sock, agent.cfg.max_message_bytes)
+                    body = read_frame(sock, cap, deadline)
                 except ProtocolError as err:  # oversized or empty frame: the stream is unusable
-                    self._try_send(sock, {"ok": False, "code": "protocol", "error": str(err)})
-                    log(f"closed {peer}: {err}")
+                    why = f"{err} (before hello)" if not conn.authed else str(err)
+                    self._try_send(sock, {"ok": False, "code": "protocol", "error": why})
+                    log(f"closed {peer}: {why}")
                     return
-                except (ConnectionClosed, OSError):
+                except (ConnectionClosed, OSError):  # closed, evicted, or past its deadline
                     return
+                was_authed = conn.authed
                 for reply in conn.handle(body):
+                    if conn.authed and not was_authed:
+                        pending.leave(sock)
+                        slot = self.server.slots.acquire(blocking=False)
+                        if not slot:
+                            conn.done = True
+                            reply = {
+                                "ok": False,
+                                "code": "busy",
+                                "error": f"the agent serves {agent.cfg.max_connections} connections at most",
+                            }
                     if not reply.get("ok"):
                         log(f"{peer}: {reply.get('code')}: {reply.get('error')}")
-                    send(sock, reply, agent.cfg.max_message_bytes)
+                    self._send_reply(sock, reply)
         except OSError:
             return  # peer went away mid-reply
         finally:
-            self.server.slots.release()
+            pending.leave(sock)
+            if slot:
+                self.server.slots.release()
+
+    def _send_reply(self, sock: socket.socket, reply: dict[str, Any]) -> None:
+        """Send ``reply``; one over the frame cap is replaced by a short error naming the cap."""
+        cap = self.server.agent.cfg.max_message_bytes
+        try:
+            send(sock, reply, cap)
+        except ProtocolError as err:
+            send(sock, {"ok": False, "code": "too_large", "error": f"reply not sent: {err} (--max-message-bytes)"}, cap)
 
     @staticmethod
     def _try_send(sock: socket.socket, reply: dict[str, Any]) -> None:
@@ -429,6 +489,7 @@ class AgentServer(socketserver.ThreadingTCPServer):
     def __init__(self, address: str, port: int, agent: Agent) -> None:
         self.agent = agent
         self.slots = threading.BoundedSemaphore(agent.cfg.max_connections)
+        self.pending = PendingPool(agent.cfg.max_pending)
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
         self.address_family = family
         super().__init__((address, port), _Handler)
@@ -438,4 +499,4 @@ def log(line: str) -> None:
     print(f"simbench-agent: {line}", file=sys.stderr, flush=True)
 
 
-__all__ = ["Agent", "AgentConfig", "AgentServer", "Connection", "RequestError"]
+__all__ = ["Agent", "AgentConfig", "AgentServer", "Connection", "PendingPool", "RequestError"]
