@@ -123,7 +123,8 @@ def test_a_randomized_run_is_reproducible_and_records_its_draws(tmp_path: Path) 
     for root in (tmp_path / "a", tmp_path / "b"):
         (d,) = (root / "runs").iterdir()
         m = json.loads((d / "metrics.json").read_text())
-        metrics.append({k: v for k, v in m.items() if k not in ("realtime_factor", "wall_time_s")})
+        # wall-clock keys and provenance aside (``versions`` says whether the tree was edited meanwhile)
+        metrics.append({k: v for k, v in m.items() if k not in ("realtime_factor", "wall_time_s", "versions")})
         header = (d / "episodes.csv").read_text().splitlines()[0]
         assert "randomized_friction" in header and "randomized_camera_offset_m" in header
     assert metrics[0] == metrics[1]
