@@ -243,3 +243,34 @@ def test_a_corrupt_dataset_through_the_cli_is_one_error_line(
     err = [ln for ln in captured.err.strip().splitlines() if ln.strip()]
     assert len(err) == 1 and err[0].startswith("error: ") and "Traceback" not in captured.err, captured.err
     assert not out.exists()
+
+
+def test_two_identical_sweeps_at_once_agree_with_their_exit_codes(tmp_path: Path) -> None:
+    """Class 13 end to end: two identical sweeps into one ``hydra.sweep.dir`` at once. Each says
+    either "N jobs complete" and exits 0, or "K of N jobs complete, M not" (K < N, the jobs the other
+    was writing named) and exits 1; never "N of N complete" with exit 1. A rerun then completes."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "hil" / "agent"), str(root),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    sweep = tmp_path / "s"
+    cmd = [sys.executable, "-m", "simbench", "run", "-m", *TIMING, "seed=1,2,3", f"hydra.sweep.dir={sweep}"]
+    procs = [subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert "Traceback" not in err, err
+        if proc.returncode == 0:
+            assert "3 jobs complete" in out and " not:" not in err, (out, err)
+            continue
+        assert proc.returncode == 1, err
+        (counts,) = re.findall(r"(\d+) of (\d+) jobs complete, (\d+) not:", err)
+        done, total, bad = map(int, counts)
+        assert total == 3 and done < total and done + bad == total, err
+        assert err.count("not run here: another process was writing it") == bad, err
+    rerun = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0 and "3 jobs complete" in rerun.stdout, rerun.stderr
