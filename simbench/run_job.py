@@ -30,6 +30,7 @@ from simbench.config.build import build_run_spec
 from simbench.errors import ConfigError, Terminated
 from simbench.metrics import constrained_objective
 from simbench.run_dir import RunDirBusy, is_empty_run_dir, locked
+from simbench.safe_text import printable
 
 outcome: dict[str, Any] = {}
 """What the jobs of this process ended in (a ConfigError to re-raise, whether any failed)."""
@@ -114,7 +115,7 @@ def _record_failure(out_dir: Path, err: BaseException, status: str) -> None:
 
     When even that write fails (a full disk), the line says so instead: the run has no
     ``status.json``, so a resumed sweep runs it again."""
-    text = str(err).splitlines()[0] if str(err) else ""
+    text = printable(str(err).splitlines()[0]) if str(err) else ""  # may quote a board's text: made visible
     line = "interrupted" if status == "interrupted" else f"{type(err).__name__}: {text}"
     if isinstance(err, OSError) and err.errno == errno.ENOSPC:
         line = f"disk full: {text}"
@@ -144,7 +145,8 @@ def sweep_summary(sweep_dir: Path, expected: int) -> int:
         try:
             status = json.loads((job / runner.STATUS_FILE).read_text())
             statuses[job.relative_to(sweep_dir).as_posix()] = (
-                f"{status.get('status')}: {status.get('error', '')}".rstrip(": ")
+                "complete" if status.get("status") == "complete"
+                else printable(f"{status.get('status')}: {status.get('error', '')}".rstrip(": "))
             )
         except (OSError, ValueError):
             statuses[job.relative_to(sweep_dir).as_posix()] = "incomplete: no status.json"

@@ -21,6 +21,7 @@ of a Hydra compose per run.
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -140,13 +141,24 @@ def _with_values(base: DictConfig, overrides: list[Override]) -> DictConfig:
     return cfg
 
 
+PROGRESS_EVERY = 1000
+"""A sweep of more runs than this says how far its check has got every this many runs (on stderr):
+checking 20,000 runs takes minutes, which must not look like a hang."""
+
+
 def check_all(config_name: str, overrides: list[str], multirun: bool, build: Callable[[DictConfig], Any]) -> list[Any]:
     """Compose and build every run; returns what ``build`` returned for each, in order."""
     combos = expand(overrides, multirun)
     parser = OverridesParser.create()
     bases: dict[tuple[str, ...], DictConfig] = {}
     built: list[Any] = []
-    for combo in combos:
+    every = PROGRESS_EVERY
+    show = len(combos) > every
+    if show:
+        print(f"checking {len(combos):,} runs before launching any", file=sys.stderr, flush=True)
+    for i, combo in enumerate(combos, 1):
+        if show and i % every == 0:
+            print(f"  checked {i:,} of {len(combos):,} runs", file=sys.stderr, flush=True)
         parsed = parser.parse_overrides(combo)
         composed = tuple(str(ov.input_line) for ov in parsed if not _settable(ov))
         if composed not in bases:

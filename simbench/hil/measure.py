@@ -292,6 +292,7 @@ def measure(
         except OSError as err:  # the trace could not be written (disk full, quota, I/O error)
             record.update(complete=False, error=f"cannot write the trace in {out}: {err.strerror or err}",
                           error_code="disk")
+            rows = _whole_rows(partial)  # what reached the disk, never a row cut mid-number
         record["rows"] = rows
         record["thermal"] = thermal
         names_to = (TRACE_NAME, RECORD_NAME)
@@ -305,6 +306,19 @@ def measure(
     finally:
         partial.unlink(missing_ok=True)  # Ctrl-C, SIGTERM, a failed commit: no stray trace
     return record
+
+
+def _whole_rows(partial: Path) -> int:
+    """Cut ``partial`` back to its last whole line (a write that failed midway leaves a row cut
+    mid-number) and return how many data rows it keeps (the header is not one)."""
+    try:
+        with open(partial, "r+b") as f:
+            data = f.read()
+            end = data.rfind(b"\n") + 1  # 0 when not even the header is whole
+            f.truncate(end)  # shrinking needs no space, even on a full disk
+    except OSError:
+        return 0
+    return max(data.count(b"\n", 0, end) - 1, 0)
 
 
 def _complete_record(out: Path) -> bool:

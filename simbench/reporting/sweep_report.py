@@ -27,6 +27,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from simbench.atomic_io import write_text, write_with
 from simbench.errors import bad_value
+from simbench.safe_text import printable
 from simbench.provenance import mixed_versions
 
 COLUMNS = [
@@ -87,14 +88,15 @@ def collect(sweep_dir: Path) -> list[dict[str, Any]]:
             status = {"status": "unreadable", "error": "config.yaml has no policy/scheduler mappings"}
         row = {
             "job": name,
-            "status": status.get("status"),
+            "status": None if status.get("status") is None else printable(status.get("status")),
             "policy": policy.get("name"),
             "scheduler": sched.get("name"),
             "latency": choices.get("latency", (cfg.get("latency") or {}).get("name")),
             "actions_per_chunk": policy.get("actions_per_chunk"),
             "threshold": sched.get("threshold"),
             "aggregate": sched.get("aggregate"),
-            "error": status.get("error", ""),
+            # a job's files are outside text (a board's error text lands there): visible, bounded
+            "error": printable(status.get("error", "")),
         }
         row.update({k: metrics.get(k) for k in COLUMNS if k in metrics})
         # the kind only (published, assumed, host, trace...): the details are in the job's metrics.json

@@ -37,3 +37,16 @@ def test_check_all_builds_the_configs_hydra_composes() -> None:
 def test_check_all_rejects_a_bad_value_anywhere_in_the_grid(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
         check_all("config", ["+policy=act_int8", "env=timing", override], True, build_run_spec)
+
+
+def test_checking_a_large_sweep_shows_progress(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A sweep of more than PROGRESS_EVERY runs says how far its check has got (a 20k-run check was
+    minutes of silence); a small one stays quiet."""
+    import simbench.config.compose as compose
+
+    monkeypatch.setattr(compose, "PROGRESS_EVERY", 10)
+    assert len(check_all("config", ["env=timing", "seed=range(0,25)"], True, lambda cfg: cfg.seed)) == 25
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["checking 25 runs before launching any", "  checked 10 of 25 runs", "  checked 20 of 25 runs"]
+    check_all("config", ["env=timing", "seed=range(0,10)"], True, lambda cfg: cfg.seed)
+    assert capsys.readouterr().err == ""

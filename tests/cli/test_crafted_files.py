@@ -207,3 +207,70 @@ def test_a_job_another_sweep_was_writing_is_not_reported_complete_here(
         run_job.outcome.clear()
     err = capsys.readouterr().err
     assert "0 of 1 jobs complete" in err and "another process was writing it" in err, err
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny ACT checkpoint (two training steps): export reads it before the dataset."""
+    from simbench.training.synthetic import synthetic_data, tiny_config
+    from simbench.training.trainer import TrainConfig, train
+
+    tmp = tmp_path_factory.mktemp("ckpt")
+    cfg = TrainConfig(out_dir=str(tmp / "run"), steps=2, batch_size=2, val_every=2, val_batches=1, save_every=2,
+                      warmup_steps=1, progress=False, eval_every=0)
+    return Path(train(tiny_config(cameras=("top",)), cfg, synthetic_data(cameras=("top",))).best_path)
+
+
+CLI_CORRUPTIONS = ("bad-footer", "fps-str", "no-data")
+
+
+@pytest.mark.parametrize("command", ["train", "export"])
+@pytest.mark.parametrize("corruption", CLI_CORRUPTIONS)
+def test_a_corrupt_dataset_through_the_cli_is_one_error_line(
+    dataset: Path, checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str,
+    corruption: str,
+) -> None:
+    """Class 7 as a user meets it: ``train`` and ``export`` on a corrupt dataset end in one
+    ``error:`` line naming the problem, exit 2, no traceback, nothing written."""
+    root = tmp_path / "copy"
+    shutil.copytree(dataset, root)
+    CORRUPTIONS[corruption](root)
+    out = tmp_path / "out"
+    args = {"train": ["train", f"dataset={root}", f"out_dir={out}", "steps=2", "progress=false"],
+            "export": ["export", f"checkpoint={checkpoint}", f"dataset={root}", f"out_dir={out}"]}[command]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    err = [ln for ln in captured.err.strip().splitlines() if ln.strip()]
+    assert len(err) == 1 and err[0].startswith("error: ") and "Traceback" not in captured.err, captured.err
+    assert not out.exists()
+
+
+def test_two_identical_sweeps_at_once_agree_with_their_exit_codes(tmp_path: Path) -> None:
+    """Class 13 end to end: two identical sweeps into one ``hydra.sweep.dir`` at once. Each says
+    either "N jobs complete" and exits 0, or "K of N jobs complete, M not" (K < N, the jobs the other
+    was writing named) and exits 1; never "N of N complete" with exit 1. A rerun then completes."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root / "hil" / "agent"), str(root),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    sweep = tmp_path / "s"
+    cmd = [sys.executable, "-m", "simbench", "run", "-m", *TIMING, "seed=1,2,3", f"hydra.sweep.dir={sweep}"]
+    procs = [subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert "Traceback" not in err, err
+        if proc.returncode == 0:
+            assert "3 jobs complete" in out and " not:" not in err, (out, err)
+            continue
+        assert proc.returncode == 1, err
+        (counts,) = re.findall(r"(\d+) of (\d+) jobs complete, (\d+) not:", err)
+        done, total, bad = map(int, counts)
+        assert total == 3 and done < total and done + bad == total, err
+        assert err.count("not run here: another process was writing it") == bad, err
+    rerun = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0 and "3 jobs complete" in rerun.stdout, rerun.stderr

@@ -198,3 +198,43 @@ def test_good_fake_board_measures(token_file: Path, model: Path, tmp_path: Path)
         record = run_measure(board.port, token_file, model, tmp_path / "out")
     assert record["complete"] is True and record["rows"] == 3, record
 
+
+
+def test_board_error_escapes_reach_neither_the_terminal_nor_the_report(token_file: Path, tmp_path: Path) -> None:
+    """Class 14 end to end: a board refusal whose text recolours the terminal, through ``run
+    latency=board`` (a sweep job that fails) and ``report``: visible as ``\\x1b``, never raw."""
+    evil = "\x1b[31mboom\x1b[0m\x07 \x1b]0;pwned\x07"
+
+    def refuse(request: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"ok": False, "code": "bad\x1b[2J", "error": evil}]
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "hil" / "agent"), str(ROOT),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    sweep = tmp_path / "sweep"
+    with FakeBoard(replace_op("load", refuse)) as board:
+        res = subprocess.run(
+            [sys.executable, "-m", "simbench", "run", "-m", "+policy=act_int8", "latency=board", "board=lab",
+             "board.address=127.0.0.1", f"board.port={board.port}", f"board.token_file={token_file}",
+             "board.timeout_s=5", "episodes=1", "plots=false", "progress=false", f"hydra.sweep.dir={sweep}"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+        )
+    assert res.returncode == 1, res.stderr
+    assert "\x1b" not in res.stdout + res.stderr and "\x07" not in res.stderr
+    assert "\\x1b[31mboom" in res.stderr, res.stderr
+    rep = subprocess.run([sys.executable, "-m", "simbench", "report", str(sweep)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert rep.returncode == 0, rep.stderr
+    assert "\x1b" not in rep.stdout + rep.stderr
+    for name in ("summary.md", "summary.csv", "index.html"):
+        text = (sweep / name).read_text()
+        assert "\x1b" not in text and "\x07" not in text, name
+    assert "\\x1b[31mboom" in (sweep / "summary.md").read_text()
+    # a status.json is a file like any other: raw escapes written there (an older simbench, a hand
+    # edit) are made visible by the report too
+    (status,) = sweep.glob("**/status.json")
+    status.write_text(json.dumps({**json.loads(status.read_text()), "status": "failed\x1b[5m", "error": evil}))
+    rep = subprocess.run([sys.executable, "-m", "simbench", "report", str(sweep)], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert rep.returncode == 0 and "\x1b" not in rep.stdout + rep.stderr, rep.stderr
+    for name in ("summary.md", "summary.csv", "index.html"):
+        assert "\x1b" not in (sweep / name).read_text(), name
