@@ -16,6 +16,7 @@ import errno
 import json
 import shutil
 import sys
+import threading
 import traceback
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,12 @@ def job(cfg: DictConfig) -> float | None:
     hc = HydraConfig.get()
     out_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
+    if multirun:
+        # tqdm's default lock is a multiprocessing semaphore; a worker killed with its stopped sweep
+        # never unregisters it and Python reports it as leaked at exit. A job's bars stay in its process.
+        from tqdm import tqdm
+
+        tqdm.set_lock(threading.RLock())
     choices = hc.runtime.choices
     meta = {
         "policy": choices.get("policy"),
@@ -96,6 +103,35 @@ def job(cfg: DictConfig) -> float | None:
         outcome["failed"] = True
         outcome.setdefault("busy", []).append(out_dir)
     return None  # a failed run: a failed trial for a search sweeper
+
+
+def record_interrupted_jobs(sweep_dir: Path, reason: str, wait_s: float = 10.0) -> list[Path]:
+    """After a sweep is stopped: give every job that started (Hydra wrote its ``.hydra/``) and has no
+    ``status.json`` an ``interrupted`` one, as its own process would have.
+
+    A job whose worker was killed (joblib ends its workers when the sweep is stopped) never wrote one.
+    Each job's lock says whether its process still lives: a job still writing is waited for (up to
+    ``wait_s``), then left alone; a resumed sweep runs every ``interrupted`` job again."""
+    import time
+
+    deadline = time.monotonic() + wait_s
+    marked = []
+    for config in sorted(sweep_dir.glob("**/.hydra/config.yaml")):
+        out_dir = config.parent.parent
+        while not (out_dir / runner.STATUS_FILE).exists():
+            try:
+                with locked(out_dir):
+                    if not (out_dir / runner.STATUS_FILE).exists():
+                        write_json(out_dir / runner.STATUS_FILE, {"status": "interrupted", "error": reason})
+                        marked.append(out_dir)
+                break
+            except RunDirBusy:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            except OSError:
+                break  # a full disk: the job has no status, so a resume runs it again
+    return marked
 
 
 def job_line(name: str, m: dict) -> str:

@@ -25,7 +25,7 @@ from omegaconf import DictConfig
 from simbench import run_job, runner
 from simbench.config.build import available, build_run_spec, runnable_policies
 from simbench.config.compose import check_all, output_dir
-from simbench.errors import ConfigError
+from simbench.errors import ConfigError, Terminated
 from simbench.paths import CONF_DIR
 from simbench.run_dir import check_dir_path, reserve
 
@@ -91,6 +91,11 @@ def main(argv: list[str]) -> int:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         _hydra_main()
+    except (KeyboardInterrupt, Terminated) as stop:
+        if multirun:  # jobs whose workers were killed with the sweep have no status of their own
+            signal_name = "SIGTERM" if isinstance(stop, Terminated) else "SIGINT"
+            run_job.record_interrupted_jobs(target, f"interrupted: the sweep was stopped ({signal_name})")
+        raise
     finally:
         sys.argv = saved
         if saved_full_error is None:
