@@ -23,6 +23,8 @@ def test_a_stopped_sweep_leaves_no_started_job_without_a_status(tmp_path: Path, 
          "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", f"hydra.sweep.dir={sweep}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True, cwd=tmp_path,
         env={**os.environ, "MUJOCO_GL": "egl"},
+        # as from a terminal: a background job (nohup, CI runners) inherits SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not list(sweep.glob("*/.hydra/config.yaml")) and time.monotonic() < deadline:

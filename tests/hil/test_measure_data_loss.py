@@ -161,6 +161,8 @@ def test_ctrl_c_mid_measure_leaves_no_trace_without_its_record(tmp_path: Path) -
          f"hil.model={tiny_model(tmp_path / 'tiny.onnx')}", "hil.count=10000000", "hil.max_count=10000000",
          "hil.min_duration_s=60", "hil.max_duration_s=120", f"hil.out={out}"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # as from a terminal: a background job (nohup, CI runners) inherits SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 90
