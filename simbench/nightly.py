@@ -36,7 +36,7 @@ from simbench.atomic_io import write_json, write_text
 from simbench.config.build import available, load_option
 from simbench.errors import ConfigError, bad_value
 from simbench.hil.board import BoardConfig
-from simbench.hil.measure import MeasureSettings, measure, model_components
+from simbench.hil.measure import MeasureSettings, VlaPipeline, measure, model_components
 from simbench.paths import CONF_DIR
 from simbench.provenance import describe as describe_versions
 from simbench.provenance import versions
@@ -67,13 +67,24 @@ class NightlySettings:
 
 
 def shipped_variants() -> list[str]:
-    """Policy configs whose ONNX model ships in simbench/models/act/."""
-    names = []
+    """Policy configs whose ONNX model ships: ACT in simbench/models/act/, then every SmolVLA
+    precision recipe whose three graphs ship in simbench/models/smolvla/ (measured per component)."""
+    from simbench.policies.smolvla.onnx_runtime import component_paths
+
+    act, vla = [], []
     for name in available("policy"):
         node = load_option("policy", name) or {}
-        if str(node.get("model_path", "")).startswith("act/") and node.get("actions_per_chunk"):
-            names.append(name)
-    return names
+        if not node.get("actions_per_chunk"):
+            continue
+        if str(node.get("model_path", "")).startswith("act/"):
+            act.append(name)
+        elif node.get("arch") == "smolvla" and node.get("runtime") == "onnx" and node.get("model_path"):
+            try:
+                component_paths(node.get("model_path"), node.get("component_precision"))
+            except ConfigError:  # a recipe whose graphs are not shipped
+                continue
+            vla.append(name)
+    return act + vla
 
 
 def parse_settings(cfg: DictConfig, board: BoardConfig, board_overrides: list[str] | None = None) -> NightlySettings:
@@ -183,6 +194,7 @@ def measure_variants(board: BoardConfig, s: NightlySettings, command: str) -> di
     for name in s.variants:
         policy = load_option("policy", name) or {}
         settings = MeasureSettings(s.count, 0.0, s.warmup, max(s.count, 1_000_000), 3600.0, s.out / "variants" / name)
+        pipeline = VlaPipeline(num_steps=policy.get("num_steps")) if policy.get("arch") == "smolvla" else None
         record = measure(
             board,
             model_components(policy, None),
@@ -191,6 +203,7 @@ def measure_variants(board: BoardConfig, s: NightlySettings, command: str) -> di
             policy.get("precision"),
             board.threads or int(policy.get("threads", 1) or 1),
             command,
+            pipeline=pipeline,
         )
         rows[name] = {
             "complete": record["complete"],
@@ -202,6 +215,8 @@ def measure_variants(board: BoardConfig, s: NightlySettings, command: str) -> di
             "precision": record.get("precision"),
             "trace": str(settings.out / "trace.csv"),
             "board": record.get("board_summary"),
+            "components": {c: {k: p.get(k) for k in ("p50_s", "p90_s", "p99_s")}
+                           for c, p in (record.get("components_p") or {}).items()},
         }
         print(
             f"  {name:<18} p50 {1e3 * (record.get('p50_s') or float('nan')):.3f} ms, "
@@ -269,6 +284,25 @@ def compare(
                     f"(x{row['ratio']:.2f}, tolerance x{1 + s.p90_tolerance:.2f})"
                 )
         rows["variants"][name] = row
+        base_comps = base_vars.get(name, {}).get("components") or {}
+        row["components"] = {}
+        for comp, c in (v.get("components") or {}).items():  # a multi-graph variant: each component's p90
+            bc = (base_comps.get(comp) or {}).get("p90_s")
+            crow = {"p50_s": c.get("p50_s"), "p90_s": c.get("p90_s"), "baseline_p90_s": bc, "ratio": None,
+                    "verdict": "ok"}
+            if c.get("p90_s") is None:
+                crow["verdict"] = "failed"
+            elif bc is None:
+                crow["verdict"] = "no baseline"
+            else:
+                crow["ratio"] = c["p90_s"] / bc
+                if c["p90_s"] > bc * (1 + s.p90_tolerance):
+                    crow["verdict"] = "REGRESSION"
+                    regressions.append(
+                        f"{name} {comp}: p90 {1e3 * c['p90_s']:.3f} ms vs baseline {1e3 * bc:.3f} ms "
+                        f"(x{crow['ratio']:.2f}, tolerance x{1 + s.p90_tolerance:.2f})"
+                    )
+            row["components"][comp] = crow
     bp = baseline.get("protocol")
     prow: dict[str, Any] = {"successes": protocol["successes"], "episodes": protocol["episodes"], "verdict": "ok"}
     if bp and bp.get("episodes"):
@@ -353,6 +387,17 @@ def report(
             f"| {name} | {v['precision']} | {ms(v['p50_s'])} | {ms(v['p90_s'])} | {ms(r['baseline_p90_s'])} "
             f"| {ratio} | {r['verdict']} |"
         )
+    multi = [(n, c, r) for n in variants for c, r in (rows["variants"][n].get("components") or {}).items()]
+    if multi:
+        lines += [
+            "",
+            "### Per component (multi-graph variants: vision, prefill once, the expert's denoising steps)",
+            "",
+            "| variant | component | p50 ms | p90 ms | baseline p90 ms | ratio | verdict |",
+            "|---|---|---|---|---|---|---|",
+            *[f"| {n} | {c} | {ms(r['p50_s'])} | {ms(r['p90_s'])} | {ms(r['baseline_p90_s'])} | "
+              f"{'-' if r['ratio'] is None else format(r['ratio'], '.2f')} | {r['verdict']} |" for n, c, r in multi],
+        ]
     p = rows["protocol"]
     interval = p.get("difference_interval")
     lines += [
@@ -418,7 +463,10 @@ def run_nightly(cfg: DictConfig, board: BoardConfig, board_overrides: list[str],
             "versions": versions(),
             "command": command,
             "variants": {
-                n: {"p90_s": v["p90_s"], "p50_s": v["p50_s"], "count": v["count"]} for n, v in variants.items()
+                n: {"p90_s": v["p90_s"], "p50_s": v["p50_s"], "count": v["count"],
+                    **({"components": {c: {"p90_s": p["p90_s"], "p50_s": p["p50_s"]}
+                                       for c, p in v["components"].items()}} if v.get("components") else {})}
+                for n, v in variants.items()
             },
             "protocol": {"policy": s.policy, "episodes": protocol["episodes"], "successes": protocol["successes"]},
         }

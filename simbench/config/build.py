@@ -288,9 +288,6 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
                           f"run takes one of: {', '.join(runnable_policies())}")
     board_latency = latency_cfg.get("name") == "board"
     if board_latency:  # checked before a camera-less env turns the policy timing-only
-        if policy.get("arch") == "smolvla":
-            raise bad_value("latency", "board", f"runs one ONNX graph per inference; {name} is a three-graph "
-                            "pipeline (use latency=imx95 for its published timing, or latency=host)")
         if policy.get("runtime") != "onnx" or not policy.get("model_path"):
             raise bad_value(
                 "latency",

@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from simbench.envs.base import control_hz
 from simbench.errors import ConfigError
@@ -28,6 +29,7 @@ from simbench.hil.measure import board_summary
 from simbench.hil.spec import host_session_spec
 from simbench.latency.base import StageTimes
 from simbench.policies.onnx_policy import OnnxChunkPolicy, resolve_model_path
+from simbench.policies.smolvla.onnx_runtime import COMPONENTS, INPUTS, SmolVLAOnnxPolicy, component_paths
 
 
 class BoardLatency:
@@ -41,6 +43,9 @@ class BoardLatency:
         self.where: str | None = None
         self.model: LoadedModel | None = None
         self.inferences = 0
+        self.last_components: dict[str, float] | None = None
+        self.graphs: dict[str, LoadedModel] | None = None
+        """A multi-graph policy's graphs on the board (smolvla_*), per component."""
 
     def draw(self, rng: np.random.Generator, measured_s: float) -> StageTimes:
         """The board's own timing of the call just made (``measured_s`` includes the tether)."""
@@ -49,10 +54,14 @@ class BoardLatency:
                 "latency=board has no measurement: the policy did not run on the board (see simbench.hil.board_policy)"
             )
         seconds, self.last_s = self.last_s, None
+        components, self.last_components = self.last_components, None
+        if components is not None:  # a multi-graph policy: its pipeline stages take the board's component times
+            return StageTimes(self.scale * seconds, {n: self.scale * v for n, v in components.items()})
         return StageTimes(self.scale * seconds)
 
-    def record(self, seconds: float) -> None:
+    def record(self, seconds: float, components: Mapping[str, float] | None = None) -> None:
         self.last_s = seconds
+        self.last_components = dict(components) if components is not None else None
         self.inferences += 1
 
     def describe(self) -> dict[str, Any]:
@@ -77,10 +86,18 @@ class BoardLatency:
                 threads=self.model.session.get("threads"),
                 precision=self.model.metadata.get("simbench.precision"),
             )
+        if self.graphs is not None:
+            info.update(
+                model_sha256={n: m.sha256 for n, m in self.graphs.items()},
+                precision={n: m.metadata.get("simbench.precision") for n, m in self.graphs.items()},
+                components=list(self.graphs),
+            )
         return info
 
     def open_policy(self, cfg: Mapping[str, Any], env: Any) -> BoardChunkPolicy:
-        """Connect (starting the loopback agent if so configured), load the policy's model there."""
+        """Connect (starting the loopback agent if so configured), load the policy's model(s) there."""
+        if cfg.get("arch") == "smolvla":
+            return BoardVLAPolicy.connect(cfg, env, self)  # type: ignore[return-value]
         return BoardChunkPolicy.connect(cfg, env, self)
 
 
@@ -139,4 +156,59 @@ class BoardChunkPolicy(OnnxChunkPolicy):
         self.connection.close()
 
 
-__all__ = ["BoardChunkPolicy", "BoardLatency", "RemoteSession"]
+class BoardVLAPolicy(SmolVLAOnnxPolicy):
+    """A SmolVLA ONNX policy whose every chunk is computed on the board: one ``vla`` request runs
+    vision, prefill and the expert's denoising steps there (from the noise drawn here, so the chunk
+    is the host runtime's), and the board's per-component seconds feed the pipeline stages."""
+
+    connection: BoardConnection
+    latency: BoardLatency
+    graph_sha: dict[str, str]
+
+    @classmethod
+    def connect(cls, cfg: Mapping[str, Any], env: Any, latency: BoardLatency) -> BoardVLAPolicy:
+        paths = component_paths(cfg.get("model_path"), cfg.get("component_precision"))
+        threads = latency.board.threads or int(cfg.get("threads", 1) or 1)
+        conn = BoardConnection(latency.board)
+        try:
+            spec = host_session_spec(threads, latency.board.providers)
+            graphs = {c: conn.client.load(paths[c], spec) for c in COMPONENTS}
+            latency.facts, latency.where = conn.client.facts, conn.where
+            latency.model, latency.graphs = graphs["vision"], graphs
+            policy = cls(
+                paths,
+                name=str(cfg.get("name", "smolvla")),
+                actions_per_chunk=cfg.get("actions_per_chunk"),
+                threads=threads,
+                control_hz=float(cfg.get("fps") or control_hz(env)),
+                num_steps=cfg.get("num_steps"),
+                noise_scale=cfg.get("noise_scale"),
+                sessions={c: RemoteSession(conn.client, graphs[c], latency) for c in COMPONENTS},
+            )
+            policy.graph_sha = {c: graphs[c].sha256 for c in COMPONENTS}
+            policy.latency = latency
+            if "vla" not in conn.client.capabilities:  # one line now, not at the first chunk
+                conn.client.vla(policy.graph_sha, {}, {}, np.zeros((1, 1, 1), np.float32), 1)
+        except BaseException:
+            conn.close()
+            raise
+        policy.connection = conn
+        return policy
+
+    def trace(self, state: NDArray[np.float32], images: NDArray[np.uint8], noise: NDArray[np.float32],
+              num_steps: int | None = None, text: str | None = None) -> dict[str, Any]:
+        n = num_steps or self.num_steps
+        vision = {f"observation.images.{c}": np.ascontiguousarray(images[:, j]) for j, c in enumerate(self.cameras)}
+        prefill = {INPUTS["prefill"][1]: self.tokens(text), INPUTS["prefill"][2]: state.astype(np.float32)}
+        reply = self.connection.client.vla(self.graph_sha, vision, prefill, noise.astype(np.float32), n)
+        self.latency.record(reply.latency_s, reply.components)
+        self.last_component_s = dict(reply.components)
+        x = reply.chunk
+        return {"chunk_normalized": x, "chunk": x * self.action_std + self.action_mean,
+                "seconds": dict(reply.components), "steps": list(reply.steps)}
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+__all__ = ["BoardChunkPolicy", "BoardLatency", "BoardVLAPolicy", "RemoteSession"]

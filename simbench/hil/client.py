@@ -110,6 +110,7 @@ class BoardClient:
             raise
         self.facts: dict[str, Any] = hello.facts
         self.version: int = hello.version
+        self.capabilities: tuple[str, ...] = hello.capabilities
 
     # -- plumbing -----------------------------------------------------------------------------------
 
@@ -251,6 +252,28 @@ class BoardClient:
         chunk, agent_s = self._parse("stub", replies.stub, reply)
         t3 = time.perf_counter()
         return StubReply(chunk, agent_s, (t1 - t0) + (t3 - t2), t2 - t1, len(data), len(body) + 4)
+
+    def vla(
+        self,
+        graphs: Mapping[str, str],
+        vision: Mapping[str, np.ndarray],
+        prefill: Mapping[str, np.ndarray],
+        noise: np.ndarray,
+        num_steps: int,
+    ) -> replies.VlaReply:
+        """One chunk of a three-graph VLA on the board (``graphs``: component -> sha256 of a loaded
+        graph); refused on the host, in one line, when the agent lacks the ``vla`` capability."""
+        if "vla" not in self.capabilities:
+            raise BoardError(
+                f"board {self.where} runs simbench-agent {self.facts.get('agent_version')}, which has no multi-graph "
+                "'vla' op (it runs one graph per inference): install this simbench's agent on the board",
+                "version",
+            )
+        noise = np.ascontiguousarray(noise, np.float32)
+        reply = self.call({"op": "vla", "graphs": dict(graphs), "vision": encode_tensors(vision),
+                           "prefill": encode_tensors(prefill), "noise": encode_tensors({"n": noise})["n"],
+                           "num_steps": int(num_steps)})
+        return self._parse("vla", replies.vla, reply, int(num_steps), tuple(noise.shape))
 
     def infer(self, sha: str, inputs: Mapping[str, np.ndarray]) -> tuple[list[np.ndarray], float]:
         reply = self.call({"op": "infer", "sha256": sha, "inputs": encode_tensors(inputs)})

@@ -16,7 +16,7 @@ from simbench.errors import ConfigError, RunFault
 from simbench.hil.board import BoardConfig, BoardConnection, parse_board
 from simbench.hil.client import BoardError
 from simbench.hil.link import measure_link, parse_link, write_link
-from simbench.hil.measure import RECORD_NAME, TRACE_NAME, measure, model_components, parse_settings, scene_inputs
+from simbench.hil.measure import RECORD_NAME, TRACE_NAME, VlaPipeline, measure, model_components, parse_settings, scene_inputs
 
 FAULT_EXIT_CODE = 1
 
@@ -70,9 +70,12 @@ def measure_command(cfg: DictConfig, board: BoardConfig, argv: list[str]) -> int
         seed = int(cfg.get("seed", 0))
         inputs = scene_inputs(components, seed)
         note = f"scene: the first frame of teabag_mug episode 0 (seed {seed}), preprocessed as the host policy does"
+    pipeline = None
+    if (policy or {}).get("arch") == "smolvla" and hil.get("model") in (None, ""):
+        pipeline = VlaPipeline(num_steps=policy.get("num_steps"))  # type: ignore[union-attr]
     try:
         record = measure(board, components, settings, (policy or {}).get("name"), precision, threads, command,
-                         inputs, note)
+                         inputs, note, pipeline)
     except RunFault as err:
         print(f"error: {err}", file=sys.stderr)
         return FAULT_EXIT_CODE
@@ -87,8 +90,12 @@ def measure_command(cfg: DictConfig, board: BoardConfig, argv: list[str]) -> int
     ms = {k: 1e3 * record[k] for k in ("p50_s", "p90_s", "p99_s")}
     es = record["stats"].get("p90_early_stopping_s")
     print(f"  board       {record['board_summary']}")
+    model, sha = record["model"], record["model_sha256"]
+    if isinstance(model, dict):  # several graphs: their files, and the first one's sha256
+        model = " + ".join(Path(p).name for p in model.values())
+        sha = next(iter(sha.values()))
     print(
-        f"  model       {record['model']} (sha256 {str(record['model_sha256'])[:16]}..., {record['precision']}, "
+        f"  model       {model} (sha256 {sha[:16]}..., {record['precision']}, "
         f"{record['execution_provider']}, {threads} thread{'s' if threads > 1 else ''})"
     )
     print(f"  inferences  {record['count']} in {record['duration_s']:.2f} s after {record['warmup']} warm-up")
@@ -96,6 +103,8 @@ def measure_command(cfg: DictConfig, board: BoardConfig, argv: list[str]) -> int
         f"  latency     p50 {ms['p50_s']:.3f} ms, p90 {ms['p90_s']:.3f} ms, p99 {ms['p99_s']:.3f} ms"
         + (f", early-stopping p90 {1e3 * es:.3f} ms" if es is not None else "")
     )
+    for name, p in (record.get("components_p") or {}).items():
+        print(f"  {name:<11} p50 {1e3 * p['p50_s']:.3f} ms, p90 {1e3 * p['p90_s']:.3f} ms, p99 {1e3 * p['p99_s']:.3f} ms")
     print(f"  trace       {out / TRACE_NAME}")
     print(f"  record      {out / RECORD_NAME}")
     print(

@@ -21,7 +21,8 @@ import datetime as _dt
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from simbench.atomic_io import finite_json, signals_held, umask
 from simbench.errors import ConfigError, RunFault, bad_value, unknown_name
 from simbench.hil.board import BoardConfig, BoardConnection
 from simbench.hil.client import BoardError, LoadedModel
-from simbench.hil.replies import BenchBatch
+from simbench.hil.replies import VLA_COMPONENTS, BenchBatch, BenchDone
 from simbench.hil.spec import host_session_spec
 from simbench.provenance import versions
 from simbench.run_dir import check_dir_path
@@ -169,9 +170,10 @@ def model_components(policy: Mapping[str, Any] | None, model: Any) -> list[tuple
         return list(zip(names, found))
     if policy is None:
         raise ConfigError("nothing to measure; add +policy=NAME (a policy with an ONNX model) or hil.model=PATH")
-    if policy.get("arch") == "smolvla":
-        raise bad_value("policy", policy.get("name"), "is a three-graph pipeline (vision, prefill, expert steps); hil "
-                        "measure times single-graph models; time it on the host with benchmarks/smolvla_speed.py")
+    if policy.get("arch") == "smolvla":  # three graphs, run as one pipeline per inference (vla_bench)
+        from simbench.policies.smolvla.onnx_runtime import component_paths
+
+        return list(component_paths(policy.get("model_path"), policy.get("component_precision")).items())
     components = policy.get("components")
     if components:
         return [(str(n), resolve_model_path(p)) for n, p in dict(components).items()]
@@ -182,6 +184,73 @@ def model_components(policy: Mapping[str, Any] | None, model: Any) -> list[tuple
             f"policy {policy.get('name')} has no ONNX model to measure; give hil.model=PATH",
         )
     return [("model", resolve_model_path(policy["model_path"]))]
+
+
+@dataclass(frozen=True)
+class VlaPipeline:
+    """A three-graph VLA measured as it runs: vision, prefill once, ``num_steps`` expert steps (one
+    ``vla`` request per inference); the trace has a column per component (vision, prefill, expert:
+    all its steps) and ``latency_s``, their sum."""
+
+    num_steps: int | None = None
+    seed: int = 0
+
+
+def vla_inputs(loaded: Mapping[str, LoadedModel], seed: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray],
+                                                                      np.ndarray, int]:
+    """Inputs for one VLA chunk from the graphs' declared shapes and metadata: the cameras uint8
+    uniform (seed), the instruction's tokens, the state N(0, 1), the noise at its mean (zeros, the
+    shipped ``noise_scale`` 0), and the model's number of steps."""
+    from simbench.policies.smolvla.tokenizer import encode
+
+    rng = np.random.default_rng(seed)
+    meta = loaded["vision"].metadata
+
+    def shape(arg: Mapping[str, Any]) -> list[int]:
+        return [d if isinstance(d, int) and d > 0 else 1 for d in arg["shape"]]
+
+    vision = {a["name"]: rng.integers(0, 256, size=shape(a), dtype=np.uint8) if a["dtype"] == "uint8"
+              else rng.standard_normal(shape(a)).astype(a["dtype"]) for a in loaded["vision"].inputs}
+    prefill: dict[str, np.ndarray] = {}
+    for a in loaded["prefill"].inputs:
+        if a["name"] == "visual":
+            continue
+        if a["name"] == "token_ids":
+            prefill[a["name"]] = np.array([encode(meta.get("simbench.instruction", ""))], np.int64)
+        else:
+            prefill[a["name"]] = rng.standard_normal(shape(a)).astype(a["dtype"])
+    noise = np.zeros((1, int(meta["simbench.chunk_size"]), int(meta["simbench.action_dim"])), np.float32)
+    return vision, prefill, noise, int(meta["simbench.num_steps"])
+
+
+def vla_bench(client: Any, loaded: Mapping[str, LoadedModel], settings: MeasureSettings,
+              pipeline: VlaPipeline) -> Iterator[BenchBatch | BenchDone]:
+    """``bench``'s events for a VLA: warm-up, then one ``vla`` request per inference until the count
+    and the duration are reached (or a maximum): a batch per inference, then the done event with
+    the statistics of the total and of each component (the agent's own timings)."""
+    from simbench_agent.stats import summarize
+
+    vision, prefill, noise, steps = vla_inputs(loaded, pipeline.seed)
+    n = pipeline.num_steps or steps
+    graphs = {c: m.sha256 for c, m in loaded.items()}
+    for _ in range(settings.warmup):
+        client.vla(graphs, vision, prefill, noise, n)
+    every: dict[str, list[float]] = {c: [] for c in VLA_COMPONENTS}
+    t0 = time.perf_counter()
+    count = 0
+    while True:
+        reply = client.vla(graphs, vision, prefill, noise, n)
+        count += 1
+        for c in VLA_COMPONENTS:
+            every[c].append(reply.components[c])
+        yield BenchBatch({c: [reply.components[c]] for c in VLA_COMPONENTS}, [])
+        elapsed = time.perf_counter() - t0
+        if ((count >= settings.count and elapsed >= settings.min_duration_s) or count >= settings.max_count
+                or elapsed >= settings.max_duration_s):
+            break
+    totals = [sum(v) for v in zip(*every.values())]
+    yield BenchDone(count, elapsed, summarize(totals), {c: summarize(v) for c, v in every.items()},
+                    client.facts, [])
 
 
 def _versions(facts: Mapping[str, Any], components: list[tuple[str, Path]]) -> dict[str, Any]:
@@ -212,6 +281,7 @@ def measure(
     command: str,
     inputs: Mapping[str, Mapping[str, np.ndarray]] | None = None,
     inputs_note: str = "generated from the models' declared shapes (seed 0)",
+    pipeline: VlaPipeline | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark and write trace + record; returns the record (``complete`` false on a fault)."""
     out = settings.out
@@ -257,15 +327,21 @@ def measure(
                         for name, path in components:
                             loaded.append(conn.client.load(path, spec))
                         _describe_models(record, components, loaded, precision)
-                        for event in conn.client.bench(
-                            [(n, m.sha256) for n, m in zip(names, loaded)],
-                            settings.warmup,
-                            settings.count,
-                            settings.min_duration_s,
-                            settings.max_count,
-                            settings.max_duration_s,
-                            inputs,
-                        ):
+                        if pipeline is not None:
+                            events = vla_bench(conn.client, dict(zip(names, loaded)), settings, pipeline)
+                            record["pipeline"] = "vla: vision, prefill once, the expert's denoising steps (one vla request each)"
+                            record["inputs"] = "generated: cameras uint8 uniform (seed 0), the instruction's tokens, state N(0, 1), noise zeros"
+                        else:
+                            events = conn.client.bench(
+                                [(n, m.sha256) for n, m in zip(names, loaded)],
+                                settings.warmup,
+                                settings.count,
+                                settings.min_duration_s,
+                                settings.max_count,
+                                settings.max_duration_s,
+                                inputs,
+                            )
+                        for event in events:
                             thermal += event.thermal
                             if isinstance(event, BenchBatch):
                                 per = [event.latencies[n] for n in names]
@@ -283,6 +359,11 @@ def measure(
                                     board_after=event.facts,
                                 )
                                 record.update({k: event.stats.get(k) for k in ("p50_s", "p90_s", "p99_s", "mean_s")})
+                                if len(names) > 1:  # p50/p90/p99 per component, at the record's top level
+                                    record["components_p"] = {
+                                        n: {k: s.get(k) for k in ("p50_s", "p90_s", "p99_s")}
+                                        for n, s in event.components.items()
+                                    }
                         record["complete"] = True
                 except BoardError as err:
                     record["error"] = str(err)
@@ -383,9 +464,12 @@ __all__ = [
     "MeasureSettings",
     "RECORD_NAME",
     "TRACE_NAME",
+    "VlaPipeline",
     "board_summary",
     "measure",
     "model_components",
     "parse_settings",
     "scene_inputs",
+    "vla_bench",
+    "vla_inputs",
 ]

@@ -159,10 +159,14 @@ def facts(value: Any, what: str = "facts") -> dict[str, Any]:
 class Hello:
     version: int
     facts: dict[str, Any]
+    capabilities: tuple[str, ...] = ()
+    """What the agent offers beyond version 1's first ops (``vla``); empty from an older agent."""
 
 
 def hello(reply: Mapping[str, Any]) -> Hello:
-    return Hello(integer(_get(reply, "version"), "field 'version'", 0, 1 << 20), facts(_get(reply, "facts")))
+    caps = listing(reply.get("capabilities") or [], "field 'capabilities'", 64)
+    return Hello(integer(_get(reply, "version"), "field 'version'", 0, 1 << 20), facts(_get(reply, "facts")),
+                 tuple(text(c, "field 'capabilities'[]", 64) for c in caps))
 
 
 def _io(value: Any, what: str) -> list[dict[str, Any]]:
@@ -286,6 +290,34 @@ def infer(reply: Mapping[str, Any]) -> tuple[list[np.ndarray], float]:
             seconds(_get(reply, "latency_s"), "field 'latency_s'"))
 
 
+VLA_COMPONENTS = ("vision", "prefill", "expert")
+
+
+@dataclass(frozen=True)
+class VlaReply:
+    """A ``vla`` reply: the normalized chunk (finite), seconds per component and per expert step."""
+
+    chunk: np.ndarray
+    components: dict[str, float]
+    steps: list[float]
+    latency_s: float
+
+
+def vla(reply: Mapping[str, Any], num_steps: int, shape: tuple[int, ...]) -> VlaReply:
+    """A ``vla`` reply to a request for ``num_steps`` steps from noise of ``shape``."""
+    chunk = finite_tensor(_get(reply, "chunk"), "chunk")
+    if tuple(chunk.shape) != tuple(shape) or chunk.dtype != np.float32:
+        raise ReplyError(f"chunk must be float32{list(shape)}, got {chunk.dtype}{list(chunk.shape)}")
+    comps = mapping(_get(reply, "components"), "field 'components'")
+    if set(comps) != set(VLA_COMPONENTS):
+        raise ReplyError(f"field 'components' must have exactly {', '.join(VLA_COMPONENTS)}")
+    components = {n: seconds(comps[n], f"components[{n!r}]") for n in VLA_COMPONENTS}
+    steps = [seconds(v, "steps[]") for v in listing(_get(reply, "steps"), "field 'steps'", 100_000)]
+    if len(steps) != num_steps:
+        raise ReplyError(f"field 'steps' has {len(steps)} entries for {num_steps} steps")
+    return VlaReply(chunk, components, steps, seconds(_get(reply, "latency_s"), "field 'latency_s'"))
+
+
 def stub(reply: Mapping[str, Any]) -> tuple[np.ndarray, float]:
     """A ``stub`` reply: the chunk (finite) and the agent's own seconds."""
     return finite_tensor(_get(reply, "chunk"), "chunk"), seconds(_get(reply, "latency_s"), "field 'latency_s'")
@@ -309,4 +341,7 @@ __all__ = [
     "refusal",
     "seconds",
     "stub",
+    "vla",
+    "VlaReply",
+    "VLA_COMPONENTS",
 ]

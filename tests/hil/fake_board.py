@@ -65,7 +65,7 @@ def good(request: dict[str, Any]) -> list[dict[str, Any]]:
     """The replies a healthy agent gives ``request`` (one model ``y = x``-shaped, latency 1 ms)."""
     op = request.get("op")
     if op == "hello":
-        return [{"ok": True, "version": PROTOCOL_VERSION, "facts": dict(FACTS)}]
+        return [{"ok": True, "version": PROTOCOL_VERSION, "facts": dict(FACTS), "capabilities": ["vla"]}]
     if op == "load":
         return [
             {
@@ -92,6 +92,11 @@ def good(request: dict[str, Any]) -> list[dict[str, Any]]:
         ]
     if op == "infer":
         return [{"ok": True, "outputs": [encode_tensor(np.zeros((1, 4), np.float32))], "latency_s": 0.001}]
+    if op == "vla":
+        noise = request["noise"]
+        steps = int(request.get("num_steps", 1))
+        return [{"ok": True, "chunk": noise, "components": {"vision": 0.001, "prefill": 0.001, "expert": 0.001 * steps},
+                 "steps": [0.001] * steps, "latency_s": 0.002 + 0.001 * steps}]
     if op == "stub":
         rows, cols = request.get("chunk", [1, 1])
         return [{"ok": True, "chunk": encode_tensor(np.zeros((rows, cols), np.float32)), "latency_s": 0.001}]

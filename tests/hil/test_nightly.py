@@ -83,7 +83,9 @@ def test_a_failed_measurement_is_a_regression(tmp_path: Path) -> None:
 
 
 def test_every_shipped_variant_is_measured() -> None:
-    assert shipped_variants() == ["act_fp16", "act_fp32", "act_int4", "act_int8", "act_int8_dynamic", "act_mixed"]
+    assert shipped_variants() == ["act_fp16", "act_fp32", "act_int4", "act_int8", "act_int8_dynamic", "act_mixed",
+                                  "smolvla_expert_int4", "smolvla_expert_int8", "smolvla_fp32", "smolvla_int8",
+                                  "smolvla_mixed"]
 
 
 def nightly(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -118,7 +120,7 @@ def test_nightly_on_loopback_passes_and_a_slowed_board_is_named(tmp_path: Path) 
         "board=loopback",
         "nightly.episodes=1",
         "nightly.count=50",
-        "nightly.variants=[act_int8,act_int4]",
+        "nightly.variants=[act_int8,act_int4,smolvla_mixed]",
         f"nightly.baseline={base}",
     ]
     first = nightly(*common, "rebaseline=true", f"out={tmp_path / 'a'}")
@@ -126,10 +128,16 @@ def test_nightly_on_loopback_passes_and_a_slowed_board_is_named(tmp_path: Path) 
     reports = list((tmp_path / "a").glob("nightly_*.md"))
     assert len(reports) == 1 and "verdict: **pass**" in reports[0].read_text()
     assert (tmp_path / "a" / "variants" / "act_int8" / "trace.csv").is_file()
+    text = reports[0].read_text()
+    for comp in ("vision", "prefill", "expert"):  # the SmolVLA variant: a p90 per component against the baseline
+        assert f"| smolvla_mixed | {comp} |" in text
+    assert set(json.loads(base.read_text())["variants"]["smolvla_mixed"]["components"]) == {
+        "vision", "prefill", "expert"}
     assert (tmp_path / "a" / "protocol" / "metrics.json").is_file() and (tmp_path / "a" / "nightly_p90.png").is_file()
     slow = nightly(*common, "board.slowdown=3", f"out={tmp_path / 'b'}")
     assert slow.returncode == 1
     assert "REGRESSION act_int8: p90 latency" in slow.stderr and "REGRESSION act_int4: p90 latency" in slow.stderr
+    assert "REGRESSION smolvla_mixed expert: p90" in slow.stderr
     report = next((tmp_path / "b").glob("nightly_*.md")).read_text()
     assert "REGRESSED" in report and "act_int8: p90 latency" in report
     recorded = json.loads(base.read_text())

@@ -43,8 +43,14 @@ DTYPES: dict[str, np.dtype[Any]] = {
 }
 """The tensor element types allowed on the wire (ONNX's common ones; no object arrays)."""
 MAX_NDIM = 8
-OPS = ("hello", "load", "bench", "infer", "stub", "bye")
+OPS = ("hello", "load", "bench", "infer", "vla", "stub", "bye")
 """Requests the agent answers: a fixed set."""
+CAPABILITIES = ("vla",)
+"""What this agent offers beyond protocol version 1's first ops, listed in its hello reply: ``vla`` is
+the multi-graph VLA ``infer`` (vision, prefill once, the expert's denoising steps over its KV cache).
+A host checks it before sending one; an agent without it refuses ``vla`` as an unknown op (one line)."""
+MAX_VLA_STEPS = 1000
+"""Most denoising steps one ``vla`` request may ask for."""
 
 
 class ProtocolError(ValueError):
@@ -246,7 +252,9 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "DEFAULT_PORT",
     "DTYPES",
+    "CAPABILITIES",
     "MAX_HELLO_BYTES",
+    "MAX_VLA_STEPS",
     "OPS",
     "PROTOCOL_VERSION",
     "ConnectionClosed",

@@ -3,7 +3,9 @@
 Per connection: the first frame must be ``hello`` with the token (compared in constant time) and
 the protocol version; then ``load`` (a model by sha256, with its bytes unless the board has it
 cached), ``bench`` (a streamed benchmark), ``infer`` (one observation in, outputs and the
-board-measured latency out), ``stub`` (an observation in; sleep the latency the host drew, then a
+board-measured latency out), ``vla`` (a three-graph VLA's chunk: vision, prefill once, the expert's
+denoising steps over its KV cache, with seconds per component; advertised as a capability in the
+hello reply), ``stub`` (an observation in; sleep the latency the host drew, then a
 zero chunk of the asked shape out: the wall-clock runtime's stand-in policy), ``bye``.
 Sizes are bounded (frame cap, model cap, tensor elements,
 connections), every frame has a deadline on the whole of it (header and body), a peer before its
@@ -35,12 +37,15 @@ import numpy as np
 from simbench_agent import __version__
 from simbench_agent.facts import board_facts, sample as thermal_sample
 from simbench_agent.protocol import (
+    CAPABILITIES,
     DEFAULT_MAX_MESSAGE_BYTES,
     MAX_HELLO_BYTES,
+    MAX_VLA_STEPS,
     OPS,
     PROTOCOL_VERSION,
     ConnectionClosed,
     ProtocolError,
+    decode_tensor,
     decode_tensors,
     encode_tensor,
     field,
@@ -177,7 +182,8 @@ class Connection:
                 self.done = True
                 yield {"ok": True}
                 return
-            yield from {"load": self._load, "bench": self._bench, "infer": self._infer, "stub": self._stub}[op](message)
+            yield from {"load": self._load, "bench": self._bench, "infer": self._infer, "vla": self._vla,
+                        "stub": self._stub}[op](message)
         except RequestError as err:
             yield {"ok": False, "code": err.code, "error": str(err)}
         except ProtocolError as err:  # malformed: answer, then close (the stream cannot be trusted)
@@ -206,7 +212,7 @@ class Connection:
             }
         self.done = False
         self.authed = True
-        return {"ok": True, "version": PROTOCOL_VERSION, "facts": self.agent.facts()}
+        return {"ok": True, "version": PROTOCOL_VERSION, "facts": self.agent.facts(), "capabilities": list(CAPABILITIES)}
 
     # -- load ---------------------------------------------------------------------------------------
 
@@ -350,6 +356,54 @@ class Connection:
             self._inject_fault()
             return
         yield {"ok": True, "outputs": [encode_tensor(o) for o in outputs], "latency_s": seconds}
+
+    # -- vla: a multi-graph policy ------------------------------------------------------------------
+
+    def _vla(self, message: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """One chunk of a three-graph VLA, all on the board: ``vision`` (the camera inputs) -> its
+        first output is the prefill's ``visual``; ``prefill`` (``visual`` plus the sent inputs, the
+        tokens and state) -> its first output is the keys/values ``kv``, computed once; then
+        ``num_steps`` forward-Euler steps of ``expert`` (``x_t``, ``t``, ``kv`` -> the velocity) from
+        the ``noise`` the host drew (t = 1) to the normalized chunk (t = 0). The loop is the host's
+        ``SmolVLAOnnxPolicy.trace``, operation for operation, so the chunk equals the host's.
+        Reply: ``chunk`` (normalized), ``components`` (seconds of vision, prefill, expert: all its
+        steps), ``steps`` (seconds of each expert step), ``latency_s`` (their sum)."""
+        agent = self.agent
+        graphs = field(message, "graphs", dict)
+        if set(graphs) != {"vision", "prefill", "expert"}:
+            raise ProtocolError("field 'graphs' must map exactly vision, prefill, expert to a sha256")
+        loaded = {name: agent.session(sha256_field(graphs, name)) for name in ("vision", "prefill", "expert")}
+        vision_feed = decode_tensors(field(message, "vision", dict), "vision")
+        prefill_feed = dict(decode_tensors(field(message, "prefill", dict), "prefill"))
+        if "visual" in prefill_feed:
+            raise ProtocolError("field 'prefill' must not hold 'visual' (the vision graph computes it)")
+        noise = decode_tensor(field(message, "noise", dict), "noise")
+        if noise.dtype != np.float32 or noise.ndim != 3:
+            raise ProtocolError("field 'noise' must be a float32 tensor [batch, chunk, action_dim]")
+        n = int_field(message, "num_steps", 1, MAX_VLA_STEPS)
+        with agent.run_lock:
+            (visual, *_), vision_s = agent.timed_run(loaded["vision"].session, vision_feed)
+            prefill_feed["visual"] = visual
+            (kv, *_), prefill_s = agent.timed_run(loaded["prefill"].session, prefill_feed)
+            x = noise.astype(np.float32)
+            steps = []
+            for k in range(n):
+                (v, *_), step_s = agent.timed_run(
+                    loaded["expert"].session, {"x_t": x, "t": np.array([1.0 - k / n], np.float32), "kv": kv}
+                )
+                steps.append(step_s)
+                x = (x - v / n).astype(np.float32)
+        if agent.count_work_reply() is not None:
+            self._inject_fault()
+            return
+        components = {"vision": vision_s, "prefill": prefill_s, "expert": sum(steps)}
+        yield {
+            "ok": True,
+            "chunk": encode_tensor(x),
+            "components": components,
+            "steps": steps,
+            "latency_s": sum(components.values()),
+        }
 
     # -- stub ---------------------------------------------------------------------------------------
 

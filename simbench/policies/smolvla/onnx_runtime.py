@@ -65,13 +65,17 @@ class SmolVLAOnnxPolicy:
         control_hz: float = CONTROL_HZ,
         num_steps: int | None = None,
         noise_scale: float | None = None,
+        sessions: Mapping[str, Any] | None = None,
     ) -> None:
+        """``sessions``: per component, an object answering ``get_modelmeta`` (and ``run``) in place
+        of a local ONNX Runtime session (``latency=board``: the board's, simbench.hil.board_policy)."""
         from simbench.policies.onnx_policy import load_session
 
         if threads < 1:
             raise bad_value("policy.threads", threads, "must be >= 1")
         self.paths = paths
-        self.sessions = {c: load_session(paths[c], threads) for c in COMPONENTS}
+        self.sessions = dict(sessions) if sessions is not None else {c: load_session(paths[c], threads)
+                                                                    for c in COMPONENTS}
         metas = {c: s.get_modelmeta().custom_metadata_map for c, s in self.sessions.items()}
         for comp, meta in metas.items():
             if meta.get("simbench.arch") != "smolvla" or meta.get("simbench.component") != comp:
