@@ -70,16 +70,10 @@ class StubReply:
 
 
 @dataclass(frozen=True)
-class LoadedModel:
-    sha256: str
-    size_bytes: int
-    uploaded: bool
-    load_s: float
-    inputs: list[dict[str, Any]]
-    outputs: list[dict[str, Any]]
-    metadata: dict[str, str]
-    providers: list[str]
-    session: dict[str, Any]
+class LoadedModel(replies.Loaded):
+    """The board's validated ``load`` reply, and whether this call had to upload the model."""
+
+    uploaded: bool = False
 
 
 class BoardClient:
@@ -188,9 +182,7 @@ class BoardClient:
             uploaded = True
             reply = self.call({**request, "model": path.read_bytes()})
         got = self._parse("load", replies.loaded, reply, sha)
-        return LoadedModel(
-            sha, got.size_bytes, uploaded, got.load_s, got.inputs, got.outputs, got.metadata, got.providers, got.session
-        )
+        return LoadedModel(**{**vars(got), "sha256": sha}, uploaded=uploaded)
 
     def bench(
         self,
