@@ -22,7 +22,7 @@ import numpy as np
 import simpy
 
 from simbench.envs.base import SchedulerEnv
-from simbench.latency.base import LatencySource, StageTimes
+from simbench.latency.base import LatencySource, MeasuredLatency, StageTimes
 from simbench.policies.base import ChunkPolicy
 from simbench.scheduler.link import Link
 from simbench.scheduler.recorder import EpisodeRecorder
@@ -92,7 +92,14 @@ class PolicyServer:
         wall0 = time.perf_counter()
         chunk = self.policy.predict_chunk(observation)
         measured = time.perf_counter() - wall0
-        runs = self._stage_durations(self.latency.draw(self.rng, measured))
+        # latency=host times the model's ONNX Runtime calls alone, as the board agent times its
+        # session.run: the observation's preprocessing and the chunk's resampling are not in it.
+        own = getattr(self.policy, "last_inference_s", None)
+        if isinstance(self.latency, MeasuredLatency) and isinstance(own, float):
+            times = self.latency.draw_measured(own, getattr(self.policy, "last_component_s", None))
+        else:
+            times = self.latency.draw(self.rng, measured)
+        runs = self._stage_durations(times)
         if self.transport is not None:
             # Serialization and the trips over the tether (scheduler.observation_trip/chunk_trip/serialize).
             assert self.transport_rng is not None
