@@ -22,7 +22,7 @@ import numpy as np
 import simpy
 
 from simbench.envs.base import SchedulerEnv
-from simbench.latency.base import LatencySource, MeasuredLatency, StageTimes
+from simbench.latency.base import LatencySource, StageTimes
 from simbench.policies.base import ChunkPolicy
 from simbench.scheduler.link import Link
 from simbench.scheduler.recorder import EpisodeRecorder
@@ -94,9 +94,14 @@ class PolicyServer:
         measured = time.perf_counter() - wall0
         # latency=host times the model's ONNX Runtime calls alone, as the board agent times its
         # session.run: the observation's preprocessing and the chunk's resampling are not in it.
+        # A source that takes the per-graph times too (latency=host: MeasuredLatency.draw_measured)
+        # gets them; SmolVLA's feed its vision, prefill and expert stages.
         own = getattr(self.policy, "last_inference_s", None)
-        if isinstance(self.latency, MeasuredLatency) and isinstance(own, float):
-            times = self.latency.draw_measured(own, getattr(self.policy, "last_component_s", None))
+        if own is not None:
+            measured = float(own)
+        draw_measured = getattr(self.latency, "draw_measured", None)
+        if own is not None and draw_measured is not None:
+            times = draw_measured(measured, getattr(self.policy, "last_component_s", None))
         else:
             times = self.latency.draw(self.rng, measured)
         runs = self._stage_durations(times)
