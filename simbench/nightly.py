@@ -5,7 +5,9 @@
    record per variant under ``DIR/variants/<name>/``.
 2. The published protocol (30 tea-bag episodes) runs for the default policy with ``latency=board``:
    every inference on the board, on the scene's real observation; the run directory (metrics,
-   per-episode CSV, timeline parquet and plot) is ``DIR/protocol/``.
+   per-episode CSV, timeline parquet and plot) is ``DIR/protocol/``. The same protocol runs for the
+   VLA (``nightly.vla_policy``, null: none) in ``DIR/protocol_vla/``, with its own baseline row and
+   the same test; ``nightly.episodes`` applies to both.
 3. Both are compared with the stored baseline (``hil/nightly/baselines/<board>.json``): a variant
    regresses when its p90 exceeds the baseline's by more than ``nightly.p90_tolerance``; the
    protocol regresses when its success rate is below the baseline's beyond statistical noise: the
@@ -61,6 +63,7 @@ class NightlySettings:
     rebaseline: bool
     seed: int
     board_overrides: tuple[str, ...] = ()
+    vla_policy: str | None = None
 
     def rebaseline_command(self) -> str:
         return "hil/nightly/run " + " ".join([*self.board_overrides, "rebaseline=true", "out=DIR"])
@@ -99,6 +102,10 @@ def parse_settings(cfg: DictConfig, board: BoardConfig, board_overrides: list[st
     policy = n.get("policy")
     if policy not in shipped:
         raise bad_value("nightly.policy", policy, f"must be one of {', '.join(shipped)}")
+    vla_policy = n.get("vla_policy")
+    vla_shipped = [v for v in shipped if v.startswith("smolvla_")]
+    if vla_policy is not None and vla_policy not in vla_shipped:
+        raise bad_value("nightly.vla_policy", vla_policy, f"must be null or one of {', '.join(vla_shipped)}")
     episodes = n.get("episodes")
     if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1):
         raise bad_value("nightly.episodes", episodes, "must be an integer >= 1 or null (the published protocol)")
@@ -132,6 +139,7 @@ def parse_settings(cfg: DictConfig, board: BoardConfig, board_overrides: list[st
         rebaseline,
         int(seed),
         tuple(board_overrides or [f"board={board.kind}"]),
+        None if vla_policy is None else str(vla_policy),
     )
 
 
@@ -226,14 +234,18 @@ def measure_variants(board: BoardConfig, s: NightlySettings, command: str) -> di
     return rows
 
 
-def run_protocol(board_overrides: list[str], s: NightlySettings) -> dict[str, Any]:
-    """The published protocol with latency=board, written as a normal run directory."""
+def run_protocol(
+    board_overrides: list[str], s: NightlySettings, policy: str | None = None, subdir: str = "protocol"
+) -> dict[str, Any]:
+    """The published protocol with latency=board for ``policy`` (default ``nightly.policy``), written
+    as a normal run directory ``DIR/<subdir>/``."""
+    policy = policy or s.policy
     from simbench import runner
     from simbench.config.build import build_run_spec
     from simbench.config.compose import compose_run
 
     overrides = [
-        f"+policy={s.policy}",
+        f"+policy={policy}",
         "latency=board",
         "env=teabag_mug",
         f"seed={s.seed}",
@@ -243,13 +255,14 @@ def run_protocol(board_overrides: list[str], s: NightlySettings) -> dict[str, An
     if s.episodes is not None:
         overrides.append(f"episodes={s.episodes}")
     spec = build_run_spec(compose_run("config", overrides))
-    out = s.out / "protocol"
-    meta = {"policy": s.policy, "scheduler": "async", "latency": "board", "seed": s.seed}
+    out = s.out / subdir
+    meta = {"policy": policy, "scheduler": "async", "latency": "board", "seed": s.seed}
     metrics = runner.run(spec, out, meta, progress=False, plots=True, summary_to_console=False)
     successes = (
         int(round(metrics["success_rate"] * metrics["episodes"])) if metrics.get("success_rate") is not None else 0
     )
     return {
+        "policy": policy,
         "episodes": metrics["episodes"],
         "successes": successes,
         "success_rate": metrics.get("success_rate"),
@@ -260,10 +273,37 @@ def run_protocol(board_overrides: list[str], s: NightlySettings) -> dict[str, An
     }
 
 
+def protocol_row(
+    protocol: dict[str, Any], bp: dict[str, Any] | None, policy: str, s: NightlySettings, regressions: list[str]
+) -> dict[str, Any]:
+    """One protocol's success against its baseline row (Newcombe interval of the difference)."""
+    prow: dict[str, Any] = {"successes": protocol["successes"], "episodes": protocol["episodes"], "verdict": "ok"}
+    if bp and bp.get("episodes") and bp.get("policy", policy) == policy:
+        lo, hi = newcombe(
+            protocol["successes"], protocol["episodes"], int(bp["successes"]), int(bp["episodes"]), s.success_confidence
+        )
+        prow.update(baseline_successes=bp["successes"], baseline_episodes=bp["episodes"], difference_interval=[lo, hi])
+        if hi < 0:
+            prow["verdict"] = "REGRESSION"
+            regressions.append(
+                f"{policy} protocol: success {protocol['successes']}/{protocol['episodes']} vs baseline "
+                f"{bp['successes']}/{bp['episodes']} (difference {100 * lo:+.1f} to {100 * hi:+.1f} pt at "
+                f"{100 * s.success_confidence:g}% confidence)"
+            )
+    else:
+        prow["verdict"] = "no baseline"
+    return prow
+
+
 def compare(
-    variants: dict[str, dict[str, Any]], protocol: dict[str, Any], baseline: dict[str, Any], s: NightlySettings
+    variants: dict[str, dict[str, Any]],
+    protocol: dict[str, Any],
+    baseline: dict[str, Any],
+    s: NightlySettings,
+    vla_protocol: dict[str, Any] | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
-    """Regressions (one line each) and the comparison rows for the report."""
+    """Regressions (one line each) and the comparison rows for the report (``vla_protocol``: the
+    SmolVLA protocol row, compared with the baseline's ``vla_protocol``)."""
     regressions: list[str] = []
     rows: dict[str, Any] = {"variants": {}, "protocol": {}}
     base_vars = baseline.get("variants", {})
@@ -303,23 +343,10 @@ def compare(
                         f"(x{crow['ratio']:.2f}, tolerance x{1 + s.p90_tolerance:.2f})"
                     )
             row["components"][comp] = crow
-    bp = baseline.get("protocol")
-    prow: dict[str, Any] = {"successes": protocol["successes"], "episodes": protocol["episodes"], "verdict": "ok"}
-    if bp and bp.get("episodes"):
-        lo, hi = newcombe(
-            protocol["successes"], protocol["episodes"], int(bp["successes"]), int(bp["episodes"]), s.success_confidence
-        )
-        prow.update(baseline_successes=bp["successes"], baseline_episodes=bp["episodes"], difference_interval=[lo, hi])
-        if hi < 0:
-            prow["verdict"] = "REGRESSION"
-            regressions.append(
-                f"{s.policy} protocol: success {protocol['successes']}/{protocol['episodes']} vs baseline "
-                f"{bp['successes']}/{bp['episodes']} (difference {100 * lo:+.1f} to {100 * hi:+.1f} pt at "
-                f"{100 * s.success_confidence:g}% confidence)"
-            )
-    else:
-        prow["verdict"] = "no baseline"
-    rows["protocol"] = prow
+    rows["protocol"] = protocol_row(protocol, baseline.get("protocol"), s.policy, s, regressions)
+    if vla_protocol is not None:
+        policy = vla_protocol.get("policy") or s.vla_policy or "vla"
+        rows["vla_protocol"] = protocol_row(vla_protocol, baseline.get("vla_protocol"), policy, s, regressions)
     return regressions, rows
 
 
@@ -354,6 +381,7 @@ def report(
     rows: dict[str, Any],
     regressions: list[str],
     date: str,
+    vla_protocol: dict[str, Any] | None = None,
 ) -> Path:
     def ms(v: float | None) -> str:
         return "-" if v is None else f"{1e3 * v:.3f}"
@@ -398,27 +426,30 @@ def report(
             *[f"| {n} | {c} | {ms(r['p50_s'])} | {ms(r['p90_s'])} | {ms(r['baseline_p90_s'])} | "
               f"{'-' if r['ratio'] is None else format(r['ratio'], '.2f')} | {r['verdict']} |" for n, c, r in multi],
         ]
-    p = rows["protocol"]
-    interval = p.get("difference_interval")
-    lines += [
-        "",
-        "![p90 per variant](nightly_p90.png)",
-        "",
-        f"## Protocol: {s.policy}, latency=board",
-        "",
-        f"- success: {p['successes']}/{p['episodes']}"
-        + (
-            f" (baseline {p['baseline_successes']}/{p['baseline_episodes']}; difference {100 * interval[0]:+.1f} to "
-            f"{100 * interval[1]:+.1f} pt at {100 * s.success_confidence:g}% confidence)"
-            if interval
-            else ""
-        ),
-        f"- stall share: {100 * (protocol['stall_fraction'] or 0):.2f}%, "
-        f"board latency p50 {ms(protocol['latency_p50_s'])} ms",
-        f"- verdict: {p['verdict']}",
-        "- run directory: `protocol/` (metrics.json, episodes.csv, timeline.parquet, timeline.png)",
-        "",
-    ]
+    lines += ["", "![p90 per variant](nightly_p90.png)"]
+    sections = [(s.policy, protocol, rows["protocol"], "protocol")]
+    if vla_protocol is not None:
+        sections.append((vla_protocol.get("policy") or str(s.vla_policy), vla_protocol, rows["vla_protocol"],
+                         "protocol_vla"))
+    for policy, run, p, subdir in sections:
+        interval = p.get("difference_interval")
+        lines += [
+            "",
+            f"## Protocol: {policy}, latency=board",
+            "",
+            f"- success: {p['successes']}/{p['episodes']}"
+            + (
+                f" (baseline {p['baseline_successes']}/{p['baseline_episodes']}; difference {100 * interval[0]:+.1f} "
+                f"to {100 * interval[1]:+.1f} pt at {100 * s.success_confidence:g}% confidence)"
+                if interval
+                else ""
+            ),
+            f"- stall share: {100 * (run['stall_fraction'] or 0):.2f}%, "
+            f"board latency p50 {ms(run['latency_p50_s'])} ms",
+            f"- verdict: {p['verdict']}",
+            f"- run directory: `{subdir}/` (metrics.json, episodes.csv, timeline.parquet, timeline.png)",
+        ]
+    lines.append("")
     path = s.out / f"nightly_{date}.md"
     write_text(path, "\n".join(lines) + "\n")
     return path
@@ -438,22 +469,28 @@ def run_nightly(cfg: DictConfig, board: BoardConfig, board_overrides: list[str],
     if not s.rebaseline:
         check_identity(read_baseline(s), identity, s)
     s.out.mkdir(parents=True, exist_ok=True)
+    protocols = s.policy + (f" and {s.vla_policy}" if s.vla_policy else "")
     print(
-        f"nightly: {len(s.variants)} variants on {board.label} ({describe_identity(identity)}), then {s.policy}'s "
+        f"nightly: {len(s.variants)} variants on {board.label} ({describe_identity(identity)}), then {protocols}'s "
         "protocol with latency=board",
         flush=True,
     )
+    vla_protocol: dict[str, Any] | None = None
     try:
         variants = measure_variants(board, s, command)
         protocol = run_protocol(board_overrides, s)
+        if s.vla_policy:
+            vla_protocol = run_protocol(board_overrides, s, s.vla_policy, "protocol_vla")
     except BoardError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
-    print(
-        f"  protocol           success {protocol['successes']}/{protocol['episodes']}, "
-        f"stall share {100 * (protocol['stall_fraction'] or 0):.2f}%",
-        flush=True,
-    )
+    for run in (protocol, vla_protocol):
+        if run is not None:
+            print(
+                f"  protocol {run['policy']:<18}success {run['successes']}/{run['episodes']}, "
+                f"stall share {100 * (run['stall_fraction'] or 0):.2f}%",
+                flush=True,
+            )
     if s.rebaseline:
         baseline = {
             "kind": BASELINE_KIND,
@@ -469,13 +506,15 @@ def run_nightly(cfg: DictConfig, board: BoardConfig, board_overrides: list[str],
                 for n, v in variants.items()
             },
             "protocol": {"policy": s.policy, "episodes": protocol["episodes"], "successes": protocol["successes"]},
+            **({"vla_protocol": {"policy": s.vla_policy, "episodes": vla_protocol["episodes"],
+                                 "successes": vla_protocol["successes"]}} if vla_protocol is not None else {}),
         }
         write_json(s.baseline, baseline)
         print(f"baseline written: {s.baseline}")
     baseline = read_baseline(s)
-    regressions, rows = compare(variants, protocol, baseline, s)
+    regressions, rows = compare(variants, protocol, baseline, s, vla_protocol)
     plot_p90(s.out / "nightly_p90.png", variants, baseline, s.p90_tolerance)
-    path = report(s, board, command, variants, protocol, rows, regressions, date)
+    path = report(s, board, command, variants, protocol, rows, regressions, date, vla_protocol)
     write_json(
         s.out / "nightly.json",
         {
@@ -484,6 +523,7 @@ def run_nightly(cfg: DictConfig, board: BoardConfig, board_overrides: list[str],
             "board": board.kind,
             "variants": variants,
             "protocol": protocol,
+            "vla_protocol": vla_protocol,
             "comparison": rows,
             "regressions": regressions,
             "identity": identity,

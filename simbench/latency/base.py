@@ -58,7 +58,15 @@ class MeasuredLatency:
         self.scale = scale
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "host", "what": "predict_chunk timed on this machine", "scale": self.scale}
+        return {"kind": "host", "scale": self.scale,
+                "what": "the policy's ONNX Runtime calls timed on this machine (camera preprocessing and rendering "
+                        "excluded, as the board agent times session.run); predict_chunk for policies without them"}
 
     def draw(self, rng: np.random.Generator, measured_s: float) -> StageTimes:
         return StageTimes(measured_s * self.scale)
+
+    def draw_measured(self, seconds: float, components: Mapping[str, float] | None = None) -> StageTimes:
+        """The policy's own timing of its ONNX Runtime calls (and per graph where it has several:
+        SmolVLA's vision, prefill and expert feed the pipeline stages of those names)."""
+        comps = {k: float(v) * self.scale for k, v in components.items()} if components else None
+        return StageTimes(seconds * self.scale, comps)

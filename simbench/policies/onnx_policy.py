@@ -13,6 +13,7 @@ the chunk is resampled to; default the env's ``fps``, else 60), ``actions_per_ch
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -219,7 +220,13 @@ class OnnxChunkPolicy:
     def predict_chunk_raw(self, observation: Observation) -> NDArray[np.float32]:
         """(chunk_size, action_dim) at the model's fps, before resampling."""
         state, images = observation_inputs(observation, self.cameras, self.image_size, self.state_dim)  # type: ignore[arg-type]
-        return self.session.run(None, self.feed(state, images))[0][0]
+        feed = self.feed(state, images)
+        t0 = time.perf_counter()
+        out = self.session.run(None, feed)[0][0]
+        # The ONNX Runtime call alone: latency=host times this, as the board agent times its session.run
+        # (camera preprocessing and the scene's rendering are not in it).
+        self.last_inference_s = time.perf_counter() - t0
+        return out
 
     def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
         return resample_chunk(

@@ -92,7 +92,19 @@ class PolicyServer:
         wall0 = time.perf_counter()
         chunk = self.policy.predict_chunk(observation)
         measured = time.perf_counter() - wall0
-        runs = self._stage_durations(self.latency.draw(self.rng, measured))
+        # latency=host times the model's ONNX Runtime calls alone, as the board agent times its
+        # session.run: the observation's preprocessing and the chunk's resampling are not in it.
+        # A source that takes the per-graph times too (latency=host: MeasuredLatency.draw_measured)
+        # gets them; SmolVLA's feed its vision, prefill and expert stages.
+        own = getattr(self.policy, "last_inference_s", None)
+        if own is not None:
+            measured = float(own)
+        draw_measured = getattr(self.latency, "draw_measured", None)
+        if own is not None and draw_measured is not None:
+            times = draw_measured(measured, getattr(self.policy, "last_component_s", None))
+        else:
+            times = self.latency.draw(self.rng, measured)
+        runs = self._stage_durations(times)
         if self.transport is not None:
             # Serialization and the trips over the tether (scheduler.observation_trip/chunk_trip/serialize).
             assert self.transport_rng is not None

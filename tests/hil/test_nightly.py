@@ -70,6 +70,24 @@ def test_success_regresses_only_beyond_noise(tmp_path: Path, successes: int, reg
         assert regressions[0].startswith(f"act_int8 protocol: success {successes}/30 vs baseline 20/30")
 
 
+def test_the_vla_protocol_row_has_its_own_baseline_and_test(tmp_path: Path) -> None:
+    """SmolVLA's protocol row: its success against the baseline's vla_protocol, the same Newcombe test."""
+    s = NightlySettings(tmp_path, "act_int8", (), None, 200, 10, 0.5, 0.95, tmp_path / "b.json", False, 0,
+                        vla_policy="smolvla_mixed")
+    base = {**BASE, "vla_protocol": {"policy": "smolvla_mixed", "episodes": 30, "successes": 25}}
+    act = {"episodes": 30, "successes": 20}
+    regressions, rows = compare({}, act, base, s, {"policy": "smolvla_mixed", "episodes": 30, "successes": 22})
+    assert not regressions and rows["vla_protocol"]["verdict"] == "ok" and rows["protocol"]["verdict"] == "ok"
+    regressions, rows = compare({}, act, base, s, {"policy": "smolvla_mixed", "episodes": 30, "successes": 8})
+    assert regressions == [r for r in regressions if r.startswith("smolvla_mixed protocol: success 8/30 vs baseline "
+                                                                   "25/30")] and len(regressions) == 1
+    assert rows["vla_protocol"]["verdict"] == "REGRESSION" and rows["protocol"]["verdict"] == "ok"
+    # A baseline without the row (or for another VLA recipe): no verdict, never a regression.
+    for b in (BASE, {**BASE, "vla_protocol": {"policy": "smolvla_int8", "episodes": 30, "successes": 25}}):
+        regressions, rows = compare({}, act, b, s, {"policy": "smolvla_mixed", "episodes": 30, "successes": 0})
+        assert not regressions and rows["vla_protocol"]["verdict"] == "no baseline"
+
+
 def test_a_failed_measurement_is_a_regression(tmp_path: Path) -> None:
     failed = {
         "complete": False,
@@ -101,6 +119,7 @@ def nightly(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str
         (("board=loopback", "board.slowdown=0.5"), "board.slowdown=0.5"),
         (("nightly.baseline=/nonexistent.json",), "nightly.baseline='/nonexistent.json'"),
         (("nightly.episodes=0",), "nightly.episodes=0"),
+        (("nightly.vla_policy=act_int8",), "nightly.vla_policy='act_int8'"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
@@ -134,6 +153,12 @@ def test_nightly_on_loopback_passes_and_a_slowed_board_is_named(tmp_path: Path) 
     assert set(json.loads(base.read_text())["variants"]["smolvla_mixed"]["components"]) == {
         "vision", "prefill", "expert"}
     assert (tmp_path / "a" / "protocol" / "metrics.json").is_file() and (tmp_path / "a" / "nightly_p90.png").is_file()
+    # The VLA's protocol row (nightly.vla_policy, default smolvla_mixed): nightly.episodes applies to it too.
+    assert json.loads((tmp_path / "a" / "protocol_vla" / "metrics.json").read_text())["episodes"] == 1
+    assert "## Protocol: smolvla_mixed, latency=board" in text
+    assert json.loads(base.read_text())["vla_protocol"] == {
+        "policy": "smolvla_mixed", "episodes": 1, "successes": json.loads(
+            (tmp_path / "a" / "nightly.json").read_text())["vla_protocol"]["successes"]}
     slow = nightly(*common, "board.slowdown=3", f"out={tmp_path / 'b'}")
     assert slow.returncode == 1
     assert "REGRESSION act_int8: p90 latency" in slow.stderr and "REGRESSION act_int4: p90 latency" in slow.stderr

@@ -169,6 +169,7 @@ class SmolVLAOnnxPolicy:
             x = (x - v / n).astype(np.float32)
         t3 = time.perf_counter()
         self.last_component_s = {"vision": t1 - t0, "prefill": t2 - t1, "expert": t3 - t2}
+        self.last_inference_s = t3 - t0  # the three graphs' calls (latency=host), preprocessing excluded
         return {"visual": visual, "kv": kv, "v": np.stack(vs), "chunk_normalized": x,
                 "chunk": x * self.action_std + self.action_mean, "seconds": dict(self.last_component_s)}
 
