@@ -295,6 +295,26 @@ def protocol_row(
     return prow
 
 
+def p90_row(label: str, p90: float | None, base: float | None, s: NightlySettings, regressions: list[str],
+            failure: str | None = None) -> dict[str, Any]:
+    """One p90 against its baseline's (a variant, or one component of a multi-graph variant); a
+    regression, or a failure with text, is appended to ``regressions`` as one line."""
+    row: dict[str, Any] = {"p90_s": p90, "baseline_p90_s": base, "ratio": None, "verdict": "ok"}
+    if failure is not None:
+        row["verdict"] = "failed"
+        if failure:
+            regressions.append(f"{label}: {failure}")
+    elif base is None:
+        row["verdict"] = "no baseline"
+    else:
+        row["ratio"] = p90 / base  # type: ignore[operator]
+        if p90 > base * (1 + s.p90_tolerance):  # type: ignore[operator]
+            row["verdict"] = "REGRESSION"
+            regressions.append(f"{label}: p90 latency {1e3 * p90:.3f} ms vs baseline {1e3 * base:.3f} ms "  # type: ignore[operator]
+                               f"(x{row['ratio']:.2f}, tolerance x{1 + s.p90_tolerance:.2f})")
+    return row
+
+
 def compare(
     variants: dict[str, dict[str, Any]],
     protocol: dict[str, Any],
@@ -308,41 +328,16 @@ def compare(
     rows: dict[str, Any] = {"variants": {}, "protocol": {}}
     base_vars = baseline.get("variants", {})
     for name, v in variants.items():
-        b = base_vars.get(name, {}).get("p90_s")
-        row = {"p90_s": v["p90_s"], "baseline_p90_s": b, "ratio": None, "verdict": "ok"}
-        if not v["complete"] or v["p90_s"] is None:
-            row["verdict"] = "failed"
-            regressions.append(f"{name}: measurement failed ({v['error']})")
-        elif b is None:
-            row["verdict"] = "no baseline"
-        else:
-            row["ratio"] = v["p90_s"] / b
-            if v["p90_s"] > b * (1 + s.p90_tolerance):
-                row["verdict"] = "REGRESSION"
-                regressions.append(
-                    f"{name}: p90 latency {1e3 * v['p90_s']:.3f} ms vs baseline {1e3 * b:.3f} ms "
-                    f"(x{row['ratio']:.2f}, tolerance x{1 + s.p90_tolerance:.2f})"
-                )
+        failed = not v["complete"] or v["p90_s"] is None
+        row = p90_row(name, v["p90_s"], base_vars.get(name, {}).get("p90_s"), s, regressions,
+                      f"measurement failed ({v['error']})" if failed else None)
         rows["variants"][name] = row
         base_comps = base_vars.get(name, {}).get("components") or {}
         row["components"] = {}
         for comp, c in (v.get("components") or {}).items():  # a multi-graph variant: each component's p90
-            bc = (base_comps.get(comp) or {}).get("p90_s")
-            crow = {"p50_s": c.get("p50_s"), "p90_s": c.get("p90_s"), "baseline_p90_s": bc, "ratio": None,
-                    "verdict": "ok"}
-            if c.get("p90_s") is None:
-                crow["verdict"] = "failed"
-            elif bc is None:
-                crow["verdict"] = "no baseline"
-            else:
-                crow["ratio"] = c["p90_s"] / bc
-                if c["p90_s"] > bc * (1 + s.p90_tolerance):
-                    crow["verdict"] = "REGRESSION"
-                    regressions.append(
-                        f"{name} {comp}: p90 {1e3 * c['p90_s']:.3f} ms vs baseline {1e3 * bc:.3f} ms "
-                        f"(x{crow['ratio']:.2f}, tolerance x{1 + s.p90_tolerance:.2f})"
-                    )
-            row["components"][comp] = crow
+            crow = p90_row(f"{name} {comp}", c.get("p90_s"), (base_comps.get(comp) or {}).get("p90_s"), s, regressions,
+                           "" if c.get("p90_s") is None else None)
+            row["components"][comp] = {"p50_s": c.get("p50_s"), **crow}
     rows["protocol"] = protocol_row(protocol, baseline.get("protocol"), s.policy, s, regressions)
     if vla_protocol is not None:
         policy = vla_protocol.get("policy") or s.vla_policy or "vla"

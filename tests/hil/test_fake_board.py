@@ -30,14 +30,6 @@ def connect(board: FakeBoard, timeout_s: float = 3.0) -> BoardClient:
     return BoardClient("127.0.0.1", board.port, TOKEN, timeout_s=timeout_s, connect_timeout_s=2.0)
 
 
-@pytest.fixture
-def token_file(tmp_path: Path) -> Path:
-    path = tmp_path / "token"
-    path.write_text(TOKEN)
-    path.chmod(0o600)
-    return path
-
-
 def hello_with(**changes: Any) -> FakeBoard:
     def reply(request: dict[str, Any]) -> list[dict[str, Any]]:
         base = good(request)[0]

@@ -22,19 +22,11 @@ import simbench.hil.measure as measure_mod
 from simbench.errors import RunFault
 from simbench.hil.board import parse_board
 from simbench.hil.measure import MeasureSettings, measure
-from tests.hil.fake_board import TOKEN, FakeBoard, good, replace_op
+from tests.hil.fake_board import FakeBoard, good, replace_op
 from tests.hil.helpers import tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 200
-
-
-@pytest.fixture
-def token_file(tmp_path: Path) -> Path:
-    path = tmp_path / "token"
-    path.write_text(TOKEN)
-    path.chmod(0o600)
-    return path
 
 
 @pytest.fixture
