@@ -20,6 +20,7 @@ import numpy as np
 
 from simbench.envs.base import SchedulerEnv
 from simbench.policies.base import ChunkPolicy
+from simbench.policies.request import PolicyRequest
 
 
 def run_episode(env: SchedulerEnv, policy: ChunkPolicy, seed: int, options: dict[str, Any], n_action_steps: int,
@@ -35,9 +36,8 @@ def run_episode(env: SchedulerEnv, policy: ChunkPolicy, seed: int, options: dict
     infer_s = 0.0
     while not env.done and ticks < max_ticks:
         obs = env.observation(env.snapshot())
-        obs["timestep"] = ticks
         t0 = time.perf_counter()
-        chunk = policy.predict_chunk(obs)
+        chunk = policy.predict_chunk(PolicyRequest(obs, ticks))
         infer_s += time.perf_counter() - t0
         inferences += 1
         for action in chunk[:n_action_steps]:

@@ -42,6 +42,7 @@ MAX_TICKS = 100_000_000
 MAX_DENOISING_STEPS = 1_000
 """SmolVLA's forward-Euler steps per inference (10 shipped); 1e9 would run for days per chunk."""
 MAX_TEMPORAL_ENSEMBLE_M = 100.0
+MAX_DELAY_WINDOW = 10_000
 """ACT's temporal-ensemble decay: exp(-m * i); at 100 every older chunk already weighs < 1e-43."""
 
 
@@ -257,6 +258,24 @@ def _tether(cfg: DictConfig, sched: Mapping[str, Any], policy: Mapping[str, Any]
     return transport, loop_fps, wall_setup(cfg, sched, policy, latency_cfg)
 
 
+def _check_rtc(policy: dict[str, Any], aggregate: str, mode: str, runtime: str) -> None:
+    """``scheduler.aggregate=rtc`` turns on the flow policy's Real-Time Chunking (``policy.rtc``, checked
+    for every flow policy); other policies have no denoising to guide."""
+    if policy.get("arch") == "smolvla":
+        from simbench.policies.smolvla.onnx_runtime import rtc_config
+
+        policy["rtc_enabled"] = aggregate == "rtc"
+        rtc_config(policy)
+    if aggregate != "rtc":
+        return
+    if mode != "async":
+        raise bad_value("scheduler.aggregate", "rtc", "guides a chunk toward the queue it arrives into: async only "
+                        "(scheduler=async)")
+    if policy.get("arch") != "smolvla" and runtime != "timing":
+        raise bad_value("scheduler.aggregate", "rtc", f"needs a flow-matching policy (smolvla_*); {policy.get('name')} "
+                        "is not one: for ACT use temporal_ensemble or weighted_average")
+
+
 def build_run_spec(cfg: DictConfig) -> RunSpec:
     """Validate the composed config; raises :class:`ConfigError` on the first bad value."""
     if "policy" not in cfg or cfg.policy is None:
@@ -328,6 +347,8 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         _integer(policy, "threads", "policy", 1, 256)
     if policy.get("num_steps") is not None:  # SmolVLA's denoising steps (null: the model's)
         _integer(policy, "num_steps", "policy", 1, MAX_DENOISING_STEPS)
+    delay_window = _integer(sched, "delay_window", "scheduler", 1, MAX_DELAY_WINDOW) if "delay_window" in sched else 10
+    _check_rtc(policy, str(aggregate), str(mode), runtime)
 
     latency = (_board_latency(cfg, latency_cfg) if board_latency
                else make_latency(latency_cfg, name, graphs_of=graphs_of(policy)))
@@ -383,6 +404,7 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         threshold=threshold,
         aggregate=str(aggregate),
         temporal_ensemble_m=te_m,
+        delay_window=delay_window,
         similarity_eps=eps,
         n_action_steps=n_action_steps,
         pipelined=_boolean(sched, "pipelined", "scheduler", False),

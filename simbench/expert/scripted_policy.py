@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.envs.base import CONTROL_HZ, Observation
+from simbench.envs.base import CONTROL_HZ
 from simbench.errors import ConfigError
 from simbench.expert.expert import SceneState, ScriptedExpert
+from simbench.policies.request import PolicyRequest
 
 
 class ScriptedPolicy:
@@ -47,7 +48,8 @@ class ScriptedPolicy:
         self._started = False
         self._plans = {}
 
-    def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
+    def predict_chunk(self, request: PolicyRequest) -> NDArray[np.float64]:
+        observation = request.observation
         state = SceneState(
             qpos=np.asarray(observation["privileged.qpos"], dtype=float),
             pouch_pos=np.asarray(observation["privileged.pouch_pos"], dtype=float),

@@ -49,11 +49,13 @@ from simbench.envs.base import SchedulerEnv
 from simbench.errors import ConfigError
 from simbench.latency.base import LatencySource
 from simbench.policies.base import ChunkPolicy
+from simbench.policies.request import DelayEstimate, PolicyRequest
 from simbench.scheduler.action_queue import ActionQueue
 from simbench.scheduler.actuator import Actuator
 from simbench.scheduler.aggregate import make_aggregator
 from simbench.scheduler.episode import EpisodeResult, episode_seeds
 from simbench.scheduler.observation_filter import ObservationFilter
+from simbench.scheduler.policy_server import request_for
 from simbench.scheduler.recorder import EpisodeRecorder
 from simbench.scheduler.settings import SchedulerSettings
 from simbench.scheduler.timed import TimedObservation
@@ -139,6 +141,9 @@ class WallRuntime:
         self.tick = 0
         self.must_go = True
         self.inference_count = 0
+        self.delay = DelayEstimate(settings.dt, settings.delay_window)
+        self.queue_state: tuple[NDArray[np.float64] | None, int, NDArray[np.float64]] = (
+            None, -1, np.empty((0, settings.action_dim)))
         self.t0 = 0.0
         self.stats: dict[str, list[float]] = {
             k: [] for k in ("tick_s", "jitter_s", "transport_s", "serialize_s", "agent_s")
@@ -185,6 +190,8 @@ class WallRuntime:
             self.rec.latencies.append(c.arrival_s - c.obs_time_s)
             self.rec.merge(c.arrival_s, k, before, len(self.queue), c.inference_id)
         self.actuator.tick(k)
+        with self.cv:  # what the server reads when it takes an observation (RTC's left-over)
+            self.queue_state = (self.queue.last_action, self.queue.latest_executed, self.queue.pending())
         if len(self.queue) <= self.s.trigger_queue_size:
             must_go = self.must_go and len(self.queue) == 0
             if must_go:
@@ -200,7 +207,6 @@ class WallRuntime:
             return
         # Rendered here, on the thread that steps the physics (MuJoCo is not thread-safe).
         observation = self.env.observation(self.env.snapshot())
-        observation["timestep"] = obs.timestep
         with self.cv:
             self.mailbox = (obs, observation)
             self.cv.notify_all()
@@ -217,9 +223,11 @@ class WallRuntime:
                     assert self.mailbox is not None
                     (obs, observation), self.mailbox = self.mailbox, None
                     self.filter.processed(obs)
+                    obs.executed, obs.executed_timestep, obs.leftover = self.queue_state
                 start = time.perf_counter() - self.t0
-                chunk = self._infer(observation)
+                chunk = self._infer(request_for(obs, observation, self.delay.ticks()))
                 end = time.perf_counter() - self.t0
+                self.delay.add(end - obs.time_s)
                 with self.cv:
                     self.arrived.append(
                         _Arrived(
@@ -235,10 +243,10 @@ class WallRuntime:
         except BaseException as err:  # noqa: BLE001 - handed to the control thread, which re-raises it
             self.error = err
 
-    def _infer(self, observation: dict[str, Any]) -> NDArray[Any]:
+    def _infer(self, request: PolicyRequest) -> NDArray[Any]:
         if self.setup.on_board:
             t = time.perf_counter()
-            chunk = self.policy.predict_chunk(observation)  # runs on the board (latency=board)
+            chunk = self.policy.predict_chunk(request)  # runs on the board (latency=board)
             rtt = time.perf_counter() - t
             agent_s = self.latency.draw(self.rng, rtt).total  # the board-measured seconds of that call
             self.stats["agent_s"].append(agent_s)
@@ -247,7 +255,7 @@ class WallRuntime:
         from simbench.hil.payload import stub_request
 
         seconds = self.latency.draw(self.rng, 0.0).total
-        chunk = self.policy.predict_chunk(observation)
+        chunk = self.policy.predict_chunk(request)
         reply = self.client.stub(stub_request(self.setup.observation, self.setup.chunk, seconds))
         self.stats["agent_s"].append(reply.agent_s)
         self.stats["transport_s"].append(reply.transport_s)

@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.envs.base import Observation
+from simbench.policies.request import PolicyRequest
 
 
 @runtime_checkable
@@ -26,5 +26,5 @@ class ChunkPolicy(Protocol):
     def reset(self, seed: int) -> None:
         """Forget per-episode state (and reseed any stochastic parts)."""
 
-    def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
-        """Return an array of shape (actions_per_chunk, action_dim)."""
+    def predict_chunk(self, request: PolicyRequest) -> NDArray[np.float64]:
+        """Return an array of shape (actions_per_chunk, action_dim) for ``request.observation``."""

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.envs.base import Observation
 from simbench.errors import ConfigError, bad_value
 from simbench.policies.onnx_policy import OnnxChunkPolicy
+from simbench.policies.request import PolicyRequest
 
 MATCHING = ("cameras", "image_size", "state_dim", "action_dim", "chunk_size", "model_fps")
 """What every member must share with the first, or their chunks cannot be averaged tick by tick."""
@@ -64,8 +64,8 @@ class EnsembleChunkPolicy:
         for m in self.members:
             m.reset(seed)
 
-    def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
-        return np.mean([m.predict_chunk(observation) for m in self.members], axis=0)
+    def predict_chunk(self, request: PolicyRequest) -> NDArray[np.float64]:
+        return np.mean([m.predict_chunk(request) for m in self.members], axis=0)
 
 
 __all__ = ["EnsembleChunkPolicy"]

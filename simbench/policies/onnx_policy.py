@@ -26,6 +26,7 @@ from simbench.envs.base import CONTROL_HZ, Observation, control_hz
 from simbench.errors import ConfigError, bad_value
 from simbench.paths import MODELS_DIR
 from simbench.policies.act.runtime_common import observation_inputs, resample_chunk
+from simbench.policies.request import PolicyRequest
 
 
 def resolve_model_path(model_path: str | Path | None, directory: bool = False) -> Path:
@@ -228,9 +229,9 @@ class OnnxChunkPolicy:
         self.last_inference_s = time.perf_counter() - t0
         return out
 
-    def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
+    def predict_chunk(self, request: PolicyRequest) -> NDArray[np.float64]:
         return resample_chunk(
-            self.predict_chunk_raw(observation), self.model_fps, self.control_hz, self.actions_per_chunk
+            self.predict_chunk_raw(request.observation), self.model_fps, self.control_hz, self.actions_per_chunk
         )
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.envs.base import CONTROL_HZ, Observation
+from simbench.envs.base import CONTROL_HZ
+from simbench.policies.request import PolicyRequest
 
 
 class TimingPolicy:
@@ -44,8 +45,8 @@ class TimingPolicy:
         self._rng = np.random.default_rng(seed)
         self._phase = self._rng.uniform(0, 2 * np.pi, self.action_dim)
 
-    def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
-        t0 = int(observation.get("timestep", 0))
+    def predict_chunk(self, request: PolicyRequest) -> NDArray[np.float64]:
+        t0 = request.timestep
         angle = 2 * np.pi * self._freq * t0 / self.control_hz + self._phase
         plan = np.sin(angle) * self._cos_table + np.cos(angle) * self._sin_table
         error = self._ramp * self._rng.normal(0.0, self.drift, self.action_dim)

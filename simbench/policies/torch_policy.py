@@ -18,6 +18,7 @@ from simbench.envs.base import CONTROL_HZ, Observation
 from simbench.policies.act import ACTPolicy
 from simbench.policies.act.runtime_common import observation_inputs, resample_chunk
 from simbench.policies.checkpoint import load_checkpoint
+from simbench.policies.request import PolicyRequest
 
 
 class TorchChunkPolicy:
@@ -63,9 +64,9 @@ class TorchChunkPolicy:
         stacked = torch.from_numpy(np.stack(images, axis=1))  # (1, n_cam, h, w, 3)
         return self.policy.predict_action_chunk(torch.from_numpy(state), stacked)[0].numpy()
 
-    def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
+    def predict_chunk(self, request: PolicyRequest) -> NDArray[np.float64]:
         return resample_chunk(
-            self.predict_chunk_raw(observation), self.model_fps, self.control_hz, self.actions_per_chunk
+            self.predict_chunk_raw(request.observation), self.model_fps, self.control_hz, self.actions_per_chunk
         )
 
 

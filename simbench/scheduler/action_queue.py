@@ -43,6 +43,8 @@ class ActionQueue:
         self._len = 0
         self.obs_time = 0.0
         """Capture time of the newest observation behind every queued action (one per rebuild)."""
+        self.last_action: Array | None = None
+        """The last executed action (None before the first)."""
 
     def __len__(self) -> int:
         return self._len - self._pos
@@ -56,8 +58,14 @@ class ActionQueue:
         a, b = self._pos, self._pos + n
         self._pos = b
         self.latest_executed += n
+        if n:
+            self.last_action = self._actions[b - 1]
         inside = float(self._path[b - 1] - self._path[a]) if n > 1 else 0.0
         return self._actions[a:b], inside
+
+    def pending(self) -> Array:
+        """A copy of the queued actions, next first (RTC's left-over prefix)."""
+        return self._actions[self._pos : self._len].copy()
 
     def _rebuild(self, actions: Array, n_pred: NDArray[np.int64], obs_time: float) -> None:
         self._actions, self._n_pred, self._pos, self._len, self.obs_time = actions, n_pred, 0, len(actions), obs_time

@@ -59,13 +59,18 @@ AGGREGATES: dict[str, float] = {
     "average": 0.5,
     "conservative": 0.7,
 }
-NAMES = (*AGGREGATES, "temporal_ensemble")
+NAMES = (*AGGREGATES, "temporal_ensemble", "rtc")
+RTC = "rtc"
+"""Real-Time Chunking: the flow policy guides the new chunk toward the queue (``policy.rtc``), which
+it then replaces, as ``latest_only`` does: with zero guidance the two runs are the same."""
 
 
 def make_aggregator(name: str, temporal_ensemble_m: float = 0.01) -> Aggregator:
     """Look an aggregate function up by its LeRobot name (``scheduler.aggregate``)."""
     if name == "temporal_ensemble":
         return TemporalEnsemble(temporal_ensemble_m)
+    if name == RTC:
+        return Blend(AGGREGATES["latest_only"])
     if name not in AGGREGATES:
         raise unknown_name("scheduler.aggregate", name, NAMES)
     return Blend(AGGREGATES[name])

@@ -114,7 +114,7 @@ class ControlLoop:
             if (self.tick >= s.max_ticks and self._deferred_tick is None) or self.env.done:
                 break
             if self.link.request is not None and self.link.inbox is not None and not self._tick_is_now(self.tick, now):
-                self.link.hand(self.link.inbox, max(self.link.request_s, self.link.inbox.time_s))
+                self._hand(self.link.inbox, max(self.link.request_s, self.link.inbox.time_s))
             target = self._next_wake_tick()
             wake = self._wake = self.sim.event()
             if target < s.max_ticks:
@@ -239,7 +239,15 @@ class ControlLoop:
         if self.s.mode == "sync" or self.link.accepts(obs):
             self.link.inbox = obs
         if self.link.inbox is not None and self._server_waiting(k):
-            self.link.hand(self.link.inbox, self.tick_time(k))
+            self._hand(self.link.inbox, self.tick_time(k))
+
+    def _hand(self, obs: TimedObservation, nominal_start: float) -> None:
+        """Give the waiting server ``obs`` with the queue as it is now (what RTC guides toward)."""
+        if self.s.mode == "async":
+            obs.executed = self.queue.last_action
+            obs.executed_timestep = self.queue.latest_executed
+            obs.leftover = self.queue.pending()
+        self.link.hand(obs, nominal_start)
 
     def _span(self, k: int, n: int) -> None:
         """Ticks k .. k+n-1 in one go: pops while the queue lasts, then stalls (no merges inside)."""

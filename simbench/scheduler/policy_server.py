@@ -24,6 +24,7 @@ import simpy
 from simbench.envs.base import SchedulerEnv
 from simbench.latency.base import LatencySource, StageTimes
 from simbench.policies.base import ChunkPolicy
+from simbench.policies.request import DelayEstimate, PolicyRequest
 from simbench.scheduler.link import Link
 from simbench.scheduler.recorder import EpisodeRecorder
 from simbench.scheduler.settings import SchedulerSettings
@@ -56,6 +57,7 @@ class PolicyServer:
         self.transport = settings.transport
         self.transport_rng = transport_rng
         self.inference_count = 0
+        self.delay = DelayEstimate(settings.dt, settings.delay_window)
 
     def run(self) -> Generator[simpy.Event, Any, None]:
         while True:
@@ -87,10 +89,9 @@ class PolicyServer:
     def _infer(
         self, obs: TimedObservation, nominal_start: float, inference_id: int, entered: simpy.Event
     ) -> Generator[simpy.Event, Any, None]:
-        observation = self.env.observation(obs.snapshot)
-        observation["timestep"] = obs.timestep
+        request = request_for(obs, self.env.observation(obs.snapshot), self.delay.ticks())
         wall0 = time.perf_counter()
-        chunk = self.policy.predict_chunk(observation)
+        chunk = self.policy.predict_chunk(request)
         measured = time.perf_counter() - wall0
         # latency=host times the model's ONNX Runtime calls alone, as the board agent times its
         # session.run: the observation's preprocessing and the chunk's resampling are not in it.
@@ -121,6 +122,7 @@ class PolicyServer:
                 t += d
             total_time = t - self.sim.now
             self.rec.latencies.append(t - nominal_start)
+            self.delay.add(t - nominal_start)
             if total_time > 0:
                 yield self.sim.timeout(total_time)
         else:
@@ -136,4 +138,11 @@ class PolicyServer:
                 if i == 0:
                     entered.succeed()  # stage 1 is free: the next observation may enter
             self.rec.latencies.append(self.sim.now - nominal_start)
+            self.delay.add(self.sim.now - nominal_start)
         self.link.deliver(chunk[: self.s.actions_per_chunk], obs.timestep, obs.time_s, inference_id)
+
+
+def request_for(obs: TimedObservation, observation: dict[str, Any], delay_ticks: int) -> PolicyRequest:
+    """The policy request for an observation the server took (the DES and the wall-clock runtime)."""
+    leftover = obs.leftover if obs.leftover is not None else np.empty((0, len(obs.state)))
+    return PolicyRequest(observation, obs.timestep, obs.executed, obs.executed_timestep, leftover, delay_ticks)

@@ -40,6 +40,8 @@ class SchedulerSettings:
     threshold: float = 0.2
     aggregate: str = "weighted_average"
     temporal_ensemble_m: float = 0.01
+    delay_window: int = 10
+    """Latencies the expected delay is the largest of (LeRobot's RTC latency tracker)."""
     similarity_eps: float | None = None
     n_action_steps: int = 100
     pipelined: bool = False

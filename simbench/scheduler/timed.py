@@ -21,6 +21,11 @@ class TimedObservation:
     """Joint positions at capture, for the server's similarity filter."""
     snapshot: Any
     """Env handle rendered into the policy input only if the server takes this observation."""
+    executed: NDArray[np.float64] | None = None
+    """Async, set when the server takes it: the last executed action then (None before the first)."""
+    executed_timestep: int = -1
+    leftover: NDArray[np.float64] | None = None
+    """Async, set when the server takes it: the actions queued then, next first."""
 
 
 @dataclass

@@ -11,6 +11,7 @@ from simbench.envs.teabag_scheduler_env import TeaBagSchedulerEnv
 from simbench.envs.workspace import CLUSTER_CENTERS, TRAINING_CLUSTERS, VALIDATION_CLUSTER
 from simbench.expert.rollout import run_expert_episode
 from simbench.expert.scripted_policy import ScriptedPolicy
+from simbench.policies.request import PolicyRequest
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +101,7 @@ def test_scripted_policy_through_the_scheduler_contract() -> None:
     while not sched.done and ticks < 60 * 20:
         obs = sched.observation(sched.snapshot())
         assert obs["observation.images.top"].shape == (48, 64, 3)
-        chunk = policy.predict_chunk(obs)
+        chunk = policy.predict_chunk(PolicyRequest(obs, ticks))
         assert chunk.shape == (30, 6)
         for action in chunk[:15]:  # execute half the chunk, then re-plan, like a chunking policy
             sched.apply(action)

@@ -14,6 +14,7 @@ from simbench.export.onnx_export import export_onnx
 from simbench.export.parity import action_error, make_feeds, max_abs_diff, random_feeds, run_onnx, run_torch
 from simbench.export.quantize import Recipe, build_variant, recipes_from_config
 from simbench.policies.onnx_policy import OnnxChunkPolicy, load_session
+from simbench.policies.request import PolicyRequest
 from simbench.training.synthetic import synthetic_data, tiny_config
 from simbench.training.trainer import TrainConfig, train
 
@@ -154,7 +155,7 @@ def test_onnx_policy_predicts_resampled_chunk(trained) -> None:
     )
     obs = {"observation.state": data.state[0], "observation.images.top": np.zeros((32, 32, 3), np.uint8),
            "observation.images.gripper": np.zeros((32, 32, 3), np.uint8), "privileged.x": 1, "timestep": 3}
-    chunk = runtime.predict_chunk(obs)
+    chunk = runtime.predict_chunk(PolicyRequest(obs))
     assert chunk.shape == (30, 6) and chunk.dtype == np.float64
     raw = runtime.predict_chunk_raw(obs)
     np.testing.assert_allclose(chunk[::2], raw[:15], rtol=1e-6, atol=1e-6)

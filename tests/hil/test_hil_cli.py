@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from simbench.metrics import WALL_CLOCK_KEYS
+from simbench.policies.request import PolicyRequest
 from tests.hil.helpers import tiny_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -194,7 +195,7 @@ def test_board_policy_returns_the_boards_chunk() -> None:
     latency = BoardLatency(parse_board({"name": "loopback", "port": 0}))
     board = latency.open_policy(cfg, None)
     try:
-        np.testing.assert_array_equal(board.predict_chunk(obs), host.predict_chunk(obs))
+        np.testing.assert_array_equal(board.predict_chunk(PolicyRequest(obs)), host.predict_chunk(PolicyRequest(obs)))
         assert 0 < latency.draw(rng, 0.0).total < 1.0
         with pytest.raises(RuntimeError, match="no measurement"):
             latency.draw(rng, 0.0)  # one measurement per inference

@@ -19,6 +19,7 @@ from simbench_agent.protocol import encode_tensor
 from simbench.hil.client import BoardClient, BoardError
 from simbench.hil.replies import ReplyError, vla
 from simbench.hil.spec import host_session_spec
+from simbench.policies.request import PolicyRequest
 from tests.hil.fake_board import FACTS, TOKEN, FakeBoard, good, replace_op
 from tests.hil.helpers import start_agent
 
@@ -63,7 +64,7 @@ def test_vla_on_the_board_equals_the_host_runtime(noise_scale: float) -> None:
             host.reset(seed)
             board.reset(seed)
             obs = observation(host, seed)
-            np.testing.assert_allclose(board.predict_chunk(obs), host.predict_chunk(obs), atol=1e-5, rtol=0)
+            np.testing.assert_allclose(board.predict_chunk(PolicyRequest(obs)), host.predict_chunk(PolicyRequest(obs)), atol=1e-5, rtol=0)
             times = latency.draw(np.random.default_rng(0), 0.0)
             assert set(times.components or {}) == {"vision", "prefill", "expert"}
             assert times.total == pytest.approx(sum(times.components.values()))  # type: ignore[union-attr]

@@ -12,6 +12,7 @@ from simbench.errors import ConfigError
 from simbench.export.onnx_export import export_onnx
 from simbench.policies.act import ACTPolicy
 from simbench.policies.ensemble_policy import EnsembleChunkPolicy
+from simbench.policies.request import PolicyRequest
 from simbench.registry import POLICY_RUNTIMES, resolve
 from simbench.training.synthetic import tiny_config
 
@@ -36,10 +37,10 @@ def test_ensemble_is_the_mean_of_its_members(tmp_path: Path) -> None:
     assert isinstance(ens, EnsembleChunkPolicy) and ens.actions_per_chunk == 12
     for k in range(3):
         obs = _obs(k)
-        chunks = [m.predict_chunk(obs) for m in ens.members]
+        chunks = [m.predict_chunk(PolicyRequest(obs)) for m in ens.members]
         assert not np.allclose(chunks[0], chunks[1])  # different weights, different chunks
-        np.testing.assert_allclose(ens.predict_chunk(obs), np.mean(chunks, axis=0), rtol=0, atol=1e-12)
-        assert ens.predict_chunk(obs).shape == (12, 6)
+        np.testing.assert_allclose(ens.predict_chunk(PolicyRequest(obs)), np.mean(chunks, axis=0), rtol=0, atol=1e-12)
+        assert ens.predict_chunk(PolicyRequest(obs)).shape == (12, 6)
 
 
 def test_ensemble_refuses_disagreeing_or_too_few_members(tmp_path: Path) -> None:

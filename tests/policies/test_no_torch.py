@@ -24,10 +24,11 @@ def test_onnx_policy_predicts_without_torch() -> None:
     code = """
 import numpy as np
 from simbench.policies.onnx_policy import OnnxChunkPolicy
+from simbench.policies.request import PolicyRequest
 p = OnnxChunkPolicy("act/act_int8.onnx")
 images = {f"observation.images.{c}": np.zeros((480, 640, 3), np.uint8) for c in p.cameras}
 obs = {"observation.state": np.zeros(6), **images}
-chunk = p.predict_chunk(obs)
+chunk = p.predict_chunk(PolicyRequest(obs))
 print(chunk.shape, bool(np.all(np.isfinite(chunk))), sys.modules.get("torch"))
 """
     out = _python(code, Path(__file__).resolve().parents[2])

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from simbench.errors import ConfigError
+from simbench.policies.request import PolicyRequest
 from simbench.policies.smolvla import SmolVLAConfig, SmolVLAPolicy
 from simbench.policies.smolvla.tokenizer import BOS, N_BYTES, N_SPECIAL, decode, encode, vocab_size
 
@@ -156,14 +157,14 @@ def test_onnx_runtime_matches_torch_end_to_end(exported: tuple[SmolVLAPolicy, Pa
         assert np.abs(got - ref).max() < 1e-4
     obs = {"observation.state": state[0], "observation.images.top": images[0, 0], "observation.images.left": images[0, 1]}
     runtime.reset(5)
-    a = runtime.predict_chunk(obs)
+    a = runtime.predict_chunk(PolicyRequest(obs))
     runtime.reset(6)
-    assert np.array_equal(a, runtime.predict_chunk(obs)) and a.shape == (8, 6)  # noise_scale 0: deterministic
+    assert np.array_equal(a, runtime.predict_chunk(PolicyRequest(obs))) and a.shape == (8, 6)  # noise_scale 0: deterministic
     noisy = SmolVLAOnnxPolicy.from_config({"model_path": str(out), "noise_scale": 1.0})
     draws = []
     for seed in (5, 5, 6):
         noisy.reset(seed)
-        draws.append(noisy.predict_chunk(obs))
+        draws.append(noisy.predict_chunk(PolicyRequest(obs)))
     assert np.array_equal(draws[0], draws[1]) and not np.array_equal(draws[0], draws[2])
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from simbench.envs.timing import TimingEnv
 from simbench.latency.base import LatencySource
 from simbench.latency.distributions import ConstantLatency
+from simbench.policies.request import PolicyRequest
 from simbench.scheduler.episode import EpisodeResult, simulate_episode
 from simbench.scheduler.settings import SchedulerSettings, Stage
 
@@ -30,8 +31,8 @@ class TimestepPolicy:
     def reset(self, seed: int) -> None:
         pass
 
-    def predict_chunk(self, observation: dict[str, Any]) -> np.ndarray:
-        t = observation["timestep"]
+    def predict_chunk(self, request: PolicyRequest) -> np.ndarray:
+        t = request.timestep
         return np.repeat((t + np.arange(self.actions_per_chunk, dtype=np.float64))[:, None], self.action_dim, axis=1)
 
 

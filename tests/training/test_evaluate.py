@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from simbench.envs.base import EpisodeOutcome
+from simbench.policies.request import PolicyRequest
 from simbench.training.evaluate import evaluate, paired_difference, protocol_passes, run_episode, subset
 
 
@@ -62,9 +63,9 @@ class StepPolicy:
     def reset(self, seed: int) -> None:
         pass
 
-    def predict_chunk(self, observation: dict[str, Any]) -> np.ndarray:
+    def predict_chunk(self, request: PolicyRequest) -> np.ndarray:
         self.calls += 1
-        base = observation["observation.state"][0]
+        base = request.observation["observation.state"][0]
         out = np.zeros((10, 6))
         out[:, 0] = base + self.gain * np.arange(1, 11)
         return out

@@ -26,6 +26,8 @@ from numpy.typing import NDArray
 from simbench.envs.base import CONTROL_HZ, Observation, control_hz
 from simbench.errors import ConfigError, bad_value
 from simbench.policies.act.runtime_common import observation_inputs, resample_chunk
+from simbench.policies.request import PolicyRequest
+from simbench.policies.smolvla.rtc import Guide, RTCConfig
 from simbench.policies.smolvla.tokenizer import encode
 
 COMPONENTS = ("vision", "prefill", "expert")
@@ -66,6 +68,7 @@ class SmolVLAOnnxPolicy:
         num_steps: int | None = None,
         noise_scale: float | None = None,
         sessions: Mapping[str, Any] | None = None,
+        rtc: RTCConfig | None = None,
     ) -> None:
         """``sessions``: per component, an object answering ``get_modelmeta`` (and ``run``) in place
         of a local ONNX Runtime session (``latency=board``: the board's, simbench.hil.board_policy)."""
@@ -107,6 +110,8 @@ class SmolVLAOnnxPolicy:
         if self.actions_per_chunk > horizon + 1e-9:
             raise ConfigError(f"policy.actions_per_chunk={self.actions_per_chunk} exceeds the model's horizon of "
                               f"{horizon:g} control ticks")
+        self.rtc = rtc or RTCConfig()
+        """Real-Time Chunking: guide each chunk toward the request's left-over actions when enabled."""
         self._tokens = {self.instruction: np.array([encode(self.instruction)], np.int64)}
         self.rng = np.random.default_rng(0)
         self.last_component_s: dict[str, float] = {}
@@ -136,6 +141,7 @@ class SmolVLAOnnxPolicy:
             control_hz=float(cfg.get("fps") or control_hz(env)),
             num_steps=cfg.get("num_steps"),
             noise_scale=cfg.get("noise_scale"),
+            rtc=rtc_config(cfg),
         )
 
     def reset(self, seed: int) -> None:
@@ -149,9 +155,10 @@ class SmolVLAOnnxPolicy:
         return self._tokens[text]
 
     def trace(self, state: NDArray[np.float32], images: NDArray[np.uint8], noise: NDArray[np.float32],
-              num_steps: int | None = None, text: str | None = None) -> dict[str, Any]:
+              num_steps: int | None = None, text: str | None = None, guide: Guide | None = None) -> dict[str, Any]:
         """One chunk with every intermediate: visual tokens, keys/values, the velocity at each step
-        (steps, 1, chunk, A), the normalized and raw chunk, seconds per component."""
+        (steps, 1, chunk, A), the normalized and raw chunk, seconds per component. ``guide``: RTC's
+        guidance of every step toward a prefix."""
         n = num_steps or self.num_steps
         t0 = time.perf_counter()
         feed = {f"observation.images.{c}": images[:, j] for j, c in enumerate(self.cameras)}
@@ -164,7 +171,10 @@ class SmolVLAOnnxPolicy:
         vs = []
         expert = self.sessions["expert"]
         for k in range(n):
-            v = expert.run(None, {"x_t": x, "t": np.array([1.0 - k / n], np.float32), "kv": kv})[0]
+            t = np.array([1.0 - k / n], np.float32)
+            v = expert.run(None, {"x_t": x, "t": t, "kv": kv})[0]
+            if guide is not None:
+                v = guide.velocity(x, float(t[0]), v, lambda x_, t=t: expert.run(None, {"x_t": x_, "t": t, "kv": kv})[0])
             vs.append(v)
             x = (x - v / n).astype(np.float32)
         t3 = time.perf_counter()
@@ -173,18 +183,35 @@ class SmolVLAOnnxPolicy:
         return {"visual": visual, "kv": kv, "v": np.stack(vs), "chunk_normalized": x,
                 "chunk": x * self.action_std + self.action_mean, "seconds": dict(self.last_component_s)}
 
-    def predict_chunk_raw(self, observation: Observation) -> NDArray[np.float32]:
+    def guide_for(self, request: PolicyRequest) -> Guide | None:
+        """RTC's guidance for this request: toward the queued actions (normalized, at the model's rate),
+        frozen over the ticks the client expects to run before the chunk arrives; None without RTC or queue."""
+        prefix = request.prefix
+        if not self.rtc.enabled or len(prefix) == 0:
+            return None
+        ratio = self.control_hz / self.model_fps
+        start = request.prefix_start
+        frozen_until = start + (request.delay_ticks if request.executed is not None else 0)  # control positions
+        return Guide.for_chunk(self.rtc, (prefix - self.action_mean) / self.action_std, start, frozen_until,
+                               ratio, self.chunk_size)
+
+    def predict_chunk_raw(self, observation: Observation, guide: Guide | None = None) -> NDArray[np.float32]:
         """(chunk_size, action_dim) at the model's fps, before resampling."""
         state, images = observation_inputs(observation, self.cameras, self.image_size, self.state_dim)  # type: ignore[arg-type]
         shape = (1, self.chunk_size, self.action_dim)
         noise = (self.noise_scale * self.rng.standard_normal(shape) if self.noise_scale else np.zeros(shape)).astype(
             np.float32)
         text = observation.get("task") if isinstance(observation.get("task"), str) else None
-        return self.trace(state, np.stack(images, axis=1), noise, text=text)["chunk"][0]
+        return self.trace(state, np.stack(images, axis=1), noise, text=text, guide=guide)["chunk"][0]
 
-    def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
-        return resample_chunk(self.predict_chunk_raw(observation), self.model_fps, self.control_hz,
-                              self.actions_per_chunk)
+    def predict_chunk(self, request: PolicyRequest) -> NDArray[np.float64]:
+        raw = self.predict_chunk_raw(request.observation, self.guide_for(request))
+        return resample_chunk(raw, self.model_fps, self.control_hz, self.actions_per_chunk)
 
 
-__all__ = ["COMPONENTS", "INPUTS", "OUTPUTS", "SmolVLAOnnxPolicy", "component_paths"]
+def rtc_config(cfg: Mapping[str, Any]) -> RTCConfig:
+    """``policy.rtc`` validated against the model's chunk (``policy.rtc_enabled``: set by ``scheduler.aggregate=rtc``)."""
+    return RTCConfig.parse(cfg.get("rtc"), int(cfg.get("chunk_size") or 50), bool(cfg.get("rtc_enabled", False)))
+
+
+__all__ = ["COMPONENTS", "INPUTS", "OUTPUTS", "SmolVLAOnnxPolicy", "component_paths", "rtc_config"]
