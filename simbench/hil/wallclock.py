@@ -129,7 +129,7 @@ class WallRuntime:
         self.rng = rng
         self.rec = recorder
         self.client = client
-        self.aggregate = make_aggregator(settings.aggregate, settings.temporal_ensemble_m)
+        self.aggregate = make_aggregator(settings.aggregate, settings.temporal_ensemble_m, settings.shift_ticks)
         self.queue = ActionQueue(settings.action_dim)
         self.actuator = Actuator(self.queue, recorder, env, settings.actuation_delay_ticks)
         self.filter = ObservationFilter(settings.similarity_eps)

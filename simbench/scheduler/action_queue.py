@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.scheduler.aggregate import Aggregator
+from simbench.scheduler.aggregate import Aggregator, Shift
 
 Array = NDArray[np.float64]
 
@@ -81,6 +81,8 @@ class ActionQueue:
         """
         skip = max(0, self.latest_executed + 1 - first_timestep)
         new = np.asarray(chunk[skip:], dtype=np.float64)
+        if isinstance(aggregate, Shift) and 0 < skip <= len(chunk) and self.last_action is not None:
+            new = aggregate.shifted(new, self.last_action - np.asarray(chunk[skip - 1], dtype=np.float64))
         old = self._actions[self._pos :]
         overlap = min(len(old), len(new))
         n_pred = np.ones(len(new), dtype=np.int64)

@@ -51,6 +51,24 @@ class TemporalEnsemble:
         return (s_old * old + w_new * new) / (s_old + w_new)
 
 
+@dataclass(frozen=True)
+class Shift:
+    """A latency-aware shift for policies that cannot be guided (ACT): the new chunk is translated so
+    that its action at the last executed timestep (where the delay put the chunk) lands on the action
+    the arm actually executed there; the offset fades out linearly over ``ticks``. Then it replaces
+    the queue, as ``latest_only`` does."""
+
+    ticks: int
+
+    def shifted(self, new: Array, offset: Array) -> Array:
+        """``new`` (the chunk from the next timestep on) plus ``offset`` x (1 - i / ticks)."""
+        fade = np.clip(1.0 - np.arange(1, len(new) + 1) / max(1, self.ticks), 0.0, 1.0)[:, None]
+        return new + fade * offset[None, :]
+
+    def __call__(self, old: Array, new: Array, n_old: NDArray[np.int64]) -> Array:
+        return new.copy()
+
+
 Aggregator = Callable[[Array, Array, NDArray[np.int64]], Array]
 
 AGGREGATES: dict[str, float] = {
@@ -59,14 +77,16 @@ AGGREGATES: dict[str, float] = {
     "average": 0.5,
     "conservative": 0.7,
 }
-NAMES = (*AGGREGATES, "temporal_ensemble", "rtc")
+NAMES = (*AGGREGATES, "temporal_ensemble", "shift", "rtc")
 RTC = "rtc"
 """Real-Time Chunking: the flow policy guides the new chunk toward the queue (``policy.rtc``), which
 it then replaces, as ``latest_only`` does: with zero guidance the two runs are the same."""
 
 
-def make_aggregator(name: str, temporal_ensemble_m: float = 0.01) -> Aggregator:
+def make_aggregator(name: str, temporal_ensemble_m: float = 0.01, shift_ticks: int = 20) -> Aggregator:
     """Look an aggregate function up by its LeRobot name (``scheduler.aggregate``)."""
+    if name == "shift":
+        return Shift(shift_ticks)
     if name == "temporal_ensemble":
         return TemporalEnsemble(temporal_ensemble_m)
     if name == RTC:

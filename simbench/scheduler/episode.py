@@ -67,7 +67,7 @@ def simulate_episode(
     recorder.tick_observer = tick_observer
     link = Link(sim, settings.dt, settings.similarity_eps)
     client = ControlLoop(
-        sim, settings, env, make_aggregator(settings.aggregate, settings.temporal_ensemble_m), recorder, link
+        sim, settings, env, make_aggregator(settings.aggregate, settings.temporal_ensemble_m, settings.shift_ticks), recorder, link
     )
     t_rng = transport_rng(seed, episode) if settings.transport is not None else None
     server = PolicyServer(sim, settings, link, env, policy, latency, latency_rng, recorder, t_rng)

@@ -42,6 +42,9 @@ class SchedulerSettings:
     temporal_ensemble_m: float = 0.01
     delay_window: int = 10
     """Latencies the expected delay is the largest of (LeRobot's RTC latency tracker)."""
+    shift_ticks: int = 20
+    """aggregate=shift: ticks over which the boundary offset fades out."""
+    """Latencies the expected delay is the largest of (LeRobot's RTC latency tracker)."""
     similarity_eps: float | None = None
     n_action_steps: int = 100
     pipelined: bool = False
