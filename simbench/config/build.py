@@ -222,6 +222,12 @@ def _stages(policy: Mapping[str, Any], policy_name: str) -> tuple[Stage, ...]:
         raise bad_value(
             "policy.pipeline", [s.share for s in stages], "shares of stages without their own latency must sum to 1"
         )
+    rtc = policy.get("rtc") or {}
+    if policy.get("rtc_enabled") and rtc.get("vjp") == "fd" and float(rtc.get("max_guidance_weight", 1.0)) > 0:
+        # Guided RTC by forward differences calls the expert twice per step: the expert stage costs
+        # twice its share of the sampled latency (a measured source times the extra calls itself).
+        stages = [Stage(st.name, st.unit, 2 * st.share, 2 * st.repeat, st.latency) if st.name == "expert" else st
+                  for st in stages]
     return tuple(stages)
 
 

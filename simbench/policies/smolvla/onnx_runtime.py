@@ -114,6 +114,8 @@ class SmolVLAOnnxPolicy:
         """Real-Time Chunking: guide each chunk toward the request's left-over actions when enabled."""
         self._tokens = {self.instruction: np.array([encode(self.instruction)], np.int64)}
         self.rng = np.random.default_rng(0)
+        self.last_guide: Guide | None = None
+        """The RTC guidance of the last chunk (its ``expert_calls``), None without."""
         self.last_component_s: dict[str, float] = {}
         """Host seconds per component of the last chunk (vision, prefill, expert: all its steps)."""
 
@@ -205,7 +207,8 @@ class SmolVLAOnnxPolicy:
         return self.trace(state, np.stack(images, axis=1), noise, text=text, guide=guide)["chunk"][0]
 
     def predict_chunk(self, request: PolicyRequest) -> NDArray[np.float64]:
-        raw = self.predict_chunk_raw(request.observation, self.guide_for(request))
+        self.last_guide = self.guide_for(request)
+        raw = self.predict_chunk_raw(request.observation, self.last_guide)
         return resample_chunk(raw, self.model_fps, self.control_hz, self.actions_per_chunk)
 
 
