@@ -29,7 +29,7 @@ ALLOWED_CYCLES: dict[frozenset[str], str] = {
 
 FORBIDDEN: list[tuple[str, str, frozenset[str]]] = [
     # the scheduler sees a policy only through its contract; no policy knows the scheduler
-    ("scheduler", "policies", frozenset({"simbench.policies.base"})),
+    ("scheduler", "policies", frozenset({"simbench.policies.base", "simbench.policies.request"})),
     ("policies", "scheduler", frozenset()),
     ("expert", "training", frozenset()),  # demonstrations feed training, never the reverse
     # a policy runs without its trainer (checkpoint I/O: policies.act.checkpoint)

@@ -29,7 +29,8 @@ from simbench.hil.measure import board_summary
 from simbench.hil.spec import host_session_spec
 from simbench.latency.base import StageTimes
 from simbench.policies.onnx_policy import OnnxChunkPolicy, resolve_model_path
-from simbench.policies.smolvla.onnx_runtime import COMPONENTS, INPUTS, SmolVLAOnnxPolicy, component_paths
+from simbench.policies.smolvla.onnx_runtime import COMPONENTS, INPUTS, SmolVLAOnnxPolicy, component_paths, rtc_config
+from simbench.policies.smolvla.rtc import Guide
 
 
 class BoardLatency:
@@ -184,6 +185,7 @@ class BoardVLAPolicy(SmolVLAOnnxPolicy):
                 num_steps=cfg.get("num_steps"),
                 noise_scale=cfg.get("noise_scale"),
                 sessions={c: RemoteSession(conn.client, graphs[c], latency) for c in COMPONENTS},
+                rtc=rtc_config(cfg),
             )
             policy.graph_sha = {c: graphs[c].sha256 for c in COMPONENTS}
             policy.latency = latency
@@ -196,11 +198,13 @@ class BoardVLAPolicy(SmolVLAOnnxPolicy):
         return policy
 
     def trace(self, state: NDArray[np.float32], images: NDArray[np.uint8], noise: NDArray[np.float32],
-              num_steps: int | None = None, text: str | None = None) -> dict[str, Any]:
+              num_steps: int | None = None, text: str | None = None, guide: Guide | None = None) -> dict[str, Any]:
         n = num_steps or self.num_steps
         vision = {f"observation.images.{c}": np.ascontiguousarray(images[:, j]) for j, c in enumerate(self.cameras)}
         prefill = {INPUTS["prefill"][1]: self.tokens(text), INPUTS["prefill"][2]: state.astype(np.float32)}
-        reply = self.connection.client.vla(self.graph_sha, vision, prefill, noise.astype(np.float32), n)
+        wire = None if guide is None else {"target": guide.target, "weights": guide.weights, "beta": guide.beta,
+                                           "vjp": guide.vjp}
+        reply = self.connection.client.vla(self.graph_sha, vision, prefill, noise.astype(np.float32), n, wire)
         self.latency.record(reply.latency_s, reply.components)
         self.last_component_s = dict(reply.components)
         x = reply.chunk

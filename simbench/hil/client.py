@@ -252,6 +252,7 @@ class BoardClient:
         prefill: Mapping[str, np.ndarray],
         noise: np.ndarray,
         num_steps: int,
+        guide: Mapping[str, Any] | None = None,
     ) -> replies.VlaReply:
         """One chunk of a three-graph VLA on the board (``graphs``: component -> sha256 of a loaded
         graph); refused on the host, in one line, when the agent lacks the ``vla`` capability."""
@@ -262,9 +263,18 @@ class BoardClient:
                 "version",
             )
         noise = np.ascontiguousarray(noise, np.float32)
-        reply = self.call({"op": "vla", "graphs": dict(graphs), "vision": encode_tensors(vision),
-                           "prefill": encode_tensors(prefill), "noise": encode_tensors({"n": noise})["n"],
-                           "num_steps": int(num_steps)})
+        message = {"op": "vla", "graphs": dict(graphs), "vision": encode_tensors(vision),
+                   "prefill": encode_tensors(prefill), "noise": encode_tensors({"n": noise})["n"],
+                   "num_steps": int(num_steps)}
+        if guide is not None:  # Real-Time Chunking, run on the board: {target, weights, beta, vjp}
+            if "rtc" not in self.capabilities:
+                raise BoardError(f"board {self.where} runs simbench-agent {self.facts.get('agent_version')}, which "
+                                 "cannot guide the VLA's chunks (RTC): install this simbench's agent on the board",
+                                 "version")
+            tensors = encode_tensors({"target": np.ascontiguousarray(guide["target"], np.float32),
+                                      "weights": np.ascontiguousarray(guide["weights"], np.float32)})
+            message["guide"] = {**tensors, "beta": float(guide["beta"]), "vjp": str(guide["vjp"])}
+        reply = self.call(message)
         return self._parse("vla", replies.vla, reply, int(num_steps), tuple(noise.shape))
 
     def infer(self, sha: str, inputs: Mapping[str, np.ndarray]) -> tuple[list[np.ndarray], float]:

@@ -76,6 +76,37 @@ def test_vla_on_the_board_equals_the_host_runtime(noise_scale: float) -> None:
     assert info["components"] == ["vision", "prefill", "expert"] and info["precision"]["expert"] == "fp32"
 
 
+@pytest.mark.parametrize("vjp", ["identity", "fd"])
+def test_rtc_guided_chunks_on_the_board_equal_the_host_runtime(vjp: str) -> None:
+    """Real-Time Chunking on the board: the same guidance (target and weights computed on the host,
+    the guided steps on the board) gives the host's chunk within 1e-5; fd's extra calls are timed."""
+    from simbench.hil.board import parse_board
+    from simbench.hil.board_policy import BoardLatency
+    from simbench.policies.smolvla.onnx_runtime import SmolVLAOnnxPolicy, component_paths
+    from simbench.policies.smolvla.rtc import RTCConfig
+
+    rtc = {"vjp": vjp}
+    host = SmolVLAOnnxPolicy(component_paths("smolvla", MIXED), threads=1, control_hz=30.0,
+                             rtc=RTCConfig(True, vjp=vjp))
+    cfg = {"name": "smolvla_mixed", "arch": "smolvla", "model_path": "smolvla", "component_precision": MIXED,
+           "threads": 1, "fps": 30.0, "rtc": rtc, "rtc_enabled": True}
+    latency = BoardLatency(parse_board({"name": "loopback", "port": 0}))
+    board = latency.open_policy(cfg, None)
+    try:
+        obs = observation(host, 0)
+        plain = host.predict_chunk(PolicyRequest(obs))
+        prefix = plain[:20] + 0.05
+        request = PolicyRequest(observation(host, 1), 0, prefix[0], 0, prefix[1:], 6)
+        guided_host = host.predict_chunk(request)
+        guided_board = board.predict_chunk(request)
+        np.testing.assert_allclose(guided_board, guided_host, atol=1e-5, rtol=0)
+        assert not np.allclose(guided_host, host.predict_chunk(PolicyRequest(observation(host, 1))), atol=1e-3)
+        times = latency.draw(np.random.default_rng(0), 0.0)
+        assert times.components is not None and times.components["expert"] > 0
+    finally:
+        board.close()
+
+
 def test_measure_writes_a_column_and_percentiles_per_component_and_trace_feeds_the_stages(tmp_path: Path) -> None:
     out = tmp_path / "m"
     res = simbench("hil", "measure", "+policy=smolvla_mixed", "board=loopback", "hil.count=20", "hil.warmup=1",

@@ -45,7 +45,7 @@ DTYPES: dict[str, np.dtype[Any]] = {
 MAX_NDIM = 8
 OPS = ("hello", "load", "bench", "infer", "vla", "stub", "bye")
 """Requests the agent answers: a fixed set."""
-CAPABILITIES = ("vla",)
+CAPABILITIES = ("vla", "rtc")
 """What this agent offers beyond protocol version 1's first ops, listed in its hello reply: ``vla`` is
 the multi-graph VLA ``infer`` (vision, prefill once, the expert's denoising steps over its KV cache).
 A host checks it before sending one; an agent without it refuses ``vla`` as an unknown op (one line)."""

@@ -36,6 +36,7 @@ import numpy as np
 
 from simbench_agent import __version__
 from simbench_agent.facts import board_facts, sample as thermal_sample
+from simbench_agent.guidance import MAX_GUIDANCE, VJPS, guided_velocity
 from simbench_agent.protocol import (
     CAPABILITIES,
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -381,6 +382,7 @@ class Connection:
         if noise.dtype != np.float32 or noise.ndim != 3:
             raise ProtocolError("field 'noise' must be a float32 tensor [batch, chunk, action_dim]")
         n = int_field(message, "num_steps", 1, MAX_VLA_STEPS)
+        guide = _guide_field(message, noise.shape)
         with agent.run_lock:
             (visual, *_), vision_s = agent.timed_run(loaded["vision"].session, vision_feed)
             prefill_feed["visual"] = visual
@@ -388,9 +390,13 @@ class Connection:
             x = noise.astype(np.float32)
             steps = []
             for k in range(n):
-                (v, *_), step_s = agent.timed_run(
-                    loaded["expert"].session, {"x_t": x, "t": np.array([1.0 - k / n], np.float32), "kv": kv}
-                )
+                t = np.array([1.0 - k / n], np.float32)
+                (v, *_), step_s = agent.timed_run(loaded["expert"].session, {"x_t": x, "t": t, "kv": kv})
+                if guide is not None:  # Real-Time Chunking: the extra expert call (fd) is timed into the step
+                    g0 = time.perf_counter()
+                    v = guided_velocity(x, float(t[0]), v, guide, lambda x_, t=t: agent.timed_run(
+                        loaded["expert"].session, {"x_t": x_, "t": t, "kv": kv})[0][0])
+                    step_s += time.perf_counter() - g0
                 steps.append(step_s)
                 x = (x - v / n).astype(np.float32)
         if agent.count_work_reply() is not None:
@@ -552,5 +558,28 @@ class AgentServer(socketserver.ThreadingTCPServer):
 def log(line: str) -> None:
     print(f"simbench-agent: {line}", file=sys.stderr, flush=True)
 
+
+
+def _guide_field(message: dict[str, Any], noise_shape: tuple[int, ...]) -> dict[str, Any] | None:
+    """The ``vla`` op's optional RTC guidance: {target [b, chunk, A] and weights [b, chunk, 1] float32,
+    beta in [0, 100], vjp identity | fd}; anything else is a protocol error."""
+    raw = message.get("guide")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"target", "weights", "beta", "vjp"}:
+        raise ProtocolError("field 'guide' must be a map of exactly target, weights, beta, vjp")
+    target = decode_tensor(raw["target"], "guide.target")
+    weights = decode_tensor(raw["weights"], "guide.weights")
+    if target.dtype != np.float32 or tuple(target.shape) != tuple(noise_shape):
+        raise ProtocolError("field 'guide.target' must be a float32 tensor shaped like 'noise'")
+    if weights.dtype != np.float32 or tuple(weights.shape) != (*noise_shape[:2], 1):
+        raise ProtocolError("field 'guide.weights' must be a float32 tensor [batch, chunk, 1]")
+    if not (np.all(np.isfinite(target)) and np.all(np.isfinite(weights))):
+        raise ProtocolError("field 'guide' must hold finite numbers")
+    beta = float_field(raw, "beta", 0.0, MAX_GUIDANCE)
+    vjp = raw["vjp"]
+    if vjp not in VJPS:
+        raise ProtocolError(f"field 'guide.vjp' must be one of {', '.join(VJPS)}")
+    return {"target": target, "weights": weights, "beta": beta, "vjp": vjp}
 
 __all__ = ["Agent", "AgentConfig", "AgentServer", "Connection", "PendingPool", "RequestError"]
