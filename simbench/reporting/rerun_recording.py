@@ -325,13 +325,11 @@ class EpisodeRecording:
                 ticks = m - skip + np.arange(n) + s.actuation_delay_ticks
                 keep = ticks >= 0
                 for i, j in enumerate(self.joints):
-                    rec.send_columns(f"joints/{j}/plan/{iid:04d}", self._times(ticks[keep] * dt, ticks[keep]),
+                    entity = f"joints/{j}/plan/{iid:04d}"
+                    rec.log(entity, rr.SeriesLines(colors=[PLAN_COLOR], widths=[1.0], names=[f"chunk {iid}"]),
+                            static=True)
+                    rec.send_columns(entity, self._times(ticks[keep] * dt, ticks[keep]),
                                      rr.Scalars.columns(scalars=chunk[keep, i]))
-        for i, j in enumerate(self.joints):
-            for iid in inferences:
-                if iid < len(self._chunks) and inferences[iid].merge is not None:
-                    rec.log(f"joints/{j}/plan/{iid:04d}",
-                            rr.SeriesLines(colors=[PLAN_COLOR], widths=[1.0], names=[f"chunk {iid}"]), static=True)
         if merges:
             at, size = zip(*merges)
             rec.send_columns("queue/merge", self._times(at, [self._tick_of(t) for t in at]),
