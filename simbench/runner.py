@@ -151,7 +151,8 @@ def run(
         total = sum(r.recorder.stall_events for r in results)
         title = (f"{meta.get('policy')} | {meta.get('scheduler')} | latency {meta.get('latency')} | episode {episode}, "
                  f"{start:.1f}-{end:.1f} s: the window with the most stalls ({shown} of the run's {total})")
-        plot_timeline(out_dir / "timeline.png", results[episode], spec.settings.dt, plot_window_s, title, start)
+        trigger = spec.settings.trigger_queue_size if spec.settings.mode == "async" else None
+        plot_timeline(out_dir / "timeline.png", results[episode], spec.settings.dt, plot_window_s, title, start, trigger)
     write_json(out_dir / "metrics.json", metrics)
     summary = summary_table(meta, metrics)
     if has_success:
