@@ -51,9 +51,8 @@ def test_lanes_stages_stalls_and_merges_are_named() -> None:
 
 
 def test_plot_timeline_writes_a_png_holding_its_legends(tmp_path: Path) -> None:
-    from PIL import Image
-
     import numpy as np
+    from PIL import Image
 
     plot_timeline(tmp_path / "timeline.png", episode(), DT, 20.0, "t", 0.0, 10)
     with Image.open(tmp_path / "timeline.png") as img:
