@@ -8,11 +8,11 @@ cd "$(dirname "$0")/.."
 uv="uv pip compile pyproject.toml --python-version 3.11 --no-header -q"
 find_links=(--find-links "${TORCH_WHEELS:-/opt/wheels}")
 $uv --universal -o requirements/base.txt
-for extra in test ray optuna nightly; do
+for extra in test ray optuna nightly rerun; do
   $uv --universal --extra "$extra" -c requirements/base.txt -o "requirements/$extra.txt"
 done
 linux=(--python-platform x86_64-manylinux_2_28 "${find_links[@]}")
 $uv "${linux[@]}" --extra train -c requirements/base.txt -o requirements/train.txt
 # what CI and the README's second command install: every extra the test suite uses
-$uv "${linux[@]}" --extra test --extra train --extra ray --extra optuna --extra nightly -c requirements/base.txt \
+$uv "${linux[@]}" --extra test --extra train --extra ray --extra optuna --extra nightly --extra rerun -c requirements/base.txt \
   -o requirements/dev.txt

@@ -82,6 +82,7 @@ def job(cfg: DictConfig) -> float | None:
                     plots=bool(cfg.plots),
                     video_episodes=int(cfg.video_episodes),
                     summary_to_console=not multirun,
+                    rerun=bool(cfg.get("rerun", False)),
                 )
                 if multirun:
                     print(job_line(hc.job.override_dirname or out_dir.name, metrics), flush=True)

@@ -3,7 +3,8 @@
 Files in the run directory (each written atomically; ``status.json`` last):
 ``metrics.json`` (flat keys, :mod:`simbench.metrics`), ``episodes.csv`` (one row per episode),
 ``timeline.parquet`` (:mod:`simbench.reporting.timeline`), ``timeline.png``, ``summary.txt`` (the
-terminal summary), ``status.json``
+terminal summary), ``rerun/episode_NNN.rrd`` (with ``rerun=true``: :mod:`simbench.reporting.rerun_recording`),
+``status.json``
 (``complete`` or ``failed`` with the error line), which lets a resumed sweep skip finished runs.
 """
 
@@ -25,6 +26,7 @@ from simbench.provenance import describe as describe_versions
 from simbench.provenance import policy_model_files, versions
 from simbench.registry import ENVS, POLICY_RUNTIMES, resolve
 from simbench.reporting.episode_video import EpisodeVideo, FrameSource
+from simbench.reporting.rerun_recording import RERUN_DIR, EpisodeRecording, episode_path, tick_observers
 from simbench.reporting.summary import published_table, summary_table
 from simbench.reporting.timeline import plot_timeline, stall_window, write_timeline
 from simbench.scheduler.episode import EpisodeResult, simulate_episode
@@ -70,8 +72,11 @@ def run(
     plot_window_s: float = 20.0,
     video_episodes: int = 0,
     summary_to_console: bool = True,
+    rerun: bool = False,
 ) -> dict[str, Any]:
-    """Simulate every episode and write the run directory; returns the metrics."""
+    """Simulate every episode and write the run directory; returns the metrics.
+
+    ``rerun``: also write a Rerun recording of each episode (needs rerun-sdk; checked with the config)."""
     env = resolve(ENVS, "env", spec.env.name).from_config(spec.env.config())
     if spec.policy.timing_only and summary_to_console:
         print(
@@ -106,11 +111,20 @@ def run(
                 video = EpisodeVideo(
                     env, out_dir / "videos" / f"episode_{i:03d}.mp4", spec.settings.actions_per_chunk, spec.settings.fps
                 )
+            recording = None
+            if rerun:
+                recording = EpisodeRecording(episode_path(out_dir, i), spec.settings, env, policy,
+                                             f"{meta.get('policy')} | episode {i}")
             results.append(
-                simulate_episode(spec.settings, env, policy, spec.latency, spec.seed, i, options, tick_observer=video)
+                simulate_episode(
+                    spec.settings, recording.env if recording else env, recording.policy if recording else policy,
+                    spec.latency, spec.seed, i, options, tick_observer=tick_observers(video, recording),
+                )
             )
             if video is not None:
                 video.close()
+            if recording is not None:
+                recording.write(results[-1])
             if any(r.outcome.success for r in results):
                 bar.set_postfix(success=f"{sum(r.outcome.success for r in results)}/{len(results)}")
         has_success = bool(getattr(env, "has_success", True))
@@ -137,7 +151,8 @@ def run(
         total = sum(r.recorder.stall_events for r in results)
         title = (f"{meta.get('policy')} | {meta.get('scheduler')} | latency {meta.get('latency')} | episode {episode}, "
                  f"{start:.1f}-{end:.1f} s: the window with the most stalls ({shown} of the run's {total})")
-        plot_timeline(out_dir / "timeline.png", results[episode], spec.settings.dt, plot_window_s, title, start)
+        trigger = spec.settings.trigger_queue_size if spec.settings.mode == "async" else None
+        plot_timeline(out_dir / "timeline.png", results[episode], spec.settings.dt, plot_window_s, title, start, trigger)
     write_json(out_dir / "metrics.json", metrics)
     summary = summary_table(meta, metrics)
     if has_success:
@@ -146,6 +161,8 @@ def run(
         )
     summary += f"\n  versions    {describe_versions(stamp)}"
     summary += f"\n  results     {out_dir}"
+    if rerun:
+        summary += f"\n  rerun       rerun {out_dir / RERUN_DIR}/*.rrd   (one recording per episode)"
     write_text(out_dir / SUMMARY_FILE, summary + "\n")
     write_json(out_dir / STATUS_FILE, {"status": "complete"})
     if summary_to_console:

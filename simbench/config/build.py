@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from simbench import bounds
 from simbench.config.options import available, load_option, runnable_policies  # noqa: F401 (load_option: re-exported)
 from simbench.errors import ConfigError, bad_value, unknown_name
+from simbench.extras import RERUN_INSTALL, rerun_sdk_problem
 from simbench.latency.base import LatencySource
 from simbench.latency.factory import make_latency
 from simbench.latency.predicted import GraphsOf, PolicyGraphs
@@ -392,6 +393,11 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         raise bad_value(
             "video_episodes", videos, f"needs an env with cameras; env={env.get('name')} has none (use env=teabag_mug)"
         )
+    recording = cfg.get("rerun", False)
+    if not isinstance(recording, bool):
+        raise bad_value("rerun", recording, "must be true (a Rerun recording of each episode) or false")
+    if recording and (why := rerun_sdk_problem()):
+        raise ConfigError(f"rerun=true needs the optional rerun-sdk 0.41.x ({why}); install it: {RERUN_INSTALL}")
     for key in ("progress", "plots"):
         if not isinstance(cfg.get(key, True), bool):
             raise bad_value(key, cfg.get(key), "must be true or false")
