@@ -98,6 +98,10 @@ class BoardLatency:
         """Connect (starting the loopback agent if so configured), load the policy's model(s) there."""
         if cfg.get("arch") == "smolvla":
             return BoardVLAPolicy.connect(cfg, env, self)  # type: ignore[return-value]
+        if cfg.get("arch") == "chunk":  # a contract model (+policy=onnx): simbench.byo.board
+            from simbench.byo.board import connect_contract_policy
+
+            return connect_contract_policy(cfg, env, self)  # type: ignore[return-value]
         return BoardChunkPolicy.connect(cfg, env, self)
 
 
