@@ -5,7 +5,7 @@
   its weights load strictly by LeRobot's parameter names (torch: ``[train]``).
 * :mod:`simbench.byo.import_lerobot` folds the normalization into the graph and writes ONNX plus
   precision variants with the contract's metadata (``python -m simbench import-lerobot``).
-* :mod:`simbench.byo.contract` is the ONNX chunk-policy contract (docs/byo-policy.md), checked before
+* :mod:`simbench.policies.chunk_contract` is the ONNX chunk-policy contract (docs/byo-policy.md), checked before
   any run; :mod:`simbench.policies.onnx_chunk` runs a model that keeps it (``+policy=onnx``).
 * :mod:`simbench.byo.replay` plays a LeRobotDataset v3 through the scheduler, open loop
   (``python -m simbench replay``).

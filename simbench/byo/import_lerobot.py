@@ -6,7 +6,7 @@
    LeRobot's ACT (:mod:`simbench.byo.lerobot_act`), with the pre/post-processors' normalization folded
    in: the graph takes what the robot gives and returns actions in robot units;
 2. export ``DIR/model.onnx`` (fp32, weights inline, batch 1) with the contract's metadata
-   (:mod:`simbench.byo.contract`; docs/byo-policy.md) and check it against the torch module on
+   (:mod:`simbench.policies.chunk_contract`; docs/byo-policy.md) and check it against the torch module on
    random robot-side observations (``max_parity``, default 1e-4, else nothing is written);
 3. build the precision variants with the export pipeline's recipes (:func:`simbench.export.quantize.build_variant`):
    ``DIR/model_<variant>.onnx``, each with its action error against fp32;
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from simbench.byo import contract
+from simbench.policies import chunk_contract as contract
 from simbench.errors import ConfigError, bad_value
 
 DEFAULT_VARIANTS = ("fp32", "fp16", "int8_dynamic")
@@ -219,7 +219,9 @@ def import_checkpoint(path: str | Path, settings: ImportSettings) -> dict[str, A
             file = "model.onnx" if recipe.name == "fp32" else f"model_{recipe.name}.onnx"
             t0 = time.time()
             if recipe.name != "fp32":
-                build_variant(fp32, staging / file, recipe, calib)
+                with warnings.catch_warnings():  # the fp16 converter warns once per tiny weight it rounds
+                    warnings.simplefilter("ignore", UserWarning)
+                    build_variant(fp32, staging / file, recipe, calib)
             err = action_error(run_onnx(staging / file, feeds, settings.threads), fp32_out)
             size = (staging / file).stat().st_size / 1e6
             report["variants"][recipe.name] = {"file": file, "recipe": recipe.describe(), "size_mb": size,

@@ -19,7 +19,7 @@ from omegaconf import OmegaConf
 
 def replay_rows(dataset_path: str, overrides: list[str]) -> tuple[list[Any], Any, list[int]]:
     """Validate, then replay every combination; returns (rows, dataset, episodes)."""
-    from simbench.byo.contract import read_contract
+    from simbench.policies.chunk_contract import read_contract
     from simbench.byo.replay import DatasetEnv, check_features, replay_run
     from simbench.config.build import build_run_spec
     from simbench.config.compose import compose_run, expand

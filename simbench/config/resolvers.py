@@ -33,7 +33,7 @@ def register_resolvers() -> None:
     if not OmegaConf.has_resolver("min"):
         OmegaConf.register_new_resolver("min", _min)
     if not OmegaConf.has_resolver("chunk_contract"):  # conf/policy/onnx.yaml: sizes read from the model's contract
-        from simbench.byo.contract import contract_value
+        from simbench.policies.chunk_contract import contract_value
 
         OmegaConf.register_new_resolver("chunk_contract", contract_value)
     if not OmegaConf.has_resolver("job_dir"):

@@ -1,6 +1,6 @@
 """``+policy=onnx``: any ONNX file that keeps the chunk-policy contract (docs/byo-policy.md).
 
-``runtime: onnx, arch: chunk`` (conf/policy/onnx.yaml). The contract (:mod:`simbench.byo.contract`)
+``runtime: onnx, arch: chunk`` (conf/policy/onnx.yaml). The contract (:mod:`simbench.policies.chunk_contract`)
 says which observation each graph input reads and what comes out; this runtime feeds it and hands
 the chunk to the scheduler:
 
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.byo.contract import DOC, ChunkContract, InputSpec, read_contract
+from simbench.policies.chunk_contract import DOC, ChunkContract, InputSpec, read_contract
 from simbench.envs.base import CONTROL_HZ, Observation, control_hz
 from simbench.errors import ConfigError, bad_value
 from simbench.policies.act.runtime_common import resample_chunk

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from simbench.byo.contract import read_contract  # noqa: E402
+from simbench.policies.chunk_contract import read_contract  # noqa: E402
 from simbench.byo.import_lerobot import ImportSettings, import_checkpoint  # noqa: E402
 from simbench.byo.lerobot_checkpoint import load_checkpoint  # noqa: E402
 from simbench.errors import ConfigError  # noqa: E402

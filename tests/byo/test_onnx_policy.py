@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from simbench.byo.contract import read_contract
+from simbench.policies.chunk_contract import read_contract
 from simbench.errors import ConfigError
 from tests.byo.helpers import FIXTURES, contract_model, error_line, simbench
 
