@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from simbench.errors import bad_value
 from simbench.policies import chunk_contract as contract
-from simbench.errors import ConfigError, bad_value
 
 DEFAULT_VARIANTS = ("fp32", "fp16", "int8_dynamic")
 """Variants built without calibration data; static ``int8`` needs recorded observations (``dataset=``)."""
@@ -93,8 +93,16 @@ def _export(module: Any, path: Path, meta: dict[str, str]) -> Path:
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, args, str(tmp), input_names=list(module.input_keys), output_names=["action"],
-                              opset_version=OPSET, dynamo=False, do_constant_folding=True)
+            torch.onnx.export(
+                module,
+                args,
+                str(tmp),
+                input_names=list(module.input_keys),
+                output_names=["action"],
+                opset_version=OPSET,
+                dynamo=False,
+                do_constant_folding=True,
+            )
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
     model = onnx.load(str(tmp))
@@ -115,18 +123,30 @@ def _dataset_facts(path: Path) -> tuple[float | None, list[str] | None]:
     names = (info.get("features", {}).get("action", {}) or {}).get("names")
     if isinstance(names, dict):  # LeRobot sometimes nests names: {"motors": [...]}
         names = next(iter(names.values()), None)
-    return (float(info["fps"]) if info.get("fps") else None,
-            [str(n) for n in names] if isinstance(names, list) else None)
+    return (
+        float(info["fps"]) if info.get("fps") else None,
+        [str(n) for n in names] if isinstance(names, list) else None,
+    )
 
 
-def metadata(module: Any, ckpt: Any, settings: ImportSettings, action_names: list[str], fps: float | None) -> dict[str, str]:
+def metadata(
+    module: Any, ckpt: Any, settings: ImportSettings, action_names: list[str], fps: float | None
+) -> dict[str, str]:
     """The contract's keys for an imported LeRobot ACT (docs/byo-policy.md)."""
     cfg = ckpt.config
     inputs = []
     for f in module.input_features:
         if f.type == "VISUAL":
-            inputs.append({"name": f.key, "key": f.key, "kind": "image", "shape": [1, f.shape[1], f.shape[2], 3],
-                           "dtype": "uint8", "layout": "NHWC"})
+            inputs.append(
+                {
+                    "name": f.key,
+                    "key": f.key,
+                    "kind": "image",
+                    "shape": [1, f.shape[1], f.shape[2], 3],
+                    "dtype": "uint8",
+                    "layout": "NHWC",
+                }
+            )
         else:
             kind = "state" if f.key == "observation.state" else "env_state"
             inputs.append({"name": f.key, "key": f.key, "kind": kind, "shape": [1, f.shape[0]], "dtype": "float32"})
@@ -143,7 +163,7 @@ def metadata(module: Any, ckpt: Any, settings: ImportSettings, action_names: lis
         "simbench.action_dim": str(ckpt.action.shape[0]),
         "simbench.action_names": json.dumps(action_names),
         "simbench.state_dim": str(state.shape[0] if state is not None else 0),
-        "simbench.cameras": ",".join(f.key[len("observation.images."):] for f in images),
+        "simbench.cameras": ",".join(f.key[len("observation.images.") :] for f in images),
         "simbench.source": "lerobot",
         "simbench.source_type": ckpt.policy_type,
         "simbench.source_sha256": ckpt.sha256,
@@ -170,8 +190,12 @@ def import_checkpoint(path: str | Path, settings: ImportSettings) -> dict[str, A
     recipes = []
     for name in settings.variants:
         if name in STATIC_VARIANTS and settings.dataset is None:
-            raise bad_value("variants", name, "is static int8 and needs calibration observations: give dataset=PATH "
-                            "(a LeRobotDataset with the policy's features), or use fp32, fp16, int8_dynamic")
+            raise bad_value(
+                "variants",
+                name,
+                "is static int8 and needs calibration observations: give dataset=PATH "
+                "(a LeRobotDataset with the policy's features), or use fp32, fp16, int8_dynamic",
+            )
         recipes.append(configured_recipe(name))
     ckpt = load_checkpoint(path)
     torch.set_num_threads(settings.threads)
@@ -204,15 +228,24 @@ def import_checkpoint(path: str | Path, settings: ImportSettings) -> dict[str, A
         if not parity <= settings.max_parity:
             from simbench.export.pipeline import ParityFailed
 
-            raise ParityFailed(f"the fp32 ONNX export differs from LeRobot's ACT by {parity:.3g} > max_parity="
-                               f"{settings.max_parity:g}")
+            raise ParityFailed(
+                f"the fp32 ONNX export differs from LeRobot's ACT by {parity:.3g} > max_parity={settings.max_parity:g}"
+            )
         calib = _calibration(settings, module) if any(r.name in STATIC_VARIANTS for r in recipes) else []
         report: dict[str, Any] = {
-            "kind": "simbench.import_lerobot", "source": str(ckpt.path), "source_sha256": ckpt.sha256,
-            "policy_type": ckpt.policy_type, "inputs": module.input_keys, "normalization": module.modes(),
-            "chunk_size": int(ckpt.config["chunk_size"]), "action_dim": action_dim, "fps": fps,
+            "kind": "simbench.import_lerobot",
+            "source": str(ckpt.path),
+            "source_sha256": ckpt.sha256,
+            "policy_type": ckpt.policy_type,
+            "inputs": module.input_keys,
+            "normalization": module.modes(),
+            "chunk_size": int(ckpt.config["chunk_size"]),
+            "action_dim": action_dim,
+            "fps": fps,
             "parameters": int(sum(p.numel() for p in module.parameters())),
-            "parity_max_abs_diff": parity, "parity_frames": len(feeds), "variants": {},
+            "parity_max_abs_diff": parity,
+            "parity_frames": len(feeds),
+            "variants": {},
         }
         print(f"{'variant':<14}{'file':<26}{'size MB':>8}{'max|d|':>10}{'mean|d|':>10}{'build s':>8}")
         for recipe in recipes:
@@ -224,10 +257,17 @@ def import_checkpoint(path: str | Path, settings: ImportSettings) -> dict[str, A
                     build_variant(fp32, staging / file, recipe, calib)
             err = action_error(run_onnx(staging / file, feeds, settings.threads), fp32_out)
             size = (staging / file).stat().st_size / 1e6
-            report["variants"][recipe.name] = {"file": file, "recipe": recipe.describe(), "size_mb": size,
-                                               "error_vs_fp32": err, "build_s": time.time() - t0}
-            print(f"{recipe.name:<14}{file:<26}{size:>8.2f}{err['max_abs']:>10.3g}{err['mean_abs']:>10.3g}"
-                  f"{time.time() - t0:>8.1f}")
+            report["variants"][recipe.name] = {
+                "file": file,
+                "recipe": recipe.describe(),
+                "size_mb": size,
+                "error_vs_fp32": err,
+                "build_s": time.time() - t0,
+            }
+            print(
+                f"{recipe.name:<14}{file:<26}{size:>8.2f}{err['max_abs']:>10.3g}{err['mean_abs']:>10.3g}"
+                f"{time.time() - t0:>8.1f}"
+            )
         from simbench.atomic_io import write_json
 
         write_json(staging / "import_report.json", report)

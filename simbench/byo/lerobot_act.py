@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from simbench.byo.lerobot_checkpoint import MODE_STATS, Feature, LeRobotCheckpoint, Normalizer
@@ -64,8 +64,16 @@ class FrozenBatchNorm2d(nn.Module):
 
 def _conv(weight: np.ndarray, stride: int = 1, dilation: int = 1, groups: int = 1) -> nn.Conv2d:
     cout, cin_g, k, _ = weight.shape
-    return nn.Conv2d(cin_g * groups, cout, k, stride=stride, padding=dilation * (k // 2) if k > 1 else 0,
-                     dilation=dilation, groups=groups, bias=False)
+    return nn.Conv2d(
+        cin_g * groups,
+        cout,
+        k,
+        stride=stride,
+        padding=dilation * (k // 2) if k > 1 else 0,
+        dilation=dilation,
+        groups=groups,
+        bias=False,
+    )
 
 
 class Block(nn.Module):
@@ -85,8 +93,10 @@ class Block(nn.Module):
             self.bn3 = FrozenBatchNorm2d(w[f"{prefix}conv3.weight"].shape[0])
         else:
             if dilation > 1:
-                raise ConfigError("replace_final_stride_with_dilation needs a Bottleneck ResNet (resnet50 and up); "
-                                  "torchvision refuses dilation in BasicBlock")
+                raise ConfigError(
+                    "replace_final_stride_with_dilation needs a Bottleneck ResNet (resnet50 and up); "
+                    "torchvision refuses dilation in BasicBlock"
+                )
             self.conv1 = _conv(w[f"{prefix}conv1.weight"], stride)
             self.bn1 = FrozenBatchNorm2d(w[f"{prefix}conv1.weight"].shape[0])
             self.conv2 = _conv(w[f"{prefix}conv2.weight"])
@@ -114,8 +124,9 @@ class ResNetBackbone(nn.Module):
         super().__init__()
         if f"{prefix}conv1.weight" not in w:
             raise ConfigError(f"model.safetensors has no {prefix}conv1.weight: not a torchvision ResNet backbone")
-        self.conv1 = nn.Conv2d(w[f"{prefix}conv1.weight"].shape[1], w[f"{prefix}conv1.weight"].shape[0], 7, 2, 3,
-                               bias=False)
+        self.conv1 = nn.Conv2d(
+            w[f"{prefix}conv1.weight"].shape[1], w[f"{prefix}conv1.weight"].shape[0], 7, 2, 3, bias=False
+        )
         self.bn1 = FrozenBatchNorm2d(w[f"{prefix}conv1.weight"].shape[0])
         dilation = 1
         self.strides: list[int] = []
@@ -132,11 +143,12 @@ class ResNetBackbone(nn.Module):
             blocks = [Block(w, f"{prefix}layer{i}.0.", stride, previous)]
             blocks += [Block(w, f"{prefix}layer{i}.{j}.", 1, dilation) for j in range(1, n)]
             setattr(self, f"layer{i}", nn.Sequential(*blocks))
-        last = getattr(self, "layer4")[-1]
+        last = self.layer4[-1]
         self.out_channels = int(last.bn3.weight.shape[0] if last.bottleneck else last.bn2.weight.shape[0])
 
     def feature_size(self, h: int, w: int) -> tuple[int, int]:
         """The ``layer4`` map's (h, w) for an (h, w) image: conv1 /2, max-pool /2, one /2 per strided stage."""
+
         def down(n: int, k: int, s: int, p: int) -> int:
             return (n + 2 * p - k) // s + 1
 
@@ -233,8 +245,9 @@ class DecoderLayer(nn.Module):
         else:
             x = self.norm1(x)
             skip = x
-        x = self.multihead_attn(query=x + decoder_pos_embed, key=encoder_out + encoder_pos_embed, value=encoder_out,
-                                need_weights=False)[0]
+        x = self.multihead_attn(
+            query=x + decoder_pos_embed, key=encoder_out + encoder_pos_embed, value=encoder_out, need_weights=False
+        )[0]
         x = skip + x
         if self.pre_norm:
             skip = x
@@ -263,8 +276,9 @@ class Decoder(nn.Module):
 
 def sinusoid_1d(num_positions: int, dimension: int) -> Tensor:
     """LeRobot's ``create_sinusoidal_pos_embedding`` (the VAE encoder's fixed positions)."""
-    table = np.array([[p / np.power(10000, 2 * (j // 2) / dimension) for j in range(dimension)]
-                      for p in range(num_positions)])
+    table = np.array(
+        [[p / np.power(10000, 2 * (j // 2) / dimension) for j in range(dimension)] for p in range(num_positions)]
+    )
     table[:, 0::2] = np.sin(table[:, 0::2])
     table[:, 1::2] = np.cos(table[:, 1::2])
     return torch.from_numpy(table).float()
@@ -293,8 +307,15 @@ class ACT(nn.Module):
     """LeRobot's ``ACT`` at inference: [latent, (state), (env state), image tokens] -> encoder ->
     decoder queries -> action head; the latent is zero (the VAE encoder runs only in training)."""
 
-    def __init__(self, cfg: Mapping[str, Any], state_dim: int | None, env_dim: int | None,
-                 image_sizes: list[tuple[int, int]], action_dim: int, weights: Mapping[str, np.ndarray]) -> None:
+    def __init__(
+        self,
+        cfg: Mapping[str, Any],
+        state_dim: int | None,
+        env_dim: int | None,
+        image_sizes: list[tuple[int, int]],
+        action_dim: int,
+        weights: Mapping[str, np.ndarray],
+    ) -> None:
         super().__init__()
         d = int(cfg["dim_model"])
         self.chunk_size = int(cfg["chunk_size"])
@@ -311,7 +332,9 @@ class ACT(nn.Module):
             self.register_buffer("vae_encoder_pos_enc", sinusoid_1d(n, d).unsqueeze(0))
         self.has_images = bool(image_sizes)
         if self.has_images:
-            self.backbone = ResNetBackbone(weights, "model.backbone.", bool(cfg.get("replace_final_stride_with_dilation")))
+            self.backbone = ResNetBackbone(
+                weights, "model.backbone.", bool(cfg.get("replace_final_stride_with_dilation"))
+            )
         self.encoder = Encoder(cfg, int(cfg["n_encoder_layers"]))
         self.decoder = Decoder(cfg)
         if state_dim is not None:
@@ -366,8 +389,15 @@ class LeRobotACTPolicy(nn.Module):
             raise ConfigError(f"{ckpt.path / 'config.json'} is a {ckpt.policy_type!r} policy; import-lerobot reads ACT")
         if int(cfg.get("n_obs_steps", 1)) != 1:
             raise ConfigError(f"config.json n_obs_steps={cfg.get('n_obs_steps')}: LeRobot's ACT takes 1")
-        for key in ("dim_model", "n_heads", "dim_feedforward", "n_encoder_layers", "n_decoder_layers", "chunk_size",
-                    "latent_dim"):
+        for key in (
+            "dim_model",
+            "n_heads",
+            "dim_feedforward",
+            "n_encoder_layers",
+            "n_decoder_layers",
+            "chunk_size",
+            "latent_dim",
+        ):
             if not isinstance(cfg.get(key), int):
                 raise ConfigError(f"{ckpt.path / 'config.json'} lacks the integer {key}")
         by_type: dict[str, list[Feature]] = {}
@@ -380,18 +410,33 @@ class LeRobotACTPolicy(nn.Module):
             if len(f.shape) != 3 or f.shape[0] != 3:
                 raise ConfigError(f"config.json {f.key} has shape {list(f.shape)}; the import takes 3-channel images")
         if not self.images and self.env_state is None:
-            raise ConfigError("config.json has neither an image nor observation.environment_state input (ACT needs one)")
-        self.model = ACT(cfg, self.state.shape[0] if self.state else None,
-                         self.env_state.shape[0] if self.env_state else None,
-                         [(f.shape[1], f.shape[2]) for f in self.images], ckpt.action.shape[0], ckpt.weights)
-        state_dict = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in ckpt.weights.items()
-                      if not k.endswith("num_batches_tracked")}
+            raise ConfigError(
+                "config.json has neither an image nor observation.environment_state input (ACT needs one)"
+            )
+        self.model = ACT(
+            cfg,
+            self.state.shape[0] if self.state else None,
+            self.env_state.shape[0] if self.env_state else None,
+            [(f.shape[1], f.shape[2]) for f in self.images],
+            ckpt.action.shape[0],
+            ckpt.weights,
+        )
+        state_dict = {
+            k: torch.from_numpy(np.ascontiguousarray(v))
+            for k, v in ckpt.weights.items()
+            if not k.endswith("num_batches_tracked")
+        }
         result = self.load_state_dict(state_dict, strict=False)
         if result.missing_keys or result.unexpected_keys:
-            what = (f"missing {result.missing_keys[:3]}" if result.missing_keys
-                    else f"unexpected {result.unexpected_keys[:3]}")
-            raise ConfigError(f"{ckpt.path / 'model.safetensors'} does not match LeRobot's ACT for this config.json "
-                              f"({what}{' ...' if len(result.missing_keys or result.unexpected_keys) > 3 else ''})")
+            what = (
+                f"missing {result.missing_keys[:3]}"
+                if result.missing_keys
+                else f"unexpected {result.unexpected_keys[:3]}"
+            )
+            raise ConfigError(
+                f"{ckpt.path / 'model.safetensors'} does not match LeRobot's ACT for this config.json "
+                f"({what}{' ...' if len(result.missing_keys or result.unexpected_keys) > 3 else ''})"
+            )
         self.eval()
 
 
@@ -485,4 +530,4 @@ class ImportedACT(nn.Module):
         return self.unnorm.unnormalize(self.policy.model(state, env_state, images))
 
 
-__all__ = ["ACT", "ENV_STATE_KEY", "IMAGE_PREFIX", "ImportedACT", "LeRobotACTPolicy", "STATE_KEY", "sinusoid_2d"]
+__all__ = ["ACT", "ENV_STATE_KEY", "IMAGE_PREFIX", "STATE_KEY", "ImportedACT", "LeRobotACTPolicy", "sinusoid_2d"]

@@ -26,14 +26,26 @@ import numpy as np
 from simbench.errors import ConfigError
 
 SAFETENSORS_DTYPES: dict[str, Any] = {
-    "F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": "bf16", "I64": np.int64, "I32": np.int32,
-    "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_,
+    "F64": np.float64,
+    "F32": np.float32,
+    "F16": np.float16,
+    "BF16": "bf16",
+    "I64": np.int64,
+    "I32": np.int32,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U8": np.uint8,
+    "BOOL": np.bool_,
 }
 MAX_HEADER_BYTES = 100_000_000
 NORM_MODES = ("IDENTITY", "MEAN_STD", "MIN_MAX", "QUANTILES", "QUANTILE10")
 """LeRobot's ``NormalizationMode`` values; the statistics each needs are in :data:`MODE_STATS`."""
-MODE_STATS = {"MEAN_STD": ("mean", "std"), "MIN_MAX": ("min", "max"), "QUANTILES": ("q01", "q99"),
-              "QUANTILE10": ("q10", "q90")}
+MODE_STATS = {
+    "MEAN_STD": ("mean", "std"),
+    "MIN_MAX": ("min", "max"),
+    "QUANTILES": ("q01", "q99"),
+    "QUANTILE10": ("q10", "q90"),
+}
 PREPROCESSOR = "policy_preprocessor.json"
 POSTPROCESSOR = "policy_postprocessor.json"
 
@@ -152,7 +164,9 @@ def _normalizer(folder: Path, name: str, registry: str) -> Normalizer:
     norm_map = {str(k): str(v) for k, v in (cfg.get("norm_map") or {}).items()}
     for kind, mode in norm_map.items():
         if mode not in NORM_MODES:
-            raise ConfigError(f"{folder / name}: normalization mode {mode!r} for {kind} is not one of {', '.join(NORM_MODES)}")
+            raise ConfigError(
+                f"{folder / name}: normalization mode {mode!r} for {kind} is not one of {', '.join(NORM_MODES)}"
+            )
     stats: dict[str, dict[str, np.ndarray]] = {}
     if step.get("state_file"):
         for flat, tensor in read_safetensors(folder / str(step["state_file"])).items():
@@ -167,7 +181,9 @@ def _normalizer(folder: Path, name: str, registry: str) -> Normalizer:
         if key in stats and mode in MODE_STATS:
             missing = [s for s in MODE_STATS[mode] if s not in stats[key]]
             if missing:
-                raise ConfigError(f"{folder / name}: {mode} normalization of {key} needs {', '.join(missing)} statistics")
+                raise ConfigError(
+                    f"{folder / name}: {mode} normalization of {key} needs {', '.join(missing)} statistics"
+                )
     return Normalizer(norm_map, stats, float(cfg.get("eps", 1e-8)), features)
 
 
@@ -184,7 +200,8 @@ def load_checkpoint(path: str | Path) -> LeRobotCheckpoint:
     if not (folder / PREPROCESSOR).is_file():
         raise ConfigError(
             f"{folder} has no {PREPROCESSOR}: a LeRobot < 0.4 checkpoint keeps its normalization inside the model; "
-            "convert it with LeRobot 0.4's migrate_policy_normalization script first")
+            "convert it with LeRobot 0.4's migrate_policy_normalization script first"
+        )
     if not (folder / "model.safetensors").is_file():
         raise ConfigError(f"{folder} has no model.safetensors")
     inputs = _features(config.get("input_features"), "config.json input_features")
@@ -193,13 +210,23 @@ def load_checkpoint(path: str | Path) -> LeRobotCheckpoint:
         raise ConfigError(f"{folder / 'config.json'} output_features has no 'action'")
     files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
     return LeRobotCheckpoint(
-        path=folder, config=config, weights=read_safetensors(folder / "model.safetensors"),
-        inputs=list(inputs.values()), action=outputs["action"],
+        path=folder,
+        config=config,
+        weights=read_safetensors(folder / "model.safetensors"),
+        inputs=list(inputs.values()),
+        action=outputs["action"],
         preprocessor=_normalizer(folder, PREPROCESSOR, "normalizer_processor"),
         postprocessor=_normalizer(folder, POSTPROCESSOR, "unnormalizer_processor"),
         files_sha256=files,
     )
 
 
-__all__ = ["Feature", "LeRobotCheckpoint", "MODE_STATS", "NORM_MODES", "Normalizer", "load_checkpoint",
-           "read_safetensors"]
+__all__ = [
+    "MODE_STATS",
+    "NORM_MODES",
+    "Feature",
+    "LeRobotCheckpoint",
+    "Normalizer",
+    "load_checkpoint",
+    "read_safetensors",
+]

@@ -121,10 +121,22 @@ class ReplayRow:
         def stat(v: NDArray[np.float64]) -> dict[str, float | None]:
             return {"mean": float(v.mean()) if v.size else None, "p95": float(np.percentile(v, 95)) if v.size else None}
 
-        keys = ("stall_fraction", "action_age_mean_s", "boundary_jump_mean", "within_chunk_jump_mean",
-                "inference_count", "ticks", "latency_mean_s")
-        return {"run": self.label, **{k: self.metrics.get(k) for k in keys}, "error_vs_recorded": stat(self.to_recorded),
-                "error_vs_zero_latency": stat(self.to_ideal), "zero_latency_vs_recorded": stat(self.ideal_to_recorded)}
+        keys = (
+            "stall_fraction",
+            "action_age_mean_s",
+            "boundary_jump_mean",
+            "within_chunk_jump_mean",
+            "inference_count",
+            "ticks",
+            "latency_mean_s",
+        )
+        return {
+            "run": self.label,
+            **{k: self.metrics.get(k) for k in keys},
+            "error_vs_recorded": stat(self.to_recorded),
+            "error_vs_zero_latency": stat(self.to_ideal),
+            "zero_latency_vs_recorded": stat(self.ideal_to_recorded),
+        }
 
 
 def required_inputs(policy: Any) -> tuple[dict[str, str], int | None]:
@@ -134,8 +146,11 @@ def required_inputs(policy: Any) -> tuple[dict[str, str], int | None]:
     if contract is not None:
         needs = {}
         for spec in contract.inputs:
-            needs[spec.key] = (f"{spec.image_size[0]}x{spec.image_size[1]} images" if spec.kind == "image"
-                               else f"{spec.shape[1]} values")
+            needs[spec.key] = (
+                f"{spec.image_size[0]}x{spec.image_size[1]} images"
+                if spec.kind == "image"
+                else f"{spec.shape[1]} values"
+            )
         return needs, contract.state_dim or None
     cameras = getattr(policy, "cameras", ())
     state_dim = getattr(policy, "state_dim", None)
@@ -148,7 +163,7 @@ def required_inputs(policy: Any) -> tuple[dict[str, str], int | None]:
 def check_features(dataset: Any, policy: Any, where: str) -> None:
     """One line naming every policy input the dataset lacks or gives in another size; exit 2 upstream."""
     problems = []
-    needs, state_dim = required_inputs(policy)
+    needs, _ = required_inputs(policy)
     given = {IMAGE_PREFIX + c: f"{dataset.image_shape[0]}x{dataset.image_shape[1]} images" for c in dataset.cameras}
     given["observation.state"] = f"{dataset.state.shape[1]} values"
     contract = getattr(policy, "contract", None)
@@ -158,12 +173,15 @@ def check_features(dataset: Any, policy: Any, where: str) -> None:
         elif (contract is not None or key == "observation.state") and given[key] != need:
             problems.append(f"{key} is {given[key]} in the dataset, the policy takes {need}")
     if dataset.action.shape[1] != policy.action_dim:
-        problems.append(f"action has {dataset.action.shape[1]} values in the dataset, the policy predicts "
-                        f"{policy.action_dim}")
+        problems.append(
+            f"action has {dataset.action.shape[1]} values in the dataset, the policy predicts {policy.action_dim}"
+        )
     if problems:
         features = ", ".join([*(IMAGE_PREFIX + c for c in dataset.cameras), "observation.state", "action"])
-        raise ConfigError(f"dataset={where!r} does not match policy {getattr(policy, 'name', '?')}: "
-                          f"{'; '.join(problems)} (the dataset has {features})")
+        raise ConfigError(
+            f"dataset={where!r} does not match policy {getattr(policy, 'name', '?')}: "
+            f"{'; '.join(problems)} (the dataset has {features})"
+        )
 
 
 def zero_latency_actions(policy: Any, env: DatasetEnv) -> NDArray[np.float64]:
@@ -172,8 +190,14 @@ def zero_latency_actions(policy: Any, env: DatasetEnv) -> NDArray[np.float64]:
     return np.stack([np.asarray(policy.predict_chunk(env.frame(t)))[0] for t in range(env.length)])
 
 
-def replay_run(spec: Any, policy: Any, dataset: Any, episodes: Sequence[int], label: str,
-               ideal_cache: dict[int, NDArray[np.float64]]) -> ReplayRow:
+def replay_run(
+    spec: Any,
+    policy: Any,
+    dataset: Any,
+    episodes: Sequence[int],
+    label: str,
+    ideal_cache: dict[int, NDArray[np.float64]],
+) -> ReplayRow:
     """Every episode through the scheduler under ``spec``; the distances pooled over episodes."""
     from simbench.metrics import summarize
     from simbench.scheduler.episode import simulate_episode
@@ -215,21 +239,36 @@ def format_table(rows: Sequence[ReplayRow], dataset: str, policy: str, frames: i
         return "-" if v is None else format(v, fmt)
 
     width = max([len("run"), *(len(r.label) for r in rows)]) + 2
-    lines = [f"replay of {dataset}: {episodes} episodes, {frames} frames at {fps:g} fps, policy {policy} (open loop)",
-             "", f"{'run':<{width}}{'err rec mean':>13}{'p95':>8}{'err 0-lat mean':>15}{'p95':>8}{'jump@merge':>11}"
-             f"{'age s':>7}{'stall':>7}"]
+    header = (
+        f"{'run':<{width}}{'err rec mean':>13}{'p95':>8}{'err 0-lat mean':>15}{'p95':>8}{'jump@merge':>11}"
+        f"{'age s':>7}{'stall':>7}"
+    )
+    lines = [
+        f"replay of {dataset}: {episodes} episodes, {frames} frames at {fps:g} fps, policy {policy} (open loop)",
+        "",
+        header,
+    ]
     for r in rows:
         d = r.as_dict()
         rec, ide = d["error_vs_recorded"], d["error_vs_zero_latency"]
-        lines.append(f"{r.label:<{width}}{num(rec['mean']):>13}{num(rec['p95']):>8}{num(ide['mean']):>15}"
-                     f"{num(ide['p95']):>8}{num(d['boundary_jump_mean']):>11}{num(d['action_age_mean_s'], '.3f'):>7}"
-                     f"{pct(d['stall_fraction']):>7}")
+        lines.append(
+            f"{r.label:<{width}}{num(rec['mean']):>13}{num(rec['p95']):>8}{num(ide['mean']):>15}"
+            f"{num(ide['p95']):>8}{num(d['boundary_jump_mean']):>11}{num(d['action_age_mean_s'], '.3f'):>7}"
+            f"{pct(d['stall_fraction']):>7}"
+        )
     if rows:
         base = rows[0].as_dict()["zero_latency_vs_recorded"]
-        lines += ["", f"zero-latency policy vs recorded: mean {num(base['mean'])}, p95 {num(base['p95'])} "
-                  "(its imitation error: no latency removes it)",
-                  "errors: L2 over the action vector per tick (action units); err rec = executed vs the dataset's "
-                  "action, err 0-lat = executed vs the policy's own action with no latency"]
+        lines += [
+            "",
+            (
+                f"zero-latency policy vs recorded: mean {num(base['mean'])}, p95 {num(base['p95'])} "
+                "(its imitation error: no latency removes it)"
+            ),
+            (
+                "errors: L2 over the action vector per tick (action units); err rec = executed vs the dataset's "
+                "action, err 0-lat = executed vs the policy's own action with no latency"
+            ),
+        ]
     return "\n".join(lines)
 
 
@@ -246,7 +285,7 @@ class DatasetFrames:
         from simbench.dataset.reader import load_dataset
 
         ds = load_dataset(path)
-        missing = [f.key for f in features if f.type == "VISUAL" and f.key[len(IMAGE_PREFIX):] not in ds.cameras]
+        missing = [f.key for f in features if f.type == "VISUAL" and f.key[len(IMAGE_PREFIX) :] not in ds.cameras]
         if missing:
             raise ConfigError(f"dataset={str(path)!r} lacks {', '.join(missing)} (it has {', '.join(ds.cameras)})")
         return cls(ds, features)
@@ -257,10 +296,12 @@ class DatasetFrames:
         out: list[dict[str, np.ndarray]] = [{} for _ in idx]
         for f in self.features:
             if f.type == "VISUAL":
-                frames = self.ds.frames(f.key[len(IMAGE_PREFIX):], idx)
+                frames = self.ds.frames(f.key[len(IMAGE_PREFIX) :], idx)
                 if frames.shape[1:3] != tuple(f.shape[1:]):
-                    raise ConfigError(f"dataset images of {f.key} are {frames.shape[1]}x{frames.shape[2]}, the "
-                                      f"checkpoint takes {f.shape[1]}x{f.shape[2]}")
+                    raise ConfigError(
+                        f"dataset images of {f.key} are {frames.shape[1]}x{frames.shape[2]}, the "
+                        f"checkpoint takes {f.shape[1]}x{f.shape[2]}"
+                    )
                 for i in range(len(idx)):
                     out[i][f.key] = frames[i : i + 1]
             elif f.key == "observation.state":
@@ -271,5 +312,12 @@ class DatasetFrames:
         return out
 
 
-__all__ = ["DatasetEnv", "DatasetFrames", "ReplayRow", "check_features", "format_table", "replay_run",
-           "zero_latency_actions"]
+__all__ = [
+    "DatasetEnv",
+    "DatasetFrames",
+    "ReplayRow",
+    "check_features",
+    "format_table",
+    "replay_run",
+    "zero_latency_actions",
+]

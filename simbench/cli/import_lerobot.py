@@ -27,8 +27,10 @@ def main(argv: list[str]) -> int:
 
     positional = [a for a in argv if "=" not in a]
     if len(positional) != 1 or positional[0].startswith("-"):
-        raise ConfigError("give one checkpoint folder: python -m simbench import-lerobot CHECKPOINT out=DIR "
-                          f"[key=value ...] (got {positional or 'none'})")
+        raise ConfigError(
+            "give one checkpoint folder: python -m simbench import-lerobot CHECKPOINT out=DIR "
+            f"[key=value ...] (got {positional or 'none'})"
+        )
     cfg = compose_dict("import_lerobot", [a for a in argv if "=" in a])
     try:
         import torch  # noqa: F401
@@ -48,8 +50,12 @@ def main(argv: list[str]) -> int:
     if "fp32" not in variants:
         variants = ["fp32", *variants]
     max_parity = cfg.get("max_parity")
-    if isinstance(max_parity, bool) or not isinstance(max_parity, (int, float)) or not math.isfinite(max_parity) \
-            or max_parity <= 0:
+    if (
+        isinstance(max_parity, bool)
+        or not isinstance(max_parity, (int, float))
+        or not math.isfinite(max_parity)
+        or max_parity <= 0
+    ):
         raise bad_value("max_parity", max_parity, "must be a finite number > 0")
     fps = cfg.get("fps")
     if fps is not None:
@@ -63,10 +69,14 @@ def main(argv: list[str]) -> int:
     if not isinstance(cfg.get("replace"), bool):
         raise bad_value("replace", cfg.get("replace"), "must be true or false")
     settings = ImportSettings(
-        out=out, variants=tuple(variants), max_parity=float(max_parity),
+        out=out,
+        variants=tuple(variants),
+        max_parity=float(max_parity),
         parity_frames=bounds.integer(cfg.get("parity_frames"), "parity_frames", 1, 10_000),
-        seed=bounds.integer(cfg.get("seed"), "seed", 0, 2**31), threads=bounds.integer(cfg.get("threads"), "threads", 1, 256),
-        fps=fps, action_names=tuple(names) if names else None,
+        seed=bounds.integer(cfg.get("seed"), "seed", 0, 2**31),
+        threads=bounds.integer(cfg.get("threads"), "threads", 1, 256),
+        fps=fps,
+        action_names=tuple(names) if names else None,
         dataset=Path(str(dataset)) if dataset is not None else None,
         calibration_frames=bounds.integer(cfg.get("calibration_frames"), "calibration_frames", 1, 100_000),
         replace=bool(cfg["replace"]),
@@ -76,12 +86,15 @@ def main(argv: list[str]) -> int:
     except ParityFailed as err:
         print(f"error: {err}; nothing written", file=sys.stderr)
         return 1
-    print(f"imported {report['source']} (sha256 {report['source_sha256'][:16]}..., {report['parameters']:,} parameters)")
+    print(
+        f"imported {report['source']} (sha256 {report['source_sha256'][:16]}..., {report['parameters']:,} parameters)"
+    )
     print(f"  inputs      {', '.join(report['inputs'])}")
-    print(f"  chunk       {report['chunk_size']} x {report['action_dim']} actions"
-          f"{fps_text(report['fps'])}")
+    print(f"  chunk       {report['chunk_size']} x {report['action_dim']} actions{fps_text(report['fps'])}")
     print(f"  report      {out / 'import_report.json'}")
-    print(f"  run         python -m simbench run +policy=onnx policy.model_path={out / 'model.onnx'} env=timing latency=host")
+    print(
+        f"  run         python -m simbench run +policy=onnx policy.model_path={out / 'model.onnx'} env=timing latency=host"
+    )
     return 0
 
 

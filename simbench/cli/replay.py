@@ -11,7 +11,6 @@ table columns: :mod:`simbench.byo.replay`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from omegaconf import OmegaConf
@@ -19,12 +18,13 @@ from omegaconf import OmegaConf
 
 def replay_rows(dataset_path: str, overrides: list[str]) -> tuple[list[Any], Any, list[int]]:
     """Validate, then replay every combination; returns (rows, dataset, episodes)."""
-    from simbench.policies.chunk_contract import read_contract
     from simbench.byo.replay import DatasetEnv, check_features, replay_run
     from simbench.config.build import build_run_spec
     from simbench.config.compose import compose_run, expand
     from simbench.dataset.reader import load_dataset
-    from simbench.errors import ConfigError, bad_value
+    from simbench.errors import bad_value
+    from simbench.policies.chunk_contract import read_contract
+    from simbench.policies.onnx_policy import resolve_model_path
     from simbench.registry import POLICY_RUNTIMES, resolve
 
     dataset = load_dataset(dataset_path)
@@ -36,8 +36,12 @@ def replay_rows(dataset_path: str, overrides: list[str]) -> tuple[list[Any], Any
         cfg = compose_run("config", [*combo, *extra])
         spec = build_run_spec(cfg)
         if spec.policy.runtime not in ("onnx", "torch", "ensemble"):
-            raise bad_value("policy", spec.policy.name, "has no network to replay (runtime "
-                            f"{spec.policy.runtime}); replay takes a policy with a model, e.g. +policy=act_int8")
+            raise bad_value(
+                "policy",
+                spec.policy.name,
+                "has no network to replay (runtime "
+                f"{spec.policy.runtime}); replay takes a policy with a model, e.g. +policy=act_int8",
+            )
         n = cfg.get("episodes") or dataset.num_episodes
         episodes = list(range(min(int(n), dataset.num_episodes)))
         varying = [o for o in combo if sum(o in c for c in combos) < len(combos)] if len(combos) > 1 else combo
@@ -45,30 +49,30 @@ def replay_rows(dataset_path: str, overrides: list[str]) -> tuple[list[Any], Any
         specs.append((spec, label))
     policies: dict[str, Any] = {}
     ideal: dict[str, dict[int, Any]] = {}
-    try:
-        for spec, label in specs:
-            node = spec.policy.runtime_config()
-            key = OmegaConf.to_yaml(OmegaConf.create({k: v for k, v in node.items() if k != "pipeline"}))
-            env = DatasetEnv(dataset, episodes)
-            if node.get("arch") == "chunk":  # the contract says what it reads: checked before any session
-                check_features(dataset, _ContractNeeds(read_contract(Path(str(node["model_path"]))), spec.policy.name),
-                               dataset_path)
-            open_policy = getattr(spec.latency, "open_policy", None)
-            if open_policy is not None:
-                policy = open_policy(node, env)
-            elif key in policies:
-                policy = policies[key]
-            else:
-                policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(node, env)
-                policies[key] = policy
-            check_features(dataset, policy, dataset_path)
-            try:
-                rows.append(replay_run(spec, policy, dataset, episodes, label, ideal.setdefault(key, {})))
-            finally:
-                if open_policy is not None and callable(getattr(policy, "close", None)):
-                    policy.close()
-    except ConfigError:
-        raise
+    for spec, label in specs:
+        node = spec.policy.runtime_config()
+        key = OmegaConf.to_yaml(OmegaConf.create({k: v for k, v in node.items() if k != "pipeline"}))
+        env = DatasetEnv(dataset, episodes)
+        if node.get("arch") == "chunk":  # the contract says what it reads: checked before any session
+            check_features(
+                dataset,
+                _ContractNeeds(read_contract(resolve_model_path(node.get("model_path"))), spec.policy.name),
+                dataset_path,
+            )
+        open_policy = getattr(spec.latency, "open_policy", None)
+        if open_policy is not None:
+            policy = open_policy(node, env)
+        elif key in policies:
+            policy = policies[key]
+        else:
+            policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(node, env)
+            policies[key] = policy
+        check_features(dataset, policy, dataset_path)
+        try:
+            rows.append(replay_run(spec, policy, dataset, episodes, label, ideal.setdefault(key, {})))
+        finally:
+            if open_policy is not None and callable(getattr(policy, "close", None)):
+                policy.close()
     return rows, dataset, episodes
 
 
@@ -88,12 +92,15 @@ def main(argv: list[str]) -> int:
 
     positional = [a for a in argv if "=" not in a and a not in ("-m", "--multirun")]
     if len(positional) != 1 or positional[0].startswith("-"):
-        raise ConfigError("give one dataset folder: python -m simbench replay DATASET +policy=NAME [overrides] "
-                          f"(got {positional or 'none'})")
+        raise ConfigError(
+            "give one dataset folder: python -m simbench replay DATASET +policy=NAME [overrides] "
+            f"(got {positional or 'none'})"
+        )
     overrides = [a for a in argv if "=" in a]
     if not any(o.startswith("+policy=") for o in overrides):
-        raise ConfigError("no policy given; add +policy=NAME (e.g. +policy=act_int8, or +policy=onnx "
-                          "policy.model_path=FILE)")
+        raise ConfigError(
+            "no policy given; add +policy=NAME (e.g. +policy=act_int8, or +policy=onnx policy.model_path=FILE)"
+        )
     rows, dataset, episodes = replay_rows(positional[0], overrides)
     frames = int(sum(dataset.episode_ranges[e][1] - dataset.episode_ranges[e][0] for e in episodes))
     policy = next(o.split("=", 1)[1] for o in overrides if o.startswith("+policy="))

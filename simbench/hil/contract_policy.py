@@ -34,8 +34,10 @@ def connect_contract_policy(cfg: Mapping[str, Any], env: Any, latency: BoardLate
         model = conn.client.load(path, host_session_spec(threads, latency.board.providers))
         latency.facts, latency.where, latency.model = conn.client.facts, conn.where, model
         policy = BoardContractPolicy.from_config(
-            {**cfg, "threads": threads, "fps": cfg.get("fps") or control_hz(env)}, env,
-            session=RemoteSession(conn.client, model, latency))
+            {**cfg, "threads": threads, "fps": cfg.get("fps") or control_hz(env)},
+            env,
+            session=RemoteSession(conn.client, model, latency),
+        )
     except BaseException:
         conn.close()
         raise

@@ -17,8 +17,10 @@ from typing import Any
 from simbench.errors import ConfigError
 from simbench.latency.predicted import GraphsOf, PredictedLatency, predict_policy
 
-OTHER_SOURCES = ("latency=host (time it here), latency=trace latency.path=DIR/trace.csv (hil measure on a board), "
-                 "latency=board board=..., or latency=constant latency.value=SECONDS")
+OTHER_SOURCES = (
+    "latency=host (time it here), latency=trace latency.path=DIR/trace.csv (hil measure on a board), "
+    "latency=board board=..., or latency=constant latency.value=SECONDS"
+)
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,12 @@ class UnpublishedLatency(PredictedLatency):
     profile: str = ""
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "profile": self.profile,
-                "why": f"no published {self.profile} figure for {self.policy}: the device model's prediction for "
-                       "its own graph (not borrowed from another model)"}
+        return {
+            **super().describe(),
+            "profile": self.profile,
+            "why": f"no published {self.profile} figure for {self.policy}: the device model's prediction for "
+            "its own graph (not borrowed from another model)",
+        }
 
 
 def unpublished_latency(cfg: Mapping[str, Any], policy: str, graphs_of: GraphsOf) -> UnpublishedLatency | None:
@@ -44,12 +49,16 @@ def unpublished_latency(cfg: Mapping[str, Any], policy: str, graphs_of: GraphsOf
     try:
         prediction = predict_policy({"device": device}, graphs, "latency")
     except (ConfigError, KeyError, ValueError, TypeError) as err:
-        raise ConfigError(f"latency={device} has no published figure for policy {policy} and the device model cannot "
-                          f"price its graph ({str(err).splitlines()[0][:120] if str(err) else type(err).__name__}); "
-                          f"use {OTHER_SOURCES}") from None
+        raise ConfigError(
+            f"latency={device} has no published figure for policy {policy} and the device model cannot "
+            f"price its graph ({str(err).splitlines()[0][:120] if str(err) else type(err).__name__}); "
+            f"use {OTHER_SOURCES}"
+        ) from None
     if not prediction.total_s > 0:
-        raise ConfigError(f"latency={device} has no published figure for policy {policy} and the device model "
-                          f"prices its graph at 0 s; use {OTHER_SOURCES}")
+        raise ConfigError(
+            f"latency={device} has no published figure for policy {policy} and the device model "
+            f"prices its graph at 0 s; use {OTHER_SOURCES}"
+        )
     return UnpublishedLatency(prediction, policy, float(cfg.get("jitter", 0.0)), device)
 
 

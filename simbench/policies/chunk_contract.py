@@ -63,7 +63,7 @@ class InputSpec:
     @property
     def camera(self) -> str:
         """An image input's camera name (``observation.images.top`` -> ``top``)."""
-        return self.key[len(IMAGE_PREFIX):] if self.key.startswith(IMAGE_PREFIX) else self.key
+        return self.key.removeprefix(IMAGE_PREFIX)
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -144,8 +144,9 @@ def _parse_inputs(raw: str, path: Path) -> list[InputSpec]:
         kind, dtype, shape = e["kind"], e["dtype"], e["shape"]
         if kind not in KINDS:
             raise _fail(path, f"{where}.kind={kind!r}: choose one of {', '.join(KINDS)}")
-        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1
-                                                  for d in shape):
+        if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in shape
+        ):
             raise _fail(path, f"{where}.shape={shape!r}: give positive integers, the batch (1) first")
         if shape[0] != 1:
             raise _fail(path, f"{where}.shape={shape}: the first dimension is the batch, 1")
@@ -156,15 +157,20 @@ def _parse_inputs(raw: str, path: Path) -> list[InputSpec]:
                 raise _fail(path, f"{where}.layout={layout!r}: choose NHWC (uint8) or NCHW (float32)")
             channels = shape[3] if layout == "NHWC" else (shape[1] if len(shape) == 4 else None)
             if len(shape) != 4 or channels != 3:
-                raise _fail(path, f"{where}.shape={shape}: a {layout} image is "
-                            f"{'[1, H, W, 3]' if layout == 'NHWC' else '[1, 3, H, W]'}")
+                raise _fail(
+                    path,
+                    f"{where}.shape={shape}: a {layout} image is "
+                    f"{'[1, H, W, 3]' if layout == 'NHWC' else '[1, 3, H, W]'}",
+                )
             if dtype != IMAGE_LAYOUTS[layout]:
                 raise _fail(path, f"{where}.dtype={dtype!r}: a {layout} image is {IMAGE_LAYOUTS[layout]}")
         else:
             if len(shape) != 2 or dtype != "float32":
                 raise _fail(path, f"{where}: a {kind} input is float32 [1, size] (got {dtype} {shape})")
         default_key = {"state": "observation.state", "env_state": "observation.environment_state"}.get(kind, e["name"])
-        specs.append(InputSpec(str(e["name"]), str(e.get("key") or default_key), kind, tuple(shape), str(dtype), layout))
+        specs.append(
+            InputSpec(str(e["name"]), str(e.get("key") or default_key), kind, tuple(shape), str(dtype), layout)
+        )
     for field in ("name", "key"):
         values = [getattr(s, field) for s in specs]
         dup = next((v for v in values if values.count(v) > 1), None)
@@ -201,9 +207,12 @@ def _read(path: Path, mtime_ns: int, size: int) -> ChunkContract:
     meta = {p.key: p.value for p in model.metadata_props}
     for key in REQUIRED:
         if key not in meta:
-            what = {CONTRACT_KEY: f"the contract version, {CONTRACT_VERSION}",
-                    "simbench.inputs": "JSON list of the graph's inputs: name, kind, shape, dtype",
-                    "simbench.chunk_size": "actions per inference", "simbench.action_dim": "values per action"}[key]
+            what = {
+                CONTRACT_KEY: f"the contract version, {CONTRACT_VERSION}",
+                "simbench.inputs": "JSON list of the graph's inputs: name, kind, shape, dtype",
+                "simbench.chunk_size": "actions per inference",
+                "simbench.action_dim": "values per action",
+            }[key]
             raise _fail(path, f"metadata lacks {key} ({what})")
     if meta[CONTRACT_KEY] != CONTRACT_VERSION:
         raise _fail(path, f"{CONTRACT_KEY}={meta[CONTRACT_KEY][:40]!r}: this simbench reads {CONTRACT_VERSION}")
@@ -212,8 +221,10 @@ def _read(path: Path, mtime_ns: int, size: int) -> ChunkContract:
     graph_in, graph_out = _graph_io(model)
     for spec in specs:
         if spec.name not in graph_in:
-            raise _fail(path, f"simbench.inputs names {spec.name!r}, which is not a graph input "
-                        f"(the graph's: {', '.join(graph_in)})")
+            raise _fail(
+                path,
+                f"simbench.inputs names {spec.name!r}, which is not a graph input (the graph's: {', '.join(graph_in)})",
+            )
         dtype, dims = graph_in[spec.name]
         if dtype != spec.dtype:
             raise _fail(path, f"input {spec.name} is {dtype} in the graph, {spec.dtype} in simbench.inputs")
@@ -230,8 +241,11 @@ def _read(path: Path, mtime_ns: int, size: int) -> ChunkContract:
     if dtype != "float32":
         raise _fail(path, f"output {output} is {dtype}; the chunk is float32")
     if len(dims) != 3 or any(isinstance(g, int) and g != w for g, w in zip(dims[1:], want[1:])):
-        raise _fail(path, f"output {output} has shape {dims}; simbench.chunk_size and simbench.action_dim say "
-                    f"[1, {chunk}, {action_dim}]")
+        raise _fail(
+            path,
+            f"output {output} has shape {dims}; simbench.chunk_size and simbench.action_dim say "
+            f"[1, {chunk}, {action_dim}]",
+        )
     fps = None
     if meta.get("simbench.fps"):
         try:
@@ -251,10 +265,14 @@ def _read(path: Path, mtime_ns: int, size: int) -> ChunkContract:
         names = tuple(str(n) for n in names)
     state = next((s for s in specs if s.kind == "state"), None)
     if "simbench.state_dim" in meta and meta["simbench.state_dim"] != str(state.shape[1] if state else 0):
-        raise _fail(path, f"simbench.state_dim={meta['simbench.state_dim']} but the state input has "
-                    f"{state.shape[1] if state else 0} values")
-    return ChunkContract(path, tuple(specs), output, chunk, action_dim, fps, names,
-                         meta.get("simbench.precision", "?"), meta)
+        raise _fail(
+            path,
+            f"simbench.state_dim={meta['simbench.state_dim']} but the state input has "
+            f"{state.shape[1] if state else 0} values",
+        )
+    return ChunkContract(
+        path, tuple(specs), output, chunk, action_dim, fps, names, meta.get("simbench.precision", "?"), meta
+    )
 
 
 def contract_value(model_path: Any, field: str) -> Any:

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.policies.chunk_contract import DOC, ChunkContract, InputSpec, read_contract
 from simbench.envs.base import CONTROL_HZ, Observation, control_hz
 from simbench.errors import ConfigError, bad_value
 from simbench.policies.act.runtime_common import resample_chunk
+from simbench.policies.chunk_contract import DOC, ChunkContract, InputSpec, read_contract
 from simbench.policies.onnx_policy import load_session, resolve_model_path
 
 
@@ -68,25 +68,30 @@ def env_probe(env: Any) -> Observation | None:
 def mismatches(contract: ChunkContract, observation: Mapping[str, Any], env_name: str = "the env") -> list[str]:
     """What the model reads that ``observation`` (an env's) does not give, each in a few words."""
     problems = []
-    cameras = sorted(k[len("observation.images."):] for k in observation if k.startswith("observation.images."))
+    cameras = sorted(k[len("observation.images.") :] for k in observation if k.startswith("observation.images."))
     for spec in contract.inputs:
         value = observation.get(spec.key)
         if value is None:
             if spec.kind == "image":
-                problems.append(f"camera {spec.camera!r} ({spec.key}) is not one {env_name} renders "
-                                f"({', '.join(cameras) or 'none'})")
+                problems.append(
+                    f"camera {spec.camera!r} ({spec.key}) is not one {env_name} renders "
+                    f"({', '.join(cameras) or 'none'})"
+                )
             else:
                 problems.append(f"{spec.key} is not in {env_name}'s observation")
             continue
         value = np.asarray(value)
         if spec.kind == "image":
             if value.shape[:2] != spec.image_size:
-                problems.append(f"camera {spec.camera} is {spec.image_size[0]}x{spec.image_size[1]} in the model, "
-                                f"{value.shape[0]}x{value.shape[1]} in {env_name} (env.image_size="
-                                f"[{spec.image_size[0]},{spec.image_size[1]}] renders the model's size)")
+                problems.append(
+                    f"camera {spec.camera} is {spec.image_size[0]}x{spec.image_size[1]} in the model, "
+                    f"{value.shape[0]}x{value.shape[1]} in {env_name} (env.image_size="
+                    f"[{spec.image_size[0]},{spec.image_size[1]}] renders the model's size)"
+                )
         elif value.reshape(-1).shape[0] != spec.shape[1]:
-            problems.append(f"{spec.key} has {spec.shape[1]} values in the model, {value.reshape(-1).shape[0]} in "
-                            f"{env_name}")
+            problems.append(
+                f"{spec.key} has {spec.shape[1]} values in the model, {value.reshape(-1).shape[0]} in {env_name}"
+            )
     return problems
 
 
@@ -119,13 +124,17 @@ class OnnxContractPolicy:
         if probe is not None:
             problems = mismatches(self.contract, probe, env_name)
             if problems:
-                raise ConfigError(f"policy.model_path={str(self.path)!r} does not match env={env_name}: "
-                                  f"{'; '.join(problems)} (env=timing runs it on generated inputs; {DOC})")
+                raise ConfigError(
+                    f"policy.model_path={str(self.path)!r} does not match env={env_name}: "
+                    f"{'; '.join(problems)} (env=timing runs it on generated inputs; {DOC})"
+                )
         self.actions_per_chunk = int(actions_per_chunk or self.chunk_size)
         horizon = self.chunk_size * self.control_hz / self.model_fps
         if self.actions_per_chunk > horizon + 1e-9:
-            raise ConfigError(f"policy.actions_per_chunk={self.actions_per_chunk} exceeds the model's horizon: "
-                              f"{self.chunk_size} actions at {self.model_fps:g} fps = {horizon:g} control ticks")
+            raise ConfigError(
+                f"policy.actions_per_chunk={self.actions_per_chunk} exceeds the model's horizon: "
+                f"{self.chunk_size} actions at {self.model_fps:g} fps = {horizon:g} control ticks"
+            )
         self._fixed = generated_feed(self.contract) if self.generated else None
         self.session = session if session is not None else load_session(self.path, threads)
         self.last_inference_s = 0.0
@@ -172,8 +181,9 @@ class OnnxContractPolicy:
         return out
 
     def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
-        return resample_chunk(self.predict_chunk_raw(observation), self.model_fps, self.control_hz,
-                              self.actions_per_chunk)
+        return resample_chunk(
+            self.predict_chunk_raw(observation), self.model_fps, self.control_hz, self.actions_per_chunk
+        )
 
 
 def _input(spec: InputSpec, value: Any) -> np.ndarray:
@@ -182,7 +192,7 @@ def _input(spec: InputSpec, value: Any) -> np.ndarray:
     image = np.asarray(value, dtype=np.uint8)
     if spec.layout == "NHWC":
         return image[None]
-    return (image.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255.0))
+    return image.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255.0)
 
 
 class NotTrainable:
@@ -190,9 +200,11 @@ class NotTrainable:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Any:
-        raise ConfigError("policy.arch=chunk is an ONNX model brought as is: it runs (+policy=onnx) but is not "
-                          "trained or exported here; a LeRobot ACT checkpoint imports with 'python -m simbench "
-                          "import-lerobot'")
+        raise ConfigError(
+            "policy.arch=chunk is an ONNX model brought as is: it runs (+policy=onnx) but is not "
+            "trained or exported here; a LeRobot ACT checkpoint imports with 'python -m simbench "
+            "import-lerobot'"
+        )
 
 
 def export(*args: Any, **kwargs: Any) -> Any:

@@ -13,12 +13,12 @@ import pytest
 
 pytest.importorskip("torch")
 
-from simbench.policies.chunk_contract import read_contract  # noqa: E402
-from simbench.byo.import_lerobot import ImportSettings, import_checkpoint  # noqa: E402
-from simbench.byo.lerobot_checkpoint import load_checkpoint  # noqa: E402
-from simbench.errors import ConfigError  # noqa: E402
-from simbench.policies.onnx_policy import load_session  # noqa: E402
-from tests.byo.helpers import FIXTURES, error_line, simbench  # noqa: E402
+from simbench.byo.import_lerobot import ImportSettings, import_checkpoint
+from simbench.byo.lerobot_checkpoint import load_checkpoint
+from simbench.errors import ConfigError
+from simbench.policies.chunk_contract import read_contract
+from simbench.policies.onnx_policy import load_session
+from tests.byo.helpers import FIXTURES, error_line, simbench
 
 CASES = {"act_vae_2cam": (["top", "wrist"], 6, 10), "act_novae_1cam": (["front"], 14, 8)}
 
@@ -35,8 +35,12 @@ def test_fp32_matches_lerobot_outputs(imported: tuple[str, Path, dict]) -> None:
     ref = np.load(FIXTURES / name / "reference.npz")
     contract = read_contract(out / "model.onnx")
     session = load_session(out / "model.onnx", 1)
-    got = np.concatenate([session.run([contract.output], {s.name: ref[s.key][i : i + 1] for s in contract.inputs})[0]
-                          for i in range(len(ref["action"]))])
+    got = np.concatenate(
+        [
+            session.run([contract.output], {s.name: ref[s.key][i : i + 1] for s in contract.inputs})[0]
+            for i in range(len(ref["action"]))
+        ]
+    )
     assert got.shape == ref["action"].shape
     assert np.abs(got - ref["action"]).max() <= 1e-4
     assert ref["action"].std(axis=0).mean() > 1e-3  # the outputs depend on the inputs: the check means something
@@ -55,7 +59,10 @@ def test_metadata_and_variants(imported: tuple[str, Path, dict]) -> None:
         assert c.precision == variant and c.chunk_size == chunk
         assert report["variants"][variant]["error_vs_fp32"]["max_abs"] < 0.5
     assert report["parity_max_abs_diff"] <= 1e-4
-    assert json.loads((out / "import_report.json").read_text())["source_sha256"] == contract.metadata["simbench.source_sha256"]
+    assert (
+        json.loads((out / "import_report.json").read_text())["source_sha256"]
+        == contract.metadata["simbench.source_sha256"]
+    )
 
 
 def test_missing_weight_is_refused(tmp_path: Path) -> None:
@@ -72,15 +79,18 @@ def test_missing_weight_is_refused(tmp_path: Path) -> None:
 
 
 def test_cli_writes_model_and_refuses_bad_input(tmp_path: Path) -> None:
-    res = simbench("import-lerobot", str(FIXTURES / "act_novae_1cam"), f"out={tmp_path / 'm'}", "variants=[fp32]",
-                   "fps=30")
+    res = simbench(
+        "import-lerobot", str(FIXTURES / "act_novae_1cam"), f"out={tmp_path / 'm'}", "variants=[fp32]", "fps=30"
+    )
     assert res.returncode == 0, res.stderr
     assert "python -m simbench run +policy=onnx" in res.stdout
     assert read_contract(tmp_path / "m" / "model.onnx").fps == 30.0
-    assert "holds files" in error_line(simbench("import-lerobot", str(FIXTURES / "act_novae_1cam"),
-                                                f"out={tmp_path / 'm'}"))
-    assert "needs calibration" in error_line(simbench("import-lerobot", str(FIXTURES / "act_novae_1cam"),
-                                                      f"out={tmp_path / 'n'}", "variants=[int8]"))
+    assert "holds files" in error_line(
+        simbench("import-lerobot", str(FIXTURES / "act_novae_1cam"), f"out={tmp_path / 'm'}")
+    )
+    assert "needs calibration" in error_line(
+        simbench("import-lerobot", str(FIXTURES / "act_novae_1cam"), f"out={tmp_path / 'n'}", "variants=[int8]")
+    )
     assert not (tmp_path / "n").exists()
 
 
