@@ -30,6 +30,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("simbench.cli.eval", "ideal-timing success of shipped policies in the scene (sync, zero latency)"),
     "report": ("simbench.cli.report", "summarise a sweep directory: tables and plots"),
     "hil": ("simbench.cli.hil", "hardware in the loop: a board's facts, measure a model on it (docs/hil.md)"),
+    "import-lerobot": ("simbench.cli.import_lerobot", "a LeRobot ACT checkpoint -> ONNX chunk policy + variants"),
+    "replay": ("simbench.cli.replay", "a LeRobotDataset's episodes through the scheduler, open loop (docs/byo-policy.md)"),
 }
 
 
@@ -40,7 +42,7 @@ STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, 
 
 def usage() -> str:
     lines = ["usage: python -m simbench <subcommand> [overrides]", "", "subcommands:"]
-    lines += [f"  {name:<8} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
+    lines += [f"  {name:<14} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
     lines += ["", "Run 'python -m simbench <subcommand> --help' for that subcommand's options."]
     return "\n".join(lines)
 

@@ -320,7 +320,7 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
                 "board",
                 f"needs a policy with an ONNX model (runtime: onnx); {name} has runtime {policy.get('runtime')}",
             )
-        if not env.get("cameras"):
+        if not env.get("cameras") and policy.get("arch") != "chunk":  # chunk: generated inputs (onnx_chunk.py)
             raise bad_value(
                 "latency",
                 "board",
@@ -334,11 +334,16 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         raise ConfigError(f"policy={name} has no model (runtime=timing) and env={env.get('name')} needs one to act; "
                           f"use env=timing for its timing, or a policy with a model: "
                           f"{', '.join(p for p in runnable_policies() if p.startswith('act_'))}")
+    if policy.get("runtime") == "onnx" and not policy.get("model_path"):
+        raise bad_value("policy.model_path", policy.get("model_path"), f"+policy={name} needs an ONNX file: "
+                        "policy.model_path=FILE.onnx")
     if policy.get("runtime") == "onnx":
         _check_model_chunk(policy, _integer(policy, "chunk_size", "policy", 1))
     # A camera-less env cannot feed a vision model: the policy runs timing-only (chunks of its shape,
     # its latency profile), which is what timing sweeps over real policy names want.
     timing_only = policy.get("runtime") in ("onnx", "ensemble", "torch") and not env.get("cameras")
+    # A contract model (+policy=onnx) runs on generated inputs there when the run times the call itself.
+    timing_only = timing_only and not (policy.get("arch") == "chunk" and latency_cfg.get("name") in ("host", "board"))
     runtime = "timing" if timing_only else str(policy.get("runtime", "timing"))
     chunk_size = _integer(policy, "chunk_size", "policy", 1, MAX_CHUNK)
     actions_per_chunk = _integer(policy, "actions_per_chunk", "policy", 1)

@@ -42,9 +42,13 @@ from simbench.paths import CONF_DIR
 register_resolvers()  # Hydra workers import this module (through the task function) before composing
 
 
+RESOLVER_ERROR = "ConfigError raised while resolving interpolation: "
+"""How OmegaConf prefixes a resolver's own ConfigError (a model file's contract): dropped, the line is ours."""
+
+
 def _first_line(err: BaseException) -> str:
     text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
+    return text[0].removeprefix(RESOLVER_ERROR) if text else type(err).__name__
 
 
 def expand(overrides: list[str], multirun: bool) -> list[list[str]]:

@@ -32,5 +32,9 @@ def register_resolvers() -> None:
     """Idempotent: registering again (a second import, a test) replaces nothing and raises nothing."""
     if not OmegaConf.has_resolver("min"):
         OmegaConf.register_new_resolver("min", _min)
+    if not OmegaConf.has_resolver("chunk_contract"):  # conf/policy/onnx.yaml: sizes read from the model's contract
+        from simbench.policies.chunk_contract import contract_value
+
+        OmegaConf.register_new_resolver("chunk_contract", contract_value)
     if not OmegaConf.has_resolver("job_dir"):
         OmegaConf.register_new_resolver("job_dir", _job_dir)

@@ -99,6 +99,10 @@ class BoardLatency:
         """Connect (starting the loopback agent if so configured), load the policy's model(s) there."""
         if cfg.get("arch") == "smolvla":
             return BoardVLAPolicy.connect(cfg, env, self)  # type: ignore[return-value]
+        if cfg.get("arch") == "chunk":  # a contract model (+policy=onnx): simbench.hil.contract_policy
+            from simbench.hil.contract_policy import connect_contract_policy
+
+            return connect_contract_policy(cfg, env, self)  # type: ignore[return-value]
         return BoardChunkPolicy.connect(cfg, env, self)
 
 

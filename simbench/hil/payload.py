@@ -25,6 +25,11 @@ def observation_tensors(policy: Mapping[str, Any], seed: int = 0) -> dict[str, n
         from simbench.policies.onnx_policy import model_metadata
 
         meta = model_metadata(model_metadata_file(policy))
+        if "simbench.contract" in meta:  # a contract model (+policy=onnx): the inputs it declares
+            from simbench.policies.chunk_contract import read_contract
+            from simbench.policies.onnx_chunk import generated_feed
+
+            return generated_feed(read_contract(model_metadata_file(policy)), seed)
         h, w = (int(v) for v in meta["simbench.image_size"].split(","))
         return {"observation.state": rng.standard_normal((1, int(meta["simbench.state_dim"]))).astype(np.float32),
                 **{f"observation.images.{c}": rng.integers(0, 256, (1, h, w, 3), dtype=np.uint8)

@@ -77,6 +77,12 @@ class DeviceProfileLatency(SampledLatency):
         if policy not in cfg["profiles"] and policy in (cfg.get("predicted") or {}):
             median, provenance = predicted_profile(cfg, policy, graphs_of)
             return cls(median, jitter, policy, provenance)
+        if policy not in cfg["profiles"] and graphs_of is not None:  # no figure: the device model on its own graph
+            from simbench.latency.unpublished import unpublished_latency
+
+            unpublished = unpublished_latency(cfg, policy, graphs_of)
+            if unpublished is not None:
+                return unpublished  # type: ignore[return-value]
         return cls.for_policy(cfg["profiles"], policy, jitter, provenance=profile_provenance(cfg, policy))
 
     @classmethod

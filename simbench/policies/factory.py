@@ -42,6 +42,12 @@ ARCHS: dict[str, ArchSpec] = {
         onnx_runtime="simbench.policies.smolvla.onnx_runtime:SmolVLAOnnxPolicy",
         exporter="simbench.export.smolvla:export_smolvla",
     ),
+    "chunk": ArchSpec(  # any ONNX file keeping the chunk-policy contract (docs/byo-policy.md): runs, never trains
+        config="simbench.policies.onnx_chunk:NotTrainable",
+        policy="simbench.policies.onnx_chunk:NotTrainable",
+        onnx_runtime="simbench.policies.onnx_chunk:OnnxContractPolicy",
+        exporter="simbench.policies.onnx_chunk:export",
+    ),
 }
 
 

@@ -1,0 +1,48 @@
+"""``latency=board`` for a contract model (``+policy=onnx``): every ``session.run`` on the board.
+
+The policy is the host's :class:`simbench.policies.onnx_chunk.OnnxContractPolicy` over a
+:class:`simbench.hil.board_policy.RemoteSession`, so it feeds the board exactly what it would feed
+ONNX Runtime here (the scene's observation, or the fixed generated one in ``env=timing``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from simbench.envs.base import control_hz
+from simbench.hil.board import BoardConnection
+from simbench.hil.board_policy import BoardLatency, RemoteSession
+from simbench.hil.spec import host_session_spec
+from simbench.policies.onnx_chunk import OnnxContractPolicy
+from simbench.policies.onnx_policy import resolve_model_path
+
+
+class BoardContractPolicy(OnnxContractPolicy):
+    connection: BoardConnection
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def connect_contract_policy(cfg: Mapping[str, Any], env: Any, latency: BoardLatency) -> BoardContractPolicy:
+    """Connect (the loopback agent starts if so configured), upload the model, wrap its session."""
+    path = resolve_model_path(cfg.get("model_path"))
+    threads = latency.board.threads or int(cfg.get("threads", 1) or 1)
+    conn = BoardConnection(latency.board)
+    try:
+        model = conn.client.load(path, host_session_spec(threads, latency.board.providers))
+        latency.facts, latency.where, latency.model = conn.client.facts, conn.where, model
+        policy = BoardContractPolicy.from_config(
+            {**cfg, "threads": threads, "fps": cfg.get("fps") or control_hz(env)},
+            env,
+            session=RemoteSession(conn.client, model, latency),
+        )
+    except BaseException:
+        conn.close()
+        raise
+    policy.connection = conn
+    return policy
+
+
+__all__ = ["BoardContractPolicy", "connect_contract_policy"]
