@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 
 from simbench.envs.base import EpisodeOutcome, Observation
 from simbench.errors import ConfigError
+from simbench.policies.request import PolicyRequest
 
 IMAGE_PREFIX = "observation.images."
 
@@ -187,7 +188,7 @@ def check_features(dataset: Any, policy: Any, where: str) -> None:
 def zero_latency_actions(policy: Any, env: DatasetEnv) -> NDArray[np.float64]:
     """(length, action_dim): the policy's first action for every frame of the current episode."""
     policy.reset(0)
-    return np.stack([np.asarray(policy.predict_chunk(env.frame(t)))[0] for t in range(env.length)])
+    return np.stack([np.asarray(policy.predict_chunk(PolicyRequest(env.frame(t), t)))[0] for t in range(env.length)])
 
 
 def replay_run(

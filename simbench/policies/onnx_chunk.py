@@ -30,6 +30,7 @@ from simbench.errors import ConfigError, bad_value
 from simbench.policies.act.runtime_common import resample_chunk
 from simbench.policies.chunk_contract import DOC, ChunkContract, InputSpec, read_contract
 from simbench.policies.onnx_policy import load_session, resolve_model_path
+from simbench.policies.request import PolicyRequest
 
 
 def generated_feed(contract: ChunkContract, seed: int = 0) -> dict[str, np.ndarray]:
@@ -180,9 +181,9 @@ class OnnxContractPolicy:
         self.last_inference_s = time.perf_counter() - t0  # the graph alone: what latency=host times
         return out
 
-    def predict_chunk(self, observation: Observation) -> NDArray[np.float64]:
+    def predict_chunk(self, request: PolicyRequest) -> NDArray[np.float64]:
         return resample_chunk(
-            self.predict_chunk_raw(observation), self.model_fps, self.control_hz, self.actions_per_chunk
+            self.predict_chunk_raw(request.observation), self.model_fps, self.control_hz, self.actions_per_chunk
         )
 
 
