@@ -55,6 +55,11 @@ def test_every_readme_run_command_validates(line: str, tmp_path: Path, monkeypat
         '{"kind": "simbench.hil.link", "observation_bytes": 73964, "chunk_bytes": 2466, "observation_trip_s": {"samples": [1e-4]},'
         ' "chunk_trip_s": {"samples": [7e-5]}, "serialize": {"fixed_s": 0.0, "per_byte_s": 5e-10}, "loop": {"achieved_fps": 60.0}}'
     )
+    if "models/my_act/model.onnx" in line:  # the bring-your-own example: any model that keeps the contract
+        from tests.byo.helpers import contract_model
+
+        (tmp_path / "models/my_act").mkdir(parents=True)
+        contract_model(tmp_path / "models/my_act/model.onnx")
     argv = shlex.split(line)[4:]
     if any(a in ("-h", "--help") for a in argv):
         return
