@@ -184,3 +184,14 @@ def test_bad_rtc_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], n
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], r.stderr
     assert not any(tmp_path.iterdir())
+
+
+def test_rtc_runs_in_the_wall_clock_runtime_on_the_board(tmp_path: Path) -> None:
+    """scheduler.clock=wall with latency=board: the runtime builds the same request and the board's
+    vla op runs the guided steps (a short real-time episode on the loopback agent)."""
+    r = simbench("run", "+policy=smolvla_mixed", "scheduler.aggregate=rtc", "scheduler.threshold=0.5",
+                 "scheduler.clock=wall", "board=loopback", "latency=board", "env.time_limit_s=3", "episodes=1",
+                 "progress=false", "plots=false", f"results_dir={tmp_path}")
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = _metrics(tmp_path)
+    assert m["inference_count"] >= 3 and m["boundary_jump_mean"] is not None
