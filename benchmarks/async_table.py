@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 ORDER = ("sync", "async weighted_average", "async latest_only", "async rtc", "async rtc (fd)",
-         "async temporal_ensemble", "async shift", "async weighted_average, threshold 0.8")
+         "async temporal_ensemble", "async shift", "async weighted_average, threshold 0.8", "async rtc (horizon 13)")
 
 
 def label(name: str, sweep: str) -> str:
@@ -32,6 +32,9 @@ def label(name: str, sweep: str) -> str:
     base = f"async {agg.group(1) if agg else 'weighted_average'}"
     if "threshold=0.8" in name:
         base += ", threshold 0.8"
+    horizon = re.search(r"execution_horizon=(\d+)", name)
+    if horizon:
+        base += f" (horizon {horizon.group(1)})"
     return base + " (fd)" if "vjp=fd" in name or "rtc_fd" in sweep else base
 
 
