@@ -91,8 +91,8 @@ def table(data: dict[tuple[str, float, str], dict[str, Any]]) -> list[dict[str, 
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
-    lines = ["| policy | latency | schedule | success [95% CI] | vs sync (paired) | stall | jump at merges | "
-             "completion (s) |", "|---|---|---|---|---|---|---|---|"]
+    head = "| policy | latency | schedule | success [95% CI] | vs sync (paired) | stall | jump at merges | completion (s) |"
+    lines = [head, "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lo, hi = r["interval95"]
         vs = r.get("vs_sync")

@@ -37,7 +37,6 @@ from simbench.hil import replies
 from simbench.hil.replies import BenchBatch, BenchDone, ReplyError
 from simbench.provenance import file_sha256
 
-
 T = TypeVar("T")
 
 

@@ -46,7 +46,7 @@ class PolicyRequest:
     @property
     def prefix_start(self) -> int:
         """The chunk position of ``prefix[0]``."""
-        return self.executed_timestep - self.timestep if self.executed is not None else self.executed_timestep + 1 - self.timestep
+        return self.executed_timestep - self.timestep + (0 if self.executed is not None else 1)
 
     @property
     def prefix(self) -> Array:
