@@ -168,3 +168,40 @@ def test_encode_tensor_round_trip_seed() -> None:
     """A finite tensor passes the host's check unchanged (guards the check against over-refusing)."""
     array = np.arange(6, dtype=np.float32).reshape(2, 3)
     assert np.array_equal(replies.finite_tensor(encode_tensor(array), "t"), array)
+
+
+# -- the agent's RTC guidance field (the vla op) -------------------------------------------------------
+
+tensor_like = st.one_of(values, st.builds(lambda a: encode_tensor(a), st.sampled_from([
+    np.zeros((1, 4, 2), np.float32), np.ones((1, 4, 1), np.float32), np.zeros((1, 4, 2), np.float64),
+    np.full((1, 4, 1), np.nan, np.float32)])))
+guides = st.one_of(values, st.fixed_dictionaries(
+    {"target": tensor_like, "weights": tensor_like, "beta": values, "vjp": st.one_of(values, st.sampled_from(["identity", "fd"]))}))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(guides)
+def test_the_agent_takes_any_guide_field_or_refuses_it_as_a_protocol_error(guide: Any) -> None:
+    """Whatever arrives as ``guide``, the agent returns a validated guidance (float32, the noise's shape,
+    finite, beta in [0, 100]) or raises ProtocolError: nothing else."""
+    from simbench_agent.server import _guide_field
+
+    try:
+        parsed = _guide_field({"guide": guide}, (1, 4, 2))
+    except ProtocolError:
+        return
+    if parsed is None:
+        assert guide is None
+        return
+    assert parsed["target"].shape == (1, 4, 2) and parsed["weights"].shape == (1, 4, 1)
+    assert np.all(np.isfinite(parsed["target"])) and 0.0 <= parsed["beta"] <= 100.0
+    assert parsed["vjp"] in ("identity", "fd")
+
+
+def test_a_valid_guide_field_is_accepted() -> None:
+    from simbench_agent.server import _guide_field
+
+    guide = {"target": encode_tensor(np.zeros((1, 4, 2), np.float32)),
+             "weights": encode_tensor(np.ones((1, 4, 1), np.float32)), "beta": 10.0, "vjp": "fd"}
+    parsed = _guide_field({"guide": guide}, (1, 4, 2))
+    assert parsed is not None and parsed["beta"] == 10.0 and parsed["vjp"] == "fd"
