@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 ORDER = ("sync", "async weighted_average", "async latest_only", "async rtc", "async rtc (fd)",
-         "async temporal_ensemble", "async shift", "async weighted_average, threshold 0.8", "async rtc (horizon 13)")
+         "async temporal_ensemble", "async shift", "async weighted_average, threshold 0.8", "async latest_only, threshold 0.8",
+         "async rtc (horizon 13)")
 
 
 def label(name: str, sweep: str) -> str:
