@@ -7,7 +7,7 @@ plainly, then with RTC toward a prefix: the plain chunk of the *previous* observ
 (what an async queue holds), frozen over ``--delay`` ticks. Reported per VJP mode (identity, fd): the
 host time of the chunk and of the expert's calls (ONNX Runtime only, median), expert calls per chunk,
 and the max-abs gap between the guided chunk and the prefix over the frozen positions, against the
-unguided chunk's gap. The i.MX95 column projects the profile's published latency through the
+unguided chunk's gap; for fd, how much the Jacobian shrinks the correction (|J e| / |e|) at each t. The i.MX95 column projects the profile's published latency through the
 pipeline shares: fd runs the expert stage twice (as ``scheduler.aggregate=rtc policy.rtc.vjp=fd`` does).
 """
 
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             {**cfg, "rtc_enabled": True, "rtc": {**cfg.get("rtc", {}), "vjp": mode}})
     samples: dict[str, dict[str, list[float]]] = {m: {"total": [], "expert": [], "calls": [], "gap": []}
                                                   for m in policies}
+    shrink: list[tuple[float, float]] = []
     for i in range(1, len(observations)):  # the modes take turns, so a loaded machine slows each alike
         prefix = plain_chunks[i - 1]
         request = PolicyRequest(observations[i], 0, prefix[0], 0, prefix[1:], args.delay)
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             s["expert"].append(policy.last_component_s["expert"])
             s["calls"].append(policy.num_steps + (guide.expert_calls if guide else 0))
             s["gap"].append(float(np.abs(chunk[: args.delay + 1] - prefix[: args.delay + 1]).max()))
+            if guide is not None and guide.shrink:
+                shrink += guide.shrink
     rows = {m: {"host_ms": 1e3 * statistics.median(s["total"]), "expert_ms": 1e3 * statistics.median(s["expert"]),
                 "expert_calls": statistics.mean(s["calls"]), "prefix_gap_max_abs": statistics.mean(s["gap"])}
             for m, s in samples.items()}
@@ -99,10 +102,15 @@ def main(argv: list[str] | None = None) -> int:
         imx = f"{r['imx95_s']:.2f}" if r["imx95_s"] else "-"
         print(f"| {mode} | {r['host_ms']:.1f} | {r['expert_ms']:.1f} | {r['expert_calls']:.0f} | "
               f"{r['prefix_gap_max_abs']:.3f} | {imx} |")
+    by_t: dict[str, list[float]] = {}
+    for t, ratio in shrink:
+        by_t.setdefault(f"{t:.1f}", []).append(ratio)
+    fd_shrink = {t: round(statistics.mean(v), 3) for t, v in sorted(by_t.items(), reverse=True)}
+    print("fd: |J e| / |e| by denoising time t (1 = noise): " + ", ".join(f"{t}: {r}" for t, r in fd_shrink.items()))
     if args.json:
         write_json(args.json, {"command": "python benchmarks/rtc_cost.py " + " ".join(sys.argv[1:]),
                                "versions": versions({}), "policy": args.policy, "delay_ticks": args.delay,
-                               "rows": rows})
+                               "rows": rows, "fd_shrink_by_t": fd_shrink})
     return 0
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -112,6 +112,8 @@ class Guide:
     vjp: str
     expert_calls: int = 0
     """Extra expert calls this guide made (fd: one per step)."""
+    shrink: list[tuple[float, float]] = field(default_factory=list)
+    """fd: (t, |J e| / |e|) per step: how much the Jacobian shrinks the identity's correction."""
 
     @classmethod
     def for_chunk(cls, cfg: RTCConfig, prefix: NDArray[np.float64], start: int, frozen_until: int, ratio: float,
@@ -146,7 +148,9 @@ class Guide:
                 h = FD_STEP / scale
                 jv = (expert((x + h * e).astype(np.float32)) - v) / h
                 self.expert_calls += 1
-                e = e - t * jv
+                corrected = e - t * jv
+                self.shrink.append((t, float(np.linalg.norm(corrected) / np.linalg.norm(e))))
+                e = corrected
         return (v - g * e).astype(np.float32)
 
 
