@@ -32,6 +32,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "hil": ("simbench.cli.hil", "hardware in the loop: a board's facts, measure a model on it (docs/hil.md)"),
     "import-lerobot": ("simbench.cli.import_lerobot", "a LeRobot ACT checkpoint -> ONNX chunk policy + variants"),
     "replay": ("simbench.cli.replay", "a LeRobotDataset's episodes through the scheduler, open loop (docs/byo-policy.md)"),
+    "whatif": ("simbench.cli.whatif", "a what-if grid (device-model latencies, DES timing) in blocks; -m fans them out"),
+    "whatif-merge": ("simbench.cli.whatif_merge", "join a what-if grid's blocks: whatif.json, pareto.png, the Pareto front"),
 }
 
 

@@ -12,8 +12,12 @@ steps x chunk. By default the seconds are anchored to the board's published figu
 Points run on the DES (``env=timing``) without a process or a run directory each: one process per
 worker builds the run spec once, every point replaces only what differs, and the result is one
 compact row per point with the same metrics a run writes (:func:`simbench.metrics.summarize`).
-Beyond one machine, blocks of points go out through the launchers simbench already has
-(:func:`blocks` makes the blocks; a Hydra sweep over ``block=`` runs them).
+Beyond one machine, blocks of points go out through the launchers simbench already has: :func:`blocks`
+makes the blocks (block ``k`` of ``n`` is the same slice wherever it runs), ``python -m simbench whatif
+-m block=0,1,2,3 blocks=4 hydra/launcher=joblib|submitit_local|submitit_slurm|ray`` runs one per Hydra
+job, each writing ``block_<k>_of_<n>.json`` (:mod:`simbench.whatif_launch`), and ``python -m simbench
+whatif-merge DIR`` joins them into the rows :func:`run_grid` gives in one process, bit for bit (every
+point is simulated with the grid's seed, whichever block holds it).
 """
 
 from __future__ import annotations
@@ -167,10 +171,12 @@ def _run_block(block: list[tuple[Point, float]], seed: int, jitter: float) -> li
 
 
 def blocks(items: Sequence[Any], n: int) -> list[list[Any]]:
-    """``items`` in ``n`` contiguous blocks of near-equal size (one per worker or launcher task)."""
+    """``items`` in ``n`` contiguous blocks (fewer only when there are fewer items), in order, whose
+    sizes differ by at most one: block ``k`` of ``n`` is the same slice wherever it is computed."""
     n = max(1, min(n, len(items)))
-    size = math.ceil(len(items) / n)
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+    size, extra = divmod(len(items), n)
+    starts = [k * size + min(k, extra) for k in range(n + 1)]  # the first `extra` blocks hold one more
+    return [list(items[starts[k]:starts[k + 1]]) for k in range(n)]
 
 
 def run_grid(points: Sequence[Point], pricing: Pricing, policy: str = "act_fp32", duration_s: float = 60.0,
