@@ -107,10 +107,10 @@ def measure_command(cfg: DictConfig, board: BoardConfig, argv: list[str]) -> int
         print(f"  {name:<11} p50 {1e3 * p['p50_s']:.3f} ms, p90 {1e3 * p['p90_s']:.3f} ms, p99 {1e3 * p['p99_s']:.3f} ms")
     print(f"  trace       {out / TRACE_NAME}")
     print(f"  record      {out / RECORD_NAME}")
-    print(
-        f"  replay      python -m simbench run +policy={(policy or {}).get('name', 'NAME')} latency=trace "
-        f"latency.path={out / TRACE_NAME}"
-    )
+    node = policy or {}
+    model = f" policy.model_path={node['model_path']}" if node.get("name") == "onnx" and node.get("model_path") else ""
+    print(f"  replay      python -m simbench run +policy={node.get('name', 'NAME')}{model} latency=trace "
+          f"latency.path={out / TRACE_NAME}")
     return 0
 
 

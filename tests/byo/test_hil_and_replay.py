@@ -54,6 +54,8 @@ def test_hil_measure_loopback(imported: Path, tmp_path: Path) -> None:
         f"hil.out={out}",
     )
     assert res.returncode == 0, res.stderr
+    # the printed replay command runs this model, not a shipped one
+    assert f"+policy=onnx policy.model_path={imported / 'model.onnx'} latency=trace" in res.stdout
     record = json.loads((out / "trace.json").read_text())
     assert record["complete"] and record["count"] >= 50 and record["precision"] == "fp32"
     names = {i["name"] for i in record["components"][0]["inputs"]}
