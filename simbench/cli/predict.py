@@ -15,11 +15,9 @@ def main(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
         print(HELP)
         return 0
-    from simbench.errors import ConfigError
+    from simbench.config.compose import split_argv
 
-    flags = [a for a in argv if a.startswith("-")]
-    if flags:
-        raise ConfigError(f"unknown option(s) {' '.join(flags)}; predict takes Hydra overrides (+policy=NAME, latency.*)")
+    split_argv(argv, "predict", "Hydra overrides (+policy=NAME, latency.*)", multirun_ok=False)
     from simbench.reporting.prediction import predict_all, predict_one
 
     has_policy = any(a.split("=")[0].lstrip("+~") == "policy" for a in argv)

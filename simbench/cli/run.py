@@ -24,7 +24,7 @@ from omegaconf import DictConfig
 
 from simbench import run_job, runner
 from simbench.config.build import available, build_run_spec, runnable_policies
-from simbench.config.compose import check_all, output_dir
+from simbench.config.compose import check_all, output_dir, split_argv
 from simbench.errors import ConfigError, Terminated
 from simbench.paths import CONF_DIR
 from simbench.run_dir import check_dir_path, reserve
@@ -59,11 +59,7 @@ def main(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
         print(HELP)
         return 0
-    multirun = any(a in ("-m", "--multirun") for a in argv)
-    overrides = [a for a in argv if not a.startswith("-")]
-    flags = [a for a in argv if a.startswith("-") and a not in ("-m", "--multirun")]
-    if flags:
-        raise ConfigError(f"unknown option(s) {' '.join(flags)}; run takes Hydra overrides and -m")
+    multirun, overrides = split_argv(argv, "run", "Hydra overrides and -m")
     specs = check_all("config", overrides, multirun, build_run_spec)
     runner.preflight(specs)
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"

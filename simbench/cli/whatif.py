@@ -22,7 +22,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from simbench.config.compose import check_all
+from simbench.config.compose import check_all, split_argv
 from simbench.errors import ConfigError
 from simbench.paths import CONF_DIR
 from simbench.safe_text import printable
@@ -82,11 +82,7 @@ def main(argv: list[str]) -> int:
     if any(a in ("-h", "--help") for a in argv):
         print(HELP)
         return 0
-    multirun = any(a in ("-m", "--multirun") for a in argv)
-    overrides = [a for a in argv if not a.startswith("-")]
-    flags = [a for a in argv if a.startswith("-") and a not in ("-m", "--multirun")]
-    if flags:
-        raise ConfigError(f"unknown option(s) {' '.join(flags)}; whatif takes key=value overrides and -m")
+    multirun, overrides = split_argv(argv, "whatif", "key=value overrides and -m")
     if any(o.lstrip("+~").startswith(("hydra.run.dir", "hydra.sweep.dir")) for o in overrides):
         raise ConfigError("whatif's Hydra directories follow out=DIR; set out= instead of hydra.run.dir/hydra.sweep.dir")
     jobs: list[Job] = check_all("whatif", overrides, multirun, job_of)

@@ -51,6 +51,19 @@ def _first_line(err: BaseException) -> str:
     return text[0].removeprefix(RESOLVER_ERROR) if text else type(err).__name__
 
 
+MULTIRUN_FLAGS = ("-m", "--multirun")
+
+
+def split_argv(argv: list[str], command: str, takes: str, multirun_ok: bool = True) -> tuple[bool, list[str]]:
+    """A subcommand's argv as (multirun, key=value overrides); any other ``-x`` flag is one ConfigError
+    naming ``command`` and what it ``takes``."""
+    allowed = MULTIRUN_FLAGS if multirun_ok else ()
+    flags = [a for a in argv if a.startswith("-") and a not in allowed]
+    if flags:
+        raise ConfigError(f"unknown option(s) {' '.join(flags)}; {command} takes {takes}")
+    return any(a in allowed for a in argv), [a for a in argv if not a.startswith("-")]
+
+
 def expand(overrides: list[str], multirun: bool) -> list[list[str]]:
     """The override lists of every run the command line asks for (one unless ``-m``)."""
     try:

@@ -11,8 +11,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from simbench.config.build import load_option
-from simbench.config.compose import compose_run, expand
-from simbench.errors import ConfigError, RunFault
+from simbench.config.compose import compose_run, expand, split_argv
+from simbench.errors import RunFault
 from simbench.hil.board import BoardConfig, BoardConnection, parse_board
 from simbench.hil.client import BoardError
 from simbench.hil.link import measure_link, parse_link, write_link
@@ -167,9 +167,7 @@ def link_command(cfg: DictConfig, board: BoardConfig, argv: list[str]) -> int:
 def compose_with_board(config_name: str, overrides: list[str], command: str) -> tuple[Any, BoardConfig]:
     """``conf/<config_name>.yaml`` with ``overrides`` (Hydra key=value only: ``-x`` flags are refused
     naming ``command``) and its parsed ``board`` node."""
-    flags = [a for a in overrides if a.startswith("-")]
-    if flags:
-        raise ConfigError(f"unknown option(s) {' '.join(flags)}; {command} takes Hydra overrides (key=value)")
+    split_argv(overrides, command, "Hydra overrides (key=value)", multirun_ok=False)
     expand(overrides, multirun=False)
     cfg = compose_run(config_name, overrides)
     return cfg, parse_board(OmegaConf.to_container(cfg.board, resolve=True))  # type: ignore[arg-type]
