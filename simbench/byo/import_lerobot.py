@@ -78,39 +78,15 @@ def _robot_scale(norm: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _export(module: Any, path: Path, meta: dict[str, str]) -> Path:
-    """TorchScript exporter (node names keep the module path: ``/model/backbone/...``, which the
-    precision recipes select on), MHA fast path off, opset 17, weights inline."""
-    import onnx
+    """The shipped models' exporter (:func:`simbench.export.onnx_export.torchscript_to_onnx`) on the module's
+    own input names, traced on one random observation."""
     import torch
 
-    from simbench.export.onnx_export import OPSET, save_inline, set_metadata
+    from simbench.export.onnx_export import torchscript_to_onnx
 
     feeds = random_observations(module, 1, 0)[0]
     args = tuple(torch.from_numpy(feeds[k]) for k in module.input_keys)
-    tmp = path.with_suffix(".tmp.onnx")
-    fastpath = torch.backends.mha.get_fastpath_enabled()
-    torch.backends.mha.set_fastpath_enabled(False)
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module,
-                args,
-                str(tmp),
-                input_names=list(module.input_keys),
-                output_names=["action"],
-                opset_version=OPSET,
-                dynamo=False,
-                do_constant_folding=True,
-            )
-    finally:
-        torch.backends.mha.set_fastpath_enabled(fastpath)
-    model = onnx.load(str(tmp))
-    for extra in tmp.parent.glob(tmp.name + "*"):
-        extra.unlink()
-    set_metadata(model, meta)
-    onnx.checker.check_model(model)
-    return save_inline(model, path)
+    return torchscript_to_onnx(module, args, path, list(module.input_keys), ["action"], meta)
 
 
 def _dataset_facts(path: Path) -> tuple[float | None, list[str] | None]:

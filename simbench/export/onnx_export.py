@@ -74,13 +74,11 @@ def save_inline(model: onnx.ModelProto, path: str | Path) -> Path:
     return path
 
 
-def export_onnx(policy: ACTPolicy, path: str | Path, fps: int) -> Path:
-    """Write ``policy`` as ONNX (fp32) to ``path``; returns the path."""
-    cfg = policy.config
-    policy = policy.eval().cpu()
-    module = ACTExportModule(policy).eval()
-    h, w = cfg.image_size
-    args = (torch.zeros(1, cfg.state_dim), *[torch.zeros(1, h, w, 3, dtype=torch.uint8) for _ in cfg.cameras])
+def torchscript_to_onnx(module: torch.nn.Module, args: tuple[torch.Tensor, ...], path: str | Path,
+                        input_names: list[str], output_names: list[str], meta: dict[str, str]) -> Path:
+    """Export ``module`` with the TorchScript exporter (node names keep the module path, which the
+    precision recipes select on; MHA fast path off; opset ``OPSET``), set ``meta``, check it and save
+    it with every tensor inline."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.onnx")
@@ -90,18 +88,28 @@ def export_onnx(policy: ACTPolicy, path: str | Path, fps: int) -> Path:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                module, args, str(tmp),
-                input_names=[STATE_INPUT, *[image_input(c) for c in cfg.cameras]],
-                output_names=[OUTPUT], opset_version=OPSET, dynamo=False, do_constant_folding=True,
+                module, args, str(tmp), input_names=input_names, output_names=output_names, opset_version=OPSET,
+                dynamo=False, do_constant_folding=True,
             )
     finally:
         torch.backends.mha.set_fastpath_enabled(fastpath)
     model = onnx.load(str(tmp))
-    tmp.unlink()
-    set_metadata(model, model_metadata(policy, fps))
+    for extra in tmp.parent.glob(tmp.name + "*"):  # the graph and any external-data file beside it
+        extra.unlink()
+    set_metadata(model, meta)
     onnx.checker.check_model(model)
     return save_inline(model, path)
 
+
+def export_onnx(policy: ACTPolicy, path: str | Path, fps: int) -> Path:
+    """Write ``policy`` as ONNX (fp32) to ``path``; returns the path."""
+    cfg = policy.config
+    policy = policy.eval().cpu()
+    module = ACTExportModule(policy).eval()
+    h, w = cfg.image_size
+    args = (torch.zeros(1, cfg.state_dim), *[torch.zeros(1, h, w, 3, dtype=torch.uint8) for _ in cfg.cameras])
+    return torchscript_to_onnx(module, args, path, [STATE_INPUT, *[image_input(c) for c in cfg.cameras]], [OUTPUT],
+                               model_metadata(policy, fps))
 
 __all__ = [
     "OPSET",
@@ -112,4 +120,5 @@ __all__ = [
     "read_metadata",
     "save_inline",
     "set_metadata",
+    "torchscript_to_onnx",
 ]
