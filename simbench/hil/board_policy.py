@@ -14,9 +14,10 @@ does ``metrics.json``). Record a trace with ``hil measure`` for reproducible swe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -127,58 +128,74 @@ class RemoteSession:
         return outputs
 
 
-class BoardChunkPolicy(OnnxChunkPolicy):
-    """An ACT ONNX policy whose every ``session.run`` happens on the board."""
+class OnBoard:
+    """A policy whose graphs run on the board: it holds the connection and closes it."""
 
     connection: BoardConnection
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+P = TypeVar("P", bound=OnBoard)
+
+
+def open_on_board(latency: BoardLatency, cfg: Mapping[str, Any], paths: Mapping[str, Path],
+                  build: Callable[[BoardConnection, int, dict[str, LoadedModel]], P]) -> P:
+    """Connect, upload each graph of ``paths`` (cached on the board by sha256) with the run's session
+    spec, note the board's facts on ``latency`` and ``build(connection, threads, models)`` the policy;
+    the connection is closed if any step fails, else the policy holds it."""
+    threads = latency.board.threads or int(cfg.get("threads", 1) or 1)
+    conn = BoardConnection(latency.board)
+    try:
+        spec = host_session_spec(threads, latency.board.providers)
+        models = {name: conn.client.load(path, spec) for name, path in paths.items()}
+        latency.facts, latency.where = conn.client.facts, conn.where
+        policy = build(conn, threads, models)
+    except BaseException:
+        conn.close()
+        raise
+    policy.connection = conn
+    return policy
+
+
+class BoardChunkPolicy(OnBoard, OnnxChunkPolicy):
+    """An ACT ONNX policy whose every ``session.run`` happens on the board."""
 
     @classmethod
     def connect(cls, cfg: Mapping[str, Any], env: Any, latency: BoardLatency) -> BoardChunkPolicy:
         path = resolve_model_path(cfg.get("model_path"))
-        threads = latency.board.threads or int(cfg.get("threads", 1) or 1)
-        conn = BoardConnection(latency.board)
-        try:
-            model = conn.client.load(path, host_session_spec(threads, latency.board.providers))
-            latency.facts, latency.where, latency.model = conn.client.facts, conn.where, model
+
+        def build(conn: BoardConnection, threads: int, models: dict[str, LoadedModel]) -> BoardChunkPolicy:
+            latency.model = models["model"]
             policy = cls(
                 path,
                 name=str(cfg.get("name", "act")),
                 actions_per_chunk=cfg.get("actions_per_chunk"),
                 threads=threads,
                 control_hz=float(cfg.get("fps") or control_hz(env)),
-                session=RemoteSession(conn.client, model, latency),
+                session=RemoteSession(conn.client, models["model"], latency),
             )
-        except BaseException:
-            conn.close()
-            raise
-        policy.connection = conn
-        if "action_dim" in cfg and int(cfg["action_dim"]) != policy.action_dim:
-            conn.close()
-            raise ConfigError(f"policy.action_dim={cfg['action_dim']} but {policy.path} predicts {policy.action_dim}")
-        return policy
+            if "action_dim" in cfg and int(cfg["action_dim"]) != policy.action_dim:
+                raise ConfigError(f"policy.action_dim={cfg['action_dim']} but {policy.path} predicts {policy.action_dim}")
+            return policy
 
-    def close(self) -> None:
-        self.connection.close()
+        return open_on_board(latency, cfg, {"model": path}, build)
 
 
-class BoardVLAPolicy(SmolVLAOnnxPolicy):
+class BoardVLAPolicy(OnBoard, SmolVLAOnnxPolicy):
     """A SmolVLA ONNX policy whose every chunk is computed on the board: one ``vla`` request runs
     vision, prefill and the expert's denoising steps there (from the noise drawn here, so the chunk
     is the host runtime's), and the board's per-component seconds feed the pipeline stages."""
 
-    connection: BoardConnection
     latency: BoardLatency
     graph_sha: dict[str, str]
 
     @classmethod
     def connect(cls, cfg: Mapping[str, Any], env: Any, latency: BoardLatency) -> BoardVLAPolicy:
         paths = component_paths(cfg.get("model_path"), cfg.get("component_precision"))
-        threads = latency.board.threads or int(cfg.get("threads", 1) or 1)
-        conn = BoardConnection(latency.board)
-        try:
-            spec = host_session_spec(threads, latency.board.providers)
-            graphs = {c: conn.client.load(paths[c], spec) for c in COMPONENTS}
-            latency.facts, latency.where = conn.client.facts, conn.where
+
+        def build(conn: BoardConnection, threads: int, graphs: dict[str, LoadedModel]) -> BoardVLAPolicy:
             latency.model, latency.graphs = graphs["vision"], graphs
             policy = cls(
                 paths,
@@ -195,11 +212,9 @@ class BoardVLAPolicy(SmolVLAOnnxPolicy):
             policy.latency = latency
             if "vla" not in conn.client.capabilities:  # one line now, not at the first chunk
                 conn.client.vla(policy.graph_sha, {}, {}, np.zeros((1, 1, 1), np.float32), 1)
-        except BaseException:
-            conn.close()
-            raise
-        policy.connection = conn
-        return policy
+            return policy
+
+        return open_on_board(latency, cfg, paths, build)
 
     def trace(self, state: NDArray[np.float32], images: NDArray[np.uint8], noise: NDArray[np.float32],
               num_steps: int | None = None, text: str | None = None, guide: Guide | None = None) -> dict[str, Any]:
@@ -215,8 +230,5 @@ class BoardVLAPolicy(SmolVLAOnnxPolicy):
         return {"chunk_normalized": x, "chunk": x * self.action_std + self.action_mean,
                 "seconds": dict(reply.components), "steps": list(reply.steps)}
 
-    def close(self) -> None:
-        self.connection.close()
 
-
-__all__ = ["BoardChunkPolicy", "BoardLatency", "BoardVLAPolicy", "RemoteSession"]
+__all__ = ["BoardChunkPolicy", "BoardLatency", "BoardVLAPolicy", "OnBoard", "RemoteSession", "open_on_board"]

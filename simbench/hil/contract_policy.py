@@ -12,37 +12,29 @@ from typing import Any
 
 from simbench.envs.base import control_hz
 from simbench.hil.board import BoardConnection
-from simbench.hil.board_policy import BoardLatency, RemoteSession
-from simbench.hil.spec import host_session_spec
+from simbench.hil.board_policy import BoardLatency, OnBoard, RemoteSession, open_on_board
+from simbench.hil.client import LoadedModel
 from simbench.policies.onnx_chunk import OnnxContractPolicy
 from simbench.policies.onnx_policy import resolve_model_path
 
 
-class BoardContractPolicy(OnnxContractPolicy):
-    connection: BoardConnection
-
-    def close(self) -> None:
-        self.connection.close()
+class BoardContractPolicy(OnBoard, OnnxContractPolicy):
+    pass
 
 
 def connect_contract_policy(cfg: Mapping[str, Any], env: Any, latency: BoardLatency) -> BoardContractPolicy:
     """Connect (the loopback agent starts if so configured), upload the model, wrap its session."""
     path = resolve_model_path(cfg.get("model_path"))
-    threads = latency.board.threads or int(cfg.get("threads", 1) or 1)
-    conn = BoardConnection(latency.board)
-    try:
-        model = conn.client.load(path, host_session_spec(threads, latency.board.providers))
-        latency.facts, latency.where, latency.model = conn.client.facts, conn.where, model
-        policy = BoardContractPolicy.from_config(
+
+    def build(conn: BoardConnection, threads: int, models: dict[str, LoadedModel]) -> BoardContractPolicy:
+        latency.model = models["model"]
+        return BoardContractPolicy.from_config(
             {**cfg, "threads": threads, "fps": cfg.get("fps") or control_hz(env)},
             env,
-            session=RemoteSession(conn.client, model, latency),
+            session=RemoteSession(conn.client, models["model"], latency),
         )
-    except BaseException:
-        conn.close()
-        raise
-    policy.connection = conn
-    return policy
+
+    return open_on_board(latency, cfg, {"model": path}, build)
 
 
 __all__ = ["BoardContractPolicy", "connect_contract_policy"]
