@@ -23,6 +23,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from simbench.stats import wilson
+
 BUDGETS = (10.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0)
 SHOWN = (20.0, 60.0, 120.0)
 
@@ -62,26 +64,16 @@ def success_within(row: dict[str, str], budget: float) -> bool:
     return row["success"] == "True" and t != "" and float(t) <= budget + 1e-9
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    if n == 0:
-        return (math.nan, math.nan)
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return (c - h, c + h)
-
-
 def paired(a: dict, b: dict, budget: float) -> tuple[float, float, int]:
-    """Mean difference a - b over shared starts and its 95% half-width (normal on paired differences)."""
+    """Mean difference a - b over shared starts within ``budget``, its 95% half-width, the pairs."""
+    from simbench.training.evaluate import paired_difference
+
     keys = sorted(set(a) & set(b))
     if not keys:
         return (math.nan, math.nan, 0)
-    d = [float(success_within(a[k], budget)) - float(success_within(b[k], budget)) for k in keys]
-    n = len(d)
-    m = sum(d) / n
-    var = sum((x - m) ** 2 for x in d) / max(1, n - 1)
-    return (m, 1.96 * math.sqrt(var / n), n)
+    d = paired_difference([{"success": success_within(b[k], budget)} for k in keys],
+                          [{"success": success_within(a[k], budget)} for k in keys])
+    return (d["diff"], 1.96 * d["stderr"], len(keys))
 
 
 def mean_metric(metrics: list[dict], key: str) -> float:
@@ -100,7 +92,7 @@ def rows(data: dict[str, dict[str, Any]], reference: str | None) -> list[dict[st
             k = sum(success_within(r, b) for r in eps.values())
             row[f"success_{int(b)}s"] = k / n if n else math.nan
         k20 = sum(success_within(r, 20.0) for r in eps.values())
-        row["interval95_20s"] = wilson(k20, n)
+        row["interval95_20s"] = wilson(k20, n, 1.96) if n else (math.nan, math.nan)
         if ref and key != reference:
             for b in SHOWN:
                 m, h, n_pairs = paired(eps, ref, b)

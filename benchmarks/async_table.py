@@ -21,6 +21,9 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from simbench.stats import wilson
+from simbench.training.evaluate import paired_difference
+
 ORDER = ("sync", "async weighted_average", "async latest_only", "async rtc", "async rtc (fd)",
          "async temporal_ensemble", "async shift", "async weighted_average, threshold 0.8", "async latest_only, threshold 0.8",
          "async rtc (horizon 13)")
@@ -57,14 +60,6 @@ def load(root: Path) -> dict[tuple[str, float, str], dict[str, Any]]:
     return dict(rows)
 
 
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return c - h, c + h
-
-
 def table(data: dict[tuple[str, float, str], dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for (policy, value, name), d in sorted(data.items(), key=lambda kv: (kv[0][0], kv[0][1], ORDER.index(kv[0][2])
@@ -73,14 +68,13 @@ def table(data: dict[tuple[str, float, str], dict[str, Any]]) -> list[dict[str, 
         ok = [r["success"] == "True" for r in eps.values()]
         n, k = len(ok), sum(ok)
         row: dict[str, Any] = {"policy": policy, "latency_s": value, "schedule": name, "episodes": n,
-                               "seeds": len(d["metrics"]), "success": k / n, "interval95": wilson(k, n)}
+                               "seeds": len(d["metrics"]), "success": k / n, "interval95": wilson(k, n, 1.96)}
         ref = data.get((policy, value, "sync"), {}).get("episodes", {})
         keys = sorted(set(eps) & set(ref))
         if name != "sync" and keys:
-            diffs = [float(eps[x]["success"] == "True") - float(ref[x]["success"] == "True") for x in keys]
-            m = sum(diffs) / len(diffs)
-            sd = math.sqrt(sum((x - m) ** 2 for x in diffs) / max(1, len(diffs) - 1))
-            row["vs_sync"] = (m, 1.96 * sd / math.sqrt(len(diffs)), len(diffs))
+            diff = paired_difference([{"success": ref[x]["success"] == "True"} for x in keys],
+                                     [{"success": eps[x]["success"] == "True"} for x in keys])
+            row["vs_sync"] = (diff["diff"], 1.96 * diff["stderr"], len(keys))
         ms = d["metrics"]
         row["stall_fraction"] = sum(m["stall_fraction"] for m in ms) / len(ms)
         jumps = [m["boundary_jump_mean"] for m in ms if m.get("boundary_jump_mean") is not None]

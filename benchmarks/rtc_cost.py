@@ -26,9 +26,9 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 def main(argv: list[str] | None = None) -> int:
     from simbench.atomic_io import write_json
-    from simbench.config.build import load_option
+    from simbench.config.build import build_run_spec, load_option
+    from simbench.config.compose import compose_run
     from simbench.expert.scripted_policy import ScriptedPolicy
-    from simbench.latency.factory import make_latency
     from simbench.policies.request import PolicyRequest
     from simbench.policies.smolvla.onnx_runtime import SmolVLAOnnxPolicy
     from simbench.provenance import versions
@@ -88,18 +88,15 @@ def main(argv: list[str] | None = None) -> int:
                 "expert_calls": statistics.mean(s["calls"]), "prefix_gap_max_abs": statistics.mean(s["gap"])}
             for m, s in samples.items()}
 
-    profile = make_latency(load_option("latency", "imx95"), args.policy)
-    published = profile.describe().get("median_s") or getattr(profile, "median", None)
-    shares = {st["name"]: float(st.get("share", 1.0)) for st in cfg.get("pipeline", [])}
-    expert_share = shares.get("expert", 0.0)
-    for mode, row in rows.items():
-        factor = 1.0 + (expert_share if mode == "fd" else 0.0)
-        row["imx95_s"] = float(published) * factor if published else None
-    print(f"{args.policy}: {len(observations) - 1} chunks, delay {args.delay} ticks; i.MX95 expert share {expert_share}")
+    for mode, row in rows.items():  # the run's own pipeline: what the DES charges per chunk on the profile
+        rtc = [] if mode == "none" else ["scheduler.aggregate=rtc", f"policy.rtc.vjp={mode}"]
+        spec = build_run_spec(compose_run("config", [f"+policy={args.policy}", "env=timing", *rtc]))
+        row["imx95_s"] = spec.latency.median * sum(st.share for st in spec.settings.stages)  # type: ignore[attr-defined]
+    print(f"{args.policy}: {len(observations) - 1} chunks, delay {args.delay} ticks")
     print("| RTC | host ms/chunk | expert ms | expert calls | prefix gap (max abs, frozen part) | i.MX95 s/chunk |")
     print("|---|---|---|---|---|---|")
     for mode, r in rows.items():
-        imx = f"{r['imx95_s']:.2f}" if r["imx95_s"] else "-"
+        imx = f"{r['imx95_s']:.2f}"
         print(f"| {mode} | {r['host_ms']:.1f} | {r['expert_ms']:.1f} | {r['expert_calls']:.0f} | "
               f"{r['prefix_gap_max_abs']:.3f} | {imx} |")
     by_t: dict[str, list[float]] = {}
