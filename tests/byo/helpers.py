@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -71,17 +70,6 @@ def contract_model(
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
-
-
-def simbench(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "simbench", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def error_line(res: subprocess.CompletedProcess[str]) -> str:

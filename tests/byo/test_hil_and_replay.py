@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.byo.helpers import FIXTURES, contract_model, error_line, simbench
+from tests.byo.helpers import FIXTURES, contract_model, error_line
+from tests.run_cli import simbench
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ from simbench.byo.lerobot_checkpoint import load_checkpoint
 from simbench.errors import ConfigError
 from simbench.policies.chunk_contract import read_contract
 from simbench.policies.onnx_policy import load_session
-from tests.byo.helpers import FIXTURES, error_line, simbench
+from tests.byo.helpers import FIXTURES, error_line
+from tests.run_cli import simbench
 
 CASES = {"act_vae_2cam": (["top", "wrist"], 6, 10), "act_novae_1cam": (["front"], 14, 8)}
 

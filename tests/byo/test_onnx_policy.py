@@ -11,7 +11,8 @@ import pytest
 
 from simbench.errors import ConfigError
 from simbench.policies.chunk_contract import read_contract
-from tests.byo.helpers import FIXTURES, contract_model, error_line, simbench
+from tests.byo.helpers import FIXTURES, contract_model, error_line
+from tests.run_cli import simbench
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,6 @@ and the config errors."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +13,7 @@ from simbench.latency.distributions import ConstantLatency
 from simbench.policies.request import DelayEstimate, PolicyRequest
 from simbench.policies.smolvla.rtc import Guide, RTCConfig, guidance_weight, prefix_weights
 from simbench.scheduler.episode import simulate_episode
+from tests.run_cli import simbench
 from tests.scheduler.helpers import RecordingEnv, TimestepPolicy, settings
 
 
@@ -135,11 +134,6 @@ def test_request_carries_the_queue_when_the_server_takes_the_observation() -> No
 
 
 # --- the scene and the CLI -------------------------------------------------------------------------------
-
-def simbench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "simbench", *args], capture_output=True, text=True, timeout=600,
-                          cwd=cwd, check=False)
-
 
 def _metrics(run_root: Path) -> dict:
     (run,) = [p.parent for p in run_root.rglob("metrics.json")]

@@ -1,0 +1,14 @@
+"""``python -m simbench ...`` as a user runs it: a fresh interpreter in the repository root."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def simbench(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "simbench", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, check=False)
