@@ -359,8 +359,10 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         _integer(policy, "threads", "policy", 1, 256)
     if policy.get("num_steps") is not None:  # SmolVLA's denoising steps (null: the model's)
         _integer(policy, "num_steps", "policy", 1, MAX_DENOISING_STEPS)
-    delay_window = _integer(sched, "delay_window", "scheduler", 1, MAX_DELAY_WINDOW) if "delay_window" in sched else 10
-    shift_ticks = _integer(sched, "shift_ticks", "scheduler", 1, MAX_CHUNK) if "shift_ticks" in sched else 20
+    delay_window = (_integer(sched, "delay_window", "scheduler", 1, MAX_DELAY_WINDOW) if "delay_window" in sched
+                    else SchedulerSettings.delay_window)
+    shift_ticks = (_integer(sched, "shift_ticks", "scheduler", 1, MAX_CHUNK) if "shift_ticks" in sched
+                   else SchedulerSettings.shift_ticks)
     _check_rtc(policy, str(aggregate), str(mode), runtime)
 
     latency = (_board_latency(cfg, latency_cfg) if board_latency
