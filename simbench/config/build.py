@@ -266,18 +266,16 @@ def _tether(cfg: DictConfig, sched: Mapping[str, Any], policy: Mapping[str, Any]
 
 
 def _check_rtc(policy: dict[str, Any], aggregate: str, mode: str, runtime: str) -> None:
-    """``scheduler.aggregate=rtc`` turns on the flow policy's Real-Time Chunking (``policy.rtc``, checked
-    for every flow policy); other policies have no denoising to guide."""
+    """``scheduler.aggregate=rtc`` turns on the flow policy's Real-Time Chunking in async (``policy.rtc``,
+    checked for every flow policy); sync, which uses no aggregate, ignores it as it ignores the others.
+    Other policies have no denoising to guide."""
     if policy.get("arch") == "smolvla":
         from simbench.policies.smolvla.onnx_runtime import rtc_config
 
-        policy["rtc_enabled"] = aggregate == "rtc"
+        policy["rtc_enabled"] = aggregate == "rtc" and mode == "async"
         rtc_config(policy)
-    if aggregate != "rtc":
+    if aggregate != "rtc" or mode != "async":
         return
-    if mode != "async":
-        raise bad_value("scheduler.aggregate", "rtc", "guides a chunk toward the queue it arrives into: async only "
-                        "(scheduler=async)")
     if policy.get("arch") != "smolvla" and runtime != "timing":
         raise bad_value("scheduler.aggregate", "rtc", f"needs a flow-matching policy (smolvla_*); {policy.get('name')} "
                         "is not one: for ACT use temporal_ensemble or weighted_average")

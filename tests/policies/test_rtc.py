@@ -157,6 +157,17 @@ def test_zero_guidance_is_latest_only_bit_for_bit(tmp_path: Path) -> None:
     assert mc["boundary_jump_mean"] < 0.5 * mb["boundary_jump_mean"]
 
 
+def test_sync_ignores_rtc_like_every_aggregate(tmp_path: Path) -> None:
+    """The README's sync row is the RTC command plus scheduler=sync: sync uses no aggregate, so it runs
+    as plain sync, metric for metric."""
+    common = ["+policy=smolvla_mixed", "scheduler.threshold=0.5", "latency=constant", "latency.value=0.3", "episodes=1",
+              "env.time_limit_s=4", "progress=false", "plots=false"]
+    a = simbench("run", *common, "scheduler.aggregate=rtc", "scheduler=sync", f"results_dir={tmp_path / 'a'}")
+    b = simbench("run", *common, "scheduler=sync", f"results_dir={tmp_path / 'b'}")
+    assert a.returncode == b.returncode == 0, a.stderr + b.stderr
+    assert _metrics(tmp_path / "a") == _metrics(tmp_path / "b")
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
@@ -169,7 +180,6 @@ def test_zero_guidance_is_latest_only_bit_for_bit(tmp_path: Path) -> None:
          "policy.rtc.prefix_attention_schedule"),
         (["+policy=smolvla_mixed", "scheduler.aggregate=rtc", "scheduler.delay_window=0"], "scheduler.delay_window"),
         (["+policy=act_int8", "scheduler.aggregate=rtc"], "scheduler.aggregate"),
-        (["+policy=smolvla_mixed", "scheduler=sync", "scheduler.aggregate=rtc"], "scheduler.aggregate"),
     ],
 )
 def test_bad_rtc_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], needle: str) -> None:
