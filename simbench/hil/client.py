@@ -22,6 +22,7 @@ import numpy as np
 from simbench_agent.protocol import (
     DEFAULT_MAX_MESSAGE_BYTES,
     PROTOCOL_VERSION,
+    UPLOAD_PART_BYTES,
     ConnectionClosed,
     ProtocolError,
     encode_tensors,
@@ -179,9 +180,29 @@ class BoardClient:
             if err.code != "not_cached":
                 raise
             uploaded = True
-            reply = self.call({**request, "model": path.read_bytes()})
+            if "put" in self.capabilities:
+                self._put(path, sha)
+                reply = self.call(request)
+            else:
+                reply = self.call({**request, "model": path.read_bytes()})
         got = self._parse("load", replies.loaded, reply, sha)
         return LoadedModel(**{**vars(got), "sha256": sha}, uploaded=uploaded)
+
+    def _put(self, path: Path, sha: str) -> None:
+        """Upload ``path`` in parts that each fit one message; the board checks the hash at the end."""
+        size = path.stat().st_size
+        part_bytes = max(1, min(UPLOAD_PART_BYTES, self.max_bytes - 4096))
+        with path.open("rb") as f:
+            offset = 0
+            while offset < size:
+                data = f.read(part_bytes)
+                if not data:
+                    raise BoardError(f"{path} shrank while it was uploaded", "io")
+                reply = self.call({"op": "put", "sha256": sha, "size": size, "offset": offset, "data": data})
+                offset += len(data)
+                done = self._parse("put", replies.put_part, reply, offset)
+                if done != (offset == size):
+                    raise BoardError(f"board {self.where} answered put with complete={done} at {offset} of {size} bytes", "protocol")
 
     def bench(
         self,

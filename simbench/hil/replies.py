@@ -222,6 +222,13 @@ def loaded(reply: Mapping[str, Any], sha256: str) -> Loaded:
     )
 
 
+def put_part(reply: Mapping[str, Any], received: int) -> bool:
+    """A ``put`` reply after ``received`` bytes in all: whether the board now holds the whole model."""
+    if integer(_get(reply, "received"), "field 'received'", 0, 1 << 40) != received:
+        raise ReplyError(f"field 'received' is not the {received} bytes sent")
+    return boolean(reply, "complete")
+
+
 @dataclass(frozen=True)
 class BenchBatch:
     latencies: dict[str, list[float]]

@@ -47,7 +47,7 @@ values = st.recursive(
 keys = st.sampled_from(
     ["ok", "code", "error", "version", "facts", "event", "latencies", "thermal", "count", "duration_s", "stats",
      "components", "outputs", "latency_s", "chunk", "sha256", "cached", "load_s", "size_bytes", "inputs",
-     "metadata", "providers", "session", "name", "x"]
+     "metadata", "providers", "session", "name", "x", "received", "complete"]
 )
 garbled = st.dictionaries(keys, values, max_size=8)
 
@@ -61,6 +61,7 @@ def mutated(reply: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
 
 GOOD = {op: good({"op": op, "models": [{"name": "model"}], "chunk": [2, 3], "sha256": "0" * 64})
         for op in ("hello", "load", "bench", "infer", "stub")}
+GOOD["put"] = [{"ok": True, "received": 100, "complete": False}]
 any_reply = st.one_of(garbled, *[mutated(r) for rs in GOOD.values() for r in rs])
 
 
@@ -114,7 +115,7 @@ def test_frame_reader_deadline_bounds_a_trickle() -> None:
 def test_reply_schemas_accept_only_valid_replies(reply: dict[str, Any]) -> None:
     """Every schema either returns a clean value or raises ReplyError; nothing else escapes."""
     for schema, args in ((replies.hello, ()), (replies.loaded, ("0" * 64,)), (replies.bench_event, (["model"],)),
-                         (replies.infer, ()), (replies.stub, ()), (replies.refusal, ())):
+                         (replies.infer, ()), (replies.stub, ()), (replies.put_part, (100,)), (replies.refusal, ())):
         try:
             value = schema(reply, *args)
         except ReplyError as err:
@@ -144,6 +145,7 @@ def test_the_good_replies_pass() -> None:
     assert isinstance(replies.bench_event(GOOD["bench"][1], ["model"]), BenchDone)
     replies.infer(GOOD["infer"][0])
     replies.stub(GOOD["stub"][0])
+    assert replies.put_part(GOOD["put"][0], 100) is False
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -205,3 +207,36 @@ def test_a_valid_guide_field_is_accepted() -> None:
              "weights": encode_tensor(np.ones((1, 4, 1), np.float32)), "beta": 10.0, "vjp": "fd"}
     parsed = _guide_field({"guide": guide}, (1, 4, 2))
     assert parsed is not None and parsed["beta"] == 10.0 and parsed["vjp"] == "fd"
+
+
+# -- the agent's put op ---------------------------------------------------------------------------------
+
+puts = st.fixed_dictionaries(
+    {"op": st.just("put"), "sha256": st.one_of(values, st.sampled_from(["0" * 64, "a" * 64])),
+     "size": st.one_of(values, st.integers(-5, 3000)), "offset": st.one_of(values, st.integers(-5, 3000)),
+     "data": st.one_of(values, st.binary(max_size=600))})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(puts, min_size=1, max_size=6))
+def test_the_agent_answers_any_put_sequence_and_keeps_at_most_one_part_file(messages: list[dict[str, Any]]) -> None:
+    """Any run of ``put`` messages gets one reply each, ok or a refusal with a code; the cache holds at
+    most one unfinished upload and never a model whose bytes are not its sha256."""
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    from simbench_agent.server import Agent, AgentConfig, Connection
+
+    with tempfile.TemporaryDirectory() as d:
+        agent = Agent(AgentConfig(token="t" * 32, cache_dir=Path(d), max_model_bytes=2000))
+        conn = Connection(agent)
+        conn.authed = True
+        for message in messages:
+            out = list(conn.handle(pack(message)))
+            assert len(out) == 1 and isinstance(out[0].get("ok"), bool)
+            assert out[0]["ok"] or isinstance(out[0].get("code"), str)
+        models = Path(d) / "models"
+        assert len(list(models.glob("*.part"))) <= 1
+        for done in models.glob("*.onnx"):
+            assert hashlib.sha256(done.read_bytes()).hexdigest() == done.stem

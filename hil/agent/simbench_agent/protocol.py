@@ -43,12 +43,16 @@ DTYPES: dict[str, np.dtype[Any]] = {
 }
 """The tensor element types allowed on the wire (ONNX's common ones; no object arrays)."""
 MAX_NDIM = 8
-OPS = ("hello", "load", "bench", "infer", "vla", "stub", "bye")
+OPS = ("hello", "load", "put", "bench", "infer", "vla", "stub", "bye")
 """Requests the agent answers: a fixed set."""
-CAPABILITIES = ("vla", "rtc")
+CAPABILITIES = ("vla", "rtc", "put")
 """What this agent offers beyond protocol version 1's first ops, listed in its hello reply: ``vla`` is
-the multi-graph VLA ``infer`` (vision, prefill once, the expert's denoising steps over its KV cache).
+the multi-graph VLA ``infer`` (vision, prefill once, the expert's denoising steps over its KV cache);
+``put`` uploads a model in parts, so a model larger than one message (a deployed-size ACT is 140 MB)
+reaches the board with every frame still under the message cap.
 A host checks it before sending one; an agent without it refuses ``vla`` as an unknown op (one line)."""
+UPLOAD_PART_BYTES = 8 * 1024 * 1024
+"""Bytes per ``put`` part a host sends (the agent takes any part that fits one message)."""
 MAX_VLA_STEPS = 1000
 """Most denoising steps one ``vla`` request may ask for."""
 
@@ -257,6 +261,7 @@ __all__ = [
     "MAX_VLA_STEPS",
     "OPS",
     "PROTOCOL_VERSION",
+    "UPLOAD_PART_BYTES",
     "ConnectionClosed",
     "ProtocolError",
     "decode_tensor",

@@ -111,6 +111,7 @@ class Agent:
         self.sessions: OrderedDict[str, Loaded] = OrderedDict()
         self.run_lock = threading.Lock()
         self.state_lock = threading.Lock()
+        self.upload_lock = threading.Lock()
         self.work_replies = 0
         self._facts: dict[str, Any] | None = None
         self.fault_kind, self.fault_after = None, 0
@@ -183,7 +184,7 @@ class Connection:
                 self.done = True
                 yield {"ok": True}
                 return
-            yield from {"load": self._load, "bench": self._bench, "infer": self._infer, "vla": self._vla,
+            yield from {"load": self._load, "put": self._put, "bench": self._bench, "infer": self._infer, "vla": self._vla,
                         "stub": self._stub}[op](message)
         except RequestError as err:
             yield {"ok": False, "code": err.code, "error": str(err)}
@@ -266,6 +267,51 @@ class Connection:
             "providers": list(session.get_providers()),
             "session": spec.to_wire(),
         }
+
+    def _put(self, message: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """One part of a model upload, appended in order to ``<sha>.part``; the last part is hashed and
+        renamed into the cache, where ``load`` finds it. One upload at a time per board: a part at offset
+        0 starts over and drops any other unfinished upload, so a dropped host leaves at most one file."""
+        agent = self.agent
+        sha = sha256_field(message)
+        size = field(message, "size", int)
+        offset = field(message, "offset", int)
+        data = field(message, "data", bytes)
+        if not 1 <= size <= agent.cfg.max_model_bytes:
+            raise RequestError(
+                f"model of {size} bytes exceeds this board's limit of {agent.cfg.max_model_bytes} bytes "
+                "(simbench-agent serve --max-model-bytes)" if size > 0 else f"field 'size' must be >= 1, got {size}",
+                "too_large" if size > 0 else "protocol",
+            )
+        if not data or offset < 0 or offset + len(data) > size:
+            raise RequestError(f"part at offset {offset} of {len(data)} bytes does not fit a model of {size} bytes", "protocol")
+        part = agent.models_dir / f"{sha}.part"
+        with agent.upload_lock:
+            if offset == 0:
+                for stale in agent.models_dir.glob("*.part"):
+                    stale.unlink(missing_ok=True)
+                part.write_bytes(b"")
+            have = part.stat().st_size if part.is_file() else -1
+            if have != offset:
+                raise RequestError(
+                    f"part at offset {offset} does not follow the {max(have, 0)} bytes received; start over at offset 0",
+                    "upload_order",
+                )
+            with part.open("ab") as f:
+                f.write(data)
+            received = offset + len(data)
+            if received < size:
+                yield {"ok": True, "received": received, "complete": False}
+                return
+            digest = hashlib.sha256()
+            with part.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            if digest.hexdigest() != sha:
+                part.unlink(missing_ok=True)
+                raise RequestError("model bytes do not match their sha256", "hash_mismatch")
+            os.replace(part, agent.models_dir / f"{sha}.onnx")
+        yield {"ok": True, "received": received, "complete": True}
 
     # -- bench --------------------------------------------------------------------------------------
 

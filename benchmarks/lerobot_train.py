@@ -1,0 +1,87 @@
+"""Train a LeRobot ACT with LeRobot's own trainer (``lerobot-train``) on a simbench dataset, on a CPU.
+
+    python benchmarks/lerobot_train.py --dataset.repo_id=simbench/teabag_mug --dataset.root=DATA \
+        --policy.type=act --policy.device=cpu --policy.push_to_hub=false ... (any lerobot-train flag)
+
+Needs lerobot 0.4.4 in its own environment (docs/byo-policy.md, "Round trip"). Two stand-ins for
+compiled parts that PyPI only ships as CUDA builds beside simbench's CPU torch, nothing else changes:
+torchvision's two operator schemas (ACT uses no compiled torchvision op) and the video decoder
+(torchcodec's wheel needs CUDA libraries; frames are decoded with PyAV, exact timestamps, the same
+tolerance check LeRobot applies).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def _torchvision_without_compiled_ops() -> None:
+    try:
+        import torchvision  # noqa: F401
+    except RuntimeError as err:  # "operator torchvision::nms does not exist"
+        if "does not exist" not in str(err):
+            raise
+        for name in [m for m in sys.modules if m.startswith("torchvision")]:
+            del sys.modules[name]
+        lib = torch.library.Library("torchvision", "DEF")
+        lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        _torchvision_without_compiled_ops.lib = lib  # type: ignore[attr-defined]
+        import torchvision  # noqa: F401
+
+
+class _PyAVFrames:
+    """Frames at given timestamps from an mp4, decoded once per file with PyAV and kept in memory
+    (simbench's default dataset: 58k frames x 2 cameras at 96x128, 4.3 GB), nearest frame within the
+    tolerance LeRobot asks for."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _decode(self, path: str) -> tuple[np.ndarray, np.ndarray]:
+        import av
+
+        with av.open(path) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            frames, times = [], []
+            for frame in container.decode(stream):
+                frames.append(frame.to_ndarray(format="rgb24"))
+                times.append(float(frame.pts * stream.time_base))
+        order = np.argsort(times)
+        return np.asarray(times)[order], np.stack(frames)[order]
+
+    def __call__(self, video_path, timestamps, tolerance_s, backend=None) -> torch.Tensor:
+        key = str(video_path)
+        if key not in self._files:
+            self._files[key] = self._decode(key)
+        times, frames = self._files[key]
+        query = np.asarray(timestamps, dtype=np.float64)
+        idx = np.clip(np.searchsorted(times, query), 1, len(times) - 1)
+        idx = np.where(np.abs(times[idx - 1] - query) <= np.abs(times[idx] - query), idx - 1, idx)
+        miss = np.abs(times[idx] - query) > tolerance_s
+        if miss.any():
+            raise RuntimeError(f"{key}: no frame within {tolerance_s} s of {query[miss][0]:.4f} s")
+        return torch.from_numpy(frames[idx]).permute(0, 3, 1, 2).float() / 255.0
+
+
+def main() -> None:
+    _torchvision_without_compiled_ops()
+    import lerobot.datasets.lerobot_dataset as lerobot_dataset
+    import lerobot.datasets.video_utils as video_utils
+
+    decoder = _PyAVFrames()
+    video_utils.decode_video_frames = decoder
+    lerobot_dataset.decode_video_frames = decoder
+    from lerobot.scripts.lerobot_train import main as lerobot_train_main
+
+    lerobot_train_main()
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    main()
