@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 import shlex
 import sys
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from simbench.errors import ConfigError, bad_value
 from simbench.hil.board import BoardConfig
 from simbench.hil.measure import MeasureSettings, VlaPipeline, measure, model_components
 from simbench.paths import CONF_DIR
+from simbench.policies.chunk_contract import read_contract
 from simbench.provenance import describe as describe_versions
 from simbench.provenance import versions
 from simbench.stats import newcombe, wilson
@@ -67,6 +69,30 @@ class NightlySettings:
 
     def rebaseline_command(self) -> str:
         return "hil/nightly/run " + " ".join([*self.board_overrides, "rebaseline=true", "out=DIR"])
+
+
+OWN_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def own_model(entry: str, shipped: list[str]) -> tuple[str, Path]:
+    """A user's ONNX chunk policy in ``nightly.variants`` (docs/byo-policy.md), measured like a shipped
+    variant: ``PATH.onnx`` (labelled by its file name, or its folder's for ``model.onnx``, the layout
+    ``import-lerobot`` writes) or ``LABEL=PATH.onnx``; its contract is checked before the board is touched."""
+    label, sep, raw = entry.partition("=")
+    if not sep:
+        raw = entry
+        label = Path(raw).parent.name if Path(raw).stem == "model" else Path(raw).stem
+    if not raw.endswith(".onnx"):
+        raise bad_value("nightly.variants", entry, f"must be a shipped variant ({', '.join(shipped)}), PATH.onnx or "
+                        "LABEL=PATH.onnx (an ONNX chunk policy of your own)")
+    if not OWN_LABEL.fullmatch(label) or label in shipped:
+        raise bad_value("nightly.variants", entry, f"its label {label!r} must be letters, digits, '_', '.', '-' and "
+                        "not a shipped name (give LABEL=PATH.onnx)")
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise bad_value("nightly.variants", entry, f"{raw} is not a file (give an ONNX chunk policy)")
+    read_contract(path)
+    return label, path
 
 
 def shipped_variants() -> list[str]:
@@ -97,8 +123,13 @@ def parse_settings(cfg: DictConfig, board: BoardConfig, board_overrides: list[st
         raise ConfigError("out=DIR is required (where the dated report, traces and plots go)")
     shipped = shipped_variants()
     variants = n.get("variants") or shipped
-    if not isinstance(variants, list) or any(v not in shipped for v in variants):
-        raise bad_value("nightly.variants", variants, f"must be a list of shipped variants: {', '.join(shipped)}")
+    if not isinstance(variants, list) or not all(isinstance(v, str) for v in variants):
+        raise bad_value("nightly.variants", variants, f"must be a list of shipped variants ({', '.join(shipped)}) "
+                        "or LABEL=MODEL.onnx entries (an ONNX chunk policy of your own)")
+    labels = [v if v in shipped else own_model(v, shipped)[0] for v in variants]
+    if len(set(labels)) != len(labels):
+        raise bad_value("nightly.variants", variants, "every variant needs its own label (give LABEL=PATH.onnx)")
+    variants = [v if v in shipped else "=".join(map(str, own_model(v, shipped))) for v in variants]
     policy = n.get("policy")
     if policy not in shipped:
         raise bad_value("nightly.policy", policy, f"must be one of {', '.join(shipped)}")
@@ -199,13 +230,19 @@ def probe_identity(board: BoardConfig) -> dict[str, Any]:
 
 def measure_variants(board: BoardConfig, s: NightlySettings, command: str) -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
-    for name in s.variants:
-        policy = load_option("policy", name) or {}
+    for entry in s.variants:
+        if "=" in entry:  # LABEL=PATH.onnx, as parse_settings resolved it
+            name, path = entry.split("=", 1)
+            policy: dict[str, Any] = {"precision": read_contract(path).precision}
+            components = model_components(None, path)
+        else:
+            name, policy = entry, load_option("policy", entry) or {}
+            components = model_components(policy, None)
         settings = MeasureSettings(s.count, 0.0, s.warmup, max(s.count, 1_000_000), 3600.0, s.out / "variants" / name)
         pipeline = VlaPipeline(num_steps=policy.get("num_steps")) if policy.get("arch") == "smolvla" else None
         record = measure(
             board,
-            model_components(policy, None),
+            components,
             settings,
             name,
             policy.get("precision"),

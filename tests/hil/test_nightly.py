@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from simbench.errors import ConfigError
+from tests.byo.helpers import contract_model
 from simbench.nightly import (
     NightlySettings,
     board_identity,
@@ -114,12 +115,14 @@ def nightly(*args: str, timeout: float = 900) -> subprocess.CompletedProcess[str
     ("args", "needle"),
     [
         ((), "out=DIR is required"),
-        (("nightly.variants=[act_int9]",), "nightly.variants=['act_int9']"),
+        (("nightly.variants=[act_int9]",), "nightly.variants='act_int9'"),
         (("nightly.p90_tolerance=-1",), "nightly.p90_tolerance=-1"),
         (("board=loopback", "board.slowdown=0.5"), "board.slowdown=0.5"),
         (("nightly.baseline=/nonexistent.json",), "nightly.baseline='/nonexistent.json'"),
         (("nightly.episodes=0",), "nightly.episodes=0"),
         (("nightly.vla_policy=act_int8",), "nightly.vla_policy='act_int8'"),
+        (("nightly.variants=[/nonexistent/mine.onnx]",), "/nonexistent/mine.onnx is not a file"),
+        (("nightly.variants=[act_int8,'act_int8=x.onnx']",), "not a shipped name"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_nothing_written(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
@@ -135,11 +138,13 @@ def test_nightly_on_loopback_passes_and_a_slowed_board_is_named(tmp_path: Path) 
     """Small version of the must-show: write a baseline, compare against it (exit 0), then slow the
     loopback board down (board.slowdown=3): exit 1 naming each variant's p90."""
     base = tmp_path / "baseline.json"
+    (tmp_path / "mine").mkdir()
+    mine = contract_model(tmp_path / "mine" / "model.onnx")  # a user's ONNX chunk policy beside the shipped ones
     common = [
         "board=loopback",
         "nightly.episodes=1",
         "nightly.count=50",
-        "nightly.variants=[act_int8,act_int4,smolvla_mixed]",
+        f"nightly.variants=[act_int8,act_int4,smolvla_mixed,{mine}]",
         f"nightly.baseline={base}",
     ]
     first = nightly(*common, "rebaseline=true", f"out={tmp_path / 'a'}")
@@ -147,6 +152,7 @@ def test_nightly_on_loopback_passes_and_a_slowed_board_is_named(tmp_path: Path) 
     reports = list((tmp_path / "a").glob("nightly_*.md"))
     assert len(reports) == 1 and "verdict: **pass**" in reports[0].read_text()
     assert (tmp_path / "a" / "variants" / "act_int8" / "trace.csv").is_file()
+    assert (tmp_path / "a" / "variants" / "mine" / "trace.csv").is_file() and "| mine |" in reports[0].read_text()
     text = reports[0].read_text()
     for comp in ("vision", "prefill", "expert"):  # the SmolVLA variant: a p90 per component against the baseline
         assert f"| smolvla_mixed | {comp} |" in text
