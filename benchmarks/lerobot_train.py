@@ -3,11 +3,18 @@
     python benchmarks/lerobot_train.py --dataset.repo_id=simbench/teabag_mug --dataset.root=DATA \
         --policy.type=act --policy.device=cpu --policy.push_to_hub=false ... (any lerobot-train flag)
 
-Needs lerobot 0.4.4 in its own environment (docs/byo-policy.md, "Round trip"). Two stand-ins for
-compiled parts that PyPI only ships as CUDA builds beside simbench's CPU torch, nothing else changes:
+Runs in its own environment beside simbench's (LeRobot 0.4.4 pins torch<2.11; this reuses simbench's
+CPU torch 2.13.0 through ``--system-site-packages``, no CUDA build is downloaded)::
+
+    python -m venv --system-site-packages lerobot-venv
+    lerobot-venv/bin/pip install --no-deps lerobot==0.4.4 torchvision==0.28.0 draccus==0.10.0 \
+        "pyyaml-include<2" datasets==4.0.0 diffusers==0.35.2 accelerate==1.16.0 huggingface_hub==0.35.3 \
+        av==18.1.0 einops deepdiff orderly-set jsonlines mergedeep termcolor toml multiprocess dill xxhash cachebox
+
+Two stand-ins for compiled parts that PyPI ships only as CUDA builds, nothing else of LeRobot changes:
 torchvision's two operator schemas (ACT uses no compiled torchvision op) and the video decoder
-(torchcodec's wheel needs CUDA libraries; frames are decoded with PyAV, exact timestamps, the same
-tolerance check LeRobot applies).
+(torchcodec's wheel needs CUDA libraries; frames are decoded with PyAV instead, once per file, and
+looked up with LeRobot's own timestamp tolerance).
 """
 
 from __future__ import annotations

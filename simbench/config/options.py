@@ -57,12 +57,16 @@ def _load(group_dir: Any, name: str) -> DictConfig:
     return out
 
 
-def load_option(group: str, name: str) -> dict[str, Any] | None:
+def load_option(group: str, name: str, overrides: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """``conf/<group>/<name>.yaml`` as a resolved dict, None when there is no such option (for tools
-    outside the Hydra app: evaluation, benchmarks)."""
+    outside the Hydra app: evaluation, benchmarks). ``overrides`` are set before resolving, so keys
+    interpolated from them follow (``+policy=onnx``'s chunk size from its ``model_path``)."""
     if not (CONF_DIR / group / f"{name}.yaml").is_file():
         return None
     register_resolvers()
-    node = OmegaConf.to_container(_load(CONF_DIR / group, name), resolve=True)
+    loaded = _load(CONF_DIR / group, name)
+    for key, value in (overrides or {}).items():
+        loaded[key] = value
+    node = OmegaConf.to_container(loaded, resolve=True)
     assert isinstance(node, dict)
     return node  # type: ignore[return-value]

@@ -227,15 +227,15 @@ def evaluate_named(policies: list[str], episodes: int | None = None, seed: int =
     configs: dict[str, dict[str, Any]] = {}
     for spec in policies:
         name, _, model = spec.partition("=")
-        cfg = load_option("policy", name)
-        if cfg is None:
-            raise unknown_name("policy", name, available("policy"))
         model = model or model_path
         if model:
             try:
-                cfg["model_path"] = str(resolve_model_path(model))
+                model = str(resolve_model_path(model))
             except ConfigError as err:
                 raise ConfigError(f"{err} (for policy {name})") from None
+        cfg = load_option("policy", name, {"model_path": model} if model else None)
+        if cfg is None:
+            raise unknown_name("policy", name, available("policy"))
         if spec in configs:
             raise ConfigError(f"{spec} is named twice")
         configs[spec] = cfg

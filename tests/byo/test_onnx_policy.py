@@ -166,3 +166,16 @@ def test_scene_runs_a_model_that_matches(tmp_path: Path) -> None:
     (run,) = (tmp_path / "r" / "runs").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["inference_count"] >= 5 and metrics["policy"] == "onnx"
+
+
+def test_eval_scores_a_user_model_beside_a_shipped_one(tmp_path: Path) -> None:
+    """``eval act_fp32 onnx=FILE``: the onnx option's chunk size and action size are read from FILE
+    (set before the option resolves), and the model is scored on the same starts, paired."""
+    path = contract_model(tmp_path / "m.onnx", cameras={"top": (96, 128), "gripper": (96, 128)}, chunk=30)
+    out = tmp_path / "eval.json"
+    res = simbench("eval", "act_int8", f"onnx={path}", "--episodes", "1", "--json", str(out))
+    assert res.returncode == 0, res.stderr
+    rows = json.loads(out.read_text())["policies"]
+    assert set(rows) == {"act_int8", f"onnx={path}"}
+    mine = rows[f"onnx={path}"]
+    assert mine["episodes"] == 1 and 0.0 <= mine["success_rate"] <= 1.0
