@@ -32,6 +32,7 @@ from typing import Any
 
 from simbench.config.build import build_run_spec, graphs_of
 from simbench.config.compose import compose_run
+from simbench.config.options import load_option
 from simbench.envs.timing import TimingEnv
 from simbench.errors import bad_value
 from simbench.latency.device_model import load_device
@@ -128,9 +129,10 @@ def price(policy: str = "act_fp32", device: str = "imx95", precisions: Iterable[
         out[precision] = dict(pred.components)
     steps = max((p.repeat for p in parts), default=1)
     published = None
-    if anchored:
-        profile = cfg.latency
-        published = (profile.get("profiles") or {}).get(policy) if "profiles" in profile else None
+    if anchored:  # the device's own published figure for this policy, if it has one (never another board's)
+        own = load_option("device", device) or {}
+        if policy in (own.get("published") or {}):
+            published = (own.get("profiles") or {}).get(policy)
     native = sum(out["fp32"].values()) if "fp32" in out else sum(next(iter(out.values())).values())
     anchor = float(published) / native if published else 1.0
     return Pricing(out, int(node.get("chunk_size", 50)), steps, anchor)

@@ -38,6 +38,15 @@ def test_rows_have_run_metrics_and_repeat_exactly() -> None:
     assert rows[0]["predicted_s"] < rows[1]["predicted_s"] and rows[0]["stall_fraction"] <= rows[1]["stall_fraction"]
 
 
+def test_a_board_is_anchored_to_its_own_published_figure_only() -> None:
+    """The i.MX95 grid is scaled to its published ACT fp32 figure (2.86 s); the RK3568 has no published
+    ACT figure, so its grid is the device model's own prediction, not the i.MX95's number."""
+    imx95, rk = whatif.price("act_fp32", "imx95"), whatif.price("act_fp32", "rk3568")
+    fp32 = whatif.Point(1.0, 100, 0, "fp32", 0.2, 1.0)
+    assert imx95.seconds(fp32) == pytest.approx(2.86)
+    assert rk.anchor == 1.0 and rk.seconds(fp32) == pytest.approx(sum(rk.stages["fp32"].values()))
+
+
 def test_pareto_front_by_hand() -> None:
     rows = [{"predicted_s": 1.0, "stall_fraction": 0.0}, {"predicted_s": 2.0, "stall_fraction": 0.3},
             {"predicted_s": 2.0, "stall_fraction": 0.1}, {"predicted_s": 3.0, "stall_fraction": 0.5},
