@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from tqdm import tqdm
 
 from simbench.envs.base import EpisodeOutcome, Observation
 from simbench.errors import ConfigError
@@ -207,7 +208,8 @@ def replay_run(
     longest = max(int(dataset.episode_ranges[e][1] - dataset.episode_ranges[e][0]) for e in episodes)
     settings = dataclasses.replace(spec.settings, max_ticks=longest + 1)
     results, to_rec, to_ideal, ideal_rec = [], [], [], []
-    for i, options in enumerate(env.episode_plan()):
+    plan = env.episode_plan()
+    for i, options in enumerate(tqdm(plan, desc=f"replay {label}", unit="ep", disable=None, leave=False)):
         episode = int(options["episode"])
         env.reset(0, options)
         if episode not in ideal_cache:
