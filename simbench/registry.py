@@ -8,9 +8,10 @@ valid names (LeRobot's aggregator-table style).
 from __future__ import annotations
 
 import importlib
+import re
 from typing import Any
 
-from simbench.errors import unknown_name
+from simbench.errors import bad_value, unknown_name
 
 ENVS: dict[str, str] = {
     "timing": "simbench.envs.timing:TimingEnv",
@@ -26,6 +27,24 @@ POLICY_RUNTIMES: dict[str, str] = {
     "scripted": "simbench.expert.scripted_policy:ScriptedPolicy",
 }
 """policy.runtime -> class with ``from_config(cfg: dict, env: SchedulerEnv) -> ChunkPolicy``."""
+
+
+TARGET = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
+
+
+def target(spec: Any, key: str) -> Any:
+    """The callable a config names as ``module:function`` (Hydra's ``_target_`` idea): how parts that
+    live beside the core (the board, the wall clock) plug into a run without the core importing them."""
+    if not isinstance(spec, str) or not TARGET.fullmatch(spec):
+        raise bad_value(key, spec, "must name a callable as package.module:function")
+    module_name, attr = spec.split(":")
+    try:
+        found = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise bad_value(key, spec, f"cannot be loaded ({type(err).__name__}: {err})") from None
+    if not callable(found):
+        raise bad_value(key, spec, "is not callable")
+    return found
 
 
 def resolve(table: dict[str, str], key: str, name: str) -> Any:

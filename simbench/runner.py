@@ -21,6 +21,7 @@ from tqdm import tqdm
 from simbench.atomic_io import write_json, write_text
 from simbench.config.build import RunSpec
 from simbench.errors import bad_value
+from simbench.latency.base import RunsThePolicy
 from simbench.metrics import episode_row, summarize
 from simbench.provenance import describe as describe_versions
 from simbench.provenance import policy_model_files, versions
@@ -88,9 +89,8 @@ def run(
         raise bad_value("video_episodes", video_episodes, f"needs an env with cameras; env={spec.env.name} has none")
     policy = None
     try:
-        open_policy = getattr(spec.latency, "open_policy", None)  # latency=board: the policy runs on the board
-        if open_policy is not None:
-            policy = open_policy(spec.policy.runtime_config(), env)
+        if isinstance(spec.latency, RunsThePolicy):  # latency=board: the policy runs on the board
+            policy = spec.latency.open_policy(spec.policy.runtime_config(), env)
         else:
             policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(
                 spec.policy.runtime_config(), env

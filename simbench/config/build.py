@@ -22,7 +22,7 @@ from simbench.extras import RERUN_INSTALL, rerun_sdk_problem
 from simbench.latency.base import LatencySource
 from simbench.latency.factory import make_latency
 from simbench.latency.predicted import GraphsOf, PolicyGraphs
-from simbench.registry import POLICY_RUNTIMES
+from simbench.registry import POLICY_RUNTIMES, target
 from simbench.scheduler.aggregate import NAMES as AGGREGATE_NAMES
 from simbench.scheduler.settings import SchedulerSettings, Stage
 
@@ -232,15 +232,10 @@ def _stages(policy: Mapping[str, Any], policy_name: str) -> tuple[Stage, ...]:
     return tuple(stages)
 
 
-def _board_latency(cfg: DictConfig, latency_cfg: Mapping[str, Any]) -> LatencySource:
-    """``latency=board``: validated here, connected only when the run starts (simbench.hil)."""
-    from simbench.hil.board import parse_board
-    from simbench.hil.board_policy import BoardLatency
-
-    scale = _number(latency_cfg, "scale", "latency", 0.0, 1_000.0, lo_open=True) if "scale" in latency_cfg else 1.0
-    if "board" not in cfg or cfg.board is None:
-        raise ConfigError("latency=board needs board=NAME (loopback or lab; conf/board/)")
-    return BoardLatency(parse_board(OmegaConf.to_container(cfg.board, resolve=True)), scale)  # type: ignore[arg-type]
+def _plugged_latency(cfg: DictConfig, latency_cfg: Mapping[str, Any]) -> LatencySource:
+    """A latency source built beside the core (``latency.plugin: module:function``, e.g. the board's in
+    conf/latency/board.yaml): called with the whole run config, which it validates itself."""
+    return target(latency_cfg["plugin"], "latency.plugin")(cfg, latency_cfg)
 
 
 def _tether(cfg: DictConfig, sched: Mapping[str, Any], policy: Mapping[str, Any], latency_cfg: Mapping[str, Any],
@@ -252,17 +247,14 @@ def _tether(cfg: DictConfig, sched: Mapping[str, Any], policy: Mapping[str, Any]
     if clock not in ("des", "wall"):
         raise unknown_name("scheduler.clock", clock, ("des", "wall"))
 
-    def sizes() -> tuple[int, int] | None:
-        from simbench.hil.payload import wire_sizes
-
-        return wire_sizes(policy) if policy.get("model_path") else None
+    def sizes() -> tuple[int, int] | None:  # the tether's bytes each way, by the protocol's plug-in
+        spec = sched.get("payload_sizes")
+        return target(spec, "scheduler.payload_sizes")(policy) if spec and policy.get("model_path") else None
 
     transport, loop_fps = make_transport(sched, name, sizes)
     if clock == "des":
         return transport, loop_fps, None
-    from simbench.hil.wallclock import wall_setup
-
-    return transport, loop_fps, wall_setup(cfg, sched, policy, latency_cfg)
+    return transport, loop_fps, target(sched.get("wall_clock"), "scheduler.wall_clock")(cfg, sched, policy, latency_cfg)
 
 
 def _check_rtc(policy: dict[str, Any], aggregate: str, mode: str, runtime: str) -> None:
@@ -310,20 +302,9 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     if "actions_per_chunk" not in policy:
         raise ConfigError(f"policy={name} is a training config (python -m simbench train +policy={name}); "
                           f"run takes one of: {', '.join(runnable_policies())}")
-    board_latency = latency_cfg.get("name") == "board"
-    if board_latency:  # checked before a camera-less env turns the policy timing-only
-        if policy.get("runtime") != "onnx" or not policy.get("model_path"):
-            raise bad_value(
-                "latency",
-                "board",
-                f"needs a policy with an ONNX model (runtime: onnx); {name} has runtime {policy.get('runtime')}",
-            )
-        if not env.get("cameras") and policy.get("arch") != "chunk":  # chunk: generated inputs (onnx_chunk.py)
-            raise bad_value(
-                "latency",
-                "board",
-                f"needs an env with cameras to send the board; env={env.get('name')} has none (use env=teabag_mug)",
-            )
+    plugged = latency_cfg.get("plugin") is not None
+    if plugged:  # built (and checked) before a camera-less env turns the policy timing-only
+        latency_plugin = _plugged_latency(cfg, latency_cfg)
     if policy.get("runtime", "timing") not in POLICY_RUNTIMES:
         raise unknown_name("policy.runtime", policy.get("runtime"), POLICY_RUNTIMES)
     if policy.get("runtime", "timing") == "timing" and env.get("cameras"):
@@ -363,8 +344,7 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
                    else SchedulerSettings.shift_ticks)
     _check_rtc(policy, str(aggregate), str(mode), runtime)
 
-    latency = (_board_latency(cfg, latency_cfg) if board_latency
-               else make_latency(latency_cfg, name, graphs_of=graphs_of(policy)))
+    latency = latency_plugin if plugged else make_latency(latency_cfg, name, graphs_of=graphs_of(policy))
     if latency_cfg.get("name") == "host" and runtime == "timing":
         why = (f"env={env.get('name')} has no cameras, so {name} runs timing-only" if timing_only
                else f"policy {name} has runtime=timing")

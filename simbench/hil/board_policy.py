@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from simbench.envs.base import control_hz
 from simbench.errors import ConfigError
-from simbench.hil.board import BoardConfig, BoardConnection
+from simbench.hil.board import BoardConfig, BoardConnection, parse_board
 from simbench.hil.client import BoardClient, LoadedModel
 from simbench.hil.measure import board_summary
 from simbench.hil.spec import host_session_spec
@@ -231,4 +231,28 @@ class BoardVLAPolicy(OnBoard, SmolVLAOnnxPolicy):
                 "seconds": dict(reply.components), "steps": list(reply.steps)}
 
 
-__all__ = ["BoardChunkPolicy", "BoardLatency", "BoardVLAPolicy", "OnBoard", "RemoteSession", "open_on_board"]
+
+def board_latency(cfg: Any, latency_cfg: Mapping[str, Any]) -> BoardLatency:
+    """``latency=board`` (conf/latency/board.yaml's ``source``): checked here, connected only when the
+    run starts. ``cfg`` is the whole composed run config."""
+    from omegaconf import OmegaConf
+
+    from simbench.config.build import _number
+    from simbench.errors import bad_value
+
+    policy = OmegaConf.to_container(cfg.policy, resolve=True)
+    env = OmegaConf.to_container(cfg.env, resolve=True)
+    assert isinstance(policy, dict) and isinstance(env, dict)
+    name = policy.get("name")
+    if policy.get("runtime") != "onnx" or not policy.get("model_path"):
+        raise bad_value("latency", "board",
+                        f"needs a policy with an ONNX model (runtime: onnx); {name} has runtime {policy.get('runtime')}")
+    if not env.get("cameras") and policy.get("arch") != "chunk":  # chunk: generated inputs (onnx_chunk.py)
+        raise bad_value("latency", "board",
+                        f"needs an env with cameras to send the board; env={env.get('name')} has none (use env=teabag_mug)")
+    scale = _number(latency_cfg, "scale", "latency", 0.0, 1_000.0, lo_open=True) if "scale" in latency_cfg else 1.0
+    if "board" not in cfg or cfg.board is None:
+        raise ConfigError("latency=board needs board=NAME (loopback or lab; conf/board/)")
+    return BoardLatency(parse_board(OmegaConf.to_container(cfg.board, resolve=True)), scale)  # type: ignore[arg-type]
+
+__all__ = ["BoardChunkPolicy", "BoardLatency", "board_latency", "BoardVLAPolicy", "OnBoard", "RemoteSession", "open_on_board"]

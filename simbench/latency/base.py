@@ -36,6 +36,15 @@ class LatencySource(Protocol):
         says), ``board`` (a live board) or ``distribution`` (parameters a user chose)."""
 
 
+@runtime_checkable
+class RunsThePolicy(Protocol):
+    """A latency source that also runs the policy, so the time it reports is the policy's own call
+    (``latency=board``: the board computes each chunk). The runner opens the policy through it."""
+
+    def open_policy(self, cfg: Any, env: Any) -> Any:
+        """The chunk policy for ``cfg`` (the policy's runtime config) in ``env``, running where this source times it."""
+
+
 class SampledLatency:
     """Base for sources that draw a total from the generator alone (distributions, profiles, traces)."""
 
