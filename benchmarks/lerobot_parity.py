@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lerobot_train import _torchvision_without_compiled_ops  # noqa: E402
+from lerobot_train import torchvision_without_compiled_ops  # noqa: E402
 
 
 def frame_at(path: Path, t: float) -> np.ndarray:
@@ -45,7 +45,7 @@ def main() -> int:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
 
-    _torchvision_without_compiled_ops()
+    torchvision_without_compiled_ops()
     import onnxruntime as ort
     import pandas as pd
     import torch

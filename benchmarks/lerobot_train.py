@@ -20,13 +20,14 @@ looked up with LeRobot's own timestamp tolerance).
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 
 
-def _torchvision_without_compiled_ops() -> None:
+def torchvision_without_compiled_ops() -> None:
+    """Import torchvision beside a CPU torch: a CUDA wheel's compiled ops cannot load, and ACT uses none of
+    them; only the two operator schemas its Python side registers against are defined here."""
     try:
         import torchvision  # noqa: F401
     except RuntimeError as err:  # "operator torchvision::nms does not exist"
@@ -37,7 +38,7 @@ def _torchvision_without_compiled_ops() -> None:
         lib = torch.library.Library("torchvision", "DEF")
         lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
         lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-        _torchvision_without_compiled_ops.lib = lib  # type: ignore[attr-defined]
+        torchvision_without_compiled_ops.lib = lib  # type: ignore[attr-defined]
         import torchvision  # noqa: F401
 
 
@@ -77,7 +78,7 @@ class _PyAVFrames:
 
 
 def main() -> None:
-    _torchvision_without_compiled_ops()
+    torchvision_without_compiled_ops()
     import lerobot.datasets.lerobot_dataset as lerobot_dataset
     import lerobot.datasets.video_utils as video_utils
 
@@ -90,5 +91,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     main()

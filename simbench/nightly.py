@@ -126,10 +126,10 @@ def parse_settings(cfg: DictConfig, board: BoardConfig, board_overrides: list[st
     if not isinstance(variants, list) or not all(isinstance(v, str) for v in variants):
         raise bad_value("nightly.variants", variants, f"must be a list of shipped variants ({', '.join(shipped)}) "
                         "or LABEL=MODEL.onnx entries (an ONNX chunk policy of your own)")
-    labels = [v if v in shipped else own_model(v, shipped)[0] for v in variants]
+    variants = [v if v in shipped else "=".join(map(str, own_model(v, shipped))) for v in variants]
+    labels = [v.split("=", 1)[0] for v in variants]
     if len(set(labels)) != len(labels):
         raise bad_value("nightly.variants", variants, "every variant needs its own label (give LABEL=PATH.onnx)")
-    variants = [v if v in shipped else "=".join(map(str, own_model(v, shipped))) for v in variants]
     policy = n.get("policy")
     if policy not in shipped:
         raise bad_value("nightly.policy", policy, f"must be one of {', '.join(shipped)}")

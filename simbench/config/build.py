@@ -302,9 +302,8 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     if "actions_per_chunk" not in policy:
         raise ConfigError(f"policy={name} is a training config (python -m simbench train +policy={name}); "
                           f"run takes one of: {', '.join(runnable_policies())}")
-    plugged = latency_cfg.get("plugin") is not None
-    if plugged:  # built (and checked) before a camera-less env turns the policy timing-only
-        latency_plugin = _plugged_latency(cfg, latency_cfg)
+    # a plug-in source (latency=board) is built, and checks the run, before a camera-less env turns the policy timing-only
+    plugged = _plugged_latency(cfg, latency_cfg) if latency_cfg.get("plugin") is not None else None
     if policy.get("runtime", "timing") not in POLICY_RUNTIMES:
         raise unknown_name("policy.runtime", policy.get("runtime"), POLICY_RUNTIMES)
     if policy.get("runtime", "timing") == "timing" and env.get("cameras"):
@@ -344,7 +343,7 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
                    else SchedulerSettings.shift_ticks)
     _check_rtc(policy, str(aggregate), str(mode), runtime)
 
-    latency = latency_plugin if plugged else make_latency(latency_cfg, name, graphs_of=graphs_of(policy))
+    latency = plugged if plugged is not None else make_latency(latency_cfg, name, graphs_of=graphs_of(policy))
     if latency_cfg.get("name") == "host" and runtime == "timing":
         why = (f"env={env.get('name')} has no cameras, so {name} runs timing-only" if timing_only
                else f"policy {name} has runtime=timing")

@@ -277,12 +277,11 @@ class Connection:
         size = field(message, "size", int)
         offset = field(message, "offset", int)
         data = field(message, "data", bytes)
-        if not 1 <= size <= agent.cfg.max_model_bytes:
-            raise RequestError(
-                f"model of {size} bytes exceeds this board's limit of {agent.cfg.max_model_bytes} bytes "
-                "(simbench-agent serve --max-model-bytes)" if size > 0 else f"field 'size' must be >= 1, got {size}",
-                "too_large" if size > 0 else "protocol",
-            )
+        if size < 1:
+            raise RequestError(f"field 'size' must be >= 1, got {size}", "protocol")
+        if size > agent.cfg.max_model_bytes:
+            raise RequestError(f"model of {size} bytes exceeds this board's limit of {agent.cfg.max_model_bytes} "
+                               "bytes (simbench-agent serve --max-model-bytes)", "too_large")
         if not data or offset < 0 or offset + len(data) > size:
             raise RequestError(f"part at offset {offset} of {len(data)} bytes does not fit a model of {size} bytes", "protocol")
         part = agent.models_dir / f"{sha}.part"
