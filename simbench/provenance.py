@@ -7,7 +7,6 @@ nightly's report and baseline, ``results/reference/`` files) carries :func:`vers
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -16,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from simbench.hashing import file_sha256
 from simbench.paths import REPO_DIR
 
 PACKAGES: tuple[str, ...] = ("mujoco", "onnxruntime", "numpy")
@@ -59,14 +59,6 @@ def git_state() -> tuple[str | None, bool | None]:
     except (OSError, subprocess.SubprocessError):
         return None, None
     return commit or None, bool(status.strip())
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def model_sha256(files: Mapping[str, Path] | None) -> str | dict[str, str] | None:
@@ -118,6 +110,6 @@ def mixed_versions(records: Iterable[Mapping[str, Any] | None]) -> dict[str, lis
 
 
 __all__ = [
-    "COMPARED_KEYS", "PACKAGES", "cpu_model", "describe", "file_sha256", "git_state", "mixed_versions", "model_sha256",
+    "COMPARED_KEYS", "PACKAGES", "cpu_model", "describe", "git_state", "mixed_versions", "model_sha256",
     "package_version", "policy_model_files", "versions",
 ]

@@ -1,8 +1,10 @@
-"""Name -> implementation tables for the swappable parts.
+"""Name -> implementation tables for the swappable parts: envs, policy runtimes, latency sources.
 
 Plain dicts of ``"module:attr"`` strings, imported on first use so that a timing-only run never
-imports MuJoCo or ONNX Runtime. A missed lookup raises a one-line :class:`ConfigError` listing the
-valid names (LeRobot's aggregator-table style).
+imports MuJoCo or ONNX Runtime; each implementation is a class with ``from_config``. A missed lookup
+raises a one-line :class:`ConfigError` listing the valid names (LeRobot's aggregator-table style).
+An option beside the core names its class in its own YAML (``target: package.module:Class``), so a
+new one is one file and one YAML; the aggregate functions' table is ``scheduler.aggregate.AGGREGATORS``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,18 @@ POLICY_RUNTIMES: dict[str, str] = {
     "scripted": "simbench.expert.scripted_policy:ScriptedPolicy",
 }
 """policy.runtime -> class with ``from_config(cfg: dict, env: SchedulerEnv) -> ChunkPolicy``."""
+
+LATENCY_SOURCES: dict[str, str] = {
+    "constant": "simbench.latency.distributions:ConstantLatency",
+    "normal": "simbench.latency.distributions:NormalLatency",
+    "lognormal": "simbench.latency.distributions:LognormalLatency",
+    "uniform": "simbench.latency.distributions:UniformLatency",
+    "trace": "simbench.latency.trace:TraceLatency",
+    "device_profile": "simbench.latency.device_profile:DeviceProfileLatency",
+    "predicted": "simbench.latency.predicted:PredictedLatency",
+    "host": "simbench.latency.base:MeasuredLatency",
+}
+"""latency.name -> class with ``from_config(node: dict, ctx: LatencyContext) -> LatencySource``."""
 
 
 TARGET = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*")
@@ -53,3 +67,12 @@ def resolve(table: dict[str, str], key: str, name: str) -> Any:
         raise unknown_name(key, name, table)
     module_name, attr = table[name].split(":")
     return getattr(importlib.import_module(module_name), attr)
+
+
+def implementation(table: dict[str, str], key: str, node: Any) -> Any:
+    """The class an option's node asks for: its ``target`` (a part beside the core) or ``table[node.name]``."""
+    if not isinstance(node, dict) and not hasattr(node, "get"):
+        raise bad_value(key, node, f"give a mapping with a name ({', '.join(sorted(table))}) or a target (module:Class)")
+    if node.get("target") is not None:
+        return target(node["target"], f"{key}.target")
+    return resolve(table, key, node.get("name"))

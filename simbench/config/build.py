@@ -21,9 +21,9 @@ from simbench.errors import ConfigError, bad_value, unknown_name
 from simbench.extras import RERUN_INSTALL, rerun_sdk_problem
 from simbench.latency.base import LatencySource
 from simbench.latency.factory import make_latency
-from simbench.latency.predicted import GraphsOf, PolicyGraphs
+from simbench.latency.context import GraphsOf, PolicyGraphs
 from simbench.registry import POLICY_RUNTIMES, target
-from simbench.scheduler.aggregate import NAMES as AGGREGATE_NAMES
+from simbench.scheduler.aggregate import make_aggregator
 from simbench.scheduler.settings import SchedulerSettings, Stage
 
 SCHEDULER_MODES = ("async", "sync")
@@ -232,12 +232,6 @@ def _stages(policy: Mapping[str, Any], policy_name: str) -> tuple[Stage, ...]:
     return tuple(stages)
 
 
-def _plugged_latency(cfg: DictConfig, latency_cfg: Mapping[str, Any]) -> LatencySource:
-    """A latency source built beside the core (``latency.plugin: module:function``, e.g. the board's in
-    conf/latency/board.yaml): called with the whole run config, which it validates itself."""
-    return target(latency_cfg["plugin"], "latency.plugin")(cfg, latency_cfg)
-
-
 def _tether(cfg: DictConfig, sched: Mapping[str, Any], policy: Mapping[str, Any], latency_cfg: Mapping[str, Any],
             name: str) -> tuple[Any, float | None, Any]:
     """scheduler.clock and the DES's transport keys (simbench.scheduler.transport, .wallclock)."""
@@ -288,8 +282,6 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     fps = bounds.rate(sched.get("fps"), "scheduler.fps")
     threshold = _number(sched, "threshold", "scheduler", 0.0, 1.0)
     aggregate = sched.get("aggregate")
-    if aggregate not in AGGREGATE_NAMES:
-        raise unknown_name("scheduler.aggregate", aggregate, AGGREGATE_NAMES)
     # ACT's temporal ensemble weights exp(-m * i): m of 0.01 (ACT's) to a few; 100 already keeps only the newest
     te_m = _number(sched, "temporal_ensemble_m", "scheduler", 0.0, MAX_TEMPORAL_ENSEMBLE_M)
     eps = sched.get("similarity_eps")
@@ -303,7 +295,8 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         raise ConfigError(f"policy={name} is a training config (python -m simbench train +policy={name}); "
                           f"run takes one of: {', '.join(runnable_policies())}")
     # a plug-in source (latency=board) is built, and checks the run, before a camera-less env turns the policy timing-only
-    plugged = _plugged_latency(cfg, latency_cfg) if latency_cfg.get("plugin") is not None else None
+    plugged = (make_latency(latency_cfg, name, graphs_of=graphs_of(policy), run=cfg)
+               if latency_cfg.get("target") is not None else None)
     if policy.get("runtime", "timing") not in POLICY_RUNTIMES:
         raise unknown_name("policy.runtime", policy.get("runtime"), POLICY_RUNTIMES)
     if policy.get("runtime", "timing") == "timing" and env.get("cameras"):
@@ -341,9 +334,10 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
                     else SchedulerSettings.delay_window)
     shift_ticks = (_integer(sched, "shift_ticks", "scheduler", 1, MAX_CHUNK) if "shift_ticks" in sched
                    else SchedulerSettings.shift_ticks)
+    make_aggregator(str(aggregate), te_m, shift_ticks)  # a name it does not know: one line listing the names
     _check_rtc(policy, str(aggregate), str(mode), runtime)
 
-    latency = plugged if plugged is not None else make_latency(latency_cfg, name, graphs_of=graphs_of(policy))
+    latency = plugged if plugged is not None else make_latency(latency_cfg, name, graphs_of=graphs_of(policy), run=cfg)
     if latency_cfg.get("name") == "host" and runtime == "timing":
         why = (f"env={env.get('name')} has no cameras, so {name} runs timing-only" if timing_only
                else f"policy {name} has runtime=timing")

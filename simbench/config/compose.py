@@ -34,7 +34,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from simbench.config.options import available
+from simbench.config.options import available, searchpath_dirs
 from simbench.config.resolvers import register_resolvers
 from simbench.errors import ConfigError, unknown_name
 from simbench.paths import CONF_DIR
@@ -70,14 +70,15 @@ def expand(overrides: list[str], multirun: bool) -> list[list[str]]:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as err:
         raise ConfigError(f"cannot parse overrides: {_first_line(err)}") from None
+    extra = searchpath_dirs(overrides)
     for ov in parsed:
         group = ov.key_or_group
         if "/" in group or group.startswith("hydra") or not (CONF_DIR / group).is_dir() or ov.is_delete():
             continue
         values = list(ov.sweep_string_iterator()) if ov.is_sweep_override() else [ov.get_value_element_as_str()]
         for value in values:
-            if value not in available(group):
-                raise unknown_name(group, value, available(group))
+            if value not in available(group, extra):
+                raise unknown_name(group, value, available(group, extra))
         if ov.is_sweep_override() and not multirun:
             raise ConfigError(f"{group}={','.join(values)} is a sweep; add -m to run every value")
     if not multirun:
@@ -94,7 +95,8 @@ def compose_run(config_name: str, overrides: list[str], output_dir_key: str | No
 
     ``output_dir_key`` (``hydra.run.dir`` or ``hydra.sweep.dir``): also resolve that Hydra path, as
     Hydra would, and return it under the config's ``_output_dir`` key."""
-    job_overrides = [o for o in overrides if not o.lstrip("+~").startswith("hydra")]
+    # hydra.searchpath stays: it says where options beside conf/ live (composing needs them)
+    job_overrides = [o for o in overrides if not o.lstrip("+~").startswith("hydra") or o.startswith("hydra.searchpath=")]
     dir_overrides = [o for o in overrides if o.startswith(("hydra.run.dir=", "hydra.sweep.dir="))]
     GlobalHydra.instance().clear()
     try:

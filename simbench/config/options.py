@@ -9,6 +9,8 @@ of another group (``/device@_here_: imx95``) merged under the option, then the o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -18,9 +20,22 @@ from simbench.errors import ConfigError
 from simbench.paths import CONF_DIR
 
 
-def available(group: str) -> list[str]:
-    """Options of a config group: the YAML files in ``conf/<group>/`` (bases in sub-folders are not options)."""
-    return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+def available(group: str, searchpath: Sequence[Path] = ()) -> list[str]:
+    """Options of a config group: the YAML files in ``conf/<group>/`` and in the same group of each
+    extra config directory (``hydra.searchpath``); bases in sub-folders are not options."""
+    return sorted({p.stem for root in (CONF_DIR, *searchpath) for p in (Path(root) / group).glob("*.yaml")})
+
+
+def searchpath_dirs(overrides: Sequence[str]) -> list[Path]:
+    """The local directories a ``hydra.searchpath=[file://DIR,...]`` override adds (where options
+    beside the core live: one YAML next to its one file of code)."""
+    dirs: list[Path] = []
+    for override in overrides:
+        if override.startswith("hydra.searchpath="):
+            body = override.split("=", 1)[1].strip().strip("[]")
+            dirs += [Path(item.strip().strip("'\"").removeprefix("file://")) for item in body.split(",")
+                     if item.strip().strip("'\"").startswith("file://")]
+    return dirs
 
 
 def runnable_policies() -> list[str]:

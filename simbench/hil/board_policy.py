@@ -29,6 +29,7 @@ from simbench.hil.client import BoardClient, LoadedModel
 from simbench.hil.measure import board_summary
 from simbench.hil.spec import host_session_spec
 from simbench.latency.base import StageTimes
+from simbench.latency.context import LatencyContext
 from simbench.policies.onnx_policy import OnnxChunkPolicy, resolve_model_path
 from simbench.policies.smolvla.onnx_runtime import COMPONENTS, INPUTS, SmolVLAOnnxPolicy, component_paths, rtc_config
 from simbench.policies.smolvla.rtc import Guide
@@ -48,6 +49,31 @@ class BoardLatency:
         self.last_components: dict[str, float] | None = None
         self.graphs: dict[str, LoadedModel] | None = None
         """A multi-graph policy's graphs on the board (smolvla_*), per component."""
+
+    @classmethod
+    def from_config(cls, latency_cfg: Mapping[str, Any], ctx: LatencyContext) -> BoardLatency:
+        """``latency=board`` (conf/latency/board.yaml's ``target``): checked here against the whole run
+        (``ctx.run``), connected only when the run starts."""
+        from omegaconf import OmegaConf
+
+        from simbench.bounds import number
+        from simbench.errors import bad_value
+
+        cfg = ctx.run
+        policy = OmegaConf.to_container(cfg.policy, resolve=True)
+        env = OmegaConf.to_container(cfg.env, resolve=True)
+        assert isinstance(policy, dict) and isinstance(env, dict)
+        name = policy.get("name")
+        if policy.get("runtime") != "onnx" or not policy.get("model_path"):
+            raise bad_value("latency", "board",
+                            f"needs a policy with an ONNX model (runtime: onnx); {name} has runtime {policy.get('runtime')}")
+        if not env.get("cameras") and policy.get("arch") != "chunk":  # chunk: generated inputs (onnx_chunk.py)
+            raise bad_value("latency", "board", f"needs an env with cameras to send the board; env={env.get('name')} "
+                            "has none (use env=teabag_mug)")
+        scale = number(latency_cfg.get("scale", 1.0), "latency.scale", 0.0, 1_000.0, lo_open=True)
+        if "board" not in cfg or cfg.board is None:
+            raise ConfigError("latency=board needs board=NAME (loopback or lab; conf/board/)")
+        return cls(parse_board(OmegaConf.to_container(cfg.board, resolve=True)), scale)  # type: ignore[arg-type]
 
     def draw(self, rng: np.random.Generator, measured_s: float) -> StageTimes:
         """The board's own timing of the call just made (``measured_s`` includes the tether)."""
@@ -232,27 +258,4 @@ class BoardVLAPolicy(OnBoard, SmolVLAOnnxPolicy):
 
 
 
-def board_latency(cfg: Any, latency_cfg: Mapping[str, Any]) -> BoardLatency:
-    """``latency=board`` (conf/latency/board.yaml's ``source``): checked here, connected only when the
-    run starts. ``cfg`` is the whole composed run config."""
-    from omegaconf import OmegaConf
-
-    from simbench.config.build import _number
-    from simbench.errors import bad_value
-
-    policy = OmegaConf.to_container(cfg.policy, resolve=True)
-    env = OmegaConf.to_container(cfg.env, resolve=True)
-    assert isinstance(policy, dict) and isinstance(env, dict)
-    name = policy.get("name")
-    if policy.get("runtime") != "onnx" or not policy.get("model_path"):
-        raise bad_value("latency", "board",
-                        f"needs a policy with an ONNX model (runtime: onnx); {name} has runtime {policy.get('runtime')}")
-    if not env.get("cameras") and policy.get("arch") != "chunk":  # chunk: generated inputs (onnx_chunk.py)
-        raise bad_value("latency", "board",
-                        f"needs an env with cameras to send the board; env={env.get('name')} has none (use env=teabag_mug)")
-    scale = _number(latency_cfg, "scale", "latency", 0.0, 1_000.0, lo_open=True) if "scale" in latency_cfg else 1.0
-    if "board" not in cfg or cfg.board is None:
-        raise ConfigError("latency=board needs board=NAME (loopback or lab; conf/board/)")
-    return BoardLatency(parse_board(OmegaConf.to_container(cfg.board, resolve=True)), scale)  # type: ignore[arg-type]
-
-__all__ = ["BoardChunkPolicy", "BoardLatency", "board_latency", "BoardVLAPolicy", "OnBoard", "RemoteSession", "open_on_board"]
+__all__ = ["BoardChunkPolicy", "BoardLatency", "BoardVLAPolicy", "OnBoard", "RemoteSession", "open_on_board"]

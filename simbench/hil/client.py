@@ -36,7 +36,7 @@ from simbench_agent.session import SessionSpec
 from simbench.errors import RunFault
 from simbench.hil import replies
 from simbench.hil.replies import BenchBatch, BenchDone, ReplyError
-from simbench.provenance import file_sha256
+from simbench.hashing import file_sha256
 
 T = TypeVar("T")
 
@@ -302,4 +302,4 @@ class BoardClient:
         return self._parse("infer", replies.infer, reply)
 
 
-__all__ = ["BoardClient", "BoardError", "LoadedModel", "StubReply", "file_sha256"]
+__all__ = ["BoardClient", "BoardError", "LoadedModel", "StubReply"]

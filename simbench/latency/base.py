@@ -66,6 +66,11 @@ class MeasuredLatency:
     def __init__(self, scale: float = 1.0) -> None:
         self.scale = scale
 
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], ctx: Any) -> MeasuredLatency:
+        """``ctx``: the :class:`simbench.latency.context.LatencyContext` (unused: the call is timed as it runs)."""
+        return cls(float(cfg.get("scale", 1.0)))
+
     def describe(self) -> dict[str, Any]:
         return {"kind": "host", "scale": self.scale,
                 "what": "the policy's ONNX Runtime calls timed on this machine (camera preprocessing and rendering "

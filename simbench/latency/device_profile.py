@@ -12,7 +12,7 @@ a new board needs no code. This module samples a profile and says which kind a r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,8 @@ import numpy as np
 from simbench.errors import ConfigError, bad_value, unknown_name
 from simbench.latency.base import SampledLatency
 from simbench.latency.distributions import LognormalLatency
-from simbench.latency.predicted import GraphsOf, anchored_median, predict_policy
+from simbench.latency.context import GraphsOf, LatencyContext
+from simbench.latency.predicted import anchored_median, predict_policy
 
 
 def profile_provenance(cfg: Mapping[str, Any], policy: str) -> dict[str, Any]:
@@ -55,6 +56,15 @@ def predicted_profile(cfg: Mapping[str, Any], policy: str, graphs_of: GraphsOf |
                     "ratio": ratio, "device": variant.device, "graphs": dict(variant.graphs)}
 
 
+def same_model(ctx: LatencyContext, variants: Iterable[str]) -> str | None:
+    """The listed variant whose ONNX graphs are byte for byte the run's (sha256), if any: a shipped
+    model copied or re-named keeps its figure."""
+    mine = ctx.model_sha256()
+    if mine is None:
+        return None
+    return next((name for name in variants if ctx.model_sha256(name) == mine), None)
+
+
 @dataclass(frozen=True)
 class DeviceProfileLatency(SampledLatency):
     """Lognormal around a per-policy published (or predicted) median."""
@@ -66,21 +76,27 @@ class DeviceProfileLatency(SampledLatency):
     """``{"kind": "published" | "predicted" | "no_network" | "override", ...}``."""
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], policy: str, graphs_of: GraphsOf | None = None) -> DeviceProfileLatency:
-        """The profile for ``policy`` from a ``latency`` node holding a device's keys (``profiles``,
-        ``jitter``, ``published``, ``predicted``, ``no_network``, ``source``, ``model``)."""
+    def from_config(cls, cfg: Mapping[str, Any], ctx: LatencyContext) -> DeviceProfileLatency:
+        """The profile for the run's policy from a ``latency`` node holding a device's keys (``profiles``,
+        ``jitter``, ``published``, ``predicted``, ``no_network``, ``source``, ``model``). A policy is
+        found by its name, else by its model: graphs with the same sha256 as a listed variant's."""
         if "profiles" not in cfg:
             raise bad_value(
                 "latency", cfg.get("name"), "a device profile needs profiles (policy name -> median seconds)"
             )
         jitter = float(cfg.get("jitter", 0.0))
+        policy = ctx.policy
+        listed = (*cfg["profiles"], *(cfg.get("predicted") or {}))
+        if policy not in listed and (same := same_model(ctx, listed)) is not None:
+            found = cls.from_config(cfg, LatencyContext(same, ctx.key, ctx.graphs_of, ctx.run))
+            return cls(found.median, found.jitter, policy, {**found.provenance, "matched": {"by": "sha256", "variant": same}})
         if policy not in cfg["profiles"] and policy in (cfg.get("predicted") or {}):
-            median, provenance = predicted_profile(cfg, policy, graphs_of)
+            median, provenance = predicted_profile(cfg, policy, ctx.graphs_of)
             return cls(median, jitter, policy, provenance)
-        if policy not in cfg["profiles"] and graphs_of is not None:  # no figure: the device model on its own graph
+        if policy not in cfg["profiles"] and ctx.graphs_of is not None:  # no figure: the device model on its own graph
             from simbench.latency.unpublished import unpublished_latency
 
-            unpublished = unpublished_latency(cfg, policy, graphs_of)
+            unpublished = unpublished_latency(cfg, policy, ctx.graphs_of)
             if unpublished is not None:
                 return unpublished  # type: ignore[return-value]
         return cls.for_policy(cfg["profiles"], policy, jitter, provenance=profile_provenance(cfg, policy))

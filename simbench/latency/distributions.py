@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, ClassVar
 
 import numpy as np
 
-from simbench.errors import bad_value
+from simbench.errors import ConfigError, bad_value
 from simbench.latency.base import SampledLatency
+from simbench.latency.context import LatencyContext
 
 
 class _Describe(SampledLatency):
@@ -19,6 +21,14 @@ class _Describe(SampledLatency):
 
     def describe(self) -> dict[str, Any]:
         return {"kind": "distribution", "name": self.name, **asdict(self)}  # type: ignore[call-overload]
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], ctx: LatencyContext) -> SampledLatency:
+        """The distribution from its node's parameters (the dataclass fields; missing ones keep their defaults)."""
+        missing = [f.name for f in fields(cls) if f.name not in cfg and f.default is MISSING]  # type: ignore[arg-type]
+        if missing:
+            raise ConfigError(f"{ctx.key}={cls.name} needs {', '.join(f'{ctx.key}.{m}' for m in missing)} (seconds)")
+        return cls(**{f.name: float(cfg[f.name]) for f in fields(cls) if f.name in cfg})  # type: ignore[arg-type]
 
 
 def _positive(key: str, value: float, allow_zero: bool = True) -> float:

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from simbench.errors import bad_value, unknown_name
-from simbench.latency.base import LatencySource, MeasuredLatency, StageTimes
-from simbench.latency.device_profile import DeviceProfileLatency
-from simbench.latency.distributions import ConstantLatency, LognormalLatency, NormalLatency, UniformLatency
-from simbench.latency.predicted import GraphsOf, PredictedLatency
-from simbench.latency.trace import TraceLatency
+from simbench.errors import bad_value
+from simbench.latency.base import LatencySource, StageTimes
+from simbench.latency.context import GraphsOf, LatencyContext
+from simbench.registry import LATENCY_SOURCES, implementation
 
 
 @dataclass(frozen=True)
@@ -34,25 +32,6 @@ class Scaled:
     def describe(self) -> dict[str, Any]:
         return {**self.source.describe(), "scale": self.scale}
 
-
-def _build(cfg: Mapping[str, Any], policy: str, graphs_of: GraphsOf | None, key: str) -> LatencySource:
-    name = cfg["name"]
-    builders: dict[str, Callable[[], LatencySource]] = {
-        "constant": lambda: ConstantLatency(float(cfg["value"])),
-        "normal": lambda: NormalLatency(float(cfg["mean"]), float(cfg["std"]), float(cfg.get("min", 0.0))),
-        "lognormal": lambda: LognormalLatency(float(cfg["median"]), float(cfg["sigma"])),
-        "uniform": lambda: UniformLatency(float(cfg["low"]), float(cfg["high"])),
-        "trace": lambda: TraceLatency(str(cfg["path"]), str(cfg.get("column", "latency_s"))),
-        "device_profile": lambda: DeviceProfileLatency.from_config(cfg, policy, graphs_of),
-        "predicted": lambda: PredictedLatency.from_config(cfg, policy, graphs_of, key),
-        "host": lambda: MeasuredLatency(),
-    }
-    if name not in builders:
-        raise unknown_name("latency", name, builders)
-    return builders[name]()
-
-
-LATENCY_SOURCES = ("constant", "normal", "lognormal", "uniform", "trace", "device_profile", "predicted", "host")
 
 MAX_LATENCY_S = 3_600.0
 """Largest latency parameter (seconds) a source may be given."""
@@ -93,23 +72,19 @@ def _check_numbers(cfg: Mapping[str, Any], key: str) -> None:
 
 
 def make_latency(cfg: Mapping[str, Any], policy: str, key: str = "latency",
-                 graphs_of: GraphsOf | None = None) -> LatencySource:
-    """Build the source for ``policy`` (device profiles are picked by the policy's name); ``key``
-    is where ``cfg`` sits in the config (a pipeline stage's own latency), for error messages;
-    ``graphs_of`` gives a policy's ONNX graphs to the sources that price them (``predicted``, and a
-    device profile's predicted variants)."""
+                 graphs_of: GraphsOf | None = None, run: Any = None) -> LatencySource:
+    """Build the source for ``policy``: ``LATENCY_SOURCES[cfg.name]``, or the class ``cfg.target`` names
+    (a source beside the core), through its ``from_config(cfg, LatencyContext)``. ``key`` is where
+    ``cfg`` sits in the config (a pipeline stage's own latency), for error messages; ``graphs_of``
+    gives the policy's ONNX graphs to the sources that price or match them; ``run`` is the whole
+    composed config, for plug-ins that need more of it (the board)."""
     if not isinstance(cfg, Mapping):
-        raise bad_value(
-            key,
-            cfg,
-            f"give a latency mapping with a name ({', '.join(LATENCY_SOURCES)})",
-        )
+        raise bad_value(key, cfg, f"give a latency mapping with a name ({', '.join(LATENCY_SOURCES)})")
     _check_numbers(cfg, key)
     scale = float(cfg.get("scale", 1.0))
     if not scale > 0:
         raise bad_value(f"{key}.scale", scale, "must be > 0")
-    source = _build(cfg, policy, graphs_of, key)
-    if isinstance(source, MeasuredLatency):
-        source.scale = scale
-        return source
+    source = implementation(LATENCY_SOURCES, key, cfg).from_config(cfg, LatencyContext(policy, key, graphs_of, run))
+    if hasattr(source, "scale"):
+        return source  # it applies latency.scale itself (host timing, the board: a wrapper would hide what else it does)
     return source if scale == 1.0 else Scaled(source, scale)

@@ -14,7 +14,6 @@ BatchNormalization right after a Conv/MatMul/Gemm, or a bias Add after a MatMul,
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import onnx
 from onnx import TensorProto
 
 from simbench.errors import ConfigError, bad_value
+from simbench.hashing import file_sha256
 
 OP_CLASSES = ("conv", "matmul", "attention", "elementwise", "normalization", "data_movement")
 """What a device file gives a throughput for: convolutions; matrix products with a weight operand
@@ -85,16 +85,6 @@ class GraphCost:
     @property
     def flops(self) -> float:
         return sum(n.flops for n in self.nodes)
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a graph file (same as :func:`simbench.provenance.file_sha256`, kept here so the
-    latency package does not reach up into the provenance module)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fix_dims(model: onnx.ModelProto, dims: Mapping[str, int], path: str) -> None:
@@ -387,5 +377,5 @@ def node_names(path: str | Path) -> list[str]:
     return [n.name for n in load_graph(path).graph.node]
 
 
-__all__ = ["OP_CLASSES", "PRECISIONS", "GraphCost", "NodeCost", "count_graph", "file_sha256", "graph_cost", "load_graph",
+__all__ = ["OP_CLASSES", "PRECISIONS", "GraphCost", "NodeCost", "count_graph", "graph_cost", "load_graph",
            "node_names"]

@@ -9,7 +9,7 @@ for bit; ``describe`` names the device, the thread count and the sha256 of every
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,15 +17,10 @@ import numpy as np
 
 from simbench.errors import ConfigError, bad_value
 from simbench.latency.base import SampledLatency, StageTimes
+from simbench.latency.context import LatencyContext, PolicyGraphs
 from simbench.latency.device_model import UNITS, load_device
 from simbench.latency.graph_cost import PRECISIONS
-from simbench.latency.roofline import GraphPart, Prediction, predict
-
-PolicyGraphs = tuple[tuple[GraphPart, ...], tuple[tuple[str, str, float], ...]]
-"""A policy's graphs and its pipeline stages as (name, unit, share of the latency)."""
-GraphsOf = Callable[[str | None], PolicyGraphs]
-"""The graphs of a policy by name (None: the run's own policy, as composed)."""
-
+from simbench.latency.roofline import Prediction, predict
 
 def predict_policy(cfg: Mapping[str, Any], graphs: PolicyGraphs, key: str = "latency") -> Prediction:
     """The device model's prediction for ``graphs`` with a ``latency=predicted`` node's settings
@@ -56,12 +51,11 @@ class PredictedLatency(SampledLatency):
     jitter: float
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], policy: str, graphs_of: GraphsOf | None,
-                    key: str = "latency") -> PredictedLatency:
-        if graphs_of is None:
-            raise ConfigError(f"{key}=predicted needs the policy's graphs; it prices a policy's ONNX model")
+    def from_config(cls, cfg: Mapping[str, Any], ctx: LatencyContext) -> PredictedLatency:
+        if ctx.graphs_of is None:
+            raise ConfigError(f"{ctx.key}=predicted needs the policy's graphs; it prices a policy's ONNX model")
         jitter = float(cfg.get("jitter", 0.0))
-        return cls(predict_policy(cfg, graphs_of(None), key), policy, jitter)
+        return cls(predict_policy(cfg, ctx.graphs_of(None), ctx.key), ctx.policy, jitter)
 
     def _factor(self, rng: np.random.Generator) -> float:
         return 1.0 if self.jitter == 0.0 else math.exp(self.jitter * float(rng.standard_normal()))
@@ -94,4 +88,4 @@ def anchored_median(published_s: float, anchor_shares: Sequence[tuple[str, float
     return total, (total / published_s if published_s else 1.0)
 
 
-__all__ = ["GraphsOf", "PolicyGraphs", "PredictedLatency", "anchored_median", "predict_policy"]
+__all__ = ["PredictedLatency", "anchored_median", "predict_policy"]

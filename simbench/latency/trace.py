@@ -13,6 +13,7 @@ so a run's metrics say which board and model its latencies came from.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 from simbench.bounds import MAX_SECONDS
 from simbench.errors import ConfigError, bad_value
 from simbench.latency.base import SampledLatency, StageTimes
+from simbench.latency.context import LatencyContext
 
 
 MAX_ROWS = 10_000_000
@@ -32,6 +34,10 @@ MAX_ROWS = 10_000_000
 
 class TraceLatency(SampledLatency):
     """Resamples rows of a CSV or Parquet trace with replacement."""
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any], ctx: LatencyContext) -> TraceLatency:
+        return cls(str(cfg.get("path")), str(cfg.get("column", "latency_s")))
 
     def __init__(self, path: str | Path, column: str = "latency_s") -> None:
         if str(path) in ("???", "", "None"):

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from simbench.errors import ConfigError
-from simbench.latency.predicted import GraphsOf, PredictedLatency, predict_policy
+from simbench.latency.context import GraphsOf
+from simbench.latency.predicted import PredictedLatency, predict_policy
 
 OTHER_SOURCES = (
     "latency=host (time it here), latency=trace latency.path=DIR/trace.csv (hil measure on a board), "

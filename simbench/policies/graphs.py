@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from simbench.errors import ConfigError
-from simbench.latency.predicted import PolicyGraphs
+from simbench.latency.context import PolicyGraphs
 from simbench.latency.roofline import GraphPart
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simbench.errors import unknown_name
+from simbench.registry import target
 
 Array = NDArray[np.float64]
 
@@ -71,26 +72,38 @@ class Shift:
 
 Aggregator = Callable[[Array, Array, NDArray[np.int64]], Array]
 
-AGGREGATES: dict[str, float] = {
-    "weighted_average": 0.3,  # LeRobot default: 0.3 old + 0.7 new
-    "latest_only": 0.0,
-    "average": 0.5,
-    "conservative": 0.7,
+
+@dataclass(frozen=True)
+class AggregateParams:
+    """What an aggregate function may be parameterized by (``scheduler.*``)."""
+
+    temporal_ensemble_m: float
+    shift_ticks: int
+
+
+AGGREGATORS: dict[str, Callable[[AggregateParams], Aggregator]] = {
+    "weighted_average": lambda p: Blend(0.3),  # LeRobot default: 0.3 old + 0.7 new
+    "latest_only": lambda p: Blend(0.0),
+    "average": lambda p: Blend(0.5),
+    "conservative": lambda p: Blend(0.7),
+    "temporal_ensemble": lambda p: TemporalEnsemble(p.temporal_ensemble_m),
+    "shift": lambda p: Shift(p.shift_ticks),
+    # Real-Time Chunking: the flow policy guides the new chunk toward the queue (``policy.rtc``), which
+    # it then replaces, as ``latest_only`` does: with zero guidance the two runs are the same.
+    "rtc": lambda p: Blend(0.0),
 }
-NAMES = (*AGGREGATES, "temporal_ensemble", "shift", "rtc")
-RTC = "rtc"
-"""Real-Time Chunking: the flow policy guides the new chunk toward the queue (``policy.rtc``), which
-it then replaces, as ``latest_only`` does: with zero guidance the two runs are the same."""
+"""``scheduler.aggregate`` -> factory. A function beside the core is named as ``package.module:factory``
+(any callable taking :class:`AggregateParams` and returning an :data:`Aggregator`)."""
+NAMES = tuple(AGGREGATORS)
 
 
 def make_aggregator(name: str, temporal_ensemble_m: float = 0.01, shift_ticks: int = 20) -> Aggregator:
-    """Look an aggregate function up by its LeRobot name (``scheduler.aggregate``)."""
-    if name == "shift":
-        return Shift(shift_ticks)
-    if name == "temporal_ensemble":
-        return TemporalEnsemble(temporal_ensemble_m)
-    if name == RTC:
-        return Blend(AGGREGATES["latest_only"])
-    if name not in AGGREGATES:
-        raise unknown_name("scheduler.aggregate", name, NAMES)
-    return Blend(AGGREGATES[name])
+    """The aggregate function ``scheduler.aggregate`` names: a LeRobot name from :data:`AGGREGATORS` or a
+    ``module:factory`` beside the core."""
+    if name in AGGREGATORS:
+        factory = AGGREGATORS[name]
+    elif isinstance(name, str) and ":" in name:
+        factory = target(name, "scheduler.aggregate")
+    else:
+        raise unknown_name("scheduler.aggregate", name, [*NAMES, "package.module:factory"])
+    return factory(AggregateParams(temporal_ensemble_m, shift_ticks))
