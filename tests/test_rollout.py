@@ -18,6 +18,7 @@ from simbench.registry import ENVS, POLICY_RUNTIMES, resolve
 from simbench.rollout import run_episode
 from simbench.scheduler.episode import episode_seeds, simulate_episode
 from simbench.scheduler.settings import SchedulerSettings
+from tests.scheduler.helpers import conf_scheduler
 
 
 class Tape:
@@ -50,8 +51,8 @@ def _both(env_name: str, env_over: dict[str, Any], policy_name: str, n_action_st
         pcfg["runtime"] = "timing"
     policy = resolve(POLICY_RUNTIMES, "policy.runtime", pcfg["runtime"]).from_config(pcfg, env)
     duration = float(env_cfg.get("duration_s", env_cfg.get("time_limit_s")))
-    settings = SchedulerSettings(mode="sync", fps=60.0, actions_per_chunk=int(pcfg["actions_per_chunk"]), action_dim=6,
-                                 max_ticks=int(duration * 60), n_action_steps=n_action_steps)
+    settings = SchedulerSettings(**{**conf_scheduler("sync"), "fps": 60.0, "actions_per_chunk": int(pcfg["actions_per_chunk"]),
+                                    "action_dim": 6, "max_ticks": int(duration * 60), "n_action_steps": n_action_steps})
     env_seed, _ = episode_seeds(seed, 0)
     try:
         scheduled = simulate_episode(settings, env, policy, ConstantLatency(0.0), seed, 0, {})

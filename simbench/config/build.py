@@ -155,8 +155,8 @@ def _integer(cfg: Mapping[str, Any], key: str, prefix: str, minimum: int, maximu
     return bounds.integer(cfg.get(key), f"{prefix}.{key}", minimum, maximum if maximum is not None else bounds.MAX_COUNT)
 
 
-def _boolean(cfg: Mapping[str, Any], key: str, prefix: str, default: bool) -> bool:
-    value = cfg.get(key, default)
+def _boolean(cfg: Mapping[str, Any], key: str, prefix: str) -> bool:
+    value = cfg.get(key)
     if not isinstance(value, bool):
         raise bad_value(f"{prefix}.{key}", value, "must be true or false")
     return value
@@ -237,16 +237,12 @@ def _tether(cfg: DictConfig, sched: Mapping[str, Any], policy: Mapping[str, Any]
     """scheduler.clock and the DES's transport keys (simbench.scheduler.transport, .wallclock)."""
     from simbench.scheduler.transport import make_transport
 
-    clock = sched.get("clock") or "des"
-    if clock not in ("des", "wall"):
-        raise unknown_name("scheduler.clock", clock, ("des", "wall"))
-
     def sizes() -> tuple[int, int] | None:  # the tether's bytes each way, by the protocol's plug-in
         spec = sched.get("payload_sizes")
         return target(spec, "scheduler.payload_sizes")(policy) if spec and policy.get("model_path") else None
 
     transport, loop_fps = make_transport(sched, name, sizes)
-    if clock == "des":
+    if sched["clock"] == "des":
         return transport, loop_fps, None
     return transport, loop_fps, target(sched.get("wall_clock"), "scheduler.wall_clock")(cfg, sched, policy, latency_cfg)
 
@@ -267,36 +263,36 @@ def _check_rtc(policy: dict[str, Any], aggregate: str, mode: str, runtime: str) 
                         "is not one: for ACT use temporal_ensemble or weighted_average")
 
 
-def build_run_spec(cfg: DictConfig) -> RunSpec:
-    """Validate the composed config; raises :class:`ConfigError` on the first bad value."""
-    if "policy" not in cfg or cfg.policy is None:
-        raise ConfigError(f"no policy given; add +policy=NAME with NAME one of: {', '.join(runnable_policies())}")
-    policy: dict[str, Any] = OmegaConf.to_container(cfg.policy, resolve=True)  # type: ignore[assignment]
-    env: dict[str, Any] = OmegaConf.to_container(cfg.env, resolve=True)  # type: ignore[assignment]
-    sched: dict[str, Any] = OmegaConf.to_container(cfg.scheduler, resolve=True)  # type: ignore[assignment]
-    latency_cfg: dict[str, Any] = OmegaConf.to_container(cfg.latency, resolve=True)  # type: ignore[assignment]
-
+def scheduler_keys(sched: Mapping[str, Any]) -> dict[str, Any]:
+    """The scheduler node (``conf/scheduler/``, every key required), validated, as ``SchedulerSettings``
+    keyword arguments: the one place its keys become typed settings."""
     mode = sched.get("name")
     if mode not in SCHEDULER_MODES:
         raise unknown_name("scheduler", mode, SCHEDULER_MODES)
     fps = bounds.rate(sched.get("fps"), "scheduler.fps")
     threshold = _number(sched, "threshold", "scheduler", 0.0, 1.0)
-    aggregate = sched.get("aggregate")
     # ACT's temporal ensemble weights exp(-m * i): m of 0.01 (ACT's) to a few; 100 already keeps only the newest
     te_m = _number(sched, "temporal_ensemble_m", "scheduler", 0.0, MAX_TEMPORAL_ENSEMBLE_M)
     eps = sched.get("similarity_eps")
     if eps is not None:
         eps = _number(sched, "similarity_eps", "scheduler", 0.0, 1e6)
-    for key in ("capture_delay_s", "actuation_delay_s"):
-        bounds.seconds(sched.get(key), f"scheduler.{key}")
+    delays = {key: bounds.seconds(sched.get(key), f"scheduler.{key}") for key in ("capture_delay_s", "actuation_delay_s")}
+    delay_window = _integer(sched, "delay_window", "scheduler", 1, MAX_DELAY_WINDOW)
+    shift_ticks = _integer(sched, "shift_ticks", "scheduler", 1, MAX_CHUNK)
+    aggregate = str(sched.get("aggregate"))
+    make_aggregator(aggregate, te_m, shift_ticks)  # a name it does not know: one line listing the names
+    clock = sched.get("clock")
+    if clock not in ("des", "wall"):
+        raise unknown_name("scheduler.clock", clock, ("des", "wall"))
+    return {"mode": mode, "fps": fps, "threshold": threshold, "aggregate": aggregate, "temporal_ensemble_m": te_m,
+            "delay_window": delay_window, "shift_ticks": shift_ticks, "similarity_eps": eps,
+            "pipelined": _boolean(sched, "pipelined", "scheduler"), **delays, "clock": clock}
 
+
+def _policy_spec(policy: dict[str, Any], env: Mapping[str, Any], latency_cfg: Mapping[str, Any],
+                 fps: float) -> PolicySpec:
+    """The policy node checked against the env and the latency source: which runtime opens it and its sizes."""
     name = str(policy.get("name"))
-    if "actions_per_chunk" not in policy:
-        raise ConfigError(f"policy={name} is a training config (python -m simbench train +policy={name}); "
-                          f"run takes one of: {', '.join(runnable_policies())}")
-    # a plug-in source (latency=board) is built, and checks the run, before a camera-less env turns the policy timing-only
-    plugged = (make_latency(latency_cfg, name, graphs_of=graphs_of(policy), run=cfg)
-               if latency_cfg.get("target") is not None else None)
     if policy.get("runtime", "timing") not in POLICY_RUNTIMES:
         raise unknown_name("policy.runtime", policy.get("runtime"), POLICY_RUNTIMES)
     if policy.get("runtime", "timing") == "timing" and env.get("cameras"):
@@ -315,7 +311,6 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     timing_only = policy.get("runtime") in ("onnx", "ensemble", "torch") and not env.get("cameras")
     # A contract model (+policy=onnx) runs on generated inputs there when the run times the call itself.
     timing_only = timing_only and not (policy.get("arch") == "chunk" and latency_cfg.get("name") in ("host", "board"))
-    runtime = "timing" if timing_only else str(policy.get("runtime", "timing"))
     chunk_size = _integer(policy, "chunk_size", "policy", 1, MAX_CHUNK)
     actions_per_chunk = _integer(policy, "actions_per_chunk", "policy", 1)
     if actions_per_chunk > chunk_size:
@@ -330,32 +325,30 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
         _integer(policy, "threads", "policy", 1, 256)
     if policy.get("num_steps") is not None:  # SmolVLA's denoising steps (null: the model's)
         _integer(policy, "num_steps", "policy", 1, MAX_DENOISING_STEPS)
-    delay_window = (_integer(sched, "delay_window", "scheduler", 1, MAX_DELAY_WINDOW) if "delay_window" in sched
-                    else SchedulerSettings.delay_window)
-    shift_ticks = (_integer(sched, "shift_ticks", "scheduler", 1, MAX_CHUNK) if "shift_ticks" in sched
-                   else SchedulerSettings.shift_ticks)
-    make_aggregator(str(aggregate), te_m, shift_ticks)  # a name it does not know: one line listing the names
-    _check_rtc(policy, str(aggregate), str(mode), runtime)
+    return PolicySpec(
+        name=name, runtime="timing" if timing_only else str(policy.get("runtime", "timing")), arch=policy.get("arch"),
+        precision=policy.get("precision"), chunk_size=chunk_size, actions_per_chunk=actions_per_chunk,
+        n_action_steps=n_action_steps, action_dim=action_dim, control_hz=float(policy.get("fps", fps)),
+        timing_only=timing_only, node=MappingProxyType(policy),
+    )
 
-    latency = plugged if plugged is not None else make_latency(latency_cfg, name, graphs_of=graphs_of(policy), run=cfg)
-    if latency_cfg.get("name") == "host" and runtime == "timing":
-        why = (f"env={env.get('name')} has no cameras, so {name} runs timing-only" if timing_only
-               else f"policy {name} has runtime=timing")
+
+def _check_host_timing(latency_cfg: Mapping[str, Any], spec: PolicySpec, env: Mapping[str, Any]) -> None:
+    if latency_cfg.get("name") == "host" and spec.runtime == "timing":
+        why = (f"env={env.get('name')} has no cameras, so {spec.name} runs timing-only" if spec.timing_only
+               else f"policy {spec.name} has runtime=timing")
         raise bad_value("latency", "host", f"times the real policy call, and {why}: there is no model to time; "
                         "use env=teabag_mug with an onnx policy, or another latency source")
-    stages = _stages(policy, name)
-    transport, loop_fps, wall = _tether(cfg, sched, policy, latency_cfg, name)
 
-    duration = _check_env(env)
+
+def _check_run_options(cfg: DictConfig, env: Mapping[str, Any], duration: float, fps: float) -> tuple[int, int | None]:
+    """The run's own keys (episodes, outputs, seed) and the sizes they make; returns (seed, episodes)."""
     episodes = cfg.get("episodes")
     if episodes is not None and (isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1):
         raise bad_value("episodes", episodes, "must be a positive integer or null (the whole protocol)")
     if duration * fps > MAX_TICKS:
-        raise bad_value(
-            "scheduler.fps",
-            sched["fps"],
-            f"with {duration:g} s episodes makes over {MAX_TICKS:,} control ticks per episode",
-        )
+        raise bad_value("scheduler.fps", cfg.scheduler.fps,
+                        f"with {duration:g} s episodes makes over {MAX_TICKS:,} control ticks per episode")
     n_eps = min(int(env.get("episodes", 1)), episodes or MAX_EPISODES)
     if duration * n_eps > MAX_RUN_S:
         raise bad_value(
@@ -385,33 +378,43 @@ def build_run_spec(cfg: DictConfig) -> RunSpec:
     seed = cfg.get("seed")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise bad_value("seed", seed, "must be an integer >= 0")
+    return seed, episodes
 
+
+def _nodes(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(policy, env, scheduler, latency) as resolved dicts; a run without a policy is one line."""
+    if "policy" not in cfg or cfg.policy is None:
+        raise ConfigError(f"no policy given; add +policy=NAME with NAME one of: {', '.join(runnable_policies())}")
+    nodes = tuple(OmegaConf.to_container(cfg[k], resolve=True) for k in ("policy", "env", "scheduler", "latency"))
+    policy = nodes[0]
+    assert isinstance(policy, dict)
+    if "actions_per_chunk" not in policy:
+        name = policy.get("name")
+        raise ConfigError(f"policy={name} is a training config (python -m simbench train +policy={name}); "
+                          f"run takes one of: {', '.join(runnable_policies())}")
+    return nodes  # type: ignore[return-value]
+
+
+def build_run_spec(cfg: DictConfig) -> RunSpec:
+    """Validate the composed config, group by group; raises :class:`ConfigError` on the first bad value."""
+    policy, env, sched, latency_cfg = _nodes(cfg)
+    loop = scheduler_keys(sched)
+    name = str(policy.get("name"))
+    # a plug-in source (latency=board) is built, and checks the run, before a camera-less env turns the policy timing-only
+    plugged = (make_latency(latency_cfg, name, graphs_of=graphs_of(policy), run=cfg)
+               if latency_cfg.get("target") is not None else None)
+    spec = _policy_spec(policy, env, latency_cfg, loop["fps"])
+    _check_rtc(policy, loop["aggregate"], loop["mode"], spec.runtime)
+    latency = plugged if plugged is not None else make_latency(latency_cfg, name, graphs_of=graphs_of(policy), run=cfg)
+    _check_host_timing(latency_cfg, spec, env)
+    stages = _stages(policy, name)
+    transport, loop_fps, wall = _tether(cfg, sched, policy, latency_cfg, name)
+    duration = _check_env(env)
+    seed, episodes = _check_run_options(cfg, env, duration, loop["fps"])
     settings = SchedulerSettings(
-        mode=mode,  # type: ignore[arg-type]
-        fps=fps,
-        actions_per_chunk=actions_per_chunk,
-        action_dim=action_dim,
-        max_ticks=max(1, math.floor(float(duration) * fps + 1e-9)),
-        threshold=threshold,
-        aggregate=str(aggregate),
-        temporal_ensemble_m=te_m,
-        delay_window=delay_window,
-        shift_ticks=shift_ticks,
-        similarity_eps=eps,
-        n_action_steps=n_action_steps,
-        pipelined=_boolean(sched, "pipelined", "scheduler", False),
-        capture_delay_s=float(sched.get("capture_delay_s", 0.0)),
-        actuation_delay_s=float(sched.get("actuation_delay_s", 0.0)),
-        stages=stages,
-        clock=sched.get("clock") or "des",
-        transport=transport,
-        loop_fps=loop_fps,
-        wall=wall,
-    )
-    policy_spec = PolicySpec(
-        name=name, runtime=runtime, arch=policy.get("arch"), precision=policy.get("precision"), chunk_size=chunk_size,
-        actions_per_chunk=actions_per_chunk, n_action_steps=n_action_steps, action_dim=action_dim,
-        control_hz=float(policy.get("fps", fps)), timing_only=timing_only, node=MappingProxyType(policy),
+        **loop, actions_per_chunk=spec.actions_per_chunk, action_dim=spec.action_dim,
+        max_ticks=max(1, math.floor(float(duration) * loop["fps"] + 1e-9)), n_action_steps=spec.n_action_steps,
+        stages=stages, transport=transport, loop_fps=loop_fps, wall=wall,
     )
     env_spec = EnvSpec(str(env.get("name")), tuple(env.get("cameras") or ()), duration, MappingProxyType(env))
-    return RunSpec(settings, latency, policy_spec, env_spec, seed, episodes)
+    return RunSpec(settings, latency, spec, env_spec, seed, episodes)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from simbench.envs.base import CONTROL_HZ, EpisodeOutcome, Observation
+from simbench.envs.base import EpisodeOutcome, Observation
 from simbench.envs.randomization import Randomization
 from simbench.envs.teabag_mug import Snapshot, TeaBagMugEnv
 from simbench.envs.workspace import TRAINING_CLUSTERS, VALIDATION_CLUSTER
@@ -39,10 +39,17 @@ class TeaBagSchedulerEnv:
         self.env = env
         self._outcome = EpisodeOutcome()
 
+    KEYS = ("cameras", "image_size", "control_hz", "time_limit_s", "success_dwell_s", "randomize")
+    """What ``from_config`` reads; their values live in ``conf/env/teabag_mug.yaml`` only."""
+
     @classmethod
     def from_config(cls, cfg: dict[str, Any]) -> TeaBagSchedulerEnv:
-        cameras = tuple(cfg.get("cameras", ("top", "gripper", "left")))
-        size = cfg.get("image_size", (96, 128))
+        missing = [k for k in cls.KEYS if k not in cfg]
+        if missing:
+            raise ConfigError(f"the scene's config lacks {', '.join('env.' + k for k in missing)} "
+                              "(conf/env/teabag_mug.yaml holds every key)")
+        cameras = tuple(cfg["cameras"])
+        size = cfg["image_size"]
         if len(size) != 2:
             raise bad_value("env.image_size", size, "give [height, width]")
         try:
@@ -50,11 +57,11 @@ class TeaBagSchedulerEnv:
                 cameras=cameras,
                 image_height=int(size[0]),
                 image_width=int(size[1]),
-                control_hz=float(cfg.get("control_hz", CONTROL_HZ)),
-                time_limit_s=float(cfg.get("time_limit_s", 20.0)),
-                success_dwell_s=float(cfg.get("success_dwell_s", 0.5)),
+                control_hz=float(cfg["control_hz"]),
+                time_limit_s=float(cfg["time_limit_s"]),
+                success_dwell_s=float(cfg["success_dwell_s"]),
                 include_velocity=False,
-                randomize=Randomization.parse(cfg.get("randomize")),
+                randomize=Randomization.parse(cfg["randomize"]),
             )
         except ConfigError as err:  # the scene names its own keys; in a run config they sit under env.
             text = str(err).replace("image size=", "image_size=")

@@ -97,7 +97,7 @@ AGGREGATORS: dict[str, Callable[[AggregateParams], Aggregator]] = {
 NAMES = tuple(AGGREGATORS)
 
 
-def make_aggregator(name: str, temporal_ensemble_m: float = 0.01, shift_ticks: int = 20) -> Aggregator:
+def make_aggregator(name: str, temporal_ensemble_m: float, shift_ticks: int) -> Aggregator:
     """The aggregate function ``scheduler.aggregate`` names: a LeRobot name from :data:`AGGREGATORS` or a
     ``module:factory`` beside the core."""
     if name in AGGREGATORS:

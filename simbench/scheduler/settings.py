@@ -30,36 +30,38 @@ class Stage:
 
 @dataclass(frozen=True)
 class SchedulerSettings:
-    """Everything the SimPy model needs to know, in seconds and ticks."""
+    """Everything the SimPy model needs to know, in seconds and ticks. The values come from
+    ``conf/scheduler/`` (their one home, where each key is explained) through
+    :func:`simbench.config.build.scheduler_keys`, and from the policy and env of the run."""
 
     mode: Mode
     fps: float
     actions_per_chunk: int
     action_dim: int
     max_ticks: int
-    threshold: float = 0.2
-    aggregate: str = "weighted_average"
-    temporal_ensemble_m: float = 0.01
-    delay_window: int = 10
+    threshold: float
+    aggregate: str
+    temporal_ensemble_m: float
+    delay_window: int
     """Latencies the expected delay is the largest of (LeRobot's RTC latency tracker)."""
-    shift_ticks: int = 20
+    shift_ticks: int
     """aggregate=shift: ticks over which the boundary offset fades out."""
-    """Latencies the expected delay is the largest of (LeRobot's RTC latency tracker)."""
-    similarity_eps: float | None = None
-    n_action_steps: int = 100
-    pipelined: bool = False
-    capture_delay_s: float = 0.0
-    actuation_delay_s: float = 0.0
+    similarity_eps: float | None
+    n_action_steps: int
+    pipelined: bool
+    capture_delay_s: float
+    actuation_delay_s: float
+    clock: Clock
+    """des: simulated time (SimPy); wall: real time against a board agent (the plug-in ``scheduler.wall_clock``)."""
     stages: tuple[Stage, ...] = field(default_factory=lambda: (Stage("model", "cpu"),))
+    """One stage holding the whole inference unless the policy names its pipeline."""
     units: tuple[str, ...] = ("cpu", "npu", "gpu", "link")
-    clock: Clock = "des"
-    """des: simulated time (SimPy); wall: real time against a board agent (simbench.hil.wallclock)."""
     transport: Any = None
     """A :class:`simbench.scheduler.transport.Transport`, or None: the ideal, instant tether."""
     loop_fps: float | None = None
     """The control loop's achieved rate (None: ``fps``); the tick period is its inverse."""
     wall: Any = None
-    """clock=wall: a :class:`simbench.hil.wallclock.WallSetup` (board, payloads); its ``run_episode`` runs it."""
+    """clock=wall: the wall-clock plug-in's setup (board, payloads); its ``run_episode`` runs it."""
 
     @property
     def dt(self) -> float:

@@ -48,15 +48,18 @@ def synthetic_data(
 
 
 def tiny_config(**kw):
+    """conf/policy/act.yaml shrunk to a network that trains in seconds (tests and smoke runs)."""
+    from simbench.config.options import load_option
     from simbench.policies.act import ACTConfig
 
-    base = dict(
+    base = load_option("policy", "act") or {}
+    base.update(
         cameras=("top",), image_size=(16, 16), chunk_size=8, n_action_steps=8, backbone_channels=(8, 16),
         dim_model=32, n_heads=2, dim_feedforward=64, n_encoder_layers=1, n_decoder_layers=1,
         n_vae_encoder_layers=1, latent_dim=8, dropout=0.0, kl_weight=1.0,
     )
     base.update(kw)
-    return ACTConfig(**base)
+    return ACTConfig.from_dict(base)
 
 
 class FakeDataset:

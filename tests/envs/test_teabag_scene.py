@@ -9,6 +9,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import simbench.envs  # noqa: F401  (registers simbench/TeaBagMug-v0)
+from simbench.config.options import load_option
 from simbench.envs.teabag_mug import TeaBagMugEnv
 from simbench.envs.workspace import CLUSTER_CENTERS, StartKind, in_table_cell, sample_start
 from simbench.errors import ConfigError
@@ -127,7 +128,7 @@ def test_outcome_reports_whether_the_bag_was_lifted() -> None:
 
     from simbench.envs.teabag_scheduler_env import LIFTED_M, TeaBagSchedulerEnv
 
-    env = TeaBagSchedulerEnv.from_config({"cameras": ["top"]})
+    env = TeaBagSchedulerEnv.from_config({**load_option("env", "teabag_mug"), "cameras": ["top"]})
     env.reset(3, {"cluster": 2, "start_index": 0})
     for _ in range(10):
         env.apply(None)

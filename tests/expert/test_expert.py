@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from simbench.config.options import load_option
 from simbench.envs.arm_ik import ArmIK
 from simbench.envs.teabag_mug import TeaBagMugEnv
 from simbench.envs.teabag_scheduler_env import TeaBagSchedulerEnv
@@ -84,7 +85,7 @@ def test_expert_completes_recovery_starts(env: TeaBagMugEnv, start: str) -> None
 
 
 def test_episode_plan_is_the_published_protocol() -> None:
-    sched = TeaBagSchedulerEnv.from_config({"cameras": [], "image_size": [48, 64]})
+    sched = TeaBagSchedulerEnv.from_config({**load_option("env", "teabag_mug"), "cameras": [], "image_size": [48, 64]})
     plan = sched.episode_plan()
     assert len(plan) == 30
     assert [p["split"] for p in plan].count("test") == 20 and [p["split"] for p in plan].count("val") == 10
@@ -93,7 +94,7 @@ def test_episode_plan_is_the_published_protocol() -> None:
 
 
 def test_scripted_policy_through_the_scheduler_contract() -> None:
-    sched = TeaBagSchedulerEnv.from_config({"cameras": ["top"], "image_size": [48, 64]})
+    sched = TeaBagSchedulerEnv.from_config({**load_option("env", "teabag_mug"), "cameras": ["top"], "image_size": [48, 64]})
     policy = ScriptedPolicy.from_config({"actions_per_chunk": 30}, sched)
     sched.reset(11, {"cluster": 6, "start_index": 0, "split": "val"})
     policy.reset(11)

@@ -15,23 +15,29 @@ from simbench.training.synthetic import tiny_config
 
 def test_config_rejects_more_steps_than_chunk() -> None:
     with pytest.raises(ConfigError, match="n_action_steps"):
-        ACTConfig(chunk_size=10, n_action_steps=20)
+        tiny_config(chunk_size=10, n_action_steps=20)
 
 
 @pytest.mark.parametrize("kw", [dict(dim_model=130, n_heads=4), dict(cameras=()), dict(image_size=(4, 4)),
                                 dict(kl_weight=-1)])
 def test_config_rejects_bad_values(kw: dict) -> None:
     with pytest.raises(ConfigError):
-        ACTConfig(**kw)
+        tiny_config(**kw)
 
 
-def test_default_config_matches_conf_yaml() -> None:
+def test_conf_yaml_is_the_one_home_of_the_act_config() -> None:
+    """The schema has no defaults; conf/policy/act.yaml gives every field, and a node missing one is one line."""
+    from dataclasses import MISSING, fields
+
     import yaml
 
     from simbench.paths import CONF_DIR
 
     node = yaml.safe_load((CONF_DIR / "policy" / "act.yaml").read_text())
-    assert ACTConfig.from_dict(node).to_dict() == ACTConfig().to_dict()
+    assert all(f.default is MISSING and f.default_factory is MISSING for f in fields(ACTConfig))
+    assert ACTConfig.from_dict(node).dim_model == node["dim_model"]
+    with pytest.raises(ConfigError, match=r"lacks policy.coord_conv \(conf/policy/act.yaml"):
+        ACTConfig.from_dict({k: v for k, v in node.items() if k != "coord_conv"})
 
 
 def test_predict_action_chunk_shape_and_training_forward() -> None:

@@ -71,4 +71,7 @@ def test_torch_names_still_import_lazily_for_training() -> None:
     """``from simbench.policies.act import ACTPolicy`` keeps working where torch is installed."""
     from simbench.policies.act import ACTConfig, ACTPolicy
 
-    assert ACTPolicy(ACTConfig()).config.chunk_size == ACTConfig().chunk_size
+    from simbench.training.synthetic import tiny_config
+
+    assert ACTPolicy(tiny_config()).config.chunk_size == tiny_config().chunk_size == 8
+    assert ACTConfig is type(tiny_config())

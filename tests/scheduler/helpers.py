@@ -61,10 +61,22 @@ class RecordingEnv(TimingEnv):
 def settings(
     mode: str = "async", fps: float = 60.0, H: int = 100, seconds: float = 60.0, **kw: Any
 ) -> SchedulerSettings:
+    """conf/scheduler/<mode>.yaml's settings (their one home) with the test's sizes and ``kw`` on top."""
     stages = kw.pop("stages", (Stage("model", "cpu", 1.0),))
-    return SchedulerSettings(
-        mode=mode, fps=fps, actions_per_chunk=H, action_dim=2, max_ticks=int(round(seconds * fps)), stages=stages, **kw
-    )  # type: ignore[arg-type]
+    return SchedulerSettings(**{
+        **conf_scheduler(mode), "fps": fps, "actions_per_chunk": H, "action_dim": 2,
+        "max_ticks": int(round(seconds * fps)), "n_action_steps": 100, "stages": stages, **kw,
+    })
+
+
+def conf_scheduler(mode: str) -> dict[str, Any]:
+    """``SchedulerSettings`` keywords from ``conf/scheduler/<mode>.yaml``, as a run builds them."""
+    from simbench.config.build import scheduler_keys
+    from simbench.config.options import load_option
+
+    node = load_option("scheduler", mode)
+    assert node is not None
+    return scheduler_keys(node)
 
 
 def simulate(

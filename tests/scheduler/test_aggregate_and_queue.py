@@ -15,19 +15,19 @@ from simbench.scheduler.aggregate import make_aggregator
 )
 def test_blends(name: str, w_old: float) -> None:
     old, new = np.array([[1.0, 2.0]]), np.array([[3.0, 6.0]])
-    out = make_aggregator(name)(old, new, np.array([1]))
+    out = make_aggregator(name, 0.01, 20)(old, new, np.array([1]))
     np.testing.assert_allclose(out, w_old * old + (1 - w_old) * new)
 
 
 def test_unknown_aggregate_lists_names() -> None:
     with pytest.raises(ConfigError, match="weighted_average"):
-        make_aggregator("median")
+        make_aggregator("median", 0.01, 20)
 
 
 def test_temporal_ensemble_is_the_exp_weighted_mean_of_all_predictions() -> None:
     """Incremental merging equals ACT's batch formula: sum w_i a_i / sum w_i, w_i = exp(-m i), i=0 oldest."""
     m = 0.3
-    agg = make_aggregator("temporal_ensemble", m)
+    agg = make_aggregator("temporal_ensemble", m, 20)
     preds = np.array([[1.0], [4.0], [-2.0], [10.0]])
     value, n = preds[:1], np.array([1])
     for p in preds[1:]:
@@ -43,7 +43,7 @@ def _chunk(t0: int, H: int, value: float) -> np.ndarray:
 
 def test_merge_drops_executed_appends_new_and_blends_overlap() -> None:
     q = ActionQueue(1)
-    agg = make_aggregator("weighted_average")
+    agg = make_aggregator("weighted_average", 0.01, 20)
     q.merge(_chunk(0, 10, 1.0), first_timestep=0, obs_time=0.0, aggregate=agg)
     assert len(q) == 10  # nothing executed yet: timestep 0 runs first
     q.pop(4)  # executed timesteps 0..3
@@ -61,7 +61,7 @@ def test_merge_drops_executed_appends_new_and_blends_overlap() -> None:
 
 def test_queued_actions_beyond_the_new_chunk_are_discarded() -> None:
     q = ActionQueue(1)
-    agg = make_aggregator("latest_only")
+    agg = make_aggregator("latest_only", 0.01, 20)
     q.merge(_chunk(0, 20, 1.0), 0, 0.0, agg)
     q.pop(1)
     res = q.merge(_chunk(0, 5, 2.0), 0, 0.0, agg)  # covers timesteps 0..4: 1..4 are kept

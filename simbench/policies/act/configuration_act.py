@@ -1,9 +1,8 @@
-"""ACT configuration: one dataclass, fields grouped like LeRobot's ``ACTConfig``.
+"""ACT configuration: one typed dataclass, fields grouped like LeRobot's ``ACTConfig``.
 
-The defaults are deliberately small (low-resolution inputs, a narrow ResNet-style backbone,
-d_model 128) so that a useful policy trains on a 2-core CPU in well under an hour; the reference
-ACT (ResNet-18, d_model 512, 4 encoder layers, about 80M parameters) is the same code with
-larger numbers (see ``conf/policy/act.yaml``).
+The values live in one place, ``conf/policy/act.yaml`` (deliberately small there, so a useful policy
+trains on a 2-core CPU in well under an hour; the reference ACT is the same code with larger
+numbers); this schema has no defaults of its own and checks what the values must satisfy.
 """
 
 from __future__ import annotations
@@ -19,22 +18,22 @@ class ACTConfig:
     """Everything that fixes the network's shape and objective (and nothing about training)."""
 
     # Input / output structure.
-    cameras: tuple[str, ...] = ("top", "gripper")
+    cameras: tuple[str, ...]
     """Camera names (``observation.images.<name>``); each goes through the shared backbone."""
-    image_size: tuple[int, int] = (96, 128)
+    image_size: tuple[int, int]
     """(H, W) the images are resized to before the backbone (see ``simbench.training.data.resize``)."""
-    state_dim: int = 6
-    action_dim: int = 6
-    chunk_size: int = 100
+    state_dim: int
+    action_dim: int
+    chunk_size: int
     """Actions predicted per inference, at the dataset's fps."""
-    n_action_steps: int = 100
+    n_action_steps: int
     """Actions executed per inference in synchronous mode (<= chunk_size)."""
 
     # Backbone: a ResNet-style stack, one stage per entry of ``backbone_channels``; every stage
     # halves the resolution (the stem halves it once more).
-    backbone_channels: tuple[int, ...] = (32, 64, 128)
-    backbone_blocks_per_stage: int = 1
-    coord_conv: bool = False
+    backbone_channels: tuple[int, ...]
+    backbone_blocks_per_stage: int
+    coord_conv: bool
     """Append two pixel-coordinate channels (x, y in [-1, 1]) to each image before the stem.
 
     The transformer adds positions to queries and keys only (DETR style), so the values the decoder
@@ -43,20 +42,20 @@ class ACTConfig:
     features state the position to sub-token precision (Liu et al. 2018, CoordConv)."""
 
     # Transformer.
-    dim_model: int = 128
-    n_heads: int = 4
-    dim_feedforward: int = 512
-    n_encoder_layers: int = 2
-    n_decoder_layers: int = 1
+    dim_model: int
+    n_heads: int
+    dim_feedforward: int
+    n_encoder_layers: int
+    n_decoder_layers: int
     """LeRobot keeps 1: the original ACT code only ever used the first decoder layer's output."""
-    dropout: float = 0.1
-    pre_norm: bool = False
+    dropout: float
+    pre_norm: bool
 
     # CVAE.
-    use_vae: bool = True
-    latent_dim: int = 32
-    n_vae_encoder_layers: int = 2
-    kl_weight: float = 10.0
+    use_vae: bool
+    latent_dim: int
+    n_vae_encoder_layers: int
+    kl_weight: float
 
     def __post_init__(self) -> None:
         self.cameras = tuple(self.cameras)
@@ -104,7 +103,11 @@ class ACTConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ACTConfig":
         """Build from a config node, ignoring keys that belong to other layers (name, runtime, ...)."""
-        names = {f.name for f in fields(cls)}
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise ConfigError(f"the ACT config lacks {', '.join(f'policy.{n}' for n in missing)} "
+                              "(conf/policy/act.yaml holds every key)")
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
