@@ -23,11 +23,11 @@ from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from simbench import runner
 from simbench.atomic_io import write_json
-from simbench.config.build import build_run_spec
+from simbench.config.build import RunSpec, build_run_spec
 from simbench.errors import ConfigError, Terminated
 from simbench.metrics import constrained_objective
 from simbench.run_dir import RunDirBusy, is_empty_run_dir, locked
@@ -35,6 +35,26 @@ from simbench.safe_text import printable
 
 outcome: dict[str, Any] = {}
 """What the jobs of this process ended in (a ConfigError to re-raise, whether any failed)."""
+
+_checked: dict[str, RunSpec] = {}
+"""Run specs the command line's check built in this process, by config: a job run here (Hydra's basic
+launcher) takes its own instead of building it a second time; a job in another process builds it there."""
+
+
+def _config_key(cfg: DictConfig) -> str:
+    return OmegaConf.to_yaml(cfg, resolve=True)
+
+
+def check(cfg: DictConfig) -> RunSpec:
+    """Build (validate) one run of the command line before Hydra starts, and keep it for its job."""
+    spec = build_run_spec(cfg)
+    _checked[_config_key(cfg)] = spec
+    return spec
+
+
+def spec_for(cfg: DictConfig) -> RunSpec:
+    """The job's run spec: the one the check built, else built now (once either way)."""
+    return _checked.pop(_config_key(cfg), None) or build_run_spec(cfg)
 
 
 def _objective(cfg: DictConfig, metrics: dict) -> float | None:
@@ -71,7 +91,7 @@ def job(cfg: DictConfig) -> float | None:
                 except (OSError, ValueError):
                     return None
             try:
-                spec = build_run_spec(cfg)
+                spec = spec_for(cfg)
                 # A multi-job launcher runs jobs side by side on one console: no progress bars and no
                 # summary tables there (each is in its job's summary.txt), one line per finished job.
                 metrics = runner.run(

@@ -23,7 +23,7 @@ import hydra
 from omegaconf import DictConfig
 
 from simbench import run_job, runner
-from simbench.config.build import available, build_run_spec, runnable_policies
+from simbench.config.build import available, runnable_policies
 from simbench.config.compose import check_all, output_dir, split_argv
 from simbench.errors import ConfigError, Terminated
 from simbench.paths import CONF_DIR
@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
         print(HELP)
         return 0
     multirun, overrides = split_argv(argv, "run", "Hydra overrides and -m")
-    specs = check_all("config", overrides, multirun, build_run_spec)
+    specs = check_all("config", overrides, multirun, run_job.check)
     runner.preflight(specs)
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
     given = any(o.startswith(f"{key}=") for o in overrides)
