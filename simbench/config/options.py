@@ -57,7 +57,8 @@ def _load(group_dir: Any, name: str) -> DictConfig:
         if entry == "_self_":
             merged.append(node)
         elif isinstance(entry, str) and entry.endswith("@_here_"):
-            merged.append(_load(group_dir, entry.removesuffix("@_here_")))
+            # relative to the containing config's folder, as Hydra resolves it (base/x names base/y as y)
+            merged.append(_load(group_dir, (Path(name).parent / entry.removesuffix("@_here_")).as_posix()))
         elif (isinstance(entry, DictConfig) and len(entry) == 1 and str(next(iter(entry))).startswith("/")
               and str(next(iter(entry))).endswith("@_here_")):
             group = str(next(iter(entry)))[1:].removesuffix("@_here_")
