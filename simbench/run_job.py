@@ -52,6 +52,11 @@ def check(cfg: DictConfig) -> RunSpec:
     return spec
 
 
+def forget_checked() -> None:
+    """Drop what the check kept (a command's jobs are over, or never started)."""
+    _checked.clear()
+
+
 def spec_for(cfg: DictConfig) -> RunSpec:
     """The job's run spec: the one the check built, else built now (once either way)."""
     return _checked.pop(_config_key(cfg), None) or build_run_spec(cfg)

@@ -60,6 +60,7 @@ def main(argv: list[str]) -> int:
         print(HELP)
         return 0
     multirun, overrides = split_argv(argv, "run", "Hydra overrides and -m")
+    run_job.forget_checked()
     specs = check_all("config", overrides, multirun, run_job.check)
     runner.preflight(specs)
     key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
@@ -93,6 +94,7 @@ def main(argv: list[str]) -> int:
             run_job.record_interrupted_jobs(target, f"interrupted: the sweep was stopped ({signal_name})")
         raise
     finally:
+        run_job.forget_checked()
         sys.argv = saved
         if saved_full_error is None:
             os.environ.pop("HYDRA_FULL_ERROR", None)

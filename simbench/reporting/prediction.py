@@ -13,7 +13,7 @@ from typing import Any
 from simbench.config.build import graphs_of, runnable_policies
 from simbench.config.compose import compose_dict
 from simbench.errors import ConfigError
-from simbench.latency.device_profile import DeviceProfileLatency
+from simbench.latency.factory import make_latency
 from simbench.latency.predicted import predict_policy
 from simbench.latency.roofline import Prediction
 
@@ -71,7 +71,7 @@ def predict_all(overrides: list[str]) -> str:
         of = graphs_of(cfg["policy"])
         p = predict_policy(cfg["latency"], of(None))
         profile = compose_dict("config", [f"+policy={name}"])["latency"]
-        d = DeviceProfileLatency.from_config(profile, name, of).describe()
+        d = make_latency(profile, name, graphs_of=of).describe()
         rows.append(f"| {name} | {1000 * p.total_s:.1f} ms | {d['median_s']:.3g} s | {d['kind']}"
                     + (f" ({d['anchor']} x {d['ratio']:.3f})" if d.get("anchor") else "") + " |")
     return "\n".join(rows)

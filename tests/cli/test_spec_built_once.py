@@ -31,4 +31,4 @@ def test_each_job_builds_its_spec_once(tmp_path: Path, monkeypatch: pytest.Monke
     jobs = sorted(tmp_path.rglob("metrics.json"))
     assert len(jobs) == (2 if sweep else 1) and len(built) == len(jobs)
     assert all(json.loads(p.read_text())["inference_count"] > 0 for p in jobs)
-    assert not run_job._checked  # every checked spec was taken by its job
+    assert not run_job._checked  # nothing kept past the command
