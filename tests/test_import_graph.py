@@ -168,5 +168,8 @@ def test_scheduler_client_and_server_meet_only_at_the_link() -> None:
     assert "simbench.scheduler.policy_server" not in client
     assert "simbench.scheduler.control_loop" not in server
     assert "simbench.scheduler.link" in client & server
+    # the client's rules (shared with the wall clock) know neither the server, the seam nor the runtime
+    rules = _imported_modules(PKG / "scheduler" / "client.py")
+    assert not rules & {f"simbench.scheduler.{m}" for m in ("policy_server", "link", "control_loop", "episode")}
     source = (PKG / "scheduler" / "policy_server.py").read_text()
     assert "isinstance(" not in source and "type: ignore" not in source

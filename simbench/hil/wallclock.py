@@ -1,14 +1,17 @@
 """``scheduler.clock=wall``: the same client/server semantics in real time, against a board agent.
 
 The control loop ticks at ``fps`` on the wall clock (absolute deadlines ``t0 + k / fps`` on
-``time.perf_counter``, so a late tick does not shift the ones after it). Each tick, in the DES's
-order: merge every chunk that has arrived (:meth:`ActionQueue.merge`, the same aggregate
-functions), pop one action or stall, and, while ``queue / chunk <= g``, capture an observation into
+``time.perf_counter``, so a late tick does not shift the ones after it). The client's rules are the
+DES's own, not a copy: each tick drives :class:`simbench.scheduler.client.RobotClient` (merge every
+chunk that has arrived, pop one action or stall, and, while ``queue / chunk <= g``, capture an
+observation stamped with the latest executed timestep, must-go when due). The observation goes into
 the server's one-slot mailbox if the server's filter accepts it (:class:`ObservationFilter`, the
 DES's very filter; the newest accepted observation replaces an unread one). A server thread takes
-the mailbox's observation, sends it over the real protocol to the agent and puts the chunk it gets
-back where the next tick merges it: chunks come back asynchronously, as in LeRobot's RobotClient
-and PolicyServer.
+the mailbox's observation with the client's queue state of that moment
+(:meth:`RobotClient.queue_state`, RTC's inputs), sends it over the real protocol to the agent and
+puts the chunk it gets back where the next tick merges it: chunks come back asynchronously, as in
+LeRobot's RobotClient and PolicyServer. This module owns only the clock, the threads and what they
+share.
 
 What the agent runs: with ``latency=board`` the policy's model runs on the board on the real
 observation (with the scene, physics steps in real time while the board computes the actions).
@@ -25,7 +28,8 @@ socket read inside it stalls the control loop (the thing measured), and making t
 non-blocking would mean an event loop of our own with SimPy only pacing it. With a thread per
 side, the control loop sleeps to its deadlines while the server thread blocks on the socket, as
 LeRobot's client (a control thread and a receiver thread around gRPC) does. The shared state is
-small and behind one condition variable: the mailbox, the filter and the list of arrived chunks.
+small and behind one condition variable: the mailbox, the filter, the queue state and the list of
+arrived chunks.
 
 Extra metrics (all wall-clock): ``loop_fps`` (achieved tick rate), ``tick_jitter_p50_ms`` /
 ``tick_jitter_p99_ms`` (tick start after its deadline), per message ``transport_*_ms`` (round trip
@@ -50,15 +54,15 @@ from simbench.errors import ConfigError
 from simbench.latency.base import LatencySource
 from simbench.policies.base import ChunkPolicy
 from simbench.policies.request import DelayEstimate, PolicyRequest
-from simbench.scheduler.action_queue import ActionQueue
-from simbench.scheduler.actuator import Actuator
 from simbench.scheduler.aggregate import make_aggregator
+from simbench.scheduler.client import QueueState, RobotClient
 from simbench.scheduler.episode import EpisodeResult, episode_seeds
+from simbench.scheduler.link import tick_of
 from simbench.scheduler.observation_filter import ObservationFilter
 from simbench.scheduler.policy_server import request_for
 from simbench.scheduler.recorder import EpisodeRecorder
 from simbench.scheduler.settings import SchedulerSettings
-from simbench.scheduler.timed import TimedObservation
+from simbench.scheduler.timed import TimedChunk, TimedObservation
 
 
 @dataclass(frozen=True)
@@ -98,16 +102,6 @@ def close_connections() -> None:
         conn.close()
 
 
-@dataclass
-class _Arrived:
-    actions: NDArray[np.float64]
-    first_timestep: int
-    obs_time_s: float
-    start_s: float
-    arrival_s: float
-    inference_id: int
-
-
 class WallRuntime:
     """One episode in real time: the control loop on the calling thread, the server on its own."""
 
@@ -119,7 +113,7 @@ class WallRuntime:
         latency: LatencySource,
         rng: np.random.Generator,
         recorder: EpisodeRecorder,
-        client: Any,
+        board: Any,
     ) -> None:
         self.s = settings
         self.setup: WallSetup = settings.wall
@@ -128,22 +122,23 @@ class WallRuntime:
         self.latency = latency
         self.rng = rng
         self.rec = recorder
-        self.client = client
-        self.aggregate = make_aggregator(settings.aggregate, settings.temporal_ensemble_m, settings.shift_ticks)
-        self.queue = ActionQueue(settings.action_dim)
-        self.actuator = Actuator(self.queue, recorder, env, settings.actuation_delay_ticks)
+        self.board = board
+        """The agent's client for the stub op (None with latency=board: the policy calls the board)."""
+        aggregate = make_aggregator(settings.aggregate, settings.temporal_ensemble_m, settings.shift_ticks)
+        self.client = RobotClient(settings, env, aggregate, recorder)
+        """The client's rules (the DES's ControlLoop drives the same class); touched by this thread only."""
         self.filter = ObservationFilter(settings.similarity_eps)
         self.cv = threading.Condition()
         self.mailbox: tuple[TimedObservation, dict[str, Any]] | None = None
-        self.arrived: list[_Arrived] = []
+        self.arrived: list[tuple[float, TimedChunk]] = []
+        """(inference start, chunk) for each chunk back from the server, not merged yet."""
         self.stopping = False
         self.error: BaseException | None = None
         self.tick = 0
-        self.must_go = True
         self.inference_count = 0
         self.delay = DelayEstimate(settings.dt, settings.delay_window)
-        self.queue_state: tuple[NDArray[np.float64] | None, int, NDArray[np.float64]] = (
-            None, -1, np.empty((0, settings.action_dim)))
+        self.queue_state: QueueState = self.client.queue_state()
+        """The client's queue after the latest tick's pop: what the server reads when it takes an observation."""
         self.t0 = 0.0
         self.stats: dict[str, list[float]] = {
             k: [] for k in ("tick_s", "jitter_s", "transport_s", "serialize_s", "agent_s")
@@ -182,31 +177,24 @@ class WallRuntime:
         self.tick = k + 1
         with self.cv:
             arrived, self.arrived = self.arrived, []
-        for c in arrived:
-            before = len(self.queue)
-            self.queue.merge(c.actions, c.first_timestep, c.obs_time_s, self.aggregate)
-            self.must_go = True
-            self.rec.stage(c.inference_id, "model", "board", c.start_s, c.arrival_s)
-            self.rec.latencies.append(c.arrival_s - c.obs_time_s)
-            self.rec.merge(c.arrival_s, k, before, len(self.queue), c.inference_id)
-        self.actuator.tick(k)
-        with self.cv:  # what the server reads when it takes an observation (RTC's left-over)
-            self.queue_state = (self.queue.last_action, self.queue.latest_executed, self.queue.pending())
-        if len(self.queue) <= self.s.trigger_queue_size:
-            must_go = self.must_go and len(self.queue) == 0
-            if must_go:
-                self.must_go = False
-            self._send(k, must_go)
+        for start_s, chunk in arrived:
+            self.rec.stage(chunk.inference_id, "model", "board", start_s, chunk.arrival_s)
+            self.rec.latencies.append(chunk.arrival_s - chunk.obs_time_s)
+            self.client.merge(chunk, k)
+        obs = self.client.tick(k)
+        with self.cv:
+            self.queue_state = self.client.queue_state()
+        if obs is not None:
+            self._send(obs)
 
-    def _send(self, k: int, must_go: bool) -> None:
-        self.rec.obs_sent += 1
-        obs = TimedObservation(max(self.queue.latest_executed, 0), k * self.s.dt, must_go, self.env.joint_state(), None)
+    def _send(self, obs: TimedObservation) -> None:
+        """Into the server's mailbox if its filter accepts ``obs``."""
         with self.cv:
             accepted = self.filter.accepts(obs)
         if not accepted:
             return
         # Rendered here, on the thread that steps the physics (MuJoCo is not thread-safe).
-        observation = self.env.observation(self.env.snapshot())
+        observation = self.env.observation(obs.snapshot)
         with self.cv:
             self.mailbox = (obs, observation)
             self.cv.notify_all()
@@ -223,22 +211,17 @@ class WallRuntime:
                     assert self.mailbox is not None
                     (obs, observation), self.mailbox = self.mailbox, None
                     self.filter.processed(obs)
-                    obs.executed, obs.executed_timestep, obs.leftover = self.queue_state
+                    self.queue_state.stamp(obs)
                 start = time.perf_counter() - self.t0
                 chunk = self._infer(request_for(obs, observation, self.delay.ticks()))
                 end = time.perf_counter() - self.t0
                 self.delay.add(end - obs.time_s)
+                actions = np.asarray(chunk[: self.s.actions_per_chunk], dtype=np.float64)
+                arrived = TimedChunk(
+                    actions, obs.timestep, obs.time_s, end, tick_of(end, self.s.dt), self.inference_count
+                )
                 with self.cv:
-                    self.arrived.append(
-                        _Arrived(
-                            np.asarray(chunk[: self.s.actions_per_chunk], dtype=np.float64),
-                            obs.timestep,
-                            obs.time_s,
-                            start,
-                            end,
-                            self.inference_count,
-                        )
-                    )
+                    self.arrived.append((start, arrived))
                 self.inference_count += 1
         except BaseException as err:  # noqa: BLE001 - handed to the control thread, which re-raises it
             self.error = err
@@ -256,7 +239,7 @@ class WallRuntime:
 
         seconds = self.latency.draw(self.rng, 0.0).total
         chunk = self.policy.predict_chunk(request)
-        reply = self.client.stub(stub_request(self.setup.observation, self.setup.chunk, seconds))
+        reply = self.board.stub(stub_request(self.setup.observation, self.setup.chunk, seconds))
         self.stats["agent_s"].append(reply.agent_s)
         self.stats["transport_s"].append(reply.transport_s)
         self.stats["serialize_s"].append(reply.serialize_s)
@@ -279,8 +262,8 @@ def run_wall_episode(
     policy.reset(env_seed)
     recorder = EpisodeRecorder(settings.dt, settings.actuation_delay_s)
     recorder.tick_observer = tick_observer
-    client = None if settings.wall.on_board else connection(settings.wall.board).client
-    runtime = WallRuntime(settings, env, policy, latency, latency_rng, recorder, client)
+    board = None if settings.wall.on_board else connection(settings.wall.board).client
+    runtime = WallRuntime(settings, env, policy, latency, latency_rng, recorder, board)
     wall0 = time.perf_counter()
     runtime.run()
     wall = time.perf_counter() - wall0

@@ -1,6 +1,7 @@
 """The robot's side of a tick: pop the next action (or record a stall) and apply it after the actuation delay.
 
-Shared by the simulated control loop and the wall-clock runtime, so both execute and record a tick alike.
+Part of :class:`simbench.scheduler.client.RobotClient`, so the simulated control loop and the wall-clock
+runtime execute and record a tick alike.
 """
 
 from __future__ import annotations

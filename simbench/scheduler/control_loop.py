@@ -1,13 +1,12 @@
 """The robot side: LeRobot's RobotClient control loop as a SimPy process.
 
-Each tick at ``fps``, in this order:
-
-1. merge every chunk that has arrived (LeRobot's ``_aggregate_action_queues``);
-2. pop one action and execute it, or stall the tick if the queue is empty;
-3. async: if ``queue_size / actions_per_chunk <= threshold``, capture an observation stamped with
-   the latest executed timestep and send it (``must_go`` if the must-go event is set and the queue is
-   empty; the event is then cleared). Sync: when the queue is empty and no inference is in flight,
-   capture before the pop; the first action runs at the first tick at or after the chunk arrives.
+The client's rules (merge, pop or stall, the trigger, must-go, the observation's stamp, the queue
+state the server reads) live in :class:`simbench.scheduler.client.RobotClient`, which the
+wall-clock runtime drives as well; this module only decides *when* they run in simulated time.
+Each tick at ``fps``, in this order: merge every chunk that has arrived, then the tick's pop and
+observation (async: while ``queue_size / actions_per_chunk <= threshold``). Sync captures before
+the pop when the queue is empty and no inference is in flight; the pop then waits for chunks that
+arrive at the same instant, so the first action runs at the first tick at or after its chunk.
 
 Events at the same instant are ordered: chunk merge, then the control tick, then the server's pick
 of the newest observation. The server starts an inference at the tick's nominal time, so a constant
@@ -29,9 +28,8 @@ from typing import Any
 import simpy
 
 from simbench.envs.base import SchedulerEnv
-from simbench.scheduler.action_queue import ActionQueue
-from simbench.scheduler.actuator import Actuator
 from simbench.scheduler.aggregate import Aggregator
+from simbench.scheduler.client import RobotClient
 from simbench.scheduler.link import TICK_TOLERANCE, Link, tick_of
 from simbench.scheduler.recorder import EpisodeRecorder
 from simbench.scheduler.settings import SchedulerSettings
@@ -43,7 +41,7 @@ arrivals are merged first whatever order SimPy scheduled them in."""
 
 
 class ControlLoop:
-    """Client: owns the action queue, the robot's ticks and which observation the server sees."""
+    """Client: runs :class:`RobotClient`'s ticks in simulated time and meets the server at the Link."""
 
     def __init__(
         self,
@@ -57,20 +55,16 @@ class ControlLoop:
         self.sim = sim
         self.s = settings
         self.env = env
-        self.aggregate = aggregate
         self.rec = recorder
         self.dt = settings.dt
-        self.trigger_q = settings.trigger_queue_size
-        self.queue = ActionQueue(settings.action_dim)
+        self.client = RobotClient(settings, env, aggregate, recorder)
+        self.queue = self.client.queue
         self.link = link
         link.on_change = self._poke
         self.tick = 0
-        self.must_go = True
         self._wake: simpy.Event = sim.event()
         self._end_alarm = False
-        self._in_flight = False  # sync only
         self._deferred_tick: int | None = None  # sync: pop waits for a same-instant arrival
-        self.actuator = Actuator(self.queue, recorder, env, settings.actuation_delay_ticks)
         self._bulk = not env.physical and settings.actuation_delay_ticks == 0
 
     # --- time helpers ------------------------------------------------------------------------
@@ -148,7 +142,7 @@ class ControlLoop:
 
     def _first_trigger_tick(self, k: int) -> int:
         """First tick >= k at which the post-pop queue is at or below the trigger size."""
-        return k + max(0, len(self.queue) - 1 - self.trigger_q)
+        return k + self.client.ticks_above_trigger()
 
     # --- ticks -------------------------------------------------------------------------------
     def _advance_to(self, now: float) -> None:
@@ -191,34 +185,19 @@ class ControlLoop:
         for chunk in self.link.chunks:
             if chunk.arrival_tick > k:
                 keep.append(chunk)
-                continue
-            before = len(self.queue)
-            if self.s.mode == "sync":
-                self.queue.replace(chunk.actions[: self.s.n_action_steps], chunk.obs_time_s)
-                self._in_flight = False
             else:
-                self.queue.merge(chunk.actions, chunk.first_timestep, chunk.obs_time_s, self.aggregate)
-                self.must_go = True
-            self.rec.merge(chunk.arrival_s, k, before, len(self.queue), chunk.inference_id)
+                self.client.merge(chunk, k)
         self.link.chunks = keep
 
     def _single_tick(self, k: int) -> None:
         """One tick, processed on its own (physical envs, trigger ticks)."""
         self.tick = k + 1
-        if self.s.mode == "sync":
-            if len(self.queue) == 0 and not self._in_flight:
-                self._send(k, must_go=True)
-                self._in_flight = True
-                self._deferred_tick = k
-                return
-            self.actuator.tick(k)
+        obs = self.client.tick(k)
+        if obs is None:
             return
-        self.actuator.tick(k)
-        if len(self.queue) <= self.trigger_q:
-            must_go = self.must_go and len(self.queue) == 0
-            if must_go:
-                self.must_go = False
-            self._send(k, must_go)
+        if self.client.sync:
+            self._deferred_tick = k  # the pop runs after the chunks arriving at this instant
+        self._send(k, obs)
 
     def _finish_deferred_tick(self) -> None:
         """Sync: the pop of the tick that sent the observation, after same-instant arrivals."""
@@ -226,56 +205,49 @@ class ControlLoop:
         assert k is not None
         self._deferred_tick = None
         self._merge_arrived(k)
-        self.actuator.tick(k)
+        self.client.pop(k)
 
-    def _send(self, k: int, must_go: bool) -> None:
-        """Capture and send an observation at tick k; hand it over if the server is waiting."""
-        self.rec.obs_sent += 1
-        # Async stamps the latest executed timestep (LeRobot: the chunk's first action already ran);
-        # sync executes the chunk from its first action, so that action is the next timestep.
-        latest = self.queue.latest_executed
-        timestep = latest + 1 if self.s.mode == "sync" else max(latest, 0)
-        obs = TimedObservation(timestep, self.tick_time(k), must_go, self.env.joint_state(), self.env.snapshot())
-        if self.s.mode == "sync" or self.link.accepts(obs):
+    def _send(self, k: int, obs: TimedObservation) -> None:
+        """Offer tick k's observation to the server's one-slot queue; hand it over if the server is waiting.
+
+        The server's filter decides (sync's observations are all must-go, which it always takes)."""
+        if self.link.accepts(obs):
             self.link.inbox = obs
         if self.link.inbox is not None and self._server_waiting(k):
             self._hand(self.link.inbox, self.tick_time(k))
 
     def _hand(self, obs: TimedObservation, nominal_start: float) -> None:
         """Give the waiting server ``obs`` with the queue as it is now (what RTC guides toward)."""
-        if self.s.mode == "async":
-            obs.executed = self.queue.last_action
-            obs.executed_timestep = self.queue.latest_executed
-            obs.leftover = self.queue.pending()
+        self.client.queue_state().stamp(obs)
         self.link.hand(obs, nominal_start)
 
     def _span(self, k: int, n: int) -> None:
-        """Ticks k .. k+n-1 in one go: pops while the queue lasts, then stalls (no merges inside)."""
+        """Ticks k .. k+n-1 in one go: pops while the queue lasts, then stalls (no merges inside).
+
+        The client's rules in closed form over the span (what :meth:`RobotClient.tick` does one tick
+        at a time): ticks whose post-pop queue is at or below the trigger send observations."""
         self.tick = k + n
         q0 = len(self.queue)
         latest0 = self.queue.latest_executed
+        first_i = self.client.ticks_above_trigger()  # ticks i >= first_i send
         n_exec = min(q0, n)
         actions, inside = self.queue.pop(n_exec)
         self.rec.span(k, q0, actions, self.queue.obs_time, inside, n - n_exec)
         prev_state = self.env.joint_state()
         self.env.apply_span(actions, n - n_exec)
-        if self.s.mode == "sync":
-            return
-        # Ticks whose post-pop queue is at or below the trigger send observations: i >= first_i.
-        first_i = max(0, q0 - 1 - self.trigger_q)
-        if first_i >= n:
+        if self.client.sync or first_i >= n:
             return
         self.rec.obs_sent += n - first_i
         empty_i = max(0, q0 - 1) if q0 > 0 else 0  # first tick whose post-pop queue is empty
-        must_go_i = empty_i if (self.must_go and empty_i < n) else -1
-        if must_go_i >= 0:
-            self.must_go = False
+        must_go_i = empty_i if self.client.take_must_go(empty_i < n) else -1
         # Only the newest observation that passes the server's filter survives in its one-slot queue.
         lowest = max(first_i, must_go_i)
         for i in range(n - 1, lowest - 1, -1):
             done = min(i + 1, q0)
             state = actions[done - 1] if done > 0 else prev_state
-            obs = TimedObservation(max(latest0 + done, 0), self.tick_time(k + i), i == must_go_i, state, state)
-            if i == must_go_i or self.link.accepts(obs):
+            obs = TimedObservation(
+                self.client.stamp(latest0 + done), self.tick_time(k + i), i == must_go_i, state, state
+            )
+            if self.link.accepts(obs):
                 self.link.inbox = obs
                 break

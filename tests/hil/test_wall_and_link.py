@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,12 +19,14 @@ from simbench.hil.board import BoardConnection
 from simbench.hil.client import BoardError
 from simbench.hil.link import LinkSettings, measure_link, write_link
 from simbench.hil.payload import observation_tensors, stub_request, wire_sizes
-from simbench.hil.wallclock import close_connections
+from simbench.hil.wallclock import WallSetup, close_connections
+from simbench.latency.distributions import ConstantLatency
 from simbench.metrics import summarize
 from simbench.registry import ENVS, POLICY_RUNTIMES, resolve
 from simbench.scheduler.episode import simulate_episode
 from simbench.scheduler.transport import EmpiricalLatency
 from tests.hil.helpers import loopback
+from tests.scheduler.helpers import TickEnv, TimestepPolicy, merges, settings
 
 ACT = load_option("policy", "act_int8") | {"actions_per_chunk": 100}
 
@@ -172,6 +175,32 @@ def test_the_wall_clock_runtime_runs_the_async_client_against_the_agent() -> Non
     assert m["loop_fps"] == pytest.approx(60, rel=0.1)
     for key in ("tick_jitter_p50_ms", "tick_jitter_p99_ms", "transport_p50_ms", "serialize_p50_ms"):
         assert m[key] is not None and m[key] >= 0
+
+
+def test_the_wall_runtime_runs_the_des_client_on_the_clock() -> None:
+    """Both runtimes drive the same RobotClient. Observations only when the queue runs dry (g=0) and a
+    constant latency of 2.5 ticks put every arrival half a tick (50 ms at 10 Hz) from a tick, so the
+    wall-clock episode executes the DES's actions at the DES's ticks and merges the same chunks at
+    the same ticks, and the server takes the same observations."""
+    s = settings("async", fps=10.0, H=10, seconds=3, threshold=0.0)
+    wall = WallSetup(loopback(), {"observation.state": np.zeros((1, 2), np.float32)}, (10, 2), False)
+    runs = {}
+    for clock in ("des", "wall"):
+        env = TickEnv(s.action_dim)
+        try:
+            result = simulate_episode(
+                replace(s, clock=clock, wall=wall if clock == "wall" else None),
+                env,
+                TimestepPolicy(s.actions_per_chunk, s.action_dim),
+                ConstantLatency(0.25),
+                0,
+            )
+        finally:
+            close_connections()
+        rec = result.recorder
+        runs[clock] = (env.applied, merges(rec), rec.obs_sent, result.inference_count)
+    assert runs["des"][1] == [(3, 0, 10, 0), (15, 0, 9, 1), (26, 0, 9, 2)]
+    assert runs["wall"] == runs["des"]
 
 
 def test_a_board_fault_in_the_wall_runtime_is_a_one_line_board_error() -> None:

@@ -12,6 +12,8 @@ from simbench.latency.base import LatencySource
 from simbench.latency.distributions import ConstantLatency
 from simbench.policies.request import PolicyRequest
 from simbench.scheduler.episode import EpisodeResult, simulate_episode
+from simbench.scheduler.link import tick_of
+from simbench.scheduler.recorder import MERGE, EpisodeRecorder
 from simbench.scheduler.settings import SchedulerSettings, Stage
 
 
@@ -56,6 +58,28 @@ class RecordingEnv(TimingEnv):
         super().apply_span(actions, holds_after)
         self.executed.extend(np.array(a) for a in actions)
         self.holds += holds_after
+
+
+class TickEnv(RecordingEnv):
+    """Steps tick by tick and records what each tick applied, stalls (None) included."""
+
+    def __init__(self, action_dim: int) -> None:
+        super().__init__(action_dim, physical=True)
+        self.applied: list[float | None] = []
+
+    def apply(self, action: np.ndarray | None) -> None:
+        super().apply(action)
+        self.applied.append(None if action is None else float(action[0]))
+
+
+def merges(rec: EpisodeRecorder) -> list[tuple[int, float, float, int]]:
+    """(tick, queue before, queue after, inference) of every merge in the timeline."""
+    t = rec.timeline
+    return [
+        (tick_of(t.end_s[i], rec.dt), t.value[i], t.value2[i], t.inference_id[i])
+        for i in range(len(t.kind))
+        if t.kind[i] == MERGE
+    ]
 
 
 def settings(
