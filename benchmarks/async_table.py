@@ -1,4 +1,5 @@
-"""The README's async table: every schedule against sync at the same latency, on the same starts.
+"""The async table: every schedule against sync at the same latency, on the same starts
+(docs/2026-12-06-async-that-works.md, section 6).
 
     python benchmarks/async_table.py results/sweeps/async_table --json results/reference/async_table.json
 

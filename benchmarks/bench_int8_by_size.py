@@ -7,9 +7,9 @@ do not speed up at all. So this benchmark builds ACTs of several sizes with rand
 exports each to ONNX, applies the shipped ``int8`` recipe (conf/export.yaml, calibrated on random
 images), and times both on the same inputs, interleaved call by call, in one run. Sizes: the
 default that ``+policy=act`` trains (conf/policy/act.yaml), that ACT with a backbone twice as wide
-(the README's overfitting experiment), the shipped ACT (``+recipe=act_wide``: also 2 blocks per
-stage), the reference ACT (ResNet-18 widths, dim 512) at the default image size, and the
-reference at 240x320.
+(the overfitting experiment in docs/2026-11-24-first-model-int8-recipes.md), the shipped ACT
+(``+recipe=act_wide``: also 2 blocks per stage), the reference ACT (ResNet-18 widths, dim 512) at
+the default image size, and the reference at 240x320.
 
     python benchmarks/bench_int8_by_size.py [--calls 100] [--threads 1] [--sizes standard|candidates] [--json \
         results/bench_int8_by_size.json]
@@ -33,8 +33,9 @@ REFERENCE = {  # the reference ACT (conf/policy/act.yaml's header comment)
 
 
 def sizes(default: dict[str, Any], which: str) -> dict[str, dict[str, Any]]:
-    """``standard``: the README's table; ``candidates``: the backbones timed when choosing the shipped
-    one (each against the default and the shipped size, in the same run)."""
+    """``standard``: the table in docs/2026-11-25-speed-and-int8-by-size.md; ``candidates``: the
+    backbones timed when choosing the shipped one (each against the default and the shipped size, in
+    the same run)."""
     from simbench.config.compose import compose_dict as compose_config
 
     shipped = compose_config("train", ["+policy=act", "+recipe=act_wide"])["policy"]

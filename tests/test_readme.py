@@ -24,7 +24,7 @@ def _commands(prefix: str) -> list[str]:
 
 
 def test_readme_is_short_and_not_a_lab_notebook() -> None:
-    assert len(README.splitlines()) <= 300
+    assert len(README.splitlines()) <= 220
     assert "issue" not in README.lower()
     assert "git show" not in README
     assert not re.search(r"\b[0-9a-f]{7}\b", README), "commit hashes belong in docs/, not the guide"

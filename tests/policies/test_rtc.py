@@ -158,8 +158,8 @@ def test_zero_guidance_is_latest_only_bit_for_bit(tmp_path: Path) -> None:
 
 
 def test_sync_ignores_rtc_like_every_aggregate(tmp_path: Path) -> None:
-    """The README's sync row is the RTC command plus scheduler=sync: sync uses no aggregate, so it runs
-    as plain sync, metric for metric."""
+    """The summary table's sync row (docs/2026-12-06-async-that-works.md, section 6) is the RTC command plus
+    scheduler=sync: sync uses no aggregate, so it runs as plain sync, metric for metric."""
     common = ["+policy=smolvla_mixed", "scheduler.threshold=0.5", "latency=constant", "latency.value=0.3", "episodes=1",
               "env.time_limit_s=4", "progress=false", "plots=false"]
     a = simbench("run", *common, "scheduler.aggregate=rtc", "scheduler=sync", f"results_dir={tmp_path / 'a'}")

@@ -152,7 +152,7 @@ def test_finetune_recipe_composes_into_valid_configs() -> None:
 def test_dagger_recipe_fine_tunes_the_takeover_model_on_its_data_plus_a_round() -> None:
     """conf/recipe/act_dagger.yaml (the shipped model) starts from +recipe=act_takeover's best.pt, keeps
     its model sizes and data and adds one round of takeovers: a config slip here would silently train
-    something other than what the README measured."""
+    something other than what docs/2026-11-25-dagger-stage2.md measured."""
     from simbench.config.compose import compose_dict as compose_config
     from simbench.policies.act import ACTConfig
 
