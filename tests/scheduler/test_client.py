@@ -26,7 +26,7 @@ def make(mode: str = "async", H: int = 10, g: float = 0.3, **kw: Any) -> tuple[R
     s = settings(mode, H=H, seconds=10, threshold=g, **kw)
     env = TickEnv(s.action_dim)
     rec = EpisodeRecorder(s.dt)
-    return RobotClient(s, env, make_aggregator(s.aggregate), rec), env, rec
+    return RobotClient(s, env, make_aggregator(s.aggregate, s.temporal_ensemble_m, s.shift_ticks), rec), env, rec
 
 
 def chunk(first: int, n: int, arrival_s: float = 0.0, inference_id: int = 0, dim: int = 2) -> TimedChunk:
@@ -95,7 +95,7 @@ def drive(s: SchedulerSettings, latency_ticks: int) -> tuple[TickEnv, EpisodeRec
     wall runtime's control loop without the clock. Same-instant order: merges, the tick, the server."""
     env = TickEnv(s.action_dim)
     rec = EpisodeRecorder(s.dt)
-    client = RobotClient(s, env, make_aggregator(s.aggregate), rec)
+    client = RobotClient(s, env, make_aggregator(s.aggregate, s.temporal_ensemble_m, s.shift_ticks), rec)
     policy = TimestepPolicy(s.actions_per_chunk, s.action_dim)
     server = ObservationFilter(s.similarity_eps)
     inbox: TimedObservation | None = None
