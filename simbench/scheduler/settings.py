@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from simbench.latency.base import LatencySource
+
+if TYPE_CHECKING:  # the tether's module imports the latency factory, which the settings do not need at run time
+    from simbench.scheduler.transport import Transport
 
 Mode = Literal["async", "sync"]
 Clock = Literal["des", "wall"]
@@ -26,6 +29,14 @@ class Stage:
     share: float = 1.0
     repeat: int = 1
     latency: LatencySource | None = None
+
+
+class WallClock(Protocol):
+    """``scheduler.clock=wall``'s runtime, built beside the core by the plug-in ``scheduler.wall_clock`` names."""
+
+    def run_episode(self, settings: SchedulerSettings, env: Any, policy: Any, latency: LatencySource, seed: int,
+                    episode: int, options: dict[str, Any] | None, tick_observer: Any) -> Any:
+        """One episode on the wall clock; the result is shaped like a DES episode's (``EpisodeResult``)."""
 
 
 @dataclass(frozen=True)
@@ -56,12 +67,12 @@ class SchedulerSettings:
     stages: tuple[Stage, ...] = field(default_factory=lambda: (Stage("model", "cpu"),))
     """One stage holding the whole inference unless the policy names its pipeline."""
     units: tuple[str, ...] = ("cpu", "npu", "gpu", "link")
-    transport: Any = None
-    """A :class:`simbench.scheduler.transport.Transport`, or None: the ideal, instant tether."""
+    transport: Transport | None = None
+    """The tether between client and server, or None: the ideal, instant one."""
     loop_fps: float | None = None
     """The control loop's achieved rate (None: ``fps``); the tick period is its inverse."""
-    wall: Any = None
-    """clock=wall: the wall-clock plug-in's setup (board, payloads); its ``run_episode`` runs it."""
+    wall: WallClock | None = None
+    """clock=wall: the wall-clock plug-in's setup (board, payloads), which runs each episode."""
 
     @property
     def dt(self) -> float:
