@@ -38,7 +38,7 @@ def random_feeds(cameras: tuple[str, ...] | list[str], image_size: tuple[int, in
 
 def run_onnx(path: str | Path, feeds: list[dict[str, np.ndarray]], threads: int = 1) -> NDArray[np.float32]:
     """Action chunks (N, chunk, A) from an ONNX file."""
-    from simbench.policies.onnx_policy import load_session
+    from simbench.policies.onnx_model import load_session
 
     sess = load_session(path, threads)
     return np.concatenate([sess.run(None, f)[0] for f in feeds], axis=0)

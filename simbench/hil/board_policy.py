@@ -29,7 +29,8 @@ from simbench.hil.client import BoardClient, LoadedModel
 from simbench.hil.measure import board_summary
 from simbench.hil.spec import host_session_spec
 from simbench.latency.base import StageTimes
-from simbench.policies.onnx_policy import OnnxChunkPolicy, resolve_model_path
+from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
+from simbench.policies.onnx_model import resolve_model_path
 from simbench.policies.smolvla.onnx_runtime import COMPONENTS, INPUTS, SmolVLAOnnxPolicy, component_paths, rtc_config
 from simbench.policies.smolvla.rtc import Guide
 

@@ -15,7 +15,7 @@ from simbench.hil.board import BoardConnection
 from simbench.hil.board_policy import BoardLatency, OnBoard, RemoteSession, open_on_board
 from simbench.hil.client import LoadedModel
 from simbench.policies.onnx_chunk import OnnxContractPolicy
-from simbench.policies.onnx_policy import resolve_model_path
+from simbench.policies.onnx_model import resolve_model_path
 
 
 class BoardContractPolicy(OnBoard, OnnxContractPolicy):
