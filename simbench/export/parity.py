@@ -1,4 +1,5 @@
-"""ONNX Runtime against torch on the same observations: the largest absolute action difference."""
+"""ONNX Runtime against torch on the same observations: the largest absolute action difference, and
+:class:`ParityFailed`, what every exporter raises when it exceeds ``max_parity``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from numpy.typing import NDArray
 
 from simbench.export.onnx_export import STATE_INPUT, image_input
 from simbench.policies.act import ACTPolicy
+
+
+class ParityFailed(RuntimeError):
+    """The fp32 export does not reproduce the torch policy within ``max_parity``."""
 
 
 def make_feeds(
@@ -74,4 +79,4 @@ def action_error(pred: NDArray, ref: NDArray) -> dict[str, float]:
     }
 
 
-__all__ = ["action_error", "make_feeds", "max_abs_diff", "random_feeds", "run_onnx", "run_torch"]
+__all__ = ["ParityFailed", "action_error", "make_feeds", "max_abs_diff", "random_feeds", "run_onnx", "run_torch"]
