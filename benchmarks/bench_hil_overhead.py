@@ -32,7 +32,7 @@ from simbench.hil.board import BoardConnection, parse_board
 from simbench.hil.replies import BenchBatch
 from simbench.hil.spec import host_session_spec
 from simbench.paths import MODELS_DIR
-from simbench.policies.onnx_policy import load_session
+from simbench.policies.onnx_model import load_session
 
 CAMERAS = ("top", "gripper", "left")
 

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from simbench.export.parity import random_feeds
     from simbench.export.quantize import build_variant, configured_recipe
     from simbench.policies.act import ACTConfig, ACTPolicy
-    from simbench.policies.onnx_policy import load_session
+    from simbench.policies.onnx_model import load_session
 
     default = load_option("policy", "act")
     assert default is not None

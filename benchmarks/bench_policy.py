@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from simbench.policies.onnx_policy import OnnxChunkPolicy
+    from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
     from simbench.policies.torch_policy import TorchChunkPolicy
 
     models = sorted(Path(args.models_dir).glob("act_*.onnx"))
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
             ref = TorchChunkPolicy(ACTPolicy(ACTConfig.from_dict(probe.config)), probe.model_fps)
         # "call": predict_chunk (resize + network + resample), what latency=host times.
         # "model": the network alone on inputs already at model resolution.
-        from simbench.policies.act.runtime_common import observation_inputs
+        from simbench.policies.runtime_io import observation_inputs
 
         small = [observation_inputs(o, probe.cameras, probe.image_size, probe.state_dim) for o in obs]  # type: ignore[arg-type]
         torch_small = [(torch.from_numpy(s), torch.from_numpy(np.stack(i, axis=1))) for s, i in small]

@@ -24,8 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     from simbench.config.build import load_option
     from simbench.envs.base import control_hz
     from simbench.errors import ConfigError
+    from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
     from simbench.policies.ensemble_policy import EnsembleChunkPolicy
-    from simbench.policies.onnx_policy import OnnxChunkPolicy
     from simbench.training.evaluate import make_env, score_into
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

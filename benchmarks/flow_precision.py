@@ -92,7 +92,7 @@ def path_errors(ref: list[dict[str, Any]], out: list[dict[str, Any]], noise: np.
 def per_step_expert(fp32_expert: Path, ref: list[dict[str, Any]], noise: np.ndarray, n: int, tmp: Path) -> list[Any]:
     """One int8 expert per denoising step, each calibrated on that step's inputs only."""
     from simbench.export.smolvla import build_component
-    from simbench.policies.onnx_policy import load_session
+    from simbench.policies.onnx_model import load_session
 
     sessions = []
     for k in range(n):

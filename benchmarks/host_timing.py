@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from simbench.policies.onnx_policy import OnnxChunkPolicy
+from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
 
 
 def main(name: str, threads: int, n: int = 60, warmup: int = 10) -> float:

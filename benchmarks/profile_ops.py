@@ -2,7 +2,7 @@
 
 Profiles, on the same random observations and one intra-op thread: the shipped fp32 model as
 simbench runs it and as ONNX Runtime's default graph runs it (``fp32_fused``: with
-SkipLayerNormFusion, see ``onnx_policy.DISABLED_ORT_OPTIMIZERS``), the shipped ``int8`` recipe
+SkipLayerNormFusion, see ``simbench.policies.onnx_model.DISABLED_ORT_OPTIMIZERS``), the shipped ``int8`` recipe
 (conf/export.yaml), the same recipe with the stem quantized too, and with
 every op quantized (``int8_ops: all``: attention MatMuls and Softmax in int8 as well). The
 int8 models are rebuilt here from the shipped fp32 file with random calibration data, which moves
@@ -33,7 +33,7 @@ def profile(path: Path, feeds: list[dict[str, np.ndarray]], runs: int, prefix: s
             disabled_optimizers: tuple[str, ...]) -> Counter[tuple[str, str]]:
     """Mean kernel time (us per call) by (component, op type); ``disabled_optimizers`` as in ``load_session``."""
     from simbench.export.quantize import component_of
-    from simbench.policies.onnx_policy import load_session
+    from simbench.policies.onnx_model import load_session
 
     session = load_session(path, 1, profile_prefix=prefix, disabled_optimizers=disabled_optimizers)
     for i in range(runs):
@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from simbench.export.parity import random_feeds
     from simbench.export.quantize import build_variant, configured_recipe
-    from simbench.policies.onnx_policy import DISABLED_ORT_OPTIMIZERS, OnnxChunkPolicy
+    from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
+    from simbench.policies.onnx_model import DISABLED_ORT_OPTIMIZERS
 
     fp32 = Path(args.models_dir) / "act_fp32.onnx"
     if not fp32.is_file():

@@ -118,7 +118,7 @@ def drops(n: int, floors: list[str]) -> None:
 def policy(name: str, repeats: int, model: str | None) -> None:
     from simbench.config.build import load_option
     from simbench.envs.base import control_hz
-    from simbench.policies.onnx_policy import resolve_model_path
+    from simbench.policies.onnx_model import resolve_model_path
     from simbench.registry import POLICY_RUNTIMES, resolve
     from simbench.training.evaluate import make_env, run_episode
 

@@ -160,7 +160,7 @@ def import_checkpoint(path: str | Path, settings: ImportSettings) -> dict[str, A
 
     from simbench.byo.lerobot_act import ImportedACT
     from simbench.byo.lerobot_checkpoint import load_checkpoint
-    from simbench.export.parity import action_error, max_abs_diff, run_onnx
+    from simbench.export.parity import ParityFailed, action_error, max_abs_diff, run_onnx
     from simbench.export.quantize import build_variant, configured_recipe
 
     recipes = []
@@ -202,8 +202,6 @@ def import_checkpoint(path: str | Path, settings: ImportSettings) -> dict[str, A
         parity = max_abs_diff(fp32_out, ref)
         print(f"fp32: max |onnxruntime - torch| = {parity:.3g} over {len(feeds)} random observations")
         if not parity <= settings.max_parity:
-            from simbench.export.pipeline import ParityFailed
-
             raise ParityFailed(
                 f"the fp32 ONNX export differs from LeRobot's ACT by {parity:.3g} > max_parity={settings.max_parity:g}"
             )

@@ -2,7 +2,7 @@
 
 Options: conf/export.yaml. The fp32 export is checked against torch (``max_parity``) before anything
 is written; a failed check writes nothing and exits 1. An ``out_dir`` that holds files is left alone
-(``out_dir-2``...) unless ``replace=true``. The pipeline is :mod:`simbench.export.pipeline`.
+(``out_dir-2``...) unless ``replace=true``. The pipeline is :mod:`simbench.export.run`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip())
         return 0
     from simbench.config.compose import compose_dict
-    from simbench.export.pipeline import ParityFailed, export
+    from simbench.export.parity import ParityFailed
+    from simbench.export.run import export
 
     try:
         final = export(compose_dict("export", argv))

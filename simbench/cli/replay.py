@@ -24,7 +24,7 @@ def replay_rows(dataset_path: str, overrides: list[str]) -> tuple[list[Any], Any
     from simbench.dataset.reader import load_dataset
     from simbench.errors import bad_value
     from simbench.policies.chunk_contract import read_contract
-    from simbench.policies.onnx_policy import resolve_model_path
+    from simbench.policies.onnx_model import resolve_model_path
     from simbench.registry import POLICY_RUNTIMES, resolve
 
     dataset = load_dataset(dataset_path)

@@ -51,7 +51,7 @@ def _check_model_chunk(policy: Mapping[str, Any], chunk_size: int) -> None:
     """A policy backed by an ONNX file predicts the file's ``chunk_size``; another value cannot be
     honoured (the number of actions the server returns is ``policy.actions_per_chunk``)."""
     from simbench.policies.factory import model_metadata_file
-    from simbench.policies.onnx_policy import model_metadata
+    from simbench.policies.onnx_model import model_metadata
 
     path = model_metadata_file(policy)
     raw = model_metadata(path).get("simbench.chunk_size")

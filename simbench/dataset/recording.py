@@ -186,7 +186,7 @@ def _takeover_config(node: Any) -> TakeoverConfig:
         raise bad_value("takeover.switch_s", switch, "give [earliest, latest] seconds, 0 < earliest <= latest")
     model_path = node.get("model_path")
     if model_path is not None:
-        from simbench.policies.onnx_policy import resolve_model_path
+        from simbench.policies.onnx_model import resolve_model_path
 
         model_path = str(resolve_model_path(str(model_path)))
     finish = node.get("finish_grasp", False)

@@ -1,4 +1,5 @@
-"""ONNX Runtime against torch on the same observations: the largest absolute action difference."""
+"""ONNX Runtime against torch on the same observations: the largest absolute action difference, and
+:class:`ParityFailed`, what every exporter raises when it exceeds ``max_parity``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from numpy.typing import NDArray
 
 from simbench.export.onnx_export import STATE_INPUT, image_input
 from simbench.policies.act import ACTPolicy
+
+
+class ParityFailed(RuntimeError):
+    """The fp32 export does not reproduce the torch policy within ``max_parity``."""
 
 
 def make_feeds(
@@ -38,7 +43,7 @@ def random_feeds(cameras: tuple[str, ...] | list[str], image_size: tuple[int, in
 
 def run_onnx(path: str | Path, feeds: list[dict[str, np.ndarray]], threads: int = 1) -> NDArray[np.float32]:
     """Action chunks (N, chunk, A) from an ONNX file."""
-    from simbench.policies.onnx_policy import load_session
+    from simbench.policies.onnx_model import load_session
 
     sess = load_session(path, threads)
     return np.concatenate([sess.run(None, f)[0] for f in feeds], axis=0)
@@ -74,4 +79,4 @@ def action_error(pred: NDArray, ref: NDArray) -> dict[str, float]:
     }
 
 
-__all__ = ["action_error", "make_feeds", "max_abs_diff", "random_feeds", "run_onnx", "run_torch"]
+__all__ = ["ParityFailed", "action_error", "make_feeds", "max_abs_diff", "random_feeds", "run_onnx", "run_torch"]

@@ -3,10 +3,11 @@
 Each simulated inference sends the real observation (the cameras the scene rendered, resized as for
 the host's ONNX policy, and the joint state) to the board agent; the chunk is the one the board
 computed, and simulated time advances by the latency the board measured for that call (times
-``latency.scale``). The scheduler sees an ordinary policy (an :class:`OnnxChunkPolicy` whose session
-is the board's) and an ordinary latency source (:class:`BoardLatency`, which hands back the last
-board-measured latency): it calls ``predict_chunk`` first and ``sample`` right after, once per
-inference.
+``latency.scale``). The scheduler sees an ordinary policy (the arch's host ONNX policy whose session
+is the board's: :class:`BoardChunkPolicy` for ACT, :class:`BoardVLAPolicy` for SmolVLA,
+:class:`BoardContractPolicy` for a contract model) and an ordinary latency source
+(:class:`BoardLatency`, which hands back the last board-measured latency): it calls ``predict_chunk``
+first and ``sample`` right after, once per inference.
 
 Not reproducible bit for bit: the board's timing varies run to run (``describe()`` says so, and so
 does ``metrics.json``). Record a trace with ``hil measure`` for reproducible sweeps.
@@ -30,7 +31,9 @@ from simbench.hil.measure import board_summary
 from simbench.hil.spec import host_session_spec
 from simbench.latency.base import StageTimes
 from simbench.latency.context import LatencyContext
-from simbench.policies.onnx_policy import OnnxChunkPolicy, resolve_model_path
+from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
+from simbench.policies.onnx_chunk import OnnxContractPolicy
+from simbench.policies.onnx_model import resolve_model_path
 from simbench.policies.smolvla.onnx_runtime import COMPONENTS, INPUTS, SmolVLAOnnxPolicy, component_paths, rtc_config
 from simbench.policies.smolvla.rtc import Guide
 
@@ -126,10 +129,8 @@ class BoardLatency:
         """Connect (starting the loopback agent if so configured), load the policy's model(s) there."""
         if cfg.get("arch") == "smolvla":
             return BoardVLAPolicy.connect(cfg, env, self)  # type: ignore[return-value]
-        if cfg.get("arch") == "chunk":  # a contract model (+policy=onnx): simbench.hil.contract_policy
-            from simbench.hil.contract_policy import connect_contract_policy
-
-            return connect_contract_policy(cfg, env, self)  # type: ignore[return-value]
+        if cfg.get("arch") == "chunk":  # a contract model (+policy=onnx)
+            return BoardContractPolicy.connect(cfg, env, self)  # type: ignore[return-value]
         return BoardChunkPolicy.connect(cfg, env, self)
 
 
@@ -209,6 +210,26 @@ class BoardChunkPolicy(OnBoard, OnnxChunkPolicy):
         return open_on_board(latency, cfg, {"model": path}, build)
 
 
+class BoardContractPolicy(OnBoard, OnnxContractPolicy):
+    """A contract model (``+policy=onnx``) whose every ``session.run`` happens on the board: the host's
+    :class:`OnnxContractPolicy` over a :class:`RemoteSession`, so it feeds the board exactly what it
+    would feed ONNX Runtime here (the scene's observation, or the fixed generated one in ``env=timing``)."""
+
+    @classmethod
+    def connect(cls, cfg: Mapping[str, Any], env: Any, latency: BoardLatency) -> BoardContractPolicy:
+        path = resolve_model_path(cfg.get("model_path"))
+
+        def build(conn: BoardConnection, threads: int, models: dict[str, LoadedModel]) -> BoardContractPolicy:
+            latency.model = models["model"]
+            return cls.from_config(
+                {**cfg, "threads": threads, "fps": cfg.get("fps") or control_hz(env)},
+                env,
+                session=RemoteSession(conn.client, models["model"], latency),
+            )
+
+        return open_on_board(latency, cfg, {"model": path}, build)
+
+
 class BoardVLAPolicy(OnBoard, SmolVLAOnnxPolicy):
     """A SmolVLA ONNX policy whose every chunk is computed on the board: one ``vla`` request runs
     vision, prefill and the expert's denoising steps there (from the noise drawn here, so the chunk
@@ -258,4 +279,12 @@ class BoardVLAPolicy(OnBoard, SmolVLAOnnxPolicy):
 
 
 
-__all__ = ["BoardChunkPolicy", "BoardLatency", "BoardVLAPolicy", "OnBoard", "RemoteSession", "open_on_board"]
+__all__ = [
+    "BoardChunkPolicy",
+    "BoardContractPolicy",
+    "BoardLatency",
+    "BoardVLAPolicy",
+    "OnBoard",
+    "RemoteSession",
+    "open_on_board",
+]

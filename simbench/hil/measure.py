@@ -115,7 +115,7 @@ def scene_inputs(components: list[tuple[str, Path]], seed: int) -> dict[str, dic
     import onnx
 
     from simbench.config.build import load_option
-    from simbench.policies.act.runtime_common import observation_inputs
+    from simbench.policies.runtime_io import observation_inputs
     from simbench.registry import ENVS, resolve
 
     metas = {}
@@ -147,7 +147,7 @@ def scene_inputs(components: list[tuple[str, Path]], seed: int) -> dict[str, dic
 
 def model_components(policy: Mapping[str, Any] | None, model: Any) -> list[tuple[str, Path]]:
     """(component name, ONNX path) to measure: ``hil.model`` (a path or a list) or the policy's model."""
-    from simbench.policies.onnx_policy import resolve_model_path
+    from simbench.policies.onnx_model import resolve_model_path
 
     if model not in (None, ""):
         paths = list(model) if isinstance(model, (list, tuple)) else [model]

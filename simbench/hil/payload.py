@@ -22,7 +22,7 @@ def observation_tensors(policy: Mapping[str, Any], seed: int = 0) -> dict[str, n
     dim = int(policy.get("action_dim", 6))
     if policy.get("model_path"):  # what the runtime feeds its model, from the export's metadata
         from simbench.policies.factory import model_metadata_file
-        from simbench.policies.onnx_policy import model_metadata
+        from simbench.policies.onnx_model import model_metadata
 
         meta = model_metadata(model_metadata_file(policy))
         if "simbench.contract" in meta:  # a contract model (+policy=onnx): the inputs it declares

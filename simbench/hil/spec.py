@@ -2,7 +2,7 @@
 
 The agent cannot import simbench, so the options travel in every ``load`` request as a
 ``SessionSpec``; ``tests/hil/test_session_spec.py`` checks that the agent's builder and
-``simbench.policies.onnx_policy.load_session`` give identical ``SessionOptions``.
+``simbench.policies.onnx_model.load_session`` give identical ``SessionOptions``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from simbench_agent.session import SessionSpec
 
-from simbench.policies.onnx_policy import DISABLED_ORT_OPTIMIZERS
+from simbench.policies.onnx_model import DISABLED_ORT_OPTIMIZERS
 
 
 def host_session_spec(threads: int, providers: Sequence[str] = ("CPUExecutionProvider",)) -> SessionSpec:

@@ -278,7 +278,7 @@ def _read(path: Path, mtime_ns: int, size: int) -> ChunkContract:
 def contract_value(model_path: Any, field: str) -> Any:
     """``${chunk_contract:${.model_path},FIELD}`` in conf/policy/onnx.yaml: a field of the model's
     contract (``chunk_size``, ``action_dim``, ``precision``), so the config cannot disagree with the file."""
-    from simbench.policies.onnx_policy import resolve_model_path
+    from simbench.policies.onnx_model import resolve_model_path
 
     if model_path in (None, ""):  # a sweep's base config before its policy.model_path=... is applied
         return None

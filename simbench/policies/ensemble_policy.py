@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simbench.errors import ConfigError, bad_value
-from simbench.policies.onnx_policy import OnnxChunkPolicy
+from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
 from simbench.policies.request import PolicyRequest
 
 MATCHING = ("cameras", "image_size", "state_dim", "action_dim", "chunk_size", "model_fps")

@@ -33,8 +33,8 @@ ARCHS: dict[str, ArchSpec] = {
     "act": ArchSpec(
         config="simbench.policies.act.configuration_act:ACTConfig",
         policy="simbench.policies.act.modeling_act:ACTPolicy",
-        onnx_runtime="simbench.policies.onnx_policy:OnnxChunkPolicy",
-        exporter="simbench.export.pipeline:export_act",
+        onnx_runtime="simbench.policies.act.onnx_runtime:OnnxChunkPolicy",
+        exporter="simbench.export.act:export_act",
     ),
     "smolvla": ArchSpec(
         config="simbench.policies.smolvla.configuration_smolvla:SmolVLAConfig",

@@ -27,7 +27,7 @@ def policy_graphs(node: Mapping[str, Any]) -> PolicyGraphs:
         raise ConfigError(f"policy {name} has no ONNX model (runtime: {node.get('runtime')}); the latency model "
                           "prices a policy's ONNX graphs")
     if node.get("arch") == "smolvla":
-        from simbench.policies.onnx_policy import model_metadata
+        from simbench.policies.onnx_model import model_metadata
         from simbench.policies.smolvla.onnx_runtime import component_paths
         from simbench.policies.smolvla.tokenizer import encode
 

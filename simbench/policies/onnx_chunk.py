@@ -27,10 +27,10 @@ from numpy.typing import NDArray
 
 from simbench.envs.base import CONTROL_HZ, Observation, control_hz
 from simbench.errors import ConfigError, bad_value
-from simbench.policies.act.runtime_common import resample_chunk
 from simbench.policies.chunk_contract import DOC, ChunkContract, InputSpec, read_contract
-from simbench.policies.onnx_policy import load_session, resolve_model_path
+from simbench.policies.onnx_model import load_session, resolve_model_path
 from simbench.policies.request import PolicyRequest
+from simbench.policies.runtime_io import resample_chunk
 
 
 def generated_feed(contract: ChunkContract, seed: int = 0) -> dict[str, np.ndarray]:

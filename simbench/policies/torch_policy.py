@@ -16,9 +16,9 @@ from numpy.typing import NDArray
 
 from simbench.envs.base import CONTROL_HZ, Observation
 from simbench.policies.act import ACTPolicy
-from simbench.policies.act.runtime_common import observation_inputs, resample_chunk
 from simbench.policies.checkpoint import load_checkpoint
 from simbench.policies.request import PolicyRequest
+from simbench.policies.runtime_io import observation_inputs, resample_chunk
 
 
 class TorchChunkPolicy:

@@ -4,7 +4,7 @@ Why in memory: on a 2-core CPU the trainer cannot afford to decode video per sam
 default ACT uses small images, so every frame of every camera (resized once, uint8) fits in a few
 hundred MB. Frames come from :func:`simbench.dataset.load_dataset` (the recorder's reader); the
 resize here is the *same function* the runtime applies to live observations
-(:func:`simbench.policies.act.preprocess.resize_image`), so training and inference see identical pixels.
+(:func:`simbench.policies.preprocess.resize_image`), so training and inference see identical pixels.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 from numpy.typing import NDArray
 
 from simbench.errors import ConfigError
-from simbench.policies.act.preprocess import resize_image
+from simbench.policies.preprocess import resize_image
 
 
 @dataclass

@@ -220,7 +220,7 @@ def evaluate_named(policies: list[str], episodes: int | None = None, seed: int =
     from simbench.atomic_io import write_json
     from simbench.config.options import available, load_option
     from simbench.errors import ConfigError, unknown_name
-    from simbench.policies.onnx_policy import resolve_model_path
+    from simbench.policies.onnx_model import resolve_model_path
     from simbench.registry import POLICY_RUNTIMES, resolve
 
     _check_options(episodes, seed, repeats, threads, n_action_steps, json_path)

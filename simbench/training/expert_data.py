@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from simbench.envs.base import CONTROL_HZ
-from simbench.policies.act.preprocess import resize_image
+from simbench.policies.preprocess import resize_image
 from simbench.training.data import TrainingData
 
 RECORD_EVERY = 2

@@ -17,7 +17,7 @@ from simbench.byo.import_lerobot import ImportSettings, import_checkpoint
 from simbench.byo.lerobot_checkpoint import load_checkpoint
 from simbench.errors import ConfigError
 from simbench.policies.chunk_contract import read_contract
-from simbench.policies.onnx_policy import load_session
+from simbench.policies.onnx_model import load_session
 from tests.byo.helpers import FIXTURES, error_line
 from tests.run_cli import simbench
 

@@ -13,7 +13,8 @@ from simbench.errors import ConfigError
 from simbench.export.onnx_export import export_onnx
 from simbench.export.parity import action_error, make_feeds, max_abs_diff, random_feeds, run_onnx, run_torch
 from simbench.export.quantize import Recipe, build_variant, recipes_from_config
-from simbench.policies.onnx_policy import OnnxChunkPolicy, load_session
+from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
+from simbench.policies.onnx_model import load_session
 from simbench.policies.request import PolicyRequest
 from simbench.training.synthetic import synthetic_data, tiny_config
 from simbench.training.trainer import TrainConfig, train

@@ -12,7 +12,7 @@ from simbench.paths import CONF_DIR
 
 @pytest.mark.slow
 def test_default_act_exports_every_configured_variant(tmp_path: Path) -> None:
-    from simbench.export.pipeline import export_act
+    from simbench.export.act import export_act
     from simbench.export.quantize import recipes_from_config
     from simbench.policies.act import ACTConfig
     from simbench.training.synthetic import synthetic_data

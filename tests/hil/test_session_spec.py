@@ -10,7 +10,7 @@ import onnxruntime as ort
 from simbench_agent.session import SessionSpec, build_session
 
 from simbench.hil.spec import host_session_spec
-from simbench.policies.onnx_policy import DISABLED_ORT_OPTIMIZERS, load_session
+from simbench.policies.onnx_model import DISABLED_ORT_OPTIMIZERS, load_session
 from tests.hil.helpers import tiny_model
 
 FIELDS = (

@@ -8,8 +8,8 @@ import torch
 
 from simbench.errors import ConfigError
 from simbench.policies.act import ACTConfig, ACTPolicy
-from simbench.policies.act.preprocess import resize_image
-from simbench.policies.act.runtime_common import resample_chunk
+from simbench.policies.preprocess import resize_image
+from simbench.policies.runtime_io import resample_chunk
 from simbench.training.synthetic import tiny_config
 
 

@@ -23,7 +23,7 @@ def _python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_onnx_policy_predicts_without_torch() -> None:
     code = """
 import numpy as np
-from simbench.policies.onnx_policy import OnnxChunkPolicy
+from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
 from simbench.policies.request import PolicyRequest
 p = OnnxChunkPolicy("act/act_int8.onnx")
 images = {f"observation.images.{c}": np.zeros((480, 640, 3), np.uint8) for c in p.cameras}

@@ -12,7 +12,7 @@ import pytest
 
 from simbench.config.build import build_run_spec
 from simbench.config.compose import compose_run
-from simbench.policies import onnx_policy
+from simbench.policies.act import onnx_runtime as act_onnx
 from simbench.registry import ENVS, POLICY_RUNTIMES, resolve
 from simbench.scheduler.episode import simulate_episode
 
@@ -42,14 +42,14 @@ class TimedSession:
 
 def test_host_latency_is_the_session_run_time_without_preprocessing(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = Clock()
-    monkeypatch.setattr(onnx_policy, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
-    real_inputs = onnx_policy.observation_inputs
+    monkeypatch.setattr(act_onnx, "time", types.SimpleNamespace(perf_counter=clock.perf_counter))
+    real_inputs = act_onnx.observation_inputs
 
     def slow_inputs(*args: Any, **kw: Any) -> Any:  # camera preprocessing: 1 s on the fake clock
         clock.now += 1.0
         return real_inputs(*args, **kw)
 
-    monkeypatch.setattr(onnx_policy, "observation_inputs", slow_inputs)
+    monkeypatch.setattr(act_onnx, "observation_inputs", slow_inputs)
     spec = build_run_spec(compose_run("config", ["+policy=act_int8", "latency=host", "episodes=1"]))  # the scene
     env = resolve(ENVS, "env", spec.env.name).from_config(spec.env.config())
     policy = resolve(POLICY_RUNTIMES, "policy.runtime", spec.policy.runtime).from_config(

@@ -2,7 +2,7 @@
 
 The host sends a :class:`SessionSpec` with every ``load``; the agent builds the session from it, so
 the board times the same graph the host times (same threads, execution mode, optimization level and
-disabled fusions). ``simbench.policies.onnx_policy.load_session`` is the host's builder; a test
+disabled fusions). ``simbench.policies.onnx_model.load_session`` is the host's builder; a test
 checks both produce identical ``SessionOptions`` (the agent cannot import simbench).
 """
 

@@ -1,8 +1,8 @@
 """ACT policy: ``configuration_act.ACTConfig`` (shapes) and ``modeling_act.ACTPolicy`` (network).
 
 The network classes need torch, which only training and export install (``pip install -e
-".[train]"``). The ONNX runtime path (``runtime_common``, ``preprocess``) lives in this package too
-and must import on a board without torch, so the torch-backed names load lazily, on first use.
+".[train]"``). ACT's ONNX runtime (``onnx_runtime``) lives in this package too and must import
+without torch (as on a board), so the torch-backed names load lazily, on first use.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ from numpy.typing import NDArray
 
 from simbench.envs.base import CONTROL_HZ, Observation, control_hz
 from simbench.errors import ConfigError, bad_value
-from simbench.policies.act.runtime_common import observation_inputs, resample_chunk
 from simbench.policies.request import PolicyRequest
+from simbench.policies.runtime_io import observation_inputs, resample_chunk
 from simbench.policies.smolvla.rtc import Guide, RTCConfig
 from simbench.policies.smolvla.tokenizer import encode
 
@@ -37,7 +37,7 @@ OUTPUTS = {"vision": "visual", "prefill": "kv", "expert": "velocity"}
 
 def component_paths(model_path: str | Path | None, precision: dict[str, str] | None) -> dict[str, Path]:
     """``{component: <model_path>/<component>_<precision>.onnx}``; ConfigError naming the key when missing."""
-    from simbench.policies.onnx_policy import resolve_model_path
+    from simbench.policies.onnx_model import resolve_model_path
 
     root = resolve_model_path(model_path, directory=True)
     precision = dict(precision or {})
@@ -72,7 +72,7 @@ class SmolVLAOnnxPolicy:
     ) -> None:
         """``sessions``: per component, an object answering ``get_modelmeta`` (and ``run``) in place
         of a local ONNX Runtime session (``latency=board``: the board's, simbench.hil.board_policy)."""
-        from simbench.policies.onnx_policy import load_session
+        from simbench.policies.onnx_model import load_session
 
         if threads < 1:
             raise bad_value("policy.threads", threads, "must be >= 1")

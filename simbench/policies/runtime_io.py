@@ -1,4 +1,5 @@
-"""What every ACT runtime (ONNX Runtime, torch) does around the network, numpy only.
+"""What every chunk runtime (ACT's ONNX Runtime and torch, SmolVLA's, the contract policy's) does
+around the network, numpy only (it runs without torch, as on a board).
 
 * ``observation -> inputs``: state as float32 (1, S); each configured camera resized with
   :func:`resize_image` to the policy's resolution, as in training. Keys the policy does not use
@@ -17,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simbench.errors import ConfigError
-from simbench.policies.act.preprocess import resize_image
+from simbench.policies.preprocess import resize_image
 
 
 def observation_inputs(
