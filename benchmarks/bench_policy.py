@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
+    from simbench.policies.act.onnx_runtime import ACTOnnxPolicy
     from simbench.policies.torch_policy import TorchChunkPolicy
 
     models = sorted(Path(args.models_dir).glob("act_*.onnx"))
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no act_fp32.onnx in {args.models_dir}; run 'python -m simbench export' first", file=sys.stderr)
         return 2
     models = [fp32] + [m for m in models if m != fp32]
-    probe = OnnxChunkPolicy(fp32)
+    probe = ACTOnnxPolicy(fp32)
     hw = tuple(args.camera_hw) if args.camera_hw else (probe.image_size[0] * 4, probe.image_size[1] * 4)
     obs = observations(list(probe.cameras), probe.state_dim, 16, hw)
 
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
         for path in models:
-            pol = OnnxChunkPolicy(path, threads=threads)
+            pol = ACTOnnxPolicy(path, threads=threads)
             feeds = [pol.feed(s, list(i)) for s, i in small]
             t = time_calls(pol.predict_chunk, obs, args.warmup, args.calls)
             m = time_calls(lambda f: pol.session.run(None, f), feeds, args.warmup, args.calls)

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     from simbench.config.build import load_option
     from simbench.envs.base import control_hz
     from simbench.errors import ConfigError
-    from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
+    from simbench.policies.act.onnx_runtime import ACTOnnxPolicy
     from simbench.policies.ensemble_policy import EnsembleChunkPolicy
     from simbench.training.evaluate import make_env, score_into
 
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_option("policy", args.config)
     cfg["fps"] = control_hz(env)
     try:
-        singles = [OnnxChunkPolicy.from_config({**cfg, "model_path": m}, env) for m in args.members]
+        singles = [ACTOnnxPolicy.from_config({**cfg, "model_path": m}, env) for m in args.members]
         sizes = range(2, len(singles) + 1) if args.prefixes else [len(singles)]
         runs = [(f"member {i}: {m}", p) for i, (m, p) in enumerate(zip(args.members, singles))]
         runs += [(f"ensemble of the first {k}", EnsembleChunkPolicy(singles[:k])) for k in sizes if k >= 2]

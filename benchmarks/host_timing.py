@@ -11,11 +11,11 @@ import time
 
 import numpy as np
 
-from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
+from simbench.policies.act.onnx_runtime import ACTOnnxPolicy
 
 
 def main(name: str, threads: int, n: int = 60, warmup: int = 10) -> float:
-    p = OnnxChunkPolicy(f"act/{name}.onnx", threads=threads)
+    p = ACTOnnxPolicy(f"act/{name}.onnx", threads=threads)
     feed = p.feed(np.zeros((1, p.state_dim), np.float32),
                   [np.zeros((1, *p.image_size, 3), np.uint8) for _ in p.cameras])
     times = []

@@ -56,14 +56,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from simbench.export.parity import random_feeds
     from simbench.export.quantize import build_variant, configured_recipe
-    from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
+    from simbench.policies.act.onnx_runtime import ACTOnnxPolicy
     from simbench.policies.onnx_model import DISABLED_ORT_OPTIMIZERS
 
     fp32 = Path(args.models_dir) / "act_fp32.onnx"
     if not fp32.is_file():
         print(f"error: no act_fp32.onnx in {args.models_dir}; run 'python -m simbench export' first", file=sys.stderr)
         return 2
-    probe = OnnxChunkPolicy(fp32)
+    probe = ACTOnnxPolicy(fp32)
     feeds = random_feeds(probe.cameras, probe.image_size, probe.state_dim)
     int8 = configured_recipe("int8")
     int8_stem = replace(int8, name="int8_stem_int8", components={**int8.components, "stem": "int8"})

@@ -30,6 +30,11 @@ class RunFault(RuntimeError):
     exit code 1, never a traceback or a hang. The message is one line."""
 
 
+class ParityFailed(RuntimeError):
+    """An export does not reproduce its torch policy within ``max_parity`` (nothing is written; exit 1).
+    Here, not beside the exporters, so the CLI catches it without importing torch."""
+
+
 def bad_value(key: str, value: object, allowed: str) -> ConfigError:
     """Build the standard one-line message: which key, which value, what is allowed."""
     return ConfigError(f"{key}={value!r} is not allowed; {allowed}")

@@ -160,7 +160,8 @@ def import_checkpoint(path: str | Path, settings: ImportSettings) -> dict[str, A
 
     from simbench.byo.lerobot_act import ImportedACT
     from simbench.byo.lerobot_checkpoint import load_checkpoint
-    from simbench.export.parity import ParityFailed, action_error, max_abs_diff, run_onnx
+    from simbench.errors import ParityFailed
+    from simbench.export.parity import action_error, max_abs_diff, run_onnx
     from simbench.export.quantize import build_variant, configured_recipe
 
     recipes = []

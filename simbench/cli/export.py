@@ -15,7 +15,7 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip())
         return 0
     from simbench.config.compose import compose_dict
-    from simbench.export.parity import ParityFailed
+    from simbench.errors import ParityFailed
     from simbench.export.run import export
 
     try:

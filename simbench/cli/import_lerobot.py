@@ -37,7 +37,7 @@ def main(argv: list[str]) -> int:
     except ImportError:
         raise ConfigError('import-lerobot needs torch: pip install -e ".[train]"') from None
     from simbench.byo.import_lerobot import ImportSettings, import_checkpoint
-    from simbench.export.parity import ParityFailed
+    from simbench.errors import ParityFailed
     from simbench.run_dir import check_dir_path
 
     if not cfg.get("out"):

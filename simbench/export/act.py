@@ -19,7 +19,8 @@ import numpy as np
 def export_act(policy, fps: int, data, cfg: dict, out_dir: Path) -> dict:
     """ACT: export fp32, check parity, build every variant of ``cfg["variants"]``; returns the report dict."""
     from simbench.export.onnx_export import export_onnx
-    from simbench.export.parity import ParityFailed, action_error, make_feeds, max_abs_diff, run_onnx, run_torch
+    from simbench.errors import ParityFailed
+    from simbench.export.parity import action_error, make_feeds, max_abs_diff, run_onnx, run_torch
     from simbench.export.quantize import build_variant, recipes_from_config
 
     recipes = recipes_from_config(cfg["variants"] or {})

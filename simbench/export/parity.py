@@ -1,5 +1,5 @@
 """ONNX Runtime against torch on the same observations: the largest absolute action difference, and
-:class:`ParityFailed`, what every exporter raises when it exceeds ``max_parity``."""
+what every exporter compares with ``max_parity`` (raising :class:`simbench.errors.ParityFailed`)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,6 @@ from numpy.typing import NDArray
 
 from simbench.export.onnx_export import STATE_INPUT, image_input
 from simbench.policies.act import ACTPolicy
-
-
-class ParityFailed(RuntimeError):
-    """The fp32 export does not reproduce the torch policy within ``max_parity``."""
 
 
 def make_feeds(

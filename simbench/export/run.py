@@ -28,7 +28,7 @@ from simbench.errors import ConfigError, bad_value
 
 def export(cfg: dict[str, Any]) -> Path:
     """Validate a composed ``conf/export.yaml``, export, check, build the variants and publish them;
-    returns the directory written. Raises :class:`simbench.export.parity.ParityFailed` (nothing written)
+    returns the directory written. Raises :class:`simbench.errors.ParityFailed` (nothing written)
     when the fp32 export does not match torch."""
     allowed = {"checkpoint", "dataset", "out_dir", "prefix", "calibration_frames", "eval_frames", "seed", "threads",
                "variants", "smolvla_variants", "frame_stride", "replace", "max_parity", "max_episodes"}

@@ -233,7 +233,7 @@ def export_smolvla(policy: SmolVLAPolicy, fps: float, data: Any, cfg: dict[str, 
           f"{len(eval_idx)} held-out frames: " + ", ".join(f"{k} {v:.2g}" for k, v in parity.items()))
     limit = float(cfg.get("max_parity", 1e-3))
     if not all(v <= limit for v in parity.values()):
-        from simbench.export.parity import ParityFailed
+        from simbench.errors import ParityFailed
 
         raise ParityFailed(f"fp32 export parity {parity} exceeds max_parity={limit:g}")
 

@@ -31,7 +31,7 @@ from simbench.hil.measure import board_summary
 from simbench.hil.spec import host_session_spec
 from simbench.latency.base import StageTimes
 from simbench.latency.context import LatencyContext
-from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
+from simbench.policies.act.onnx_runtime import ACTOnnxPolicy
 from simbench.policies.onnx_chunk import OnnxContractPolicy
 from simbench.policies.onnx_model import resolve_model_path
 from simbench.policies.smolvla.onnx_runtime import COMPONENTS, INPUTS, SmolVLAOnnxPolicy, component_paths, rtc_config
@@ -135,7 +135,7 @@ class BoardLatency:
 
 
 class RemoteSession:
-    """The part of an ONNX Runtime session :class:`OnnxChunkPolicy` uses, answered by the board."""
+    """The part of an ONNX Runtime session :class:`ACTOnnxPolicy` uses, answered by the board."""
 
     def __init__(self, client: BoardClient, model: LoadedModel, latency: BoardLatency) -> None:
         self.client = client
@@ -186,7 +186,7 @@ def open_on_board(latency: BoardLatency, cfg: Mapping[str, Any], paths: Mapping[
     return policy
 
 
-class BoardChunkPolicy(OnBoard, OnnxChunkPolicy):
+class BoardChunkPolicy(OnBoard, ACTOnnxPolicy):
     """An ACT ONNX policy whose every ``session.run`` happens on the board."""
 
     @classmethod

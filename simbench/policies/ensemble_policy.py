@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simbench.errors import ConfigError, bad_value
-from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
+from simbench.policies.act.onnx_runtime import ACTOnnxPolicy
 from simbench.policies.request import PolicyRequest
 
 MATCHING = ("cameras", "image_size", "state_dim", "action_dim", "chunk_size", "model_fps")
@@ -31,7 +31,7 @@ MATCHING = ("cameras", "image_size", "state_dim", "action_dim", "chunk_size", "m
 class EnsembleChunkPolicy:
     """Mean of the members' action chunks; deterministic, since each member is."""
 
-    def __init__(self, members: list[OnnxChunkPolicy], name: str = "act_ensemble") -> None:
+    def __init__(self, members: list[ACTOnnxPolicy], name: str = "act_ensemble") -> None:
         if len(members) < 2:
             raise bad_value("policy.members", [str(m.path) for m in members], "list at least two ONNX exports")
         first = members[0]
@@ -57,7 +57,7 @@ class EnsembleChunkPolicy:
         paths = cfg.get("members")
         if not isinstance(paths, (list, tuple)) or len(paths) < 2:
             raise bad_value("policy.members", paths, "list at least two ONNX exports")
-        members = [OnnxChunkPolicy.from_config({**cfg, "model_path": p}, env) for p in paths]
+        members = [ACTOnnxPolicy.from_config({**cfg, "model_path": p}, env) for p in paths]
         return cls(members, name=str(cfg.get("name", "act_ensemble")))
 
     def reset(self, seed: int) -> None:

@@ -33,7 +33,7 @@ ARCHS: dict[str, ArchSpec] = {
     "act": ArchSpec(
         config="simbench.policies.act.configuration_act:ACTConfig",
         policy="simbench.policies.act.modeling_act:ACTPolicy",
-        onnx_runtime="simbench.policies.act.onnx_runtime:OnnxChunkPolicy",
+        onnx_runtime="simbench.policies.act.onnx_runtime:ACTOnnxPolicy",
         exporter="simbench.export.act:export_act",
     ),
     "smolvla": ArchSpec(

@@ -13,7 +13,7 @@ from simbench.errors import ConfigError
 from simbench.export.onnx_export import export_onnx
 from simbench.export.parity import action_error, make_feeds, max_abs_diff, random_feeds, run_onnx, run_torch
 from simbench.export.quantize import Recipe, build_variant, recipes_from_config
-from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
+from simbench.policies.act.onnx_runtime import ACTOnnxPolicy
 from simbench.policies.onnx_model import load_session
 from simbench.policies.request import PolicyRequest
 from simbench.training.synthetic import synthetic_data, tiny_config
@@ -151,7 +151,7 @@ def test_keep_float_spares_named_layers(trained) -> None:
 
 def test_onnx_policy_predicts_resampled_chunk(trained) -> None:
     policy, data, fp32, _, _ = trained
-    runtime = OnnxChunkPolicy.from_config(
+    runtime = ACTOnnxPolicy.from_config(
         {"name": "act", "model_path": str(fp32), "actions_per_chunk": 30, "fps": 60, "action_dim": 6}
     )
     obs = {"observation.state": data.state[0], "observation.images.top": np.zeros((32, 32, 3), np.uint8),
@@ -161,7 +161,7 @@ def test_onnx_policy_predicts_resampled_chunk(trained) -> None:
     raw = runtime.predict_chunk_raw(obs)
     np.testing.assert_allclose(chunk[::2], raw[:15], rtol=1e-6, atol=1e-6)
     with pytest.raises(ConfigError, match="horizon"):
-        OnnxChunkPolicy(fp32, actions_per_chunk=41, control_hz=60)
+        ACTOnnxPolicy(fp32, actions_per_chunk=41, control_hz=60)
 
 
 def _kernel_ops(session) -> set[str]:
@@ -187,10 +187,10 @@ def test_corrupt_onnx_is_one_line_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"\x00garbage")
     with pytest.raises(ConfigError, match="cannot load ONNX model") as info:
-        OnnxChunkPolicy(bad)
+        ACTOnnxPolicy(bad)
     assert "\n" not in str(info.value)
     with pytest.raises(ConfigError, match="not found"):
-        OnnxChunkPolicy(tmp_path / "missing.onnx")
+        ACTOnnxPolicy(tmp_path / "missing.onnx")
 
 
 def test_recipe_validation() -> None:
@@ -251,7 +251,7 @@ def test_export_cli_end_to_end(
     assert report["parity_max_abs_diff"] < 1e-4
     assert set(report["variants"]) == {"fp32", "fp16", "int8", "int8_dynamic", "int4", "mixed"}
     for name in report["variants"]:
-        assert OnnxChunkPolicy(out / f"act_{name}.onnx", actions_per_chunk=20).precision == name
+        assert ACTOnnxPolicy(out / f"act_{name}.onnx", actions_per_chunk=20).precision == name
     assert "max |onnxruntime - torch|" in capsys.readouterr().out
 
 

@@ -181,10 +181,10 @@ def test_board_policy_returns_the_boards_chunk() -> None:
     """Loopback runs the same ONNX Runtime: the board's chunk equals the host session's, bit for bit."""
     from simbench.hil.board import parse_board
     from simbench.hil.board_policy import BoardLatency
-    from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
+    from simbench.policies.act.onnx_runtime import ACTOnnxPolicy
 
     cfg = {"name": "act_int8", "model_path": "act/act_int8.onnx", "threads": 1, "fps": 30.0}
-    host = OnnxChunkPolicy(cfg["model_path"], threads=1, control_hz=30.0)
+    host = ACTOnnxPolicy(cfg["model_path"], threads=1, control_hz=30.0)
     rng = np.random.default_rng(0)
     obs = {
         "observation.state": rng.standard_normal(host.state_dim).astype(np.float32),

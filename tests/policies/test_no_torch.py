@@ -23,9 +23,9 @@ def _python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_onnx_policy_predicts_without_torch() -> None:
     code = """
 import numpy as np
-from simbench.policies.act.onnx_runtime import OnnxChunkPolicy
+from simbench.policies.act.onnx_runtime import ACTOnnxPolicy
 from simbench.policies.request import PolicyRequest
-p = OnnxChunkPolicy("act/act_int8.onnx")
+p = ACTOnnxPolicy("act/act_int8.onnx")
 images = {f"observation.images.{c}": np.zeros((480, 640, 3), np.uint8) for c in p.cameras}
 obs = {"observation.state": np.zeros(6), **images}
 chunk = p.predict_chunk(PolicyRequest(obs))

@@ -55,7 +55,7 @@ def _check_graph(
             )
 
 
-class OnnxChunkPolicy:
+class ACTOnnxPolicy:
     """ChunkPolicy over an ONNX Runtime session; deterministic (ACT's latent is zero at inference)."""
 
     def __init__(
@@ -126,7 +126,7 @@ class OnnxChunkPolicy:
         return resolve_model_path(cfg.get("model_path"))
 
     @classmethod
-    def from_config(cls, cfg: dict[str, Any], env: Any = None) -> OnnxChunkPolicy:
+    def from_config(cls, cfg: dict[str, Any], env: Any = None) -> ACTOnnxPolicy:
         policy = cls(
             cfg.get("model_path"),
             name=str(cfg.get("name", "act")),
@@ -162,4 +162,4 @@ class OnnxChunkPolicy:
         )
 
 
-__all__ = ["OnnxChunkPolicy"]
+__all__ = ["ACTOnnxPolicy"]
