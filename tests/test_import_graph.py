@@ -284,7 +284,7 @@ NIGHTLY_FILES = [*sorted(NIGHTLY.glob("*.py")), NIGHTLY / "run"]
 """The lab's nightly HIL regression: its entry point (``run``, Python), its board suite and helpers."""
 
 NIGHTLY_USES: dict[str, str] = {
-    "simbench.cli.nightly": "run is the nightly's entry point; the engine is simbench/nightly.py",
+    "simbench.cli.nightly": "run is the nightly's entry point; the engine is simbench/hil/nightly.py",
     "simbench.errors": "run reports a ConfigError in one line, as python -m simbench does",
     "simbench.hil.client": "test_board.py drives the host's board client against the real board: the code under test",
     "simbench.hil.board": "sshd.py stops its sshd with stop_process (terminate, kill 5 s later), as the library "

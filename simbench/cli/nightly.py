@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from simbench.hil.commands import compose_with_board
-from simbench.nightly import run_nightly
+from simbench.hil.nightly import run_nightly
 
 USAGE = """usage: hil/nightly/run board=NAME out=DIR [overrides]
 

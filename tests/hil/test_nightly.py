@@ -12,7 +12,7 @@ import pytest
 
 from simbench.errors import ConfigError
 from tests.byo.helpers import contract_model
-from simbench.nightly import (
+from simbench.hil.nightly import (
     NightlySettings,
     board_identity,
     check_identity,
