@@ -36,8 +36,8 @@ def test_conf_yaml_is_the_one_home_of_the_act_config() -> None:
     node = yaml.safe_load((CONF_DIR / "policy" / "act.yaml").read_text())
     assert all(f.default is MISSING and f.default_factory is MISSING for f in fields(ACTConfig))
     assert ACTConfig.from_dict(node).dim_model == node["dim_model"]
-    with pytest.raises(ConfigError, match=r"lacks policy.coord_conv \(conf/policy/act.yaml"):
-        ACTConfig.from_dict({k: v for k, v in node.items() if k != "coord_conv"})
+    with pytest.raises(ConfigError, match=r"lacks policy.dim_model \(conf/policy/act.yaml"):
+        ACTConfig.from_dict({k: v for k, v in node.items() if k != "dim_model"})
 
 
 def test_predict_action_chunk_shape_and_training_forward() -> None:

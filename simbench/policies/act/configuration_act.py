@@ -13,6 +13,11 @@ from typing import Any
 from simbench.errors import ConfigError, bad_value
 
 
+ADDED_LATER: dict[str, Any] = {"coord_conv": False}
+"""Fields added after checkpoints existed, with the value that reproduces what those checkpoints did:
+an older run's config (without the field) still loads and resumes as it trained."""
+
+
 @dataclass
 class ACTConfig:
     """Everything that fixes the network's shape and objective (and nothing about training)."""
@@ -104,6 +109,7 @@ class ACTConfig:
     def from_dict(cls, data: dict[str, Any]) -> "ACTConfig":
         """Build from a config node, ignoring keys that belong to other layers (name, runtime, ...)."""
         names = [f.name for f in fields(cls)]
+        data = {**ADDED_LATER, **data}
         missing = [n for n in names if n not in data]
         if missing:
             raise ConfigError(f"the ACT config lacks {', '.join(f'policy.{n}' for n in missing)} "
@@ -111,4 +117,4 @@ class ACTConfig:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-__all__ = ["ACTConfig"]
+__all__ = ["ADDED_LATER", "ACTConfig"]
