@@ -75,4 +75,4 @@ def action_error(pred: NDArray, ref: NDArray) -> dict[str, float]:
     }
 
 
-__all__ = ["ParityFailed", "action_error", "make_feeds", "max_abs_diff", "random_feeds", "run_onnx", "run_torch"]
+__all__ = ["action_error", "make_feeds", "max_abs_diff", "random_feeds", "run_onnx", "run_torch"]

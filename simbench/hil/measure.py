@@ -286,7 +286,6 @@ def measure(
     """Run the benchmark and write trace + record; returns the record (``complete`` false on a fault)."""
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
-    trace_path, record_path = out / TRACE_NAME, out / RECORD_NAME
     names = [n for n, _ in components]
     columns = ["latency_s", *names] if len(names) > 1 else ["latency_s"]
     spec = host_session_spec(threads, board.providers)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from simbench.errors import ConfigError
 from simbench.hashing import file_sha256
 from simbench.latency.roofline import GraphPart
 
@@ -37,8 +38,6 @@ class LatencyContext:
 
     def graphs(self, name: str | None = None) -> PolicyGraphs | None:
         """The graphs of the run's policy (or of ``name``); None when it has none (no ONNX model)."""
-        from simbench.errors import ConfigError
-
         if self.graphs_of is None:
             return None
         try:

@@ -6,6 +6,7 @@ config validation, the exporters' checks, ``simbench.hil`` and the benchmarks:
 
 * :func:`resolve_model_path`: ``policy.model_path`` as given, else under ``simbench/models/``;
 * :func:`model_metadata`: the ``simbench.*`` metadata an export wrote, read without a session;
+* :class:`ExportShape`: the inputs and chunk that metadata declares (cameras, image size, sizes, rate);
 * :func:`load_session` and :data:`DISABLED_ORT_OPTIMIZERS`: the one builder of ONNX Runtime sessions.
 
 numpy-free and torch-free; ``onnx`` and ``onnxruntime`` are imported on first use.
@@ -13,6 +14,8 @@ numpy-free and torch-free; ``onnx`` and ``onnxruntime`` are imported on first us
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -97,4 +100,23 @@ def load_session(
         raise ConfigError(f"cannot load ONNX model {path}: {first[:200]}") from None
 
 
-__all__ = ["DISABLED_ORT_OPTIMIZERS", "load_session", "model_metadata", "resolve_model_path"]
+@dataclass(frozen=True)
+class ExportShape:
+    """What an export's ``simbench.*`` metadata declares its inputs and chunk to be (ACT's graph, SmolVLA's vision graph)."""
+
+    cameras: tuple[str, ...]
+    image_size: tuple[int, ...]
+    state_dim: int
+    action_dim: int
+    chunk_size: int
+    fps: float
+
+    @classmethod
+    def of(cls, meta: Mapping[str, str]) -> ExportShape:
+        """Parsed from the metadata; KeyError or ValueError when a field is missing or unreadable."""
+        return cls(tuple(meta["simbench.cameras"].split(",")), tuple(int(v) for v in meta["simbench.image_size"].split(",")),
+                   int(meta["simbench.state_dim"]), int(meta["simbench.action_dim"]), int(meta["simbench.chunk_size"]),
+                   float(meta["simbench.fps"]))
+
+
+__all__ = ["DISABLED_ORT_OPTIMIZERS", "ExportShape", "load_session", "model_metadata", "resolve_model_path"]

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from simbench.envs.base import CONTROL_HZ, Observation, control_hz
 from simbench.errors import ConfigError, bad_value
-from simbench.policies.onnx_model import load_session, resolve_model_path
+from simbench.policies.onnx_model import ExportShape, load_session, resolve_model_path
 from simbench.policies.request import PolicyRequest
 from simbench.policies.runtime_io import observation_inputs, resample_chunk
 
@@ -79,12 +79,9 @@ class ACTOnnxPolicy:
                 "export'"
             )
         try:
-            self.cameras = tuple(meta["simbench.cameras"].split(","))
-            self.image_size = tuple(int(v) for v in meta["simbench.image_size"].split(","))
-            self.state_dim = int(meta["simbench.state_dim"])
-            self.action_dim = int(meta["simbench.action_dim"])
-            self.chunk_size = int(meta["simbench.chunk_size"])
-            self.model_fps = float(meta["simbench.fps"])
+            shape = ExportShape.of(meta)
+            self.cameras, self.image_size, self.state_dim = shape.cameras, shape.image_size, shape.state_dim
+            self.action_dim, self.chunk_size, self.model_fps = shape.action_dim, shape.chunk_size, shape.fps
         except (KeyError, ValueError) as err:
             raise bad_value(
                 "policy.model_path",

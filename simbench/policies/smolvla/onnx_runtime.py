@@ -72,7 +72,7 @@ class SmolVLAOnnxPolicy:
     ) -> None:
         """``sessions``: per component, an object answering ``get_modelmeta`` (and ``run``) in place
         of a local ONNX Runtime session (``latency=board``: the board's, simbench.hil.board_policy)."""
-        from simbench.policies.onnx_model import load_session
+        from simbench.policies.onnx_model import ExportShape, load_session
 
         if threads < 1:
             raise bad_value("policy.threads", threads, "must be >= 1")
@@ -86,12 +86,9 @@ class SmolVLAOnnxPolicy:
         if len({metas[c]["simbench.config"] for c in COMPONENTS}) != 1:
             raise ConfigError(f"the graphs {', '.join(str(p) for p in paths.values())} come from different exports")
         meta = metas["vision"]
-        self.cameras = tuple(meta["simbench.cameras"].split(","))
-        self.image_size = tuple(int(v) for v in meta["simbench.image_size"].split(","))
-        self.state_dim = int(meta["simbench.state_dim"])
-        self.action_dim = int(meta["simbench.action_dim"])
-        self.chunk_size = int(meta["simbench.chunk_size"])
-        self.model_fps = float(meta["simbench.fps"])
+        shape = ExportShape.of(meta)
+        self.cameras, self.image_size, self.state_dim = shape.cameras, shape.image_size, shape.state_dim
+        self.action_dim, self.chunk_size, self.model_fps = shape.action_dim, shape.chunk_size, shape.fps
         self.instruction = meta["simbench.instruction"]
         self.action_mean = np.array(json.loads(meta["simbench.action_mean"]), np.float32)
         self.action_std = np.array(json.loads(meta["simbench.action_std"]), np.float32)
