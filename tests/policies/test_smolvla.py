@@ -9,10 +9,16 @@ import numpy as np
 import pytest
 import torch
 
+from simbench.config.options import load_option
 from simbench.errors import ConfigError
 from simbench.policies.request import PolicyRequest
 from simbench.policies.smolvla import SmolVLAConfig, SmolVLAPolicy
 from simbench.policies.smolvla.tokenizer import BOS, N_BYTES, N_SPECIAL, decode, encode, vocab_size
+
+
+def conf(**kw) -> SmolVLAConfig:
+    """conf/policy/smolvla.yaml (the config's one home) with ``kw`` on top."""
+    return SmolVLAConfig.from_dict({**(load_option("policy", "smolvla") or {}), **kw})
 
 
 def tiny(**kw) -> SmolVLAConfig:
@@ -20,15 +26,15 @@ def tiny(**kw) -> SmolVLAConfig:
                 "vision_stem_channels": (8,), "vision_dim": 16, "vision_layers": 1, "vision_heads": 2, "dim_model": 32,
                 "n_heads": 2, "dim_feedforward": 64, "n_layers": 2, "expert_heads": 2, "num_steps": 4}
     base.update(kw)
-    return SmolVLAConfig(**base)
+    return conf(**base)
 
 
 def test_shapes_follow_smolvla() -> None:
-    cfg = SmolVLAConfig()
+    cfg = conf()
     assert cfg.patch_grid == (6, 8) and cfg.tokens_per_camera == 12  # pixel shuffle 2 folds 2x2 patches
     assert cfg.expert_dim == 96  # 0.75 x 128
     assert cfg.cross_layers == (0, 2)  # layers 1 and 3 are causal self-attention
-    assert SmolVLAConfig(layers_used=2).depth == 2 and SmolVLAConfig(layers_used=2).cross_layers == (0,)
+    assert conf(layers_used=2).depth == 2 and conf(layers_used=2).cross_layers == (0,)
 
 
 @pytest.mark.parametrize(
@@ -45,7 +51,7 @@ def test_shapes_follow_smolvla() -> None:
 )
 def test_bad_config_names_the_key(kw: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
-        SmolVLAConfig(**kw)
+        conf(**kw)
 
 
 def test_tokenizer_words_then_bytes() -> None:

@@ -5,6 +5,7 @@ encoder with a pixel-shuffle connector, a decoder-only backbone over [visual tok
 tokens, state token] whose upper layers can be skipped, and a flow-matching action expert of 0.75x
 the backbone's width that alternates cross-attention to the backbone's keys/values with causal
 self-attention. The sizes are ours: a few million parameters, so that it trains on a 2-core CPU.
+The values live in one place, ``conf/policy/smolvla.yaml``; this schema has no defaults of its own.
 """
 
 from __future__ import annotations
@@ -20,53 +21,53 @@ class SmolVLAConfig:
     """Everything that fixes the network's shape and objective (and nothing about training)."""
 
     # Input / output structure.
-    cameras: tuple[str, ...] = ("top", "gripper", "left")
-    image_size: tuple[int, int] = (96, 128)
-    state_dim: int = 6
-    action_dim: int = 6
-    chunk_size: int = 50
+    cameras: tuple[str, ...]
+    image_size: tuple[int, int]
+    state_dim: int
+    action_dim: int
+    chunk_size: int
     """Actions predicted per inference, at the dataset's fps (SmolVLA: 50)."""
-    n_action_steps: int = 50
-    instruction: str = "put the tea bag in the mug"
+    n_action_steps: int
+    instruction: str
     """Used when an observation carries no ``task`` text."""
 
     # Vision encoder: a convolutional stem (stride 2 per entry, then a stride-2 patch embedding),
     # a ViT over the patch grid, a pixel-shuffle connector that folds shuffle x shuffle patches into
     # one token (SmolVLM's connector), a linear map to the backbone's width.
-    vision_stem_channels: tuple[int, ...] = (32, 64, 96)
-    vision_dim: int = 128
-    vision_layers: int = 2
-    vision_heads: int = 4
-    pixel_shuffle: int = 2
+    vision_stem_channels: tuple[int, ...]
+    vision_dim: int
+    vision_layers: int
+    vision_heads: int
+    pixel_shuffle: int
 
     # Backbone: decoder-only transformer blocks (pre-norm), bidirectional over the prefix.
-    dim_model: int = 128
-    n_heads: int = 4
-    dim_feedforward: int = 512
-    n_layers: int = 4
-    layers_used: int | None = None
+    dim_model: int
+    n_heads: int
+    dim_feedforward: int
+    n_layers: int
+    layers_used: int | None
     """Layer skipping (SmolVLA keeps the first half of the VLM): only the first ``layers_used``
     backbone layers run and feed the expert; None runs them all."""
-    dropout: float = 0.1
+    dropout: float
 
     # Action expert.
-    expert_width_factor: float = 0.75
-    expert_heads: int = 4
-    self_attn_every: int = 2
+    expert_width_factor: float
+    expert_heads: int
+    self_attn_every: int
     """Every N-th expert layer (1, 3, ... for 2) is causal self-attention among the action tokens;
     the others cross-attend to the keys/values of the same backbone layer."""
 
     # Flow matching.
-    num_steps: int = 10
+    num_steps: int
     """Forward-Euler denoising steps at inference (configurable at run time too)."""
-    noise_scale: float = 0.0
+    noise_scale: float
     """Inference only: the Euler path starts at ``noise_scale`` x N(0, I). 0 starts at the noise
     distribution's mean, which makes chunks deterministic; the shipped model scores 0.80 at 0 and
     0.70 at 1 on the protocol (docs/2026-11-29-smolvla.md)."""
-    time_beta: tuple[float, float] = (1.5, 1.0)
+    time_beta: tuple[float, float]
     """Training times t ~ Beta(a, b), scaled into [0.001, 1]: more weight on the noisy end."""
-    min_period: float = 4e-3
-    max_period: float = 4.0
+    min_period: float
+    max_period: float
 
     def __post_init__(self) -> None:
         self.cameras = tuple(self.cameras)
@@ -143,7 +144,11 @@ class SmolVLAConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SmolVLAConfig:
         """Build from a config node, ignoring keys that belong to other layers (name, runtime, ...)."""
-        names = {f.name for f in fields(cls)}
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise ConfigError(f"the SmolVLA config lacks {', '.join(f'policy.{n}' for n in missing)} "
+                              "(conf/policy/smolvla.yaml holds every key)")
         return cls(**{k: v for k, v in data.items() if k in names})
 
 

@@ -94,7 +94,7 @@ class SmolVLAOnnxPolicy:
         self.action_std = np.array(json.loads(meta["simbench.action_std"]), np.float32)
         self.num_steps = int(num_steps or meta["simbench.num_steps"])
         model_cfg = json.loads(meta["simbench.config"])
-        self.noise_scale = float(model_cfg.get("noise_scale", 0.0) if noise_scale is None else noise_scale)
+        self.noise_scale = float(model_cfg["noise_scale"] if noise_scale is None else noise_scale)
         if not 0.0 <= self.noise_scale <= 10.0:
             raise bad_value("policy.noise_scale", self.noise_scale, "must be in [0, 10]")
         if self.num_steps < 1:
