@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from simbench.errors import bad_value, unknown_name
@@ -69,10 +70,8 @@ def resolve(table: dict[str, str], key: str, name: str) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
-def implementation(table: dict[str, str], key: str, node: Any) -> Any:
+def implementation(table: dict[str, str], key: str, node: Mapping[str, Any]) -> Any:
     """The class an option's node asks for: its ``target`` (a part beside the core) or ``table[node.name]``."""
-    if not isinstance(node, dict) and not hasattr(node, "get"):
-        raise bad_value(key, node, f"give a mapping with a name ({', '.join(sorted(table))}) or a target (module:Class)")
     if node.get("target") is not None:
         return target(node["target"], f"{key}.target")
     return resolve(table, key, node.get("name"))

@@ -9,6 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def simbench(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def simbench(*args: str, timeout: float = 600, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``env``: the process environment (default: this one's)."""
     return subprocess.run([sys.executable, "-m", "simbench", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+                          timeout=timeout, check=False, env=env)

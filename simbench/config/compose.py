@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import sys
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +35,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from simbench.config.options import available, searchpath_dirs
+from simbench.config.options import available
 from simbench.config.resolvers import register_resolvers
 from simbench.errors import ConfigError, unknown_name
 from simbench.paths import CONF_DIR
@@ -64,13 +65,21 @@ def split_argv(argv: list[str], command: str, takes: str, multirun_ok: bool = Tr
     return any(a in allowed for a in argv), [a for a in argv if not a.startswith("-")]
 
 
+def _searchpath_dirs(parsed: list[Override]) -> list[Path]:
+    """The local directories ``hydra.searchpath=[file://DIR,...]`` adds: where options beside the core
+    live (one YAML next to its one file of code), listed with conf/'s own."""
+    values = [ov.value() for ov in parsed if ov.key_or_group == "hydra.searchpath"]
+    return [Path(str(item).removeprefix("file://")) for value in values for item in (value or [])
+            if str(item).startswith("file://")]
+
+
 def expand(overrides: list[str], multirun: bool) -> list[list[str]]:
     """The override lists of every run the command line asks for (one unless ``-m``)."""
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as err:
         raise ConfigError(f"cannot parse overrides: {_first_line(err)}") from None
-    extra = searchpath_dirs(overrides)
+    extra = _searchpath_dirs(parsed)
     for ov in parsed:
         group = ov.key_or_group
         if "/" in group or group.startswith("hydra") or not (CONF_DIR / group).is_dir() or ov.is_delete():

@@ -26,18 +26,6 @@ def available(group: str, searchpath: Sequence[Path] = ()) -> list[str]:
     return sorted({p.stem for root in (CONF_DIR, *searchpath) for p in (Path(root) / group).glob("*.yaml")})
 
 
-def searchpath_dirs(overrides: Sequence[str]) -> list[Path]:
-    """The local directories a ``hydra.searchpath=[file://DIR,...]`` override adds (where options
-    beside the core live: one YAML next to its one file of code)."""
-    dirs: list[Path] = []
-    for override in overrides:
-        if override.startswith("hydra.searchpath="):
-            body = override.split("=", 1)[1].strip().strip("[]")
-            dirs += [Path(item.strip().strip("'\"").removeprefix("file://")) for item in body.split(",")
-                     if item.strip().strip("'\"").startswith("file://")]
-    return dirs
-
-
 def runnable_policies() -> list[str]:
     """Policies ``run`` accepts: configs that say how many actions a chunk holds. Training-only
     configs (``conf/policy/act.yaml``: model sizes for ``simbench train``) have no

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from simbench.envs.base import control_hz
-from simbench.errors import ConfigError
+from simbench.errors import ConfigError, bad_value
 from simbench.hil.board import BoardConfig, BoardConnection, parse_board
 from simbench.hil.client import BoardClient, LoadedModel
 from simbench.hil.measure import board_summary
@@ -59,9 +59,6 @@ class BoardLatency:
         (``ctx.run``), connected only when the run starts."""
         from omegaconf import OmegaConf
 
-        from simbench.bounds import number
-        from simbench.errors import bad_value
-
         cfg = ctx.run
         policy = OmegaConf.to_container(cfg.policy, resolve=True)
         env = OmegaConf.to_container(cfg.env, resolve=True)
@@ -73,10 +70,10 @@ class BoardLatency:
         if not env.get("cameras") and policy.get("arch") != "chunk":  # chunk: generated inputs (onnx_chunk.py)
             raise bad_value("latency", "board", f"needs an env with cameras to send the board; env={env.get('name')} "
                             "has none (use env=teabag_mug)")
-        scale = number(latency_cfg.get("scale", 1.0), "latency.scale", 0.0, 1_000.0, lo_open=True)
         if "board" not in cfg or cfg.board is None:
             raise ConfigError("latency=board needs board=NAME (loopback or lab; conf/board/)")
-        return cls(parse_board(OmegaConf.to_container(cfg.board, resolve=True)), scale)  # type: ignore[arg-type]
+        board = parse_board(OmegaConf.to_container(cfg.board, resolve=True))  # type: ignore[arg-type]
+        return cls(board, float(latency_cfg.get("scale", 1.0)))  # make_latency checked the scale
 
     def draw(self, rng: np.random.Generator, measured_s: float) -> StageTimes:
         """The board's own timing of the call just made (``measured_s`` includes the tether)."""
@@ -276,7 +273,6 @@ class BoardVLAPolicy(OnBoard, SmolVLAOnnxPolicy):
         x = reply.chunk
         return {"chunk_normalized": x, "chunk": x * self.action_std + self.action_mean,
                 "seconds": dict(reply.components), "steps": list(reply.steps)}
-
 
 
 __all__ = [

@@ -13,7 +13,7 @@ a new board needs no code. This module samples a profile and says which kind a r
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -88,7 +88,7 @@ class DeviceProfileLatency(SampledLatency):
         policy = ctx.policy
         listed = (*cfg["profiles"], *(cfg.get("predicted") or {}))
         if policy not in listed and (same := same_model(ctx, listed)) is not None:
-            found = cls.from_config(cfg, LatencyContext(same, ctx.key, ctx.graphs_of, ctx.run))
+            found = cls.from_config(cfg, replace(ctx, policy=same))
             return cls(found.median, found.jitter, policy, {**found.provenance, "matched": {"by": "sha256", "variant": same}})
         if policy not in cfg["profiles"] and policy in (cfg.get("predicted") or {}):
             median, provenance = predicted_profile(cfg, policy, ctx.graphs_of)

@@ -30,7 +30,7 @@ from simbench.errors import ConfigError, bad_value
 from simbench.policies.chunk_contract import DOC, ChunkContract, InputSpec, read_contract
 from simbench.policies.onnx_model import load_session, resolve_model_path
 from simbench.policies.request import PolicyRequest
-from simbench.policies.runtime_io import resample_chunk
+from simbench.policies.runtime_io import checked_actions_per_chunk, resample_chunk
 
 
 def generated_feed(contract: ChunkContract, seed: int = 0) -> dict[str, np.ndarray]:
@@ -129,13 +129,8 @@ class OnnxContractPolicy:
                     f"policy.model_path={str(self.path)!r} does not match env={env_name}: "
                     f"{'; '.join(problems)} (env=timing runs it on generated inputs; {DOC})"
                 )
-        self.actions_per_chunk = int(actions_per_chunk or self.chunk_size)
-        horizon = self.chunk_size * self.control_hz / self.model_fps
-        if self.actions_per_chunk > horizon + 1e-9:
-            raise ConfigError(
-                f"policy.actions_per_chunk={self.actions_per_chunk} exceeds the model's horizon: "
-                f"{self.chunk_size} actions at {self.model_fps:g} fps = {horizon:g} control ticks"
-            )
+        self.actions_per_chunk = checked_actions_per_chunk(actions_per_chunk, self.chunk_size, self.model_fps,
+                                                           self.control_hz)
         self._fixed = generated_feed(self.contract) if self.generated else None
         self.session = session if session is not None else load_session(self.path, threads)
         self.last_inference_s = 0.0

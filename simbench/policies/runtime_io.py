@@ -40,6 +40,17 @@ def observation_inputs(
     return state[None, :], [im[None] for im in images]
 
 
+def checked_actions_per_chunk(requested: int | None, chunk_size: int, model_fps: float, control_hz: float) -> int:
+    """``policy.actions_per_chunk`` (None: the whole chunk), checked against the control ticks the
+    model's chunk covers (``chunk_size`` actions at ``model_fps`` resampled to ``control_hz``)."""
+    n = int(requested or chunk_size)
+    horizon = chunk_size * control_hz / model_fps
+    if n > horizon + 1e-9:
+        raise ConfigError(f"policy.actions_per_chunk={n} exceeds the model's horizon: {chunk_size} actions at "
+                          f"{model_fps:g} fps = {horizon:g} control ticks at {control_hz:g} Hz")
+    return n
+
+
 def resample_chunk(chunk: NDArray, model_fps: float, control_hz: float, actions_per_chunk: int) -> NDArray[np.float64]:
     """(chunk_size, A) at model_fps -> (actions_per_chunk, A) at control_hz."""
     chunk = np.asarray(chunk, dtype=np.float64)
@@ -54,4 +65,4 @@ def resample_chunk(chunk: NDArray, model_fps: float, control_hz: float, actions_
     return (1 - w) * chunk[j] + w * chunk[k]
 
 
-__all__ = ["observation_inputs", "resample_chunk"]
+__all__ = ["checked_actions_per_chunk", "observation_inputs", "resample_chunk"]

@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from simbench.metrics import WALL_CLOCK_KEYS
+from tests.run_cli import simbench
+
 GOLDEN = Path(__file__).with_name("run_metrics.json")
-ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RUN = ["+policy=act_int8", "episodes=2"]
 """The README's first command, cut to two episodes of the scene."""
 SWEEP = ["-m", "+policy=act_int8,smolvla_int8", "env=timing", "env.episodes=2", "env.duration_s=30",
          "scheduler.aggregate=latest_only,weighted_average,temporal_ensemble", "scheduler.threshold=0.2,0.7"]
 """Both shipped architectures on the default latency source, over the aggregates and two thresholds."""
-UNSTABLE = {"versions", "realtime_factor", "wall_time_s", "loop_fps", "tick_jitter_p50_ms", "tick_jitter_p99_ms",
-            "transport_p50_ms", "transport_p99_ms", "serialize_p50_ms", "serialize_p99_ms"}
-"""Keys that are not a function of config and seed (simbench.metrics.WALL_CLOCK_KEYS, and the versions)."""
+UNSTABLE = WALL_CLOCK_KEYS | {"versions"}
+"""Keys that are not a function of config and seed: the wall-clock ones and the versions."""
 
 
 def _stable(metrics: dict[str, Any]) -> dict[str, Any]:
@@ -34,8 +34,7 @@ def _stable(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def _simbench(args: list[str]) -> None:
-    done = subprocess.run([sys.executable, "-m", "simbench", "run", *args, "progress=false", "plots=false"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=1800, check=False)
+    done = simbench("run", *args, "progress=false", "plots=false", timeout=1800)
     if done.returncode != 0:
         raise RuntimeError(f"simbench run {' '.join(args)} exited {done.returncode}: {done.stderr[-2000:]}")
 

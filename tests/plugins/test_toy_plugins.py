@@ -7,15 +7,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from simbench.metrics import WALL_CLOCK_KEYS
+from tests.run_cli import simbench
 
-ROOT = Path(__file__).resolve().parents[2]
 TOY = Path(__file__).resolve().parent / "toy"
 SEARCHPATH = f"hydra.searchpath=[file://{TOY / 'conf'}]"
 TIMING = ["env=timing", "env.episodes=2", "env.duration_s=20", "progress=false", "plots=false"]
@@ -23,8 +22,7 @@ TIMING = ["env=timing", "env.episodes=2", "env.duration_s=20", "progress=false",
 
 def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TOY), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "simbench", "run", *args, f"hydra.run.dir={tmp}"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600, check=False)
+    return simbench("run", *args, f"hydra.run.dir={tmp}", env=env)
 
 
 def _metrics(tmp: Path, *args: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@ tick-by-tick variant of the timing env (the reference the span-advancing fast pa
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -93,8 +94,10 @@ def settings(
     })
 
 
+@functools.cache
 def conf_scheduler(mode: str) -> dict[str, Any]:
-    """``SchedulerSettings`` keywords from ``conf/scheduler/<mode>.yaml``, as a run builds them."""
+    """``SchedulerSettings`` keywords from ``conf/scheduler/<mode>.yaml``, as a run builds them (read
+    once per process; callers copy it)."""
     from simbench.config.build import scheduler_keys
     from simbench.config.options import load_option
 

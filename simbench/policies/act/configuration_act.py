@@ -7,20 +7,21 @@ numbers); this schema has no defaults of its own and checks what the values must
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from simbench.errors import ConfigError, bad_value
-
-
-ADDED_LATER: dict[str, Any] = {"coord_conv": False}
-"""Fields added after checkpoints existed, with the value that reproduces what those checkpoints did:
-an older run's config (without the field) still loads and resumes as it trained."""
+from simbench.policies.network_config import NetworkConfig
 
 
 @dataclass
-class ACTConfig:
+class ACTConfig(NetworkConfig):
     """Everything that fixes the network's shape and objective (and nothing about training)."""
+
+    LABEL: ClassVar[str] = "ACT"
+    HOME: ClassVar[str] = "act"
+    ADDED_LATER: ClassVar[Mapping[str, Any]] = {"coord_conv": False}
 
     # Input / output structure.
     cameras: tuple[str, ...]
@@ -101,20 +102,5 @@ class ACTConfig:
         s = self.feature_stride
         return (-(-h // s), -(-w // s))
 
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ACTConfig":
-        """Build from a config node, ignoring keys that belong to other layers (name, runtime, ...)."""
-        names = [f.name for f in fields(cls)]
-        data = {**ADDED_LATER, **data}
-        missing = [n for n in names if n not in data]
-        if missing:
-            raise ConfigError(f"the ACT config lacks {', '.join(f'policy.{n}' for n in missing)} "
-                              "(conf/policy/act.yaml holds every key)")
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-
-__all__ = ["ADDED_LATER", "ACTConfig"]
+__all__ = ["ACTConfig"]

@@ -29,7 +29,7 @@ from simbench.envs.base import CONTROL_HZ, Observation, control_hz
 from simbench.errors import ConfigError, bad_value
 from simbench.policies.onnx_model import ExportShape, load_session, resolve_model_path
 from simbench.policies.request import PolicyRequest
-from simbench.policies.runtime_io import observation_inputs, resample_chunk
+from simbench.policies.runtime_io import checked_actions_per_chunk, observation_inputs, resample_chunk
 
 
 def _check_graph(
@@ -103,13 +103,8 @@ class ACTOnnxPolicy:
         self.config = json.loads(meta.get("simbench.config", "{}"))
         self.control_hz = float(control_hz)
         self.name = name
-        self.actions_per_chunk = int(actions_per_chunk or self.chunk_size)
-        horizon = self.chunk_size * self.control_hz / self.model_fps
-        if self.actions_per_chunk > horizon + 1e-9:
-            raise ConfigError(
-                f"policy.actions_per_chunk={self.actions_per_chunk} exceeds the model's horizon: {self.chunk_size} "
-                f"actions at {self.model_fps:g} fps = {horizon:g} control ticks at {self.control_hz:g} Hz"
-            )
+        self.actions_per_chunk = checked_actions_per_chunk(actions_per_chunk, self.chunk_size, self.model_fps,
+                                                           self.control_hz)
         self._input_names = ["observation.state", *[f"observation.images.{c}" for c in self.cameras]]
 
     @property

@@ -10,15 +10,19 @@ The values live in one place, ``conf/policy/smolvla.yaml``; this schema has no d
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import ClassVar
 
 from simbench.errors import ConfigError, bad_value
+from simbench.policies.network_config import NetworkConfig
 
 
 @dataclass
-class SmolVLAConfig:
+class SmolVLAConfig(NetworkConfig):
     """Everything that fixes the network's shape and objective (and nothing about training)."""
+
+    LABEL: ClassVar[str] = "SmolVLA"
+    HOME: ClassVar[str] = "smolvla"
 
     # Input / output structure.
     cameras: tuple[str, ...]
@@ -136,20 +140,6 @@ class SmolVLAConfig:
     def cross_layers(self) -> tuple[int, ...]:
         """Expert layers that cross-attend to the backbone (the prefill's keys/values are theirs)."""
         return tuple(i for i in range(self.depth) if (i + 1) % self.self_attn_every)
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SmolVLAConfig:
-        """Build from a config node, ignoring keys that belong to other layers (name, runtime, ...)."""
-        names = [f.name for f in fields(cls)]
-        missing = [n for n in names if n not in data]
-        if missing:
-            raise ConfigError(f"the SmolVLA config lacks {', '.join(f'policy.{n}' for n in missing)} "
-                              "(conf/policy/smolvla.yaml holds every key)")
-        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 __all__ = ["SmolVLAConfig"]

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from simbench.envs.base import CONTROL_HZ, Observation, control_hz
 from simbench.errors import ConfigError, bad_value
 from simbench.policies.request import PolicyRequest
-from simbench.policies.runtime_io import observation_inputs, resample_chunk
+from simbench.policies.runtime_io import checked_actions_per_chunk, observation_inputs, resample_chunk
 from simbench.policies.smolvla.rtc import Guide, RTCConfig
 from simbench.policies.smolvla.tokenizer import encode
 
@@ -102,11 +102,8 @@ class SmolVLAOnnxPolicy:
         self.precision = {c: metas[c].get("simbench.precision", "?") for c in COMPONENTS}
         self.name = name
         self.control_hz = float(control_hz)
-        self.actions_per_chunk = int(actions_per_chunk or self.chunk_size)
-        horizon = self.chunk_size * self.control_hz / self.model_fps
-        if self.actions_per_chunk > horizon + 1e-9:
-            raise ConfigError(f"policy.actions_per_chunk={self.actions_per_chunk} exceeds the model's horizon of "
-                              f"{horizon:g} control ticks")
+        self.actions_per_chunk = checked_actions_per_chunk(actions_per_chunk, self.chunk_size, self.model_fps,
+                                                           self.control_hz)
         self.rtc = rtc or RTCConfig()
         """Real-Time Chunking: guide each chunk toward the request's left-over actions when enabled."""
         self._tokens = {self.instruction: np.array([encode(self.instruction)], np.int64)}
