@@ -4,14 +4,26 @@ config (``conf/policy/<home>.yaml``), read from a config node or a checkpoint an
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
 from simbench.errors import ConfigError
 
 
+@dataclass
 class NetworkConfig:
-    """Mixed into a policy's config dataclass (``ACTConfig``, ``SmolVLAConfig``)."""
+    """The base of a policy's config dataclass (``ACTConfig``, ``SmolVLAConfig``): its inputs and chunk."""
+
+    cameras: tuple[str, ...]
+    """Camera names (``observation.images.<name>``)."""
+    image_size: tuple[int, int]
+    """(H, W) the images are resized to before the network (``simbench.policies.preprocess.resize_image``)."""
+    state_dim: int
+    action_dim: int
+    chunk_size: int
+    """Actions predicted per inference, at the dataset's fps."""
+    n_action_steps: int
+    """Actions executed per inference in synchronous mode (<= chunk_size)."""
 
     LABEL: ClassVar[str]
     """How error lines name the network (``ACT``)."""
@@ -22,14 +34,14 @@ class NetworkConfig:
     did: an older run's config (without the field) still loads and resumes as it trained."""
 
     def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)  # type: ignore[call-overload]
+        out = asdict(self)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Any:
         """Build from a config node, ignoring keys that belong to other layers (name, runtime, ...);
         a missing key is one line naming it and the config that holds it."""
-        names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+        names = [f.name for f in fields(cls)]
         data = {**cls.ADDED_LATER, **data}
         missing = [n for n in names if n not in data]
         if missing:

@@ -23,17 +23,7 @@ class ACTConfig(NetworkConfig):
     HOME: ClassVar[str] = "act"
     ADDED_LATER: ClassVar[Mapping[str, Any]] = {"coord_conv": False}
 
-    # Input / output structure.
-    cameras: tuple[str, ...]
-    """Camera names (``observation.images.<name>``); each goes through the shared backbone."""
-    image_size: tuple[int, int]
-    """(H, W) the images are resized to before the backbone (see ``simbench.training.data.resize``)."""
-    state_dim: int
-    action_dim: int
-    chunk_size: int
-    """Actions predicted per inference, at the dataset's fps."""
-    n_action_steps: int
-    """Actions executed per inference in synchronous mode (<= chunk_size)."""
+    # Inputs and chunk: NetworkConfig's (every camera goes through the shared backbone).
 
     # Backbone: a ResNet-style stack, one stage per entry of ``backbone_channels``; every stage
     # halves the resolution (the stem halves it once more).

@@ -24,14 +24,7 @@ class SmolVLAConfig(NetworkConfig):
     LABEL: ClassVar[str] = "SmolVLA"
     HOME: ClassVar[str] = "smolvla"
 
-    # Input / output structure.
-    cameras: tuple[str, ...]
-    image_size: tuple[int, int]
-    state_dim: int
-    action_dim: int
-    chunk_size: int
-    """Actions predicted per inference, at the dataset's fps (SmolVLA: 50)."""
-    n_action_steps: int
+    # Inputs and chunk: NetworkConfig's (SmolVLA predicts 50 actions per chunk).
     instruction: str
     """Used when an observation carries no ``task`` text."""
 
